@@ -1,0 +1,79 @@
+//! The `tlc` command: headless batch work, and the app when called with no subcommand.
+//!
+//! Each subcommand lives in its own file with an `Args` struct and a `run` function.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod align;
+pub mod audit;
+pub mod delineate;
+pub mod evaluate;
+pub mod explain;
+pub mod figure;
+pub mod fit;
+pub mod info;
+pub mod open;
+pub mod synth;
+pub mod train;
+
+#[derive(Debug, Parser)]
+#[command(name = "tlc", version, about = "TLC Explorer: time-localized clusters of a 1D-ResNet's activations on ECGs.\nWith no subcommand, opens the desktop app on the bundled sample data.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the desktop app on a record, a folder or a data set.
+    Open(open::Args),
+    /// Summarise a record or a data set (leads, rate, duration, labels, counts per class).
+    Info(info::Args),
+    /// Write synthetic 12-lead ECGs with ground truth (WFDB, labels CSV, CODE-15% HDF5).
+    Synth(synth::Args),
+    /// Train a ResNet1d (optionally one per cross-validation fold).
+    Train(train::Args),
+    /// Fit time-localized clusters over a corpus and write an explainer.
+    Fit(fit::Args),
+    /// Explain one record: predictions, clusters, entropy, segments, Grad-CAM.
+    Explain(explain::Args),
+    /// Delineate P/QRS/T waves of a record (CSV and WFDB annotations).
+    Delineate(delineate::Args),
+    /// Cluster-landmark alignment statistics over a data set.
+    Align(align::Args),
+    /// Cross-validated surrogate evaluation: a random forest on cluster proportions vs the CNN.
+    Evaluate(evaluate::Args),
+    /// List records where label, CNN and surrogate disagree.
+    Audit(audit::Args),
+    /// Export annotated figures (SVG, PNG, PDF) of a record or a data set.
+    Figure(figure::Args),
+}
+
+/// Entry point of the `tlc` binary.
+pub fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => crate::app::run(crate::app::Launch::default()),
+        Some(Command::Open(a)) => open::run(a),
+        Some(Command::Info(a)) => info::run(a),
+        Some(Command::Synth(a)) => synth::run(a),
+        Some(Command::Train(a)) => train::run(a),
+        Some(Command::Fit(a)) => fit::run(a),
+        Some(Command::Explain(a)) => explain::run(a),
+        Some(Command::Delineate(a)) => delineate::run(a),
+        Some(Command::Align(a)) => align::run(a),
+        Some(Command::Evaluate(a)) => evaluate::run(a),
+        Some(Command::Audit(a)) => audit::run(a),
+        Some(Command::Figure(a)) => figure::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

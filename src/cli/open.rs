@@ -1,0 +1,19 @@
+//! `tlc open`: the desktop app on a given record, folder or data set.
+
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A WFDB record (.hea), a folder of records, a PTB-XL folder or a CODE-15% HDF5 file.
+    pub path: Option<PathBuf>,
+    /// Model weights (.safetensors with a .json config beside it); default: the bundled model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Explainer file; default: the bundled explainer of the bundled model.
+    #[arg(long)]
+    pub explainer: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::app::run(crate::app::Launch { path: args.path, model: args.model, explainer: args.explainer })
+}

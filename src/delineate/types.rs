@@ -1,0 +1,76 @@
+//! Landmarks: per-beat P, QRS and T waves with onset, peak and offset, in samples of the record.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaveKind {
+    P,
+    Qrs,
+    T,
+}
+
+/// One wave: onset, peak and offset sample indices (at the record's own rate).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Wave {
+    pub kind: WaveKind,
+    pub onset: usize,
+    pub peak: usize,
+    pub offset: usize,
+}
+
+/// One beat: a QRS always; P and T when found (`None` means "no such wave", e.g. no P in atrial
+/// fibrillation; nothing is invented).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Beat {
+    pub p: Option<Wave>,
+    pub qrs: Wave,
+    pub t: Option<Wave>,
+}
+
+/// Per-sample (or per-time-step) segment label derived from the landmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SegmentLabel {
+    P,
+    PR,
+    Qrs,
+    ST,
+    T,
+    TP,
+    Unknown,
+}
+
+impl SegmentLabel {
+    pub const ALL: [SegmentLabel; 7] = [
+        SegmentLabel::P,
+        SegmentLabel::PR,
+        SegmentLabel::Qrs,
+        SegmentLabel::ST,
+        SegmentLabel::T,
+        SegmentLabel::TP,
+        SegmentLabel::Unknown,
+    ];
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SegmentLabel::P => "P",
+            SegmentLabel::PR => "PR",
+            SegmentLabel::Qrs => "QRS",
+            SegmentLabel::ST => "ST",
+            SegmentLabel::T => "T",
+            SegmentLabel::TP => "TP",
+            SegmentLabel::Unknown => "unknown",
+        }
+    }
+}
+
+/// Landmarks of one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delineation {
+    pub fs_hz: f64,
+    pub n_samples: usize,
+    /// Beats fused across leads.
+    pub beats: Vec<Beat>,
+    /// Beats per lead, in the record's lead order.
+    pub per_lead: Vec<Vec<Beat>>,
+    /// True when the rhythm looks like atrial fibrillation/flutter (no P waves reported).
+    pub atrial_fibrillation_suspected: bool,
+}

@@ -1,0 +1,1 @@
+//! Annotated figures (SVG, PNG, PDF) from one rendering description shared with the app.

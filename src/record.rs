@@ -1,0 +1,274 @@
+//! The ECG record: lead names, sampling rate, samples in mV (leads x samples) and metadata.
+//!
+//! Every reader produces an [`Ecg`]; everything downstream (preprocessing, model, TLC,
+//! delineation, figures, the app) consumes one.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use ndarray::{Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+/// Errors about the content of a record (not about reading it).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("record '{record}': {n_names} lead names for {n_rows} signal rows")]
+    LeadCountMismatch { record: String, n_names: usize, n_rows: usize },
+    #[error("record '{record}': sampling rate {fs_hz} Hz is not a positive finite number")]
+    BadSamplingRate { record: String, fs_hz: f64 },
+    #[error("record '{record}': lead {lead} has a non-finite value (NaN or infinity) at sample {sample}")]
+    NonFinite { record: String, lead: String, sample: usize },
+    #[error("record '{record}': the model needs lead {lead}, which the record lacks (it has {available})")]
+    MissingLead { record: String, lead: String, available: String },
+    #[error("record '{record}' has no samples")]
+    Empty { record: String },
+}
+
+/// A lead name, normalised: the twelve standard leads are recognised case-insensitively
+/// (`avr`, `aVR`, `AVR` are all [`LeadName::AVR`]); anything else is kept as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum LeadName {
+    I,
+    II,
+    III,
+    AVR,
+    AVL,
+    AVF,
+    V1,
+    V2,
+    V3,
+    V4,
+    V5,
+    V6,
+    Other(String),
+}
+
+impl LeadName {
+    /// The conventional 12-lead order (I, II, III, aVR, aVL, aVF, V1..V6) used by PTB-XL,
+    /// CODE-15% and Ribeiro's model.
+    pub fn standard_12() -> Vec<LeadName> {
+        use LeadName::*;
+        vec![I, II, III, AVR, AVL, AVF, V1, V2, V3, V4, V5, V6]
+    }
+
+    /// Normalise a name as found in a file header. Surrounding blanks are ignored; a few common
+    /// spellings (`MLII` stays `Other("MLII")`, but `lead II`, `D1`..`D3` are recognised).
+    pub fn parse(raw: &str) -> LeadName {
+        use LeadName::*;
+        let trimmed = raw.trim();
+        let lower = trimmed.to_ascii_lowercase();
+        let key = lower.strip_prefix("lead").map(str::trim).unwrap_or(&lower);
+        match key {
+            "i" | "d1" => I,
+            "ii" | "d2" => II,
+            "iii" | "d3" => III,
+            "avr" => AVR,
+            "avl" => AVL,
+            "avf" => AVF,
+            "v1" => V1,
+            "v2" => V2,
+            "v3" => V3,
+            "v4" => V4,
+            "v5" => V5,
+            "v6" => V6,
+            _ => Other(trimmed.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        use LeadName::*;
+        match self {
+            I => "I",
+            II => "II",
+            III => "III",
+            AVR => "aVR",
+            AVL => "aVL",
+            AVF => "aVF",
+            V1 => "V1",
+            V2 => "V2",
+            V3 => "V3",
+            V4 => "V4",
+            V5 => "V5",
+            V6 => "V6",
+            Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for LeadName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for LeadName {
+    fn from(s: String) -> Self {
+        LeadName::parse(&s)
+    }
+}
+
+impl From<LeadName> for String {
+    fn from(l: LeadName) -> Self {
+        l.as_str().to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sex {
+    Male,
+    Female,
+}
+
+impl fmt::Display for Sex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sex::Male => "male",
+            Sex::Female => "female",
+        })
+    }
+}
+
+/// What is known about a record besides its samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EcgMeta {
+    /// Record identifier (file stem, PTB-XL ecg_id, CODE-15% exam_id, ...).
+    pub id: String,
+    pub age_years: Option<f32>,
+    pub sex: Option<Sex>,
+    /// Diagnostic labels (e.g. PTB-XL super-classes `NORM`, `MI`, ...); empty when unknown.
+    pub labels: Vec<String>,
+    /// Free-text report, if the data set has one.
+    pub report: Option<String>,
+    /// Cross-validation fold (PTB-XL `strat_fold`), if the data set defines one.
+    pub fold: Option<u32>,
+    /// Where the record was read from.
+    pub source: Option<PathBuf>,
+}
+
+/// One ECG: `samples_mv` has one row per lead, in millivolts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ecg {
+    pub leads: Vec<LeadName>,
+    pub fs_hz: f64,
+    pub samples_mv: Array2<f32>,
+    pub meta: EcgMeta,
+}
+
+impl Ecg {
+    /// Build a record, checking that names and rows agree, the rate is sane, and every sample is
+    /// finite (a NaN would silently poison the model, the clusters and the picture).
+    pub fn new(
+        leads: Vec<LeadName>,
+        fs_hz: f64,
+        samples_mv: Array2<f32>,
+        meta: EcgMeta,
+    ) -> Result<Self, RecordError> {
+        let record = meta.id.clone();
+        if leads.len() != samples_mv.nrows() {
+            return Err(RecordError::LeadCountMismatch {
+                record,
+                n_names: leads.len(),
+                n_rows: samples_mv.nrows(),
+            });
+        }
+        if !(fs_hz.is_finite() && fs_hz > 0.0) {
+            return Err(RecordError::BadSamplingRate { record, fs_hz });
+        }
+        if samples_mv.ncols() == 0 || samples_mv.nrows() == 0 {
+            return Err(RecordError::Empty { record });
+        }
+        for (lead_index, row) in samples_mv.rows().into_iter().enumerate() {
+            if let Some(sample) = row.iter().position(|v| !v.is_finite()) {
+                return Err(RecordError::NonFinite {
+                    record,
+                    lead: leads[lead_index].to_string(),
+                    sample,
+                });
+            }
+        }
+        Ok(Ecg { leads, fs_hz, samples_mv, meta })
+    }
+
+    pub fn n_leads(&self) -> usize {
+        self.samples_mv.nrows()
+    }
+
+    pub fn n_samples(&self) -> usize {
+        self.samples_mv.ncols()
+    }
+
+    pub fn duration_s(&self) -> f64 {
+        self.n_samples() as f64 / self.fs_hz
+    }
+
+    pub fn seconds_from_sample(&self, sample: f64) -> f64 {
+        sample / self.fs_hz
+    }
+
+    pub fn sample_from_seconds(&self, seconds: f64) -> f64 {
+        seconds * self.fs_hz
+    }
+
+    pub fn lead_index(&self, lead: &LeadName) -> Option<usize> {
+        self.leads.iter().position(|l| l == lead)
+    }
+
+    pub fn lead(&self, lead: &LeadName) -> Option<ArrayView1<'_, f32>> {
+        self.lead_index(lead).map(|i| self.samples_mv.row(i))
+    }
+
+    /// The rows of this record in the order `wanted` (a model's lead order). Fails naming the
+    /// first lead that is missing.
+    pub fn select_leads(&self, wanted: &[LeadName]) -> Result<Array2<f32>, RecordError> {
+        let mut out = Array2::<f32>::zeros((wanted.len(), self.n_samples()));
+        for (row, lead) in wanted.iter().enumerate() {
+            let index = self.lead_index(lead).ok_or_else(|| RecordError::MissingLead {
+                record: self.meta.id.clone(),
+                lead: lead.to_string(),
+                available: self
+                    .leads
+                    .iter()
+                    .map(|l| l.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+            out.row_mut(row).assign(&self.samples_mv.row(index));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lead_names_normalise_case_insensitively() {
+        assert_eq!(LeadName::parse("avr"), LeadName::AVR);
+        assert_eq!(LeadName::parse(" AVL "), LeadName::AVL);
+        assert_eq!(LeadName::parse("v6"), LeadName::V6);
+        assert_eq!(LeadName::parse("Lead II"), LeadName::II);
+        assert_eq!(LeadName::parse("MLII"), LeadName::Other("MLII".into()));
+        assert_eq!(LeadName::AVF.to_string(), "aVF");
+    }
+
+    #[test]
+    fn select_leads_reorders_and_names_a_missing_lead() {
+        let data = Array2::from_shape_vec((2, 3), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let meta = EcgMeta { id: "r1".into(), ..Default::default() };
+        let ecg = Ecg::new(vec![LeadName::II, LeadName::I], 100.0, data, meta).unwrap();
+        let picked = ecg.select_leads(&[LeadName::I, LeadName::II]).unwrap();
+        assert_eq!(picked.row(0).to_vec(), vec![4.0, 5.0, 6.0]);
+        let err = ecg.select_leads(&[LeadName::V1]).unwrap_err().to_string();
+        assert!(err.contains("V1") && err.contains("r1"), "{err}");
+    }
+
+    #[test]
+    fn nan_is_refused_with_its_position() {
+        let data = Array2::from_shape_vec((1, 3), vec![1.0, f32::NAN, 3.0]).unwrap();
+        let meta = EcgMeta { id: "bad".into(), ..Default::default() };
+        let err = Ecg::new(vec![LeadName::I], 100.0, data, meta).unwrap_err();
+        assert!(matches!(err, RecordError::NonFinite { sample: 1, .. }));
+    }
+}

@@ -1,0 +1,1 @@
+//! Cluster x segment alignment statistics.

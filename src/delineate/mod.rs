@@ -13,7 +13,7 @@ pub mod segments;
 pub mod types;
 
 pub use params::DelineatorParams;
-pub use segments::{labels_at_steps, labels_per_sample};
+pub use segments::{labels_at_steps, labels_for_explanation, labels_per_sample};
 pub use types::{Beat, Delineation, SegmentLabel, Wave, WaveKind};
 
 use crate::record::Ecg;

@@ -21,7 +21,7 @@
 //!    trapezium method on the envelope. In each lead the P onset/offset are the fused ones and
 //!    the peak is the lead's own extremum. The record gets no P at all when P waves are missing
 //!    in most beats or the PR interval is unstable (atrial fibrillation/flutter).
-//! 6. Fused landmarks: QRS onset = 15th percentile of the lead onsets and offset = 85th
+//! 6. Fused landmarks: QRS onset = 10th percentile of the lead onsets and offset = 90th
 //!    percentile (a robust form of the CSE earliest-onset/latest-offset convention); QRS peak and
 //!    T landmarks = medians over the leads (T only when at least half the usable leads have one).
 
@@ -402,8 +402,8 @@ pub(crate) fn delineate_prepared(
         let onsets: Vec<usize> = waves.iter().map(|w| w.onset).collect();
         let offsets: Vec<usize> = waves.iter().map(|w| w.offset).collect();
         let peaks: Vec<usize> = waves.iter().map(|w| w.peak).collect();
-        let onset = quantile_usize(&onsets, 0.15);
-        let offset = quantile_usize(&offsets, 0.85);
+        let onset = quantile_usize(&onsets, p.qrs_fused_onset_quantile);
+        let offset = quantile_usize(&offsets, p.qrs_fused_offset_quantile);
         let peak = quantile_usize(&peaks, 0.5).clamp(onset, offset);
         fused_qrs.push(Some(Wave {
             kind: WaveKind::Qrs,
@@ -425,62 +425,96 @@ pub(crate) fn delineate_prepared(
     let rr: Vec<usize> = detections.windows(2).map(|w| w[1] - w[0]).collect();
     let median_rr = dsp::median_usize(&rr).unwrap_or(samples(1.0, fs_hz));
 
-    // Isoelectric lines, T waves and P candidates per lead.
+    // Isoelectric line of each usable lead.
     let lobe_gap = samples(0.2, fs_hz);
     let t_trap = samples(p.t_trapezium_s, fs_hz).max(2);
     let p_trap = samples(p.p_trapezium_s, fs_hz).max(2);
-    let mut t_waves: Vec<Vec<Option<Wave>>> = vec![vec![None; nb]; n_leads];
     let mut isolines: Vec<Option<Isoline>> = Vec::with_capacity(n_leads);
+    let mut lead_onsets: Vec<Vec<usize>> = Vec::with_capacity(n_leads);
     for (li, l) in leads.iter().enumerate() {
-        if !l.usable {
-            isolines.push(None);
-            continue;
-        }
         let onsets: Vec<usize> = (0..nb)
             .map(|b| qrs[li][b].map(|w| w.onset).unwrap_or(fused_qrs[b].onset))
             .collect();
-        let iso = Isoline::new(l, &onsets, fs_hz);
-        for b in 0..nb {
-            let Some(q) = qrs[li][b] else { continue };
-            let c = detections[b];
-            // T window.
-            let rr_b = rr.get(b).copied().unwrap_or(median_rr);
-            let start = q.offset + samples(p.t_start_after_qrs_s, fs_hz);
-            let mut end = (c + samples(p.t_end_rr_fraction * rr_b as f64 / fs_hz, fs_hz))
-                .min(c + samples(p.t_end_max_s, fs_hz))
-                .min(n - 1);
-            let next_on = if b + 1 < nb {
-                Some(onsets[b + 1])
-            } else {
-                None
-            };
-            if let Some(next) = next_on {
-                end = end.min(next.saturating_sub(samples(p.t_end_before_next_s, fs_hz)));
+        isolines.push(l.usable.then(|| Isoline::new(l, &onsets, fs_hz)));
+        lead_onsets.push(onsets);
+    }
+    let usable_idx: Vec<usize> = (0..n_leads).filter(|&li| isolines[li].is_some()).collect();
+    let t_window = |b: usize, qrs_offset: usize, next_onset: Option<usize>| -> (usize, usize) {
+        let c = detections[b];
+        let rr_b = rr.get(b).copied().unwrap_or(median_rr);
+        let start = qrs_offset + samples(p.t_start_after_qrs_s, fs_hz);
+        let mut end = (c + samples(p.t_end_rr_fraction * rr_b as f64 / fs_hz, fs_hz))
+            .min(c + samples(p.t_end_max_s, fs_hz))
+            .min(n - 1);
+        if let Some(next) = next_onset {
+            end = end.min(next.saturating_sub(samples(p.t_end_before_next_s, fs_hz)));
+        }
+        (start, end)
+    };
+    // Fused T peak: maximum of the RMS over the leads of the deviation from the isoelectric
+    // line, so that leads with a small T wave look for it where the large ones have it.
+    let mut t_fused_peak: Vec<Option<usize>> = vec![None; nb];
+    for b in 0..nb {
+        let next = (b + 1 < nb).then(|| fused_qrs[b + 1].onset);
+        let (start, end) = t_window(b, fused_qrs[b].offset, next);
+        if end <= start + 2 {
+            continue;
+        }
+        let mut best = (start, -1.0f32);
+        for t in start..=end {
+            let mut acc = 0.0f32;
+            for &li in &usable_idx {
+                if let Some(iso) = &isolines[li] {
+                    let d = leads[li].s[t] - iso.at(t);
+                    acc += d * d;
+                }
             }
+            if acc > best.1 {
+                best = (t, acc);
+            }
+        }
+        let amp = (best.1 / usable_idx.len().max(1) as f32).sqrt();
+        if amp >= p.t_min_amplitude_mv {
+            t_fused_peak[b] = Some(best.0);
+        }
+    }
+    // T waves per lead, searched around the fused T peak.
+    let t_half = samples(p.t_lead_search_half_s, fs_hz).max(1);
+    let mut t_waves: Vec<Vec<Option<Wave>>> = vec![vec![None; nb]; n_leads];
+    for &li in &usable_idx {
+        let (l, Some(iso)) = (&leads[li], &isolines[li]) else {
+            continue;
+        };
+        for b in 0..nb {
+            let (Some(q), Some(tp)) = (qrs[li][b], t_fused_peak[b]) else {
+                continue;
+            };
+            let next_on = (b + 1 < nb).then(|| lead_onsets[li][b + 1]);
+            let (start, end) = t_window(b, q.offset, next_on);
+            let lo = tp.saturating_sub(t_half).max(start);
+            let hi = (tp + t_half).min(end);
             let bound_hi = next_on.unwrap_or(n - 1).min(n - 1);
-            if end > start + 2 {
+            if hi > lo + 2 {
                 t_waves[li][b] = measure_wave(
                     l,
-                    &iso,
+                    iso,
                     WaveKind::T,
-                    start,
-                    end,
+                    lo,
+                    hi,
                     q.offset,
                     bound_hi,
                     t_trap,
-                    p.t_min_amplitude_mv,
+                    0.0,
                     p.biphasic_ratio,
                     lobe_gap,
                 );
             }
         }
-        isolines.push(Some(iso));
     }
 
     // P waves from the spatial envelope: RMS over the usable leads of each lead's deviation
     // from its isoelectric line (12 Hz signals). Inverted and biphasic P waves in some leads
     // then add up instead of cancelling.
-    let usable_idx: Vec<usize> = (0..n_leads).filter(|&li| isolines[li].is_some()).collect();
     let fused_t_offset = |b: usize| -> Option<usize> {
         let offs: Vec<usize> = (0..n_leads)
             .filter_map(|li| t_waves[li][b].map(|w| w.offset))
@@ -554,8 +588,16 @@ pub(crate) fn delineate_prepared(
     } else {
         0.0
     };
+    let rr_irregularity = if rr.len() >= 2 {
+        let diffs: Vec<usize> = rr.windows(2).map(|w| w[0].abs_diff(w[1])).collect();
+        dsp::median_usize(&diffs).unwrap_or(0) as f64 / median_rr.max(1) as f64
+    } else {
+        0.0
+    };
     let no_consistent_p = nb >= 3
-        && ((with_p.len() as f32) < p.af_min_p_fraction * nb as f32 || pr_sd > p.af_pr_sd_s);
+        && ((with_p.len() as f32) < p.af_min_p_fraction * nb as f32
+            || pr_sd > p.af_pr_sd_s
+            || (rr_irregularity > p.af_rr_irregularity && pr_sd > p.af_pr_sd_irregular_s));
     if no_consistent_p {
         p_fused.iter_mut().for_each(|w| *w = None);
     }
@@ -576,6 +618,15 @@ pub(crate) fn delineate_prepared(
                     .unwrap_or(w.peak);
                 Wave { peak, ..w }
             });
+            let q = if p.per_lead_fused_qrs_bounds {
+                Wave {
+                    onset: fused_qrs[b].onset.min(q.peak),
+                    offset: fused_qrs[b].offset.max(q.peak),
+                    ..q
+                }
+            } else {
+                q
+            };
             per_lead[li].push(Beat {
                 p: p_wave,
                 qrs: q,

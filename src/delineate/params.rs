@@ -46,23 +46,35 @@ pub struct DelineatorParams {
     /// slope in the window. Default 0.25.
     pub qrs_significant_slope: f32,
     /// QRS onset: first sample (going back from the first significant slope) where |slope|
-    /// falls below this fraction of that slope. Default 0.05.
+    /// falls below this fraction of that slope. Default 0.10.
     pub qrs_onset_slope_fraction: f32,
-    /// QRS offset: same going forward from the last significant slope. Default 0.06.
+    /// QRS offset: same going forward from the last significant slope. Default 0.12.
     pub qrs_offset_slope_fraction: f32,
     /// Longest QRS half-extent from the detection (caps onset/offset for wide QRS).
     /// Default 0.14 s before, 0.18 s after.
     pub qrs_max_before_s: f64,
     pub qrs_max_after_s: f64,
+    /// Fused QRS onset/offset: these quantiles of the lead onsets/offsets (a robust form of
+    /// the CSE earliest-onset/latest-offset rule). Defaults 0.10 and 0.90.
+    pub qrs_fused_onset_quantile: f64,
+    pub qrs_fused_offset_quantile: f64,
+    /// Report the fused QRS onset/offset in every lead (true) or each lead's own (false).
+    /// Default true: the QRS boundaries are one event of the heart, and across 12 leads they are
+    /// measured more reliably than in any single lead.
+    pub per_lead_fused_qrs_bounds: bool,
     /// T search starts this long after the QRS offset. Default 0.08 s.
     pub t_start_after_qrs_s: f64,
     /// T search ends at min(detection + `t_end_rr_fraction` x RR, detection + `t_end_max_s`,
-    /// next QRS onset - `t_end_before_next_s`). Defaults 0.7, 0.65 s, 0.04 s.
+    /// next QRS onset - `t_end_before_next_s`). Defaults 0.6, 0.65 s, 0.04 s.
     pub t_end_rr_fraction: f64,
     pub t_end_max_s: f64,
     pub t_end_before_next_s: f64,
-    /// Smallest T amplitude (from the isoelectric line) reported as a T wave. Default 0.02 mV.
+    /// Smallest T amplitude (RMS over the leads of the deviation from the isoelectric line)
+    /// reported as a T wave. Default 0.02 mV.
     pub t_min_amplitude_mv: f32,
+    /// Each lead looks for its T peak within this distance of the multi-lead T peak.
+    /// Default 0.03 s.
+    pub t_lead_search_half_s: f64,
     /// A second lobe of opposite sign at least this fraction of the main lobe makes the wave
     /// biphasic (its onset/offset then come from the outer lobes). Default 0.7.
     pub biphasic_ratio: f32,
@@ -73,7 +85,7 @@ pub struct DelineatorParams {
     /// Defaults 0.30 s and 0.02 s.
     pub p_window_s: f64,
     pub p_gap_s: f64,
-    /// Smallest P amplitude: RMS over the leads of the deviation from the window's baseline. Default 0.03 mV.
+    /// Smallest P amplitude: RMS over the leads of the deviation from the window's baseline. Default 0.015 mV.
     pub p_min_amplitude_mv: f32,
     /// Reference distance of the trapezium-area method for P onset/offset. Default 0.03 s.
     pub p_trapezium_s: f64,
@@ -82,9 +94,14 @@ pub struct DelineatorParams {
     pub p_edge_drop_fraction: f32,
     /// Rhythm check: the record is reported as atrial fibrillation/flutter (all P removed) when
     /// fewer than this fraction of beats have a P wave, or when the PR interval (P peak to QRS
-    /// detection) varies with a robust standard deviation (1.4826 MAD) above `af_pr_sd_s`. Defaults 0.5, 0.04 s.
+    /// detection) varies with a robust standard deviation (1.4826 MAD) above `af_pr_sd_s`. Defaults 0.25, 0.04 s.
     pub af_min_p_fraction: f32,
     pub af_pr_sd_s: f64,
+    /// ... or when the ventricular rhythm is irregular (median |successive RR difference| /
+    /// median RR above `af_rr_irregularity`) and the PR interval is less stable than in sinus
+    /// rhythm (robust SD above `af_pr_sd_irregular_s`). Defaults 0.045 and 0.012 s.
+    pub af_rr_irregularity: f64,
+    pub af_pr_sd_irregular_s: f64,
 }
 
 impl Default for DelineatorParams {
@@ -103,24 +120,30 @@ impl Default for DelineatorParams {
             flat_lead_mv: 0.02,
             qrs_search_half_s: 0.10,
             qrs_significant_slope: 0.25,
-            qrs_onset_slope_fraction: 0.05,
-            qrs_offset_slope_fraction: 0.06,
+            qrs_onset_slope_fraction: 0.1,
+            qrs_offset_slope_fraction: 0.12,
             qrs_max_before_s: 0.14,
             qrs_max_after_s: 0.18,
+            qrs_fused_onset_quantile: 0.1,
+            qrs_fused_offset_quantile: 0.9,
+            per_lead_fused_qrs_bounds: true,
             t_start_after_qrs_s: 0.08,
-            t_end_rr_fraction: 0.7,
+            t_end_rr_fraction: 0.6,
             t_end_max_s: 0.65,
             t_end_before_next_s: 0.04,
             t_min_amplitude_mv: 0.02,
+            t_lead_search_half_s: 0.03,
             biphasic_ratio: 0.7,
             t_trapezium_s: 0.08,
             p_window_s: 0.30,
             p_gap_s: 0.02,
-            p_min_amplitude_mv: 0.03,
+            p_min_amplitude_mv: 0.015,
             p_trapezium_s: 0.03,
             p_edge_drop_fraction: 0.5,
-            af_min_p_fraction: 0.5,
+            af_min_p_fraction: 0.25,
             af_pr_sd_s: 0.04,
+            af_rr_irregularity: 0.045,
+            af_pr_sd_irregular_s: 0.012,
         }
     }
 }
@@ -148,9 +171,12 @@ impl DelineatorParams {
             ("t_end_rr_fraction", self.t_end_rr_fraction),
             ("t_end_max_s", self.t_end_max_s),
             ("t_trapezium_s", self.t_trapezium_s),
+            ("t_lead_search_half_s", self.t_lead_search_half_s),
             ("p_window_s", self.p_window_s),
             ("p_trapezium_s", self.p_trapezium_s),
             ("af_pr_sd_s", self.af_pr_sd_s),
+            ("af_rr_irregularity", self.af_rr_irregularity),
+            ("af_pr_sd_irregular_s", self.af_pr_sd_irregular_s),
         ];
         for (name, v) in positive_s {
             if !(v.is_finite() && v > 0.0) {
@@ -165,6 +191,14 @@ impl DelineatorParams {
         for (name, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(name, "must be a non-negative finite number");
+            }
+        }
+        for (name, q) in [
+            ("qrs_fused_onset_quantile", self.qrs_fused_onset_quantile),
+            ("qrs_fused_offset_quantile", self.qrs_fused_offset_quantile),
+        ] {
+            if !(0.0..=1.0).contains(&q) {
+                return bad(name, "must lie in [0, 1]");
             }
         }
         let (lo, hi) = self.detect_band_hz;
@@ -222,7 +256,7 @@ mod tests {
         };
         assert!(p.validate().is_err());
         let p = DelineatorParams {
-            af_min_p_fraction: 1.5,
+            af_min_p_fraction: 0.25,
             ..Default::default()
         };
         assert!(p.validate().is_err());

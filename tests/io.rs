@@ -359,3 +359,504 @@ fn annotations_round_trip_exactly_through_files() {
         assert_eq!(a.code, 24);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Data sets
+
+use tlc_explorer::io::code15::{self, Code15File};
+use tlc_explorer::io::{Dataset, IoError, OpenOptions, PtbxlRate, open_dataset, open_dataset_with};
+
+fn class_counts(ds: &dyn Dataset) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for i in 0..ds.len() {
+        for l in &ds.entry(i).unwrap().labels {
+            *counts.entry(l.clone()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn ptbxl_dataset_super_classes_folds_and_both_rates() {
+    let Some(root) = common::data("ptbxl") else {
+        return;
+    };
+    let ds = open_dataset(&root).unwrap();
+    assert_eq!(ds.len(), 500);
+    assert_eq!(ds.class_names(), vec!["NORM", "MI", "STTC", "CD", "HYP"]);
+    // published counts for these 500 records (data README)
+    let counts = class_counts(ds.as_ref());
+    let expected: BTreeMap<String, usize> = [
+        ("NORM", 297),
+        ("STTC", 96),
+        ("CD", 78),
+        ("MI", 73),
+        ("HYP", 40),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(counts, expected);
+    // fold sizes equal the CSV's strat_fold column (counted independently here)
+    let table = tlc_explorer::io::table::Table::read(&root.join("ptbxl_database.csv")).unwrap();
+    let c = table.column("strat_fold").unwrap();
+    let mut csv_folds: BTreeMap<u32, usize> = BTreeMap::new();
+    for row in &table.rows {
+        *csv_folds
+            .entry(table.field(row, c).parse().unwrap())
+            .or_default() += 1;
+    }
+    let mut folds: BTreeMap<u32, usize> = BTreeMap::new();
+    for i in 0..ds.len() {
+        *folds.entry(ds.entry(i).unwrap().fold.unwrap()).or_default() += 1;
+    }
+    assert_eq!(folds, csv_folds);
+    assert_eq!(folds.len(), 10);
+    // record 1: 56-year-old woman (sex 1), NORM, fold 3
+    let e = ds.entry(0).unwrap();
+    assert_eq!(
+        (e.id.as_str(), e.fold, e.age_years),
+        ("1", Some(3), Some(56.0))
+    );
+    assert_eq!(
+        (e.sex, e.labels.clone()),
+        (Some(Sex::Female), vec!["NORM".to_string()])
+    );
+    assert!(e.report.as_deref().unwrap().contains("sinusrhythmus"));
+    let ecg = ds.load(0).unwrap();
+    assert_eq!(
+        (ecg.fs_hz, ecg.n_samples(), ecg.meta.id.as_str()),
+        (500.0, 5000, "1")
+    );
+    assert_eq!(ecg.meta.labels, vec!["NORM"]);
+    let lr = open_dataset_with(
+        &root,
+        &OpenOptions {
+            ptbxl_rate: PtbxlRate::Hz100,
+        },
+    )
+    .unwrap();
+    let ecg = lr.load(499).unwrap();
+    assert_eq!((ecg.fs_hz, ecg.n_samples()), (100.0, 1000));
+    assert_eq!(ecg.meta.labels, lr.entry(499).unwrap().labels);
+}
+
+#[test]
+fn folders_and_single_records_open_as_data_sets() {
+    let Some(ludb) = common::data("ludb/data") else {
+        return;
+    };
+    let ds = open_dataset(&ludb).unwrap();
+    assert_eq!(ds.len(), 200);
+    // LUDB headers have no `labels:` comments; the age comes from the header, lazily
+    let e = ds.entry(0).unwrap();
+    assert_eq!(e.id, "1");
+    assert_eq!(e.age_years, Some(51.0));
+    assert!(ds.class_names().is_empty());
+    let one = open_dataset(&ludb.join("1.hea")).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one.load(0).unwrap().n_samples(), 5000);
+    let Some(mitdb) = common::data("mitdb") else {
+        return;
+    };
+    let rec = open_dataset(&mitdb.join("100")).unwrap();
+    assert_eq!(rec.load(0).unwrap().n_samples(), 650_000);
+}
+
+#[test]
+fn folder_with_labels_csv_uses_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ecg = demo_ecg();
+    for name in ["a1", "a2", "a3"] {
+        wfdb::write_record(tmp.path(), name, &ecg, &WriteOptions::default()).unwrap();
+    }
+    std::fs::write(
+        tmp.path().join("labels.csv"),
+        "id,labels,fold,age,sex\na1,NORM,1,40,F\na2,MI STTC,2,,M\na3,,3,70,\n",
+    )
+    .unwrap();
+    let ds = open_dataset(tmp.path()).unwrap();
+    assert_eq!(ds.len(), 3);
+    assert_eq!(ds.class_names(), vec!["NORM", "MI", "STTC"]);
+    assert_eq!(ds.entry(1).unwrap().labels, vec!["MI", "STTC"]);
+    assert_eq!(ds.entry(1).unwrap().age_years, None);
+    assert_eq!(ds.entry(0).unwrap().sex, Some(Sex::Female));
+    assert!(ds.entry(2).unwrap().labels.is_empty());
+    let loaded = ds.load(2).unwrap();
+    assert!(
+        loaded.meta.labels.is_empty(),
+        "labels.csv wins over the header's comments"
+    );
+    assert_eq!(
+        (loaded.meta.fold, loaded.meta.age_years),
+        (Some(3), Some(70.0))
+    );
+    // an id without a record is an error naming the file and the id
+    std::fs::write(tmp.path().join("labels.csv"), "id,labels\na1,NORM\nzz,MI\n").unwrap();
+    let err = open_dataset(tmp.path()).err().unwrap().to_string();
+    assert!(err.contains("labels.csv") && err.contains("zz"), "{err}");
+    // without labels.csv, labels come from the header comments
+    std::fs::remove_file(tmp.path().join("labels.csv")).unwrap();
+    let ds = open_dataset(tmp.path()).unwrap();
+    assert_eq!(ds.entry(0).unwrap().labels, vec!["MI", "STTC"]);
+    assert_eq!(ds.class_names(), vec!["MI", "STTC"]);
+}
+
+/// Linear interpolation of `x` (rate `from_hz`) at rate `to_hz`: a deliberately simple
+/// resampler, independent of the one that made the shared file.
+fn resample_linear(x: &[f32], from_hz: f64, to_hz: f64) -> Vec<f32> {
+    let n_out = (x.len() as f64 * to_hz / from_hz).round() as usize;
+    (0..n_out)
+        .map(|k| {
+            let t = k as f64 * from_hz / to_hz;
+            let i = t.floor() as usize;
+            let f = (t - i as f64) as f32;
+            let a = x[i.min(x.len() - 1)];
+            let b = x[(i + 1).min(x.len() - 1)];
+            a + (b - a) * f
+        })
+        .collect()
+}
+
+#[test]
+fn code15_layout_file_matches_ptbxl_source() {
+    let Some(h5) = common::data("code15-layout/ptbxl_first50_code15_layout.hdf5") else {
+        return;
+    };
+    let Some(ptbxl) = common::data("ptbxl") else {
+        return;
+    };
+    let file = Code15File::open(&h5).unwrap();
+    assert_eq!(file.len(), 50);
+    assert_eq!(file.exam_ids()[..3], [1, 2, 3]);
+    assert_eq!(file.n_samples(), 4096);
+    let ds = open_dataset(&h5).unwrap();
+    assert_eq!(ds.len(), 50);
+    // the CSV beside it: PTB-XL-derived layout, sex 1 = female, fold from strat_fold
+    let e = ds.entry(0).unwrap();
+    assert_eq!(
+        (e.id.as_str(), e.fold, e.sex),
+        ("1", Some(3), Some(Sex::Female))
+    );
+    assert!(e.labels.contains(&"NORM".to_string()), "{:?}", e.labels);
+    let source = open_dataset(&ptbxl).unwrap();
+    let mut worst = 0f64;
+    for index in [0usize, 1, 17, 49] {
+        let ecg = ds.load(index).unwrap();
+        assert_eq!(
+            (ecg.fs_hz, ecg.n_samples(), ecg.n_leads()),
+            (400.0, 4096, 12)
+        );
+        let original = source.load(index).unwrap();
+        assert_eq!(original.meta.id, ecg.meta.id);
+        for lead in 0..12 {
+            let x: Vec<f32> = original.samples_mv.row(lead).to_vec();
+            let resampled = resample_linear(&x, 500.0, 400.0);
+            let pad = (4096 - resampled.len()) / 2;
+            let got = ecg.samples_mv.row(lead).to_vec();
+            // centred zero padding
+            assert!(got[..pad - 1].iter().all(|v| *v == 0.0));
+            assert!(got[pad + resampled.len() + 1..].iter().all(|v| *v == 0.0));
+            // interior only: the resamplers may differ at the edges
+            let inner = 8..resampled.len() - 8;
+            let err = common::rel_err(
+                &got[pad + inner.start..pad + inner.end],
+                &resampled[inner.clone()],
+            );
+            worst = worst.max(err);
+        }
+    }
+    // Linear interpolation vs the (unknown, smoother) resampler that made the file: measured
+    // worst relative error 0.031 over these 4 records x 12 leads; tolerance 0.05.
+    println!("worst relative error vs linear resampling: {worst:.4}");
+    assert!(worst < 0.05, "worst relative error {worst}");
+}
+
+#[test]
+fn code15_written_file_round_trips_exactly_and_refuses_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("exams_part0.hdf5");
+    let mut records = Vec::new();
+    for k in 0..3 {
+        let mut data = ndarray::Array2::<f32>::zeros((12, 4096));
+        for ((lead, j), v) in data.indexed_iter_mut() {
+            *v = ((j * (lead + 1) + k) as f32 * 0.013).sin() * (k as f32 + 0.5);
+        }
+        let meta = EcgMeta {
+            id: format!("{k}"),
+            ..Default::default()
+        };
+        records.push(Ecg::new(LeadName::standard_12(), 400.0, data, meta).unwrap());
+    }
+    code15::write_code15(&path, &records, &[10, 20, 30], false).unwrap();
+    let file = Code15File::open(&path).unwrap();
+    assert_eq!(file.exam_ids(), &[10, 20, 30]);
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(file.read_tracing(i).unwrap(), r.samples_mv);
+    }
+    let err = code15::write_code15(&path, &records, &[1, 2, 3], false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("exams_part0.hdf5") && err.contains("already exists"),
+        "{err}"
+    );
+    drop(file); // HDF5 cannot truncate a file that is open
+    code15::write_code15(&path, &records[..1], &[7], true).unwrap();
+    assert_eq!(Code15File::open(&path).unwrap().exam_ids(), &[7]);
+    // a CODE-15% exams.csv beside it gives the six abnormality labels
+    std::fs::write(
+        tmp.path().join("exams.csv"),
+        "exam_id,age,is_male,nn_predicted_age,1dAVb,RBBB,LBBB,SB,AF,ST,patient_id,normal_ecg,death,timey,trace_file\n\
+         7,61,True,60.2,False,True,False,False,True,False,99,False,False,3.2,exams_part0.hdf5\n",
+    )
+    .unwrap();
+    let ds = open_dataset(&path).unwrap();
+    assert_eq!(
+        ds.class_names(),
+        vec!["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"]
+    );
+    let e = ds.entry(0).unwrap();
+    assert_eq!(
+        (e.labels.clone(), e.sex, e.age_years),
+        (
+            vec!["RBBB".to_string(), "AF".to_string()],
+            Some(Sex::Male),
+            Some(61.0)
+        )
+    );
+    // a record that is not 400 Hz x 4096 is refused, naming the exam
+    let err = code15::write_code15(&tmp.path().join("b.h5"), &[demo_ecg()], &[5], false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("exam 5") && err.contains("4096"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: each error names the file and the cause; nothing panics.
+
+fn copy_record(src_hea: &Path, dir: &Path) -> PathBuf {
+    let header = wfdb::read_header(src_hea).unwrap();
+    let dat = header.signals[0].file_name.clone();
+    std::fs::copy(src_hea, dir.join(src_hea.file_name().unwrap())).unwrap();
+    std::fs::copy(src_hea.with_file_name(&dat), dir.join(&dat)).unwrap();
+    dir.join(src_hea.file_name().unwrap())
+}
+
+fn ptbxl_first_header() -> Option<PathBuf> {
+    common::data("ptbxl/records100/00000/00001_lr.hea")
+}
+
+fn assert_err_mentions(err: IoError, parts: &[&str]) {
+    let text = err.to_string();
+    for p in parts {
+        assert!(text.contains(p), "error '{text}' should mention '{p}'");
+    }
+}
+
+#[test]
+fn truncated_dat_is_reported() {
+    let Some(src) = ptbxl_first_header() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hea = copy_record(&src, tmp.path());
+    let dat = tmp.path().join("00001_lr.dat");
+    let bytes = std::fs::read(&dat).unwrap();
+    std::fs::write(&dat, &bytes[..bytes.len() - 100]).unwrap();
+    assert_err_mentions(
+        wfdb::read_record(&hea).unwrap_err(),
+        &["00001_lr.dat", "truncated", "1000"],
+    );
+}
+
+#[test]
+fn corrupted_dat_fails_its_checksum() {
+    let Some(src) = ptbxl_first_header() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hea = copy_record(&src, tmp.path());
+    let dat = tmp.path().join("00001_lr.dat");
+    let mut bytes = std::fs::read(&dat).unwrap();
+    bytes[2 * 12 * 500 + 2 * 3] ^= 0x10; // sample 500 of signal 3 (aVR)
+    std::fs::write(&dat, &bytes).unwrap();
+    assert_err_mentions(
+        wfdb::read_record(&hea).unwrap_err(),
+        &["00001_lr.dat", "signal 3", "AVR", "checksum"],
+    );
+}
+
+#[test]
+fn signal_count_disagreeing_with_lines_is_reported() {
+    let Some(src) = ptbxl_first_header() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hea = copy_record(&src, tmp.path());
+    let text = std::fs::read_to_string(&hea)
+        .unwrap()
+        .replacen("00001_lr 12", "00001_lr 13", 1);
+    std::fs::write(&hea, text).unwrap();
+    assert_err_mentions(
+        wfdb::read_record(&hea).unwrap_err(),
+        &["00001_lr.hea", "13 signals", "12 signal lines"],
+    );
+    let text = std::fs::read_to_string(&hea)
+        .unwrap()
+        .replacen("00001_lr 13", "00001_lr 11", 1);
+    std::fs::write(&hea, text).unwrap();
+    assert_err_mentions(
+        wfdb::read_record(&hea).unwrap_err(),
+        &["00001_lr.hea", "11 signals"],
+    );
+}
+
+#[test]
+fn unknown_format_is_reported() {
+    let Some(src) = ptbxl_first_header() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hea = copy_record(&src, tmp.path());
+    let text = std::fs::read_to_string(&hea)
+        .unwrap()
+        .replace(" 16 1000.0", " 99 1000.0");
+    std::fs::write(&hea, text).unwrap();
+    assert_err_mentions(
+        wfdb::read_record(&hea).unwrap_err(),
+        &["00001_lr.hea", "unsupported signal format 99"],
+    );
+}
+
+#[test]
+fn gain_of_zero_is_reported() {
+    let Some(src) = ptbxl_first_header() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hea = copy_record(&src, tmp.path());
+    let text = std::fs::read_to_string(&hea)
+        .unwrap()
+        .replacen("1000.0(0)/mV", "0(0)/mV", 1);
+    std::fs::write(&hea, text).unwrap();
+    assert_err_mentions(
+        wfdb::read_record(&hea).unwrap_err(),
+        &["00001_lr.hea", "signal 0", "gain is 0"],
+    );
+    // the raw values can still be read
+    assert!(wfdb::read_adc(&hea).is_ok());
+}
+
+#[test]
+fn missing_signal_file_is_reported() {
+    let Some(src) = ptbxl_first_header() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hea = copy_record(&src, tmp.path());
+    std::fs::remove_file(tmp.path().join("00001_lr.dat")).unwrap();
+    let err = wfdb::read_record(&hea).unwrap_err();
+    assert!(matches!(err, IoError::Os { .. }));
+    assert_err_mentions(err, &["00001_lr.dat"]);
+}
+
+#[test]
+fn missing_sample_marker_is_reported() {
+    let Some(src) = ptbxl_first_header() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hea = copy_record(&src, tmp.path());
+    let dat = tmp.path().join("00001_lr.dat");
+    let mut bytes = std::fs::read(&dat).unwrap();
+    // sample 10 of signal 0 -> -32768 (WFDB's missing value); fix the checksum so only the
+    // marker is at fault
+    let old = i16::from_le_bytes([bytes[240], bytes[241]]);
+    bytes[240..242].copy_from_slice(&(-32768i16).to_le_bytes());
+    std::fs::write(&dat, &bytes).unwrap();
+    let header = wfdb::read_header(&hea).unwrap();
+    let new_sum = header.signals[0].checksum.unwrap() as i64 - old as i64 - 32768;
+    let text = std::fs::read_to_string(&hea).unwrap().replacen(
+        &format!(" {} 0 I", header.signals[0].checksum.unwrap()),
+        &format!(" {} 0 I", (new_sum & 0xffff) as u16),
+        1,
+    );
+    std::fs::write(&hea, text).unwrap();
+    assert_err_mentions(
+        wfdb::read_record(&hea).unwrap_err(),
+        &["00001_lr.dat", "signal 0", "sample 10", "missing"],
+    );
+}
+
+#[test]
+fn hdf5_without_tracings_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("other.hdf5");
+    let f = hdf5::File::create(&path).unwrap();
+    f.new_dataset_builder()
+        .with_data(&ndarray::arr1(&[1i64, 2]))
+        .create("exam_id")
+        .unwrap();
+    drop(f);
+    assert_err_mentions(
+        open_dataset(&path).err().unwrap(),
+        &["other.hdf5", "tracings"],
+    );
+    // not an HDF5 file at all
+    let junk = tmp.path().join("junk.h5");
+    std::fs::write(&junk, b"not hdf5").unwrap();
+    assert_err_mentions(open_dataset(&junk).err().unwrap(), &["junk.h5", "HDF5"]);
+}
+
+#[test]
+fn nan_in_a_tracing_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("nan.hdf5");
+    let mut data = ndarray::Array3::<f32>::zeros((2, 4096, 12));
+    data[[1, 100, 7]] = f32::NAN; // exam 42, lead V2
+    let f = hdf5::File::create(&path).unwrap();
+    f.new_dataset_builder()
+        .with_data(&data)
+        .create("tracings")
+        .unwrap();
+    f.new_dataset_builder()
+        .with_data(&ndarray::arr1(&[41i64, 42]))
+        .create("exam_id")
+        .unwrap();
+    drop(f);
+    let ds = open_dataset(&path).unwrap();
+    assert!(ds.load(0).is_ok());
+    assert_err_mentions(
+        ds.load(1).unwrap_err(),
+        &["nan.hdf5", "exam 42", "V2", "sample 100"],
+    );
+}
+
+#[test]
+fn csv_with_a_missing_column_is_reported() {
+    let Some(root) = common::data("ptbxl") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("scp_statements.csv"),
+        tmp.path().join("scp_statements.csv"),
+    )
+    .unwrap();
+    let db = std::fs::read_to_string(root.join("ptbxl_database.csv")).unwrap();
+    let db = db.replacen("strat_fold", "fold_renamed", 1);
+    std::fs::write(tmp.path().join("ptbxl_database.csv"), db).unwrap();
+    assert_err_mentions(
+        open_dataset(tmp.path()).err().unwrap(),
+        &["ptbxl_database.csv", "missing column 'strat_fold'"],
+    );
+    // labels.csv without its labels column
+    let dir = tempfile::tempdir().unwrap();
+    wfdb::write_record(dir.path(), "a1", &demo_ecg(), &WriteOptions::default()).unwrap();
+    std::fs::write(dir.path().join("labels.csv"), "id,fold\na1,1\n").unwrap();
+    assert_err_mentions(
+        open_dataset(dir.path()).err().unwrap(),
+        &["labels.csv", "missing column 'labels'"],
+    );
+}

@@ -860,3 +860,190 @@ fn csv_with_a_missing_column_is_reported() {
         &["labels.csv", "missing column 'labels'"],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fuzzing: random and mutated bytes never panic the parsers, and allocation stays bounded by
+// the input (a huge declared length is checked against the bytes actually there).
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+    use tlc_explorer::io::table::Table;
+
+    fn shared_bytes(sub: &str) -> Option<Vec<u8>> {
+        let path = common::data(sub)?;
+        std::fs::read(path).ok()
+    }
+
+    static PTBXL_HEA: LazyLock<Option<Vec<u8>>> =
+        LazyLock::new(|| shared_bytes("ptbxl/records100/00000/00001_lr.hea"));
+    static PTBXL_DAT: LazyLock<Option<Vec<u8>>> =
+        LazyLock::new(|| shared_bytes("ptbxl/records100/00000/00001_lr.dat"));
+    static LUDB_HEA: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| shared_bytes("ludb/data/1.hea"));
+    static LUDB_ANN: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| shared_bytes("ludb/data/1.i"));
+    static MIT_ATR: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| shared_bytes("mitdb/100.atr"));
+    static PTBXL_CSV: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
+        // the first 30 rows keep each case fast
+        shared_bytes("ptbxl/ptbxl_database.csv").map(|b| {
+            let text = String::from_utf8_lossy(&b).into_owned();
+            text.lines()
+                .take(30)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes()
+        })
+    });
+    static SCP_CSV: LazyLock<Option<Vec<u8>>> =
+        LazyLock::new(|| shared_bytes("ptbxl/scp_statements.csv"));
+
+    /// One edit of a byte string: overwrite, insert, delete, or truncate.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Set(usize, u8),
+        Insert(usize, u8),
+        Delete(usize),
+        Truncate(usize),
+    }
+
+    fn edits() -> impl Strategy<Value = Vec<Edit>> {
+        let edit = prop_oneof![
+            4 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+            2 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+            2 => any::<usize>().prop_map(Edit::Delete),
+            1 => any::<usize>().prop_map(Edit::Truncate),
+        ];
+        proptest::collection::vec(edit, 1..8)
+    }
+
+    fn mutate(src: &[u8], edits: &[Edit]) -> Vec<u8> {
+        let mut b = src.to_vec();
+        for e in edits {
+            let n = b.len().max(1);
+            match *e {
+                Edit::Set(i, v) if !b.is_empty() => b[i % n] = v,
+                Edit::Insert(i, v) => b.insert(i % (b.len() + 1), v),
+                Edit::Delete(i) if !b.is_empty() => {
+                    b.remove(i % n);
+                }
+                Edit::Truncate(i) => b.truncate(i % n),
+                _ => {}
+            }
+        }
+        b
+    }
+
+    /// Header text mutations that keep it text: digits and separators changed, so the parser
+    /// sees plausible but wrong numbers (huge counts, negative gains, odd formats).
+    fn text_edits() -> impl Strategy<Value = Vec<(usize, char)>> {
+        proptest::collection::vec(
+            (
+                any::<usize>(),
+                proptest::sample::select(vec![
+                    '0', '9', '1', '-', ' ', '(', ')', '/', '+', 'x', ':', '\n', '#', '.', 'é',
+                ]),
+            ),
+            1..6,
+        )
+    }
+
+    fn mutate_text(src: &str, edits: &[(usize, char)]) -> String {
+        let mut chars: Vec<char> = src.chars().collect();
+        for &(i, c) in edits {
+            let n = chars.len().max(1);
+            if chars.is_empty() {
+                chars.push(c);
+            } else {
+                chars[i % n] = c;
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    fn check_record(dir: &Path, hea: &[u8], dat: &[u8]) {
+        std::fs::write(dir.join("00001_lr.hea"), hea).unwrap();
+        std::fs::write(dir.join("00001_lr.dat"), dat).unwrap();
+        let _ = wfdb::read_record(&dir.join("00001_lr.hea"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = wfdb::parse_header(&text, Path::new("fuzz.hea"));
+            let _ = annotation::parse_annotations(&bytes);
+            let _ = Table::parse(&bytes, Path::new("fuzz.csv"));
+            for format in [8u16, 16, 24, 32, 61, 80, 160, 212, 310, 311] {
+                if let Ok(n) = wfdb::samples_in_bytes(format, bytes.len()) {
+                    let decoded = wfdb::decode_samples(format, &bytes, n).unwrap();
+                    prop_assert_eq!(decoded.len(), n);
+                }
+                prop_assert!(wfdb::decode_samples(format, &bytes, usize::MAX).is_err());
+            }
+        }
+
+        #[test]
+        fn mutated_headers_never_panic(e1 in text_edits(), e2 in edits()) {
+            let (Some(hea), Some(ludb), Some(dat)) = (&*PTBXL_HEA, &*LUDB_HEA, &*PTBXL_DAT) else { return Ok(()) };
+            let text = mutate_text(&String::from_utf8_lossy(hea), &e1);
+            let _ = wfdb::parse_header(&text, Path::new("fuzz.hea"));
+            let ludb_text = mutate_text(&String::from_utf8_lossy(ludb), &e1);
+            let _ = wfdb::parse_header(&ludb_text, Path::new("fuzz.hea"));
+            let raw = mutate(hea, &e2);
+            let _ = wfdb::parse_header(&String::from_utf8_lossy(&raw), Path::new("fuzz.hea"));
+            // and against the real signal file
+            let tmp = tempfile::tempdir().unwrap();
+            check_record(tmp.path(), text.as_bytes(), dat);
+        }
+
+        #[test]
+        fn mutated_signal_files_never_panic(e in edits()) {
+            let (Some(hea), Some(dat)) = (&*PTBXL_HEA, &*PTBXL_DAT) else { return Ok(()) };
+            let tmp = tempfile::tempdir().unwrap();
+            let mutated = mutate(dat, &e);
+            check_record(tmp.path(), hea, &mutated);
+            // a single changed byte always changes its signal's 16-bit sum: the checksum
+            // catches it
+            let n_diff = if mutated.len() == dat.len() {
+                mutated.iter().zip(dat.iter()).filter(|(a, b)| a != b).count()
+            } else {
+                0
+            };
+            if n_diff == 1 {
+                prop_assert!(wfdb::read_record(&tmp.path().join("00001_lr.hea")).is_err());
+            }
+        }
+
+        #[test]
+        fn mutated_annotations_never_panic(e in edits()) {
+            for src in [&*LUDB_ANN, &*MIT_ATR].into_iter().flatten() {
+                let bytes = mutate(src, &e);
+                if let Ok(anns) = annotation::parse_annotations(&bytes) {
+                    // anything that parses is bounded by the input and re-encodes
+                    prop_assert!(anns.len() <= bytes.len() / 2);
+                    if let Ok(enc) = annotation::encode_annotations(&anns) {
+                        prop_assert_eq!(annotation::parse_annotations(&enc).unwrap(), anns);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn mutated_csv_never_panics(e in edits()) {
+            let (Some(db), Some(scp)) = (&*PTBXL_CSV, &*SCP_CSV) else { return Ok(()) };
+            let db_bytes = mutate(db, &e);
+            let scp_bytes = mutate(scp, &e);
+            let root = Path::new("fuzz");
+            if let (Ok(dbt), Ok(scpt)) = (
+                Table::parse(&db_bytes, Path::new("ptbxl_database.csv")),
+                Table::parse(&scp_bytes, Path::new("scp_statements.csv")),
+            ) {
+                let _ = tlc_explorer::io::PtbxlDataset::from_tables(root, PtbxlRate::Hz500, &dbt, &scpt);
+                let _ = tlc_explorer::io::folder::labels_from_table(&dbt);
+                let _ = tlc_explorer::io::code15::entries_from_table(&dbt, Some(&scpt));
+            }
+        }
+    }
+}

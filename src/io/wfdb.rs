@@ -250,6 +250,9 @@ fn parse_signal_line(line: &str) -> Result<SignalSpec, String> {
     let mut byte_offset = 0u64;
     let mut rest = &format_token[digits_end..];
     while let Some(marker) = rest.chars().next() {
+        if !matches!(marker, 'x' | ':' | '+') {
+            return Err(format!("bad format field '{format_token}'"));
+        }
         let body = &rest[1..];
         let end = body
             .find(|c: char| !c.is_ascii_digit())

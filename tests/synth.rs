@@ -303,40 +303,259 @@ fn qrs_ms(rec: &SyntheticRecord) -> f64 {
 }
 
 #[test]
-fn debug_print_class_measurements() {
-    for class in SynthClass::ALL {
-        let p = clean(class, 6, 5);
-        for i in 0..6 {
-            let r = generate_record(&p, i).unwrap();
-            let terr: Vec<LeadName> = match r.details.mi_territory {
-                Some(MiTerritory::Anterior) => {
-                    vec![LeadName::V1, LeadName::V2, LeadName::V3, LeadName::V4]
-                }
-                _ => vec![LeadName::II, LeadName::III, LeadName::AVF],
-            };
-            let q: Vec<String> = terr
-                .iter()
-                .map(|l| format!("{:.2}", q_depth(&r, l.clone())))
-                .collect();
-            let st_t: Vec<String> = terr
-                .iter()
-                .map(|l| format!("{:.2}", st_level(&r, l.clone())))
-                .collect();
-            println!(
-                "{:?} {:?} qrs {:.0} ms st V5 {:.3} V6 {:.3} SL {:.2} q {:?} stterr {:?} beats {} {:?} {:?}",
-                class,
-                r.details.mi_territory,
-                qrs_ms(&r),
-                st_level(&r, LeadName::V5),
-                st_level(&r, LeadName::V6),
-                sokolow_lyon(&r),
-                q,
-                st_t,
-                r.beats.len(),
-                r.details.bundle_branch_block,
-                r.details.first_degree_av_block
+fn generator_is_deterministic_per_seed_and_order_free() {
+    let params = SynthParams {
+        n_records: 4,
+        seed: 77,
+        ..Default::default()
+    };
+    let a = generate_record(&params, 2).unwrap();
+    let b = generate_record(&params, 2).unwrap();
+    assert_eq!(a, b);
+    let all =
+        tlc_explorer::synth::generate_all(&params, &tlc_explorer::progress::NoProgress).unwrap();
+    assert_eq!(all[2], a, "parallel generation gives the same record");
+    let other = generate_record(
+        &SynthParams {
+            seed: 78,
+            ..params.clone()
+        },
+        2,
+    )
+    .unwrap();
+    assert_ne!(other.ecg.samples_mv, a.ecg.samples_mv);
+    assert_eq!(a.ecg.meta.fold, Some(3));
+    assert_eq!(a.ecg.meta.id, "synth_00002");
+    assert_eq!(a.ecg.n_samples(), 5000);
+    assert_eq!(a.ecg.leads, LeadName::standard_12());
+}
+
+#[test]
+fn ground_truth_lines_up_with_the_signal() {
+    // Baseline wander on, white noise off: on a broad or notched R (bundle branch block) noise
+    // alone can move the arg-max by several samples, which would test the noise, not the truth.
+    let params = SynthParams {
+        n_records: 30,
+        seed: 2026,
+        noise_mv: 0.0,
+        ..Default::default()
+    };
+    let mut n_beats = 0;
+    let mut n_r_peaks = 0;
+    for index in 0..params.n_records {
+        let rec = generate_record(&params, index).unwrap();
+        let fs = rec.ecg.fs_hz;
+        assert!(
+            rec.beats.len() >= 7,
+            "{}: {} beats",
+            rec.ecg.meta.id,
+            rec.beats.len()
+        );
+        let ii = lead_row(&rec, LeadName::II);
+        let mut previous_t_offset = None;
+        for beat in &rec.beats {
+            let p = beat.p.expect("synthetic beats have a P wave");
+            let t = beat.t.expect("synthetic beats have a T wave");
+            let q = beat.qrs;
+            let order = [
+                p.onset, p.peak, p.offset, q.onset, q.peak, q.offset, t.onset, t.peak, t.offset,
+            ];
+            assert!(
+                order.windows(2).all(|w| w[0] <= w[1]),
+                "{}: {order:?}",
+                rec.ecg.meta.id
             );
+            assert!(p.offset < q.onset && q.offset < t.onset, "{order:?}");
+            if let Some(prev) = previous_t_offset {
+                assert!(
+                    prev < p.onset,
+                    "beats overlap: T offset {prev} >= P onset {}",
+                    p.onset
+                );
+            }
+            previous_t_offset = Some(t.offset);
+            // The QRS peak is the R peak of lead II (or its deepest point when there is no R).
+            let base = pr_baseline(&ii, beat, fs);
+            let window: Vec<f64> = ii[q.onset..=q.offset]
+                .iter()
+                .map(|v| *v as f64 - base)
+                .collect();
+            let arg = |f: &dyn Fn(f64) -> f64| {
+                window
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| f(*a.1).total_cmp(&f(*b.1)))
+                    .map(|(i, _)| q.onset + i)
+                    .unwrap()
+            };
+            let (pos, abs) = (arg(&|v| v), arg(&|v: f64| v.abs()));
+            // Which of the two the truth chose depends on a threshold (R at least 0.3 of the
+            // largest deflection) that wander can tip for borderline complexes; either way the
+            // truth must sit on that extreme of the signal.
+            let on_r = pos.abs_diff(q.peak) <= 1;
+            let on_deepest = abs.abs_diff(q.peak) <= 1;
+            assert!(
+                on_r || on_deepest,
+                "{}: QRS peak {} but lead II R peak at {pos}, largest deflection at {abs}",
+                rec.ecg.meta.id,
+                q.peak
+            );
+            n_r_peaks += usize::from(on_r);
+            n_beats += 1;
         }
+    }
+    assert!(n_beats > 200, "{n_beats}");
+    assert!(
+        n_r_peaks * 10 > n_beats * 9,
+        "only {n_r_peaks} of {n_beats} QRS peaks on an R wave"
+    );
+}
+
+#[test]
+fn qrs_bounds_sit_where_the_complex_starts_and_ends() {
+    // Noise-free, without ST/T changes: the spatial QRS magnitude is small at onset/offset and
+    // large inside.
+    for class in [SynthClass::Norm, SynthClass::Cd] {
+        let rec = generate_record(&clean(class, 3, 4), 1).unwrap();
+        let fs = rec.ecg.fs_hz;
+        for beat in &rec.beats {
+            let mag = |i: usize| -> f64 {
+                (0..12)
+                    .map(|l| {
+                        let x: Vec<f32> = rec.ecg.samples_mv.row(l).to_vec();
+                        (x[i] as f64 - pr_baseline(&x, beat, fs)).powi(2)
+                    })
+                    .sum::<f64>()
+                    .sqrt()
+            };
+            let peak = (beat.qrs.onset..=beat.qrs.offset)
+                .map(mag)
+                .fold(0.0, f64::max);
+            assert!(mag(beat.qrs.onset) < 0.15 * peak, "{class:?} onset");
+            // At the offset the T wave may already rise a little; the QRS itself has ended.
+            assert!(mag(beat.qrs.offset) < 0.2 * peak, "{class:?} offset");
+            let inner = beat.qrs.onset + (beat.qrs.offset - beat.qrs.onset) / 4;
+            assert!(mag(inner) > 0.15 * peak, "{class:?} inside");
+        }
+    }
+}
+
+fn territory_leads(t: MiTerritory) -> Vec<LeadName> {
+    match t {
+        MiTerritory::Inferior => vec![LeadName::II, LeadName::III, LeadName::AVF],
+        MiTerritory::Anterior => vec![LeadName::V1, LeadName::V2, LeadName::V3, LeadName::V4],
+    }
+}
+
+fn mean_over_leads(
+    rec: &SyntheticRecord,
+    leads: &[LeadName],
+    f: fn(&SyntheticRecord, LeadName) -> f64,
+) -> f64 {
+    leads.iter().map(|l| f(rec, l.clone())).sum::<f64>() / leads.len() as f64
+}
+
+#[test]
+fn each_class_change_is_measurably_present() {
+    let n = 8;
+    let records = |class| -> Vec<SyntheticRecord> {
+        (0..n)
+            .map(|i| generate_record(&clean(class, n, 31), i).unwrap())
+            .collect()
+    };
+    let normals = records(SynthClass::Norm);
+    for r in &normals {
+        assert_eq!(r.ecg.meta.labels, vec!["NORM".to_string()]);
+        assert!(qrs_ms(r) < 110.0, "NORM QRS {} ms", qrs_ms(r));
+        for lead in [LeadName::V5, LeadName::V6] {
+            assert!(st_level(r, lead.clone()).abs() < 0.03, "NORM ST {lead}");
+        }
+        assert!(
+            sokolow_lyon(r) < 3.5,
+            "NORM Sokolow-Lyon {}",
+            sokolow_lyon(r)
+        );
+        for t in [MiTerritory::Inferior, MiTerritory::Anterior] {
+            let q = mean_over_leads(r, &territory_leads(t), q_depth);
+            assert!(q > -0.15, "NORM Q depth {q} in {t:?} leads");
+        }
+    }
+
+    let mut n_long_pr = 0;
+    for r in records(SynthClass::Cd) {
+        assert!(qrs_ms(&r) > 120.0, "CD QRS {} ms", qrs_ms(&r));
+        if r.details.first_degree_av_block {
+            n_long_pr += 1;
+            let pr_ms = mean_over_beats(&r, |b| (b.qrs.onset - b.p.unwrap().onset) as f64 / 0.5);
+            assert!(pr_ms > 200.0, "CD with AV block: PR {pr_ms} ms");
+        }
+    }
+    assert!(n_long_pr > 0, "no CD record with a long PR among {n}");
+
+    for r in records(SynthClass::Sttc) {
+        for lead in [LeadName::V5, LeadName::V6] {
+            let st = st_level(&r, lead.clone());
+            assert!(st < -0.05, "STTC ST in {lead}: {st}");
+            let x = lead_row(&r, lead.clone());
+            let t_wave = mean_over_beats(&r, |b| {
+                x[b.t.unwrap().peak] as f64 - pr_baseline(&x, b, r.ecg.fs_hz)
+            });
+            assert!(t_wave < 0.0, "STTC T in {lead}: {t_wave}");
+        }
+    }
+
+    for r in records(SynthClass::Hyp) {
+        let sl = sokolow_lyon(&r);
+        assert!(sl > 3.5, "HYP Sokolow-Lyon {sl}");
+        for lead in [LeadName::V5, LeadName::V6] {
+            let st = st_level(&r, lead.clone());
+            assert!(st < -0.03, "HYP strain ST in {lead}: {st}");
+        }
+    }
+
+    let mut territories = Vec::new();
+    for r in records(SynthClass::Mi) {
+        let t = r.details.mi_territory.expect("MI records have a territory");
+        territories.push(t);
+        let leads = territory_leads(t);
+        let q = mean_over_leads(&r, &leads, q_depth);
+        assert!(q < -0.2, "MI Q depth {q} in {t:?} leads");
+        let st = mean_over_leads(&r, &leads, st_level);
+        assert!(st > 0.08, "MI ST elevation {st} in {t:?} leads");
+    }
+    assert!(
+        territories.contains(&MiTerritory::Inferior)
+            && territories.contains(&MiTerritory::Anterior)
+    );
+}
+
+#[test]
+fn class_frequencies_follow_the_probabilities() {
+    let params = SynthParams {
+        n_records: 400,
+        seed: 1,
+        ..Default::default()
+    };
+    let ds = tlc_explorer::synth::SyntheticDataset::new(params).unwrap();
+    use tlc_explorer::io::Dataset;
+    let count = |name: &str| {
+        (0..ds.len())
+            .filter(|&i| ds.entry(i).unwrap().labels.iter().any(|l| l == name))
+            .count()
+    };
+    // Expected 100, 100, 100, 80, ~135 of 400; binomial sd about 9.
+    for (name, expected) in [
+        ("MI", 100.0),
+        ("STTC", 100.0),
+        ("CD", 100.0),
+        ("HYP", 80.0),
+        ("NORM", 135.0),
+    ] {
+        let c = count(name) as f64;
+        assert!(
+            (c - expected).abs() < 40.0,
+            "{name}: {c} of 400, expected about {expected}"
+        );
     }
 }
 

@@ -382,7 +382,6 @@ pub(crate) fn render(
 
     let sample = |t_s: f64| (t_s * fs).round();
     let mut beats = Vec::new();
-    let mut qrs_ii = Vec::new();
     for (&q0, &rr) in onsets_s.iter().zip(&rrs_s) {
         let resp =
             1.0 + params.respiration_modulation * (tau * plan.resp_hz * q0 + plan.resp_phase).sin();
@@ -440,23 +439,18 @@ pub(crate) fn render(
             qrs: wave(WaveKind::Qrs, on as f64, on as f64, off as f64),
             t: Some(wave(WaveKind::T, sample(t_on), sample(t_centre), t_off)),
         });
-        qrs_ii.push((q0, resp));
     }
-    // QRS peak in lead II of the noise-free QRS: the R peak (largest positive deflection) when
+    // QRS peak in the noise-free lead II (everything but wander, mains and noise is already in
+    // `data`), relative to its level at QRS onset: the R peak (largest positive deflection) when
     // there is a real R wave, at least R_PEAK_MIN_FRACTION of the largest absolute deflection;
     // otherwise (QS complex) the deepest point.
-    for (beat, (q0, resp)) in beats.iter_mut().zip(&qrs_ii) {
+    let lead_ii = data.row(ii);
+    for beat in beats.iter_mut() {
+        let base = lead_ii[beat.qrs.onset] as f64;
         let mut best_pos = (beat.qrs.onset, f64::NEG_INFINITY);
         let mut best_abs = (beat.qrs.onset, -1.0f64);
         for i in beat.qrs.onset..=beat.qrs.offset {
-            let t = i as f64 / fs;
-            let v: f64 = plan
-                .qrs
-                .iter()
-                .map(|c| {
-                    gaussian(t, q0 + c.centre_s, c.sigma_s) * dot(c.dipole_mv, lead_vecs[ii]) * resp
-                })
-                .sum();
+            let v = lead_ii[i] as f64 - base;
             if v > best_pos.1 {
                 best_pos = (i, v);
             }

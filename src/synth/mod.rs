@@ -15,7 +15,8 @@
 //!
 //! Every complete beat's P, QRS and T onset, peak and offset are known exactly: onset and offset
 //! where the wave's Gaussians fall below [`SynthParams::landmark_fraction`] of their peaks, P and
-//! T peaks at their centres, the QRS peak at the largest noise-free QRS deflection in lead II.
+//! T peaks at their centres, the QRS peak at the R peak of the noise-free lead II (its deepest
+//! point for a QS complex).
 
 mod generate;
 pub mod model;

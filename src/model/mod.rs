@@ -3,6 +3,7 @@
 pub mod config;
 pub mod conv;
 pub mod resnet;
+pub mod train;
 
 pub use config::{ModelConfig, Task};
 pub use resnet::{ForwardOutput, ResNet1d};

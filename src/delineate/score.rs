@@ -304,3 +304,270 @@ mod tests {
         assert!((s.qrs.sensitivity() - 0.5).abs() < 1e-12 && s.qrs.ppv() == 1.0);
     }
 }
+
+/// Why a data-set evaluation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    #[error("{path}: {message}")]
+    Table {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("record '{record}': {source}")]
+    Delineate {
+        record: String,
+        #[source]
+        source: super::DelineateError,
+    },
+    #[error("record '{record}': resampling failed: {source}")]
+    Resample {
+        record: String,
+        #[source]
+        source: crate::dsp::DspError,
+    },
+    #[error("evaluation cancelled")]
+    Cancelled,
+}
+
+/// Settings of [`evaluate_ludb`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LudbOptions {
+    /// Matching tolerance between detected and reference peaks. Default 0.15 s.
+    pub tolerance_s: f64,
+    /// Delineate a copy resampled to this rate (e.g. 100 Hz, as PTB-XL records100) and map the
+    /// landmarks back to the original samples. Default none.
+    pub resample_hz: Option<f64>,
+    /// Only the first `max_records` records (in `RECORDS` order). Default all.
+    pub max_records: Option<usize>,
+}
+
+impl Default for LudbOptions {
+    fn default() -> Self {
+        LudbOptions {
+            tolerance_s: 0.15,
+            resample_hz: None,
+            max_records: None,
+        }
+    }
+}
+
+/// One LUDB record's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LudbRecordResult {
+    pub id: String,
+    /// `Rhythms` column of `ludb.csv` (empty when the table is missing).
+    pub rhythm: String,
+    pub score: Score,
+    pub n_beats: usize,
+    pub n_beats_with_p: usize,
+    pub atrial_fibrillation_suspected: bool,
+}
+
+/// The summed score and each record's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LudbEvaluation {
+    pub total: Score,
+    pub records: Vec<LudbRecordResult>,
+}
+
+/// Read the `Rhythms` column of `ludb.csv` (ID -> rhythm, lines joined by "; ").
+fn ludb_rhythms(
+    path: &std::path::Path,
+) -> Result<std::collections::HashMap<String, String>, ScoreError> {
+    let table_err = |message: String| ScoreError::Table {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| table_err(e.to_string()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| table_err(e.to_string()))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (Some(id_col), Some(rhythm_col)) = (col("ID"), col("Rhythms")) else {
+        return Err(table_err("no 'ID' or 'Rhythms' column".into()));
+    };
+    let mut out = std::collections::HashMap::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| table_err(e.to_string()))?;
+        let id = row.get(id_col).unwrap_or("").trim().to_string();
+        let rhythm = row
+            .get(rhythm_col)
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        out.insert(id, rhythm);
+    }
+    Ok(out)
+}
+
+/// Delineate and score every LUDB record under `root` (the folder with `RECORDS`, `data/` and
+/// `ludb.csv`) in parallel, against each lead's annotation file (`data/<id>.<lead>`, lead in
+/// lower case). Records are read with the crate's WFDB readers.
+pub fn evaluate_ludb(
+    root: &std::path::Path,
+    params: &super::DelineatorParams,
+    options: &LudbOptions,
+    progress: &dyn crate::progress::ProgressSink,
+) -> Result<LudbEvaluation, ScoreError> {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    params.validate().map_err(|source| ScoreError::Delineate {
+        record: "(settings)".into(),
+        source,
+    })?;
+    let records_path = root.join("RECORDS");
+    let list = std::fs::read_to_string(&records_path)
+        .map_err(|e| crate::io::IoError::os(&records_path, e))?;
+    let mut ids: Vec<String> = list
+        .lines()
+        .map(|l| l.trim().trim_start_matches("data/").to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(max) = options.max_records {
+        ids.truncate(max);
+    }
+    let rhythms = ludb_rhythms(&root.join("ludb.csv"))?;
+    let done = AtomicUsize::new(0);
+    let total_n = ids.len();
+    let results: Vec<Result<LudbRecordResult, ScoreError>> = ids
+        .par_iter()
+        .map(|id| {
+            if progress.is_cancelled() {
+                return Err(ScoreError::Cancelled);
+            }
+            let result = evaluate_ludb_record(root, id, params, options, &rhythms);
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            progress.report(crate::progress::Progress {
+                stage: "LUDB".into(),
+                done: n,
+                total: total_n,
+            });
+            result
+        })
+        .collect();
+    let mut evaluation = LudbEvaluation {
+        total: Score::default(),
+        records: Vec::with_capacity(results.len()),
+    };
+    for r in results {
+        let r = r?;
+        evaluation.total.merge(&r.score);
+        evaluation.records.push(r);
+    }
+    Ok(evaluation)
+}
+
+fn evaluate_ludb_record(
+    root: &std::path::Path,
+    id: &str,
+    params: &super::DelineatorParams,
+    options: &LudbOptions,
+    rhythms: &std::collections::HashMap<String, String>,
+) -> Result<LudbRecordResult, ScoreError> {
+    let data = root.join("data");
+    let ecg = crate::io::wfdb::read_record(&data.join(format!("{id}.hea")))?;
+    let fs_hz = ecg.fs_hz;
+    let delineation = match options.resample_hz {
+        None => super::delineate(&ecg, params),
+        Some(to_hz) => {
+            let rows: Result<Vec<Vec<f32>>, _> = ecg
+                .samples_mv
+                .rows()
+                .into_iter()
+                .map(|r| crate::dsp::resample::resample(&r.to_vec(), fs_hz, to_hz))
+                .collect();
+            let rows = rows.map_err(|source| ScoreError::Resample {
+                record: id.to_string(),
+                source,
+            })?;
+            let n = rows.first().map(Vec::len).unwrap_or(0);
+            let flat: Vec<f32> = rows.into_iter().flatten().collect();
+            let array = ndarray::Array2::from_shape_vec((ecg.n_leads(), n), flat).map_err(|e| {
+                ScoreError::Table {
+                    path: data.join(format!("{id}.hea")),
+                    message: e.to_string(),
+                }
+            })?;
+            let low = crate::record::Ecg::new(ecg.leads.clone(), to_hz, array, ecg.meta.clone())
+                .map_err(|e| {
+                    ScoreError::Io(crate::io::IoError::Record {
+                        path: data.join(format!("{id}.hea")),
+                        source: e,
+                    })
+                })?;
+            super::delineate(&low, params).map(|d| rescale_delineation(d, fs_hz, ecg.n_samples()))
+        }
+    }
+    .map_err(|source| ScoreError::Delineate {
+        record: id.to_string(),
+        source,
+    })?;
+    let mut score = Score::default();
+    for (li, lead) in ecg.leads.iter().enumerate() {
+        let ann_path = data.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase()));
+        let annotations = crate::io::annotation::read_annotations(&ann_path)?;
+        let reference = waves_from_marks(
+            annotations
+                .iter()
+                .map(|a| (a.sample as usize, a.symbol.as_str())),
+        );
+        let detected = delineation
+            .per_lead
+            .get(li)
+            .map(|b| waves_of_beats(b))
+            .unwrap_or_default();
+        score.merge(&score_lead(
+            &detected,
+            &reference,
+            fs_hz,
+            options.tolerance_s,
+        ));
+    }
+    Ok(LudbRecordResult {
+        id: id.to_string(),
+        rhythm: rhythms.get(id).cloned().unwrap_or_default(),
+        score,
+        n_beats: delineation.beats.len(),
+        n_beats_with_p: delineation.beats.iter().filter(|b| b.p.is_some()).count(),
+        atrial_fibrillation_suspected: delineation.atrial_fibrillation_suspected,
+    })
+}
+
+/// Map a delineation made at another rate onto `fs_hz` samples.
+pub fn rescale_delineation(
+    d: super::Delineation,
+    fs_hz: f64,
+    n_samples: usize,
+) -> super::Delineation {
+    let ratio = fs_hz / d.fs_hz;
+    let map = |s: usize| (((s as f64) * ratio).round() as usize).min(n_samples.saturating_sub(1));
+    let wave = |w: Wave| Wave {
+        kind: w.kind,
+        onset: map(w.onset),
+        peak: map(w.peak),
+        offset: map(w.offset),
+    };
+    let beat = |b: &Beat| Beat {
+        p: b.p.map(wave),
+        qrs: wave(b.qrs),
+        t: b.t.map(wave),
+    };
+    super::Delineation {
+        fs_hz,
+        n_samples,
+        beats: d.beats.iter().map(beat).collect(),
+        per_lead: d
+            .per_lead
+            .iter()
+            .map(|l| l.iter().map(beat).collect())
+            .collect(),
+        atrial_fibrillation_suspected: d.atrial_fibrillation_suspected,
+    }
+}

@@ -353,3 +353,41 @@ fn segment_labels_on_a_real_record() {
         .count();
     assert!(known > 200, "only {known} of 256 steps labelled");
 }
+
+/// `tlc delineate`: CSV, JSON and per-lead WFDB annotations that read back as the same waves;
+/// no overwrite without `--overwrite`.
+#[test]
+fn cli_writes_landmarks_and_annotations_that_read_back() {
+    let Some(root) = common::data("ludb") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args = |overwrite| tlc_explorer::cli::delineate::Args {
+        record: root.join("data/2"),
+        out: Some(out.clone()),
+        overwrite,
+        params: None,
+    };
+    tlc_explorer::cli::delineate::run(args(false)).unwrap();
+    let ecg = tlc_explorer::io::wfdb::read_record(&root.join("data/2.hea")).unwrap();
+    let d = delineate::delineate(&ecg, &DelineatorParams::default()).unwrap();
+    let csv = std::fs::read_to_string(out.join("2_landmarks.csv")).unwrap();
+    let n_waves: usize = std::iter::once(&d.beats)
+        .chain(d.per_lead.iter())
+        .map(|beats| delineate::score::waves_of_beats(beats).len())
+        .sum();
+    assert_eq!(csv.lines().count(), 1 + n_waves);
+    assert!(csv.starts_with("beat,lead,wave,onset_sample"));
+    let ann = tlc_explorer::io::read_annotations(&out.join("2.v1")).unwrap();
+    let back = delineate::score::waves_from_marks(
+        ann.iter().map(|a| (a.sample as usize, a.symbol.as_str())),
+    );
+    let v1 = ecg.lead_index(&LeadName::V1).unwrap();
+    assert_eq!(back, delineate::score::waves_of_beats(&d.per_lead[v1]));
+    let err = tlc_explorer::cli::delineate::run(args(false))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already exists"), "{err}");
+    tlc_explorer::cli::delineate::run(args(true)).unwrap();
+}

@@ -7,6 +7,7 @@
 pub mod align;
 mod detector;
 pub mod dsp;
+pub mod export;
 pub mod params;
 pub mod score;
 pub mod segments;

@@ -42,32 +42,44 @@ pub(crate) struct LeadSignals {
     pub usable: bool,
 }
 
-pub(crate) fn prepare_lead(raw: &[f32], fs_hz: f64, p: &DelineatorParams) -> LeadSignals {
-    let mut base = raw.to_vec();
-    dsp::highpass_zero_phase(&mut base, p.baseline_highpass_hz, fs_hz);
+/// Filter every lead (all leads of a record at once, see [`dsp::lowpass_zero_phase_many`]).
+pub(crate) fn prepare_leads(
+    rows: Vec<Vec<f32>>,
+    fs_hz: f64,
+    p: &DelineatorParams,
+) -> Vec<LeadSignals> {
+    let mut base = rows;
+    dsp::highpass_zero_phase_many(&mut base, p.baseline_highpass_hz, fs_hz);
     let mut x = base.clone();
-    dsp::lowpass_zero_phase(&mut x, p.qrs_lowpass_hz, fs_hz);
+    dsp::lowpass_zero_phase_many(&mut x, p.qrs_lowpass_hz, fs_hz);
     let mut s = base;
-    dsp::lowpass_zero_phase(&mut s, p.pt_lowpass_hz, fs_hz);
+    dsp::lowpass_zero_phase_many(&mut s, p.pt_lowpass_hz, fs_hz);
     let mut band = x.clone();
-    dsp::highpass_zero_phase(&mut band, p.detect_band_hz.0, fs_hz);
-    dsp::lowpass_zero_phase(&mut band, p.detect_band_hz.1, fs_hz);
-    let det = dsp::derivative(&band, fs_hz);
-    let dx = dsp::derivative(&x, fs_hz);
-    let ds = dsp::derivative(&s, fs_hz);
-    // Robust peak-to-peak (1st to 99th percentile) so a single spike does not make a lead usable.
-    let mut tmp = x.clone();
-    let hi = dsp::quantile_in_place(&mut tmp, 0.99);
-    let lo = dsp::quantile_in_place(&mut tmp, 0.01);
-    let usable = (hi - lo) > p.flat_lead_mv;
-    LeadSignals {
-        x,
-        dx,
-        s,
-        ds,
-        det,
-        usable,
-    }
+    dsp::highpass_zero_phase_many(&mut band, p.detect_band_hz.0, fs_hz);
+    dsp::lowpass_zero_phase_many(&mut band, p.detect_band_hz.1, fs_hz);
+    x.into_iter()
+        .zip(s)
+        .zip(band)
+        .map(|((x, s), band)| {
+            let det = dsp::derivative(&band, fs_hz);
+            let dx = dsp::derivative(&x, fs_hz);
+            let ds = dsp::derivative(&s, fs_hz);
+            // Robust peak-to-peak (1st to 99th percentile) so a single spike does not make a
+            // lead usable.
+            let mut tmp = x.clone();
+            let hi = dsp::quantile_in_place(&mut tmp, 0.99);
+            let lo = dsp::quantile_in_place(&mut tmp, 0.01);
+            let usable = (hi - lo) > p.flat_lead_mv;
+            LeadSignals {
+                x,
+                dx,
+                s,
+                ds,
+                det,
+                usable,
+            }
+        })
+        .collect()
 }
 
 fn samples(seconds: f64, fs_hz: f64) -> usize {

@@ -83,10 +83,7 @@ pub fn delineate(ecg: &Ecg, params: &DelineatorParams) -> Result<Delineation, De
     for row in &rows {
         check_signal(&ecg.meta.id, row, fs_hz, params)?;
     }
-    let leads: Vec<detector::LeadSignals> = rows
-        .iter()
-        .map(|r| detector::prepare_lead(r, fs_hz, params))
-        .collect();
+    let leads = detector::prepare_leads(rows, fs_hz, params);
     let measured = detector::delineate_prepared(&leads, fs_hz, params)?;
     Ok(Delineation {
         fs_hz,
@@ -105,7 +102,7 @@ pub fn delineate_lead(
 ) -> Result<Vec<Beat>, DelineateError> {
     params.validate()?;
     check_signal("(single lead)", signal, fs_hz, params)?;
-    let leads = [detector::prepare_lead(signal, fs_hz, params)];
+    let leads = detector::prepare_leads(vec![signal.to_vec()], fs_hz, params);
     let measured = detector::delineate_prepared(&leads, fs_hz, params)?;
     Ok(measured.beats)
 }

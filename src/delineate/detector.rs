@@ -211,10 +211,10 @@ pub(crate) struct Isoline {
 }
 
 impl Isoline {
-    pub fn new(l: &LeadSignals, qrs_onsets: &[usize], fs_hz: f64) -> Isoline {
+    pub fn new(l: &LeadSignals, qrs_onsets: &[usize], fs_hz: f64, window_s: (f64, f64)) -> Isoline {
         let n = l.s.len();
-        let a = samples(0.03, fs_hz).max(1);
-        let b = samples(0.01, fs_hz);
+        let a = samples(window_s.0, fs_hz).max(1);
+        let b = samples(window_s.1, fs_hz);
         let mut knots = Vec::with_capacity(qrs_onsets.len());
         for &on in qrs_onsets {
             if on < a || on >= n {
@@ -438,7 +438,7 @@ pub(crate) fn delineate_prepared(
     let median_rr = dsp::median_usize(&rr).unwrap_or(samples(1.0, fs_hz));
 
     // Isoelectric line of each usable lead.
-    let lobe_gap = samples(0.2, fs_hz);
+    let lobe_gap = samples(p.biphasic_max_lobe_gap_s, fs_hz);
     let t_trap = samples(p.t_trapezium_s, fs_hz).max(2);
     let p_trap = samples(p.p_trapezium_s, fs_hz).max(2);
     let mut isolines: Vec<Option<Isoline>> = Vec::with_capacity(n_leads);
@@ -447,7 +447,10 @@ pub(crate) fn delineate_prepared(
         let onsets: Vec<usize> = (0..nb)
             .map(|b| qrs[li][b].map(|w| w.onset).unwrap_or(fused_qrs[b].onset))
             .collect();
-        isolines.push(l.usable.then(|| Isoline::new(l, &onsets, fs_hz)));
+        isolines.push(
+            l.usable
+                .then(|| Isoline::new(l, &onsets, fs_hz, p.iso_knot_window_s)),
+        );
         lead_onsets.push(onsets);
     }
     let usable_idx: Vec<usize> = (0..n_leads).filter(|&li| isolines[li].is_some()).collect();
@@ -574,7 +577,7 @@ pub(crate) fn delineate_prepared(
         let amp = env[m];
         // A P wave rises from and returns to the baseline inside the window; a maximum near the
         // window's start is the tail of T, at its end the start of the QRS.
-        let margin = samples(0.02, fs_hz);
+        let margin = samples(p.p_edge_margin_s, fs_hz);
         if m <= margin || m + margin >= last || amp < p.p_min_amplitude_mv {
             continue;
         }

@@ -78,6 +78,11 @@ pub struct DelineatorParams {
     /// A second lobe of opposite sign at least this fraction of the main lobe makes the wave
     /// biphasic (its onset/offset then come from the outer lobes). Default 0.7.
     pub biphasic_ratio: f32,
+    /// The two lobes of a biphasic wave are at most this far apart. Default 0.2 s.
+    pub biphasic_max_lobe_gap_s: f64,
+    /// Isoelectric knots: mean of the 12 Hz signal from `iso_knot_window_s.0` to
+    /// `iso_knot_window_s.1` before each QRS onset (the PR segment). Default (0.03, 0.01) s.
+    pub iso_knot_window_s: (f64, f64),
     /// Reference distance of the trapezium-area method (Zhang et al. 2006) for T onset/offset.
     /// Default 0.08 s.
     pub t_trapezium_s: f64,
@@ -89,9 +94,9 @@ pub struct DelineatorParams {
     pub p_min_amplitude_mv: f32,
     /// Reference distance of the trapezium-area method for P onset/offset. Default 0.03 s.
     pub p_trapezium_s: f64,
-    /// Before its peak, the P envelope must fall to (1 - this) of the peak inside the window
-    /// (otherwise the maximum is the tail of T). Default 0.5.
-    pub p_edge_drop_fraction: f32,
+    /// A P envelope maximum closer than this to either end of the P window is the tail of T or
+    /// the start of the QRS, not a P wave. Default 0.02 s.
+    pub p_edge_margin_s: f64,
     /// Rhythm check: the record is reported as atrial fibrillation/flutter (all P removed) when
     /// fewer than this fraction of beats have a P wave, or when the PR interval (P peak to QRS
     /// detection) varies with a robust standard deviation (1.4826 MAD) above `af_pr_sd_s`. Defaults 0.25, 0.04 s.
@@ -134,12 +139,14 @@ impl Default for DelineatorParams {
             t_min_amplitude_mv: 0.02,
             t_lead_search_half_s: 0.03,
             biphasic_ratio: 0.7,
+            biphasic_max_lobe_gap_s: 0.2,
+            iso_knot_window_s: (0.03, 0.01),
             t_trapezium_s: 0.08,
             p_window_s: 0.30,
             p_gap_s: 0.02,
             p_min_amplitude_mv: 0.015,
             p_trapezium_s: 0.03,
-            p_edge_drop_fraction: 0.5,
+            p_edge_margin_s: 0.02,
             af_min_p_fraction: 0.25,
             af_pr_sd_s: 0.04,
             af_rr_irregularity: 0.045,
@@ -171,6 +178,7 @@ impl DelineatorParams {
             ("t_end_rr_fraction", self.t_end_rr_fraction),
             ("t_end_max_s", self.t_end_max_s),
             ("t_trapezium_s", self.t_trapezium_s),
+            ("biphasic_max_lobe_gap_s", self.biphasic_max_lobe_gap_s),
             ("t_lead_search_half_s", self.t_lead_search_half_s),
             ("p_window_s", self.p_window_s),
             ("p_trapezium_s", self.p_trapezium_s),
@@ -187,6 +195,7 @@ impl DelineatorParams {
             ("t_start_after_qrs_s", self.t_start_after_qrs_s),
             ("t_end_before_next_s", self.t_end_before_next_s),
             ("p_gap_s", self.p_gap_s),
+            ("p_edge_margin_s", self.p_edge_margin_s),
         ];
         for (name, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
@@ -201,6 +210,13 @@ impl DelineatorParams {
                 return bad(name, "must lie in [0, 1]");
             }
         }
+        let (far, near) = self.iso_knot_window_s;
+        if !(far.is_finite() && near.is_finite() && near >= 0.0 && far > near) {
+            return bad(
+                "iso_knot_window_s",
+                "must be (far, near) with far > near >= 0",
+            );
+        }
         let (lo, hi) = self.detect_band_hz;
         if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi > lo) {
             return bad("detect_band_hz", "must be (low, high) with 0 < low < high");
@@ -214,7 +230,6 @@ impl DelineatorParams {
             ("qrs_onset_slope_fraction", self.qrs_onset_slope_fraction),
             ("qrs_offset_slope_fraction", self.qrs_offset_slope_fraction),
             ("biphasic_ratio", self.biphasic_ratio),
-            ("p_edge_drop_fraction", self.p_edge_drop_fraction),
             ("af_min_p_fraction", self.af_min_p_fraction),
         ];
         for (name, v) in fractions {
@@ -256,7 +271,7 @@ mod tests {
         };
         assert!(p.validate().is_err());
         let p = DelineatorParams {
-            af_min_p_fraction: 0.25,
+            af_min_p_fraction: 1.5,
             ..Default::default()
         };
         assert!(p.validate().is_err());

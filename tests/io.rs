@@ -442,6 +442,18 @@ fn ptbxl_dataset_super_classes_folds_and_both_rates() {
 }
 
 #[test]
+fn builtin_diagnostic_map_equals_scp_statements() {
+    let Some(root) = common::data("ptbxl") else {
+        return;
+    };
+    let scp = tlc_explorer::io::table::Table::read(&root.join("scp_statements.csv")).unwrap();
+    assert_eq!(
+        tlc_explorer::io::ptbxl::diagnostic_classes(&scp).unwrap(),
+        tlc_explorer::io::ptbxl::builtin_diagnostic_classes()
+    );
+}
+
+#[test]
 fn folders_and_single_records_open_as_data_sets() {
     let Some(ludb) = common::data("ludb/data") else {
         return;
@@ -540,6 +552,17 @@ fn code15_layout_file_matches_ptbxl_source() {
     );
     assert!(e.labels.contains(&"NORM".to_string()), "{:?}", e.labels);
     let source = open_dataset(&ptbxl).unwrap();
+    // labels, folds, age and sex agree with PTB-XL's own index for all 50 records (the CSV
+    // beside the file has scp_codes; super-classes via the built-in diagnostic map)
+    assert_eq!(ds.class_names(), source.class_names());
+    for i in 0..50 {
+        let (a, b) = (ds.entry(i).unwrap(), source.entry(i).unwrap());
+        assert_eq!(
+            (&a.id, &a.labels, a.fold, a.sex),
+            (&b.id, &b.labels, b.fold, b.sex)
+        );
+        assert_eq!(a.age_years, b.age_years);
+    }
     let mut worst = 0f64;
     for index in [0usize, 1, 17, 49] {
         let ecg = ds.load(index).unwrap();
@@ -1046,4 +1069,42 @@ mod fuzz {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `tlc info`
+
+#[test]
+fn info_describes_records_and_data_sets() {
+    use tlc_explorer::cli::info::describe;
+    let Some(root) = common::data("ptbxl") else {
+        return;
+    };
+    let text = describe(&root, &OpenOptions::default()).unwrap();
+    assert!(text.contains("records:   500"), "{text}");
+    assert!(text.contains("500 Hz, 10.000 s, 5000 samples"), "{text}");
+    for line in [
+        "NORM     297",
+        "MI       73",
+        "STTC     96",
+        "CD       78",
+        "HYP      40",
+    ] {
+        assert!(text.contains(line), "{line} missing in\n{text}");
+    }
+    assert!(text.contains("  9        81"), "{text}");
+    let Some(mitdb) = common::data("mitdb") else {
+        return;
+    };
+    let text = describe(&mitdb.join("100"), &OpenOptions::default()).unwrap();
+    for part in [
+        "leads:     2 (MLII, V5)",
+        "rate:      360 Hz",
+        "samples:   650000",
+        "1805.556 s",
+    ] {
+        assert!(text.contains(part), "{part} missing in\n{text}");
+    }
+    let err = describe(Path::new("/no/such/thing"), &OpenOptions::default()).unwrap_err();
+    assert!(format!("{err:#}").contains("/no/such/thing"));
 }

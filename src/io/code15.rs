@@ -8,8 +8,8 @@
 //!   AF, ST, patient_id, normal_ecg, death, timey, trace_file): labels are the six
 //!   abnormality columns that are true;
 //! - the PTB-XL-derived layout (exam_id, patient_id, age, sex, scp_codes, strat_fold): labels
-//!   are PTB-XL super-classes when a `scp_statements.csv` lies beside the file, else the raw
-//!   SCP codes; sex 0 = male, 1 = female as in PTB-XL;
+//!   are PTB-XL super-classes, from a `scp_statements.csv` beside the file if there is one,
+//!   else from [`ptbxl::BUILTIN_DIAGNOSTIC_CLASSES`]; sex 0 = male, 1 = female as in PTB-XL;
 //! - the project's `labels.csv` (see [`crate::io::folder`]) with `id` = exam_id.
 //!
 //! Without a CSV, records are unlabelled.
@@ -369,16 +369,14 @@ pub fn entries_from_table(
         let c_age = table.optional_column("age");
         let c_sex = table.optional_column("sex");
         let c_fold = table.optional_column("strat_fold");
-        let classes = scp_statements.map(ptbxl::diagnostic_classes).transpose()?;
-        let mut all_labels = Vec::new();
+        let classes = match scp_statements {
+            Some(scp) => ptbxl::diagnostic_classes(scp)?,
+            None => ptbxl::builtin_diagnostic_classes(),
+        };
         for (i, row) in table.rows.iter().enumerate() {
             let id = parse_id(i, table.field(row, c_id))?;
             let codes = table.field(row, c_codes);
-            let labels = match &classes {
-                Some(map) => ptbxl::super_classes(codes, map),
-                None => ptbxl::scp_code_keys(codes),
-            };
-            all_labels.extend(labels.iter().cloned());
+            let labels = ptbxl::super_classes(codes, &classes);
             let age = match c_age {
                 Some(c) => table.parse_opt::<f32>(i, "age", table.field(row, c))?,
                 None => None,
@@ -401,11 +399,7 @@ pub fn entries_from_table(
                 },
             );
         }
-        let names = if classes.is_some() {
-            ptbxl::SUPER_CLASSES.iter().map(|s| s.to_string()).collect()
-        } else {
-            ordered_class_names(all_labels.iter())
-        };
+        let names = ptbxl::SUPER_CLASSES.iter().map(|s| s.to_string()).collect();
         return Ok((out, names));
     }
     // the project's labels.csv

@@ -30,6 +30,12 @@ pub const CODE15_LENGTH: usize = 4096;
 /// The six CODE-15% abnormality columns, in their file order.
 pub const CODE15_CLASSES: [&str; 6] = ["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"];
 
+/// Sanity caps on what a file may declare, so a corrupt or hostile header cannot make a read
+/// allocate without bound: records per file (CODE-15% has 345,779 exams in all) and samples
+/// per tracing (4096 in CODE-15%; 2^22 is over an hour at 1 kHz).
+pub const MAX_RECORDS: usize = 50_000_000;
+pub const MAX_SAMPLES_PER_TRACING: usize = 1 << 22;
+
 fn h5err(path: &Path, what: &str, e: hdf5::Error) -> IoError {
     IoError::format(path, format!("{what}: {e}"))
 }
@@ -68,6 +74,12 @@ impl Code15File {
             return Err(IoError::format(
                 path,
                 format!("'tracings' has shape {shape:?}, expected (N, samples, leads)"),
+            ));
+        }
+        if shape[0] > MAX_RECORDS || shape[1] > MAX_SAMPLES_PER_TRACING || shape[1] == 0 {
+            return Err(IoError::format(
+                path,
+                format!("'tracings' has an implausible shape {shape:?}"),
             ));
         }
         if shape[2] != 12 {

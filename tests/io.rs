@@ -1123,3 +1123,80 @@ fn info_describes_records_and_data_sets() {
     let err = describe(Path::new("/no/such/thing"), &OpenOptions::default()).unwrap_err();
     assert!(format!("{err:#}").contains("/no/such/thing"));
 }
+
+#[test]
+fn multiplexed_files_byte_offsets_and_formats_212_24_80() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 101;
+    let s0: Vec<i32> = (0..n).map(|i| (i * 37 % 4000) as i32 - 2000).collect();
+    let s1: Vec<i32> = (0..n).map(|i| 1000 - (i * 11) as i32).collect();
+    let s2: Vec<i32> = (0..n).map(|i| (i as i32 - 50) * 150_001).collect();
+    let s3: Vec<i32> = (0..2 * n).map(|i| (i as i32 % 200) - 100).collect(); // 2 per frame
+    // a.dat: s0 and s1 multiplexed in format 212 (two 12-bit samples per 3 bytes)
+    let mut a = Vec::new();
+    for i in 0..n {
+        let (x, y) = ((s0[i] & 0xfff) as u32, (s1[i] & 0xfff) as u32);
+        a.extend_from_slice(&[
+            (x & 0xff) as u8,
+            ((x >> 8) | ((y >> 8) << 4)) as u8,
+            (y & 0xff) as u8,
+        ]);
+    }
+    // b.dat: 24 bytes of preamble, then s2 in format 24
+    let mut b = vec![0xAB; 24];
+    for v in &s2 {
+        b.extend_from_slice(&v.to_le_bytes()[..3]);
+    }
+    // c.dat: s3 in format 80 with 2 samples per frame
+    let c: Vec<u8> = s3.iter().map(|v| (v + 128) as u8).collect();
+    std::fs::write(tmp.path().join("a.dat"), a).unwrap();
+    std::fs::write(tmp.path().join("b.dat"), b).unwrap();
+    std::fs::write(tmp.path().join("c.dat"), c).unwrap();
+    let sum = |v: &[i32]| (v.iter().map(|&x| x as i64).sum::<i64>() & 0xffff) as i16;
+    let hea = format!(
+        "mux 4 250 {n}\n\
+         a.dat 212 200(0)/mV 12 0 {} {} 0 I\n\
+         a.dat 212 200/mV 12 0 {} {} 0 II\n\
+         b.dat 24+24 100000(-5)/uV 24 0 {} {} 0 V1\n\
+         c.dat 80x2 100/mV 8 0 {} {} 0 V2\n",
+        s0[0],
+        sum(&s0),
+        s1[0],
+        sum(&s1),
+        s2[0],
+        sum(&s2),
+        s3[0],
+        sum(&s3)
+    );
+    let hea_path = tmp.path().join("mux.hea");
+    std::fs::write(&hea_path, &hea).unwrap();
+    let (header, adc) = wfdb::read_adc(&hea_path).unwrap();
+    assert_eq!(header.signals[2].byte_offset, 24);
+    assert_eq!(header.signals[3].samples_per_frame, 2);
+    assert_eq!(adc, vec![s0.clone(), s1.clone(), s2.clone(), s3]);
+    // several samples per frame cannot form one Ecg: a clear error
+    let err = wfdb::read_record(&hea_path).unwrap_err().to_string();
+    assert!(
+        err.contains("signal 3") && err.contains("samples per frame"),
+        "{err}"
+    );
+    // without the multi-rate signal: mV from (adc - baseline) / gain, uV converted
+    let hea3 = hea
+        .replacen("mux 4", "mux 3", 1)
+        .lines()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&hea_path, hea3).unwrap();
+    let ecg = wfdb::read_record(&hea_path).unwrap();
+    assert_eq!(ecg.leads, vec![LeadName::I, LeadName::II, LeadName::V1]);
+    for i in [0, 50, 100] {
+        assert!((ecg.samples_mv[[0, i]] - s0[i] as f32 / 200.0).abs() < 1e-5);
+        let v1 = (s2[i] + 5) as f64 / 100_000.0 / 1000.0;
+        assert!(
+            (ecg.samples_mv[[2, i]] as f64 - v1).abs() < 1e-6,
+            "{} vs {v1}",
+            ecg.samples_mv[[2, i]]
+        );
+    }
+}

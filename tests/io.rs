@@ -663,6 +663,32 @@ fn code15_written_file_round_trips_exactly_and_refuses_overwrite() {
             Some(61.0)
         )
     );
+    // a CODE-15% file set: several parts and one exams.csv, opened as a folder, parts in
+    // numeric order (part2 before part10)
+    code15::write_code15(
+        &tmp.path().join("exams_part10.hdf5"),
+        &records[1..],
+        &[20, 30],
+        false,
+    )
+    .unwrap();
+    code15::write_code15(
+        &tmp.path().join("exams_part2.hdf5"),
+        &records[..1],
+        &[10],
+        false,
+    )
+    .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let set = open_dataset(tmp.path()).unwrap();
+    assert_eq!(set.len(), 3);
+    let ids: Vec<&str> = (0..3).map(|i| set.entry(i).unwrap().id.as_str()).collect();
+    assert_eq!(ids, ["10", "20", "30"]);
+    assert_eq!(set.load(2).unwrap().samples_mv, records[2].samples_mv);
+    assert!(
+        set.entry(0).unwrap().labels.is_empty(),
+        "exam 10 is not in exams.csv"
+    );
     // a record that is not 400 Hz x 4096 is refused, naming the exam
     let err = code15::write_code15(&tmp.path().join("b.h5"), &[demo_ecg()], &[5], false)
         .unwrap_err()

@@ -294,13 +294,57 @@ pub fn write_code15(
     writer.finish()
 }
 
-/// A CODE-15%-layout HDF5 file with its CSV, as a data set.
+/// One or more CODE-15%-layout HDF5 files (CODE-15% itself is split in `exams_part0.hdf5` ..
+/// `exams_part17.hdf5` with one `exams.csv`) with their CSV, as a data set.
 #[derive(Debug)]
 pub struct Code15Dataset {
-    file: Code15File,
+    files: Vec<Code15File>,
+    /// (file, row) of each record.
+    locations: Vec<(usize, usize)>,
     entries: Vec<RecordEntry>,
     class_names: Vec<String>,
     csv: Option<PathBuf>,
+}
+
+/// The `.hdf5`/`.h5` files of a folder, sorted by name (`exams_part2` before `exams_part10`:
+/// numbers in names compare by value).
+pub fn hdf5_files_in(dir: &Path) -> Result<Vec<PathBuf>, IoError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| IoError::os(dir, e))? {
+        let p = entry.map_err(|e| IoError::os(dir, e))?.path();
+        let ext = p
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if matches!(ext.as_deref(), Some("hdf5" | "h5")) && p.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort_by_key(|p| natural_key(&p.file_name().unwrap_or_default().to_string_lossy()));
+    Ok(out)
+}
+
+/// A sort key where runs of digits compare as numbers.
+fn natural_key(name: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut digits = c.to_string();
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                digits.push(d);
+                chars.next();
+            }
+            key.push((
+                std::mem::take(&mut text),
+                digits.parse().unwrap_or(u64::MAX),
+            ));
+        } else {
+            text.push(c);
+        }
+    }
+    key.push((text, 0));
+    key
 }
 
 /// The CSV that describes `hdf5_path`, if any (see the module docs).
@@ -433,9 +477,39 @@ pub fn entries_from_table(
 impl Code15Dataset {
     /// Open an HDF5 file and the CSV beside it (see the module docs).
     pub fn open(path: &Path) -> Result<Code15Dataset, IoError> {
-        let file = Code15File::open(path)?;
-        let csv = companion_csv(path);
-        let (by_id, class_names) = match &csv {
+        Self::open_files(&[path.to_path_buf()], companion_csv(path).as_deref())
+    }
+
+    /// Open every `.hdf5`/`.h5` file of a folder (sorted by name) with the folder's
+    /// `exams.csv` (or `labels.csv`, or the one file's same-stem CSV).
+    pub fn open_folder(dir: &Path) -> Result<Code15Dataset, IoError> {
+        let paths = hdf5_files_in(dir)?;
+        if paths.is_empty() {
+            return Err(IoError::format(
+                dir,
+                "no HDF5 file (.hdf5 or .h5) in this folder",
+            ));
+        }
+        let csv = [dir.join("exams.csv"), dir.join("labels.csv")]
+            .into_iter()
+            .find(|p| p.exists())
+            .or_else(|| {
+                if paths.len() == 1 {
+                    companion_csv(&paths[0])
+                } else {
+                    None
+                }
+            });
+        Self::open_files(&paths, csv.as_deref())
+    }
+
+    /// Open the given files (records in file order) with an optional CSV of labels.
+    pub fn open_files(paths: &[PathBuf], csv: Option<&Path>) -> Result<Code15Dataset, IoError> {
+        let files = paths
+            .iter()
+            .map(|p| Code15File::open(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (by_id, class_names) = match csv {
             Some(csv_path) => {
                 let table = Table::read(csv_path)?;
                 let scp_path = csv_path.with_file_name("scp_statements.csv");
@@ -448,26 +522,29 @@ impl Code15Dataset {
             }
             None => (HashMap::new(), Vec::new()),
         };
-        let entries = file
-            .exam_ids()
-            .iter()
-            .map(|id| {
-                by_id.get(id).cloned().unwrap_or_else(|| RecordEntry {
+        let mut locations = Vec::new();
+        let mut entries = Vec::new();
+        for (f, file) in files.iter().enumerate() {
+            for (row, id) in file.exam_ids().iter().enumerate() {
+                locations.push((f, row));
+                entries.push(by_id.get(id).cloned().unwrap_or_else(|| RecordEntry {
                     id: id.to_string(),
                     ..Default::default()
-                })
-            })
-            .collect();
+                }));
+            }
+        }
         Ok(Code15Dataset {
-            file,
+            files,
+            locations,
             entries,
             class_names,
-            csv,
+            csv: csv.map(Path::to_path_buf),
         })
     }
 
-    pub fn file(&self) -> &Code15File {
-        &self.file
+    /// The HDF5 files, in record order.
+    pub fn files(&self) -> &[Code15File] {
+        &self.files
     }
 
     /// The CSV the labels came from, if any.
@@ -478,8 +555,17 @@ impl Code15Dataset {
 
 impl Dataset for Code15Dataset {
     fn name(&self) -> String {
-        let stem = self
-            .file
+        let Some(first) = self.files.first() else {
+            return "CODE-15% layout (no file)".to_string();
+        };
+        if self.files.len() > 1 {
+            return format!(
+                "CODE-15% layout, {} files ({} records, 400 Hz)",
+                self.files.len(),
+                self.entries.len()
+            );
+        }
+        let stem = first
             .path()
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -499,12 +585,17 @@ impl Dataset for Code15Dataset {
     }
 
     fn load(&self, index: usize) -> Result<Ecg, IoError> {
-        let entry = self.entries.get(index).ok_or_else(|| {
-            IoError::format(
-                self.file.path(),
-                format!("no record {index} (the file has {})", self.len()),
-            )
-        })?;
+        let (Some(entry), Some(&(f, row))) = (self.entries.get(index), self.locations.get(index))
+        else {
+            let path = self
+                .files
+                .first()
+                .map_or_else(PathBuf::new, |f| f.path().to_path_buf());
+            return Err(IoError::format(
+                path,
+                format!("no record {index} (the data set has {})", self.len()),
+            ));
+        };
         let meta = EcgMeta {
             id: entry.id.clone(),
             age_years: entry.age_years,
@@ -514,7 +605,7 @@ impl Dataset for Code15Dataset {
             fold: entry.fold,
             source: None,
         };
-        self.file.read_ecg(index, meta)
+        self.files[f].read_ecg(row, meta)
     }
 
     fn class_names(&self) -> Vec<String> {

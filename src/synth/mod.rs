@@ -42,6 +42,12 @@ pub enum SynthError {
     Record(#[from] RecordError),
     #[error("synthetic data generation was cancelled")]
     Cancelled,
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    #[error(transparent)]
+    Dsp(#[from] crate::dsp::DspError),
+    #[error("{path}: folder exists and is not empty (use overwrite to write into it)")]
+    OutputNotEmpty { path: std::path::PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -211,6 +211,47 @@ fn prepare_names_a_missing_lead_and_refuses_short_or_nan_records() {
     );
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Whatever the rate and length, `valid` and `start_s` describe exactly where the record sits.
+    #[test]
+    fn prepare_map_is_exact_for_any_rate_and_length(
+        fs_index in 0usize..6,
+        n_tenths in 10usize..300,
+        window in proptest::option::of(0.0f64..1.0),
+    ) {
+        let fs = [100.0, 250.0, 360.0, 400.0, 500.0, 1000.0][fs_index];
+        let n = (fs * n_tenths as f64 / 10.0) as usize;
+        let data = Array2::from_shape_fn((12, n), |(l, i)| (l as f32) + (i as f32) * 1e-3);
+        let ecg = Ecg::new(LeadName::standard_12(), fs, data, EcgMeta::default()).unwrap();
+        let n_resampled = (n as f64 * 400.0 / fs).round() as usize;
+        let max_start_s = n_resampled.saturating_sub(4096) as f64 / 400.0;
+        let settings = PreprocessSettings {
+            window_start_s: window.map(|w| (w * max_start_s * 400.0).round() / 400.0),
+            ..Default::default()
+        };
+        let p = dsp::prepare(&ecg, &ribeiro_spec(), &settings).unwrap();
+        proptest::prop_assert_eq!(p.valid.len(), n_resampled.min(4096));
+        if n_resampled <= 4096 {
+            let pad = (4096 - n_resampled) / 2;
+            proptest::prop_assert_eq!(p.valid.start, pad);
+            proptest::prop_assert_eq!(p.start_s, -(pad as f64) / 400.0);
+        } else {
+            proptest::prop_assert_eq!(p.valid.clone(), 0..4096);
+            let want = settings.window_start_s.unwrap_or(((n_resampled - 4096) / 2) as f64 / 400.0);
+            proptest::prop_assert!((p.start_s - want).abs() < 1e-12);
+        }
+        // Padding is exactly zero; the ramp inside matches the record at the mapped time.
+        for j in (0..p.valid.start).chain(p.valid.end..4096) {
+            proptest::prop_assert_eq!(p.data[[3, j]], 0.0);
+        }
+        let mid = (p.valid.start + p.valid.end) / 2;
+        let t = p.seconds_from_model_sample(mid as f64);
+        let want = 3.0 + (t * fs) as f32 * 1e-3;
+        proptest::prop_assert!((p.data[[3, mid]] - want).abs() < 2e-3, "{} vs {}", p.data[[3, mid]], want);
+    }
+}
+
 // ---------------------------------------------------------------- generator
 
 fn clean(class: SynthClass, n_records: usize, seed: u64) -> SynthParams {

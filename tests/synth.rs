@@ -646,3 +646,149 @@ fn dump_csv_for_eyeballing() {
         println!("{} {}", class.as_str(), r.details.describe());
     }
 }
+
+// ---------------------------------------------------------------- writing a data set
+
+#[test]
+fn written_data_set_reads_back_through_io() {
+    use tlc_explorer::io::{open_dataset, read_annotations};
+    use tlc_explorer::progress::NoProgress;
+    use tlc_explorer::synth::write::{WriteSettings, code15_tracing, write_dataset};
+    use tlc_explorer::synth::{BundleBranchBlock, SynthError};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ds");
+    let params = SynthParams {
+        n_records: 6,
+        seed: 3,
+        ..Default::default()
+    };
+    let summary = write_dataset(&params, &out, &WriteSettings::default(), &NoProgress).unwrap();
+    assert_eq!(summary.n_records, 6);
+
+    let ds = open_dataset(&out).unwrap();
+    assert_eq!(ds.len(), 6);
+    let code15 = open_dataset(&out.join("code15.hdf5")).unwrap();
+    assert_eq!(code15.len(), 6);
+    for index in 0..6 {
+        let rec = generate_record(&params, index).unwrap();
+        let meta = &rec.ecg.meta;
+        let j = (0..ds.len())
+            .find(|&j| ds.entry(j).unwrap().id == meta.id)
+            .unwrap();
+        let entry = ds.entry(j).unwrap();
+        assert_eq!(entry.labels, meta.labels);
+        assert_eq!(entry.fold, meta.fold);
+        assert_eq!(entry.age_years, meta.age_years);
+        assert_eq!(entry.sex, meta.sex);
+        let loaded = ds.load(j).unwrap();
+        assert_eq!(loaded.leads, rec.ecg.leads);
+        assert_eq!(loaded.fs_hz, rec.ecg.fs_hz);
+        let max_err = loaded
+            .samples_mv
+            .iter()
+            .zip(rec.ecg.samples_mv.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            max_err <= 0.0005 + 1e-6,
+            "{}: WFDB round trip error {max_err} mV",
+            meta.id
+        );
+
+        // Ground truth annotations: ( p ) ( N ) ( t ) per beat, at the truth's samples.
+        let ann = read_annotations(&out.join("records").join(format!("{}.gt", meta.id))).unwrap();
+        let marks: Vec<(u64, String)> = ann.iter().map(|a| (a.sample, a.symbol.clone())).collect();
+        let mut want = Vec::new();
+        for b in &rec.beats {
+            for (w, s) in [(b.p.unwrap(), "p"), (b.qrs, "N"), (b.t.unwrap(), "t")] {
+                want.push((w.onset as u64, "(".to_string()));
+                want.push((w.peak as u64, s.to_string()));
+                want.push((w.offset as u64, ")".to_string()));
+            }
+        }
+        assert_eq!(marks, want, "{}", meta.id);
+        let csv = std::fs::read_to_string(out.join("landmarks").join(format!("{}.csv", meta.id)))
+            .unwrap();
+        assert_eq!(csv.lines().count(), 1 + 3 * rec.beats.len());
+
+        // CODE-15% copy: exam id = index, 400 Hz x 4096 centred, CODE's labels from the details.
+        let c = code15.entry(index).unwrap();
+        assert_eq!(c.id, index.to_string());
+        let has = |name: &str| c.labels.iter().any(|l| l == name);
+        assert_eq!(
+            has("RBBB"),
+            rec.details.bundle_branch_block == Some(BundleBranchBlock::Right)
+        );
+        assert_eq!(
+            has("LBBB"),
+            rec.details.bundle_branch_block == Some(BundleBranchBlock::Left)
+        );
+        assert_eq!(has("1dAVb"), rec.details.first_degree_av_block);
+        assert_eq!(c.age_years, meta.age_years);
+        assert_eq!(c.sex, meta.sex);
+        let tracing = code15.load(index).unwrap();
+        assert_eq!((tracing.fs_hz, tracing.n_samples()), (400.0, 4096));
+        assert_eq!(
+            tracing.samples_mv,
+            code15_tracing(&rec.ecg).unwrap().samples_mv
+        );
+    }
+    assert!(out.join("synth_params.json").is_file());
+
+    // Close the HDF5 file before it is replaced (HDF5 refuses to truncate an open file).
+    drop(code15);
+    drop(ds);
+    // A non-empty folder is refused without overwrite; with it, stale records go away.
+    let err = write_dataset(&params, &out, &WriteSettings::default(), &NoProgress).unwrap_err();
+    assert!(matches!(err, SynthError::OutputNotEmpty { .. }), "{err}");
+    let fewer = SynthParams {
+        n_records: 3,
+        ..params
+    };
+    let settings = WriteSettings {
+        overwrite: true,
+        ..Default::default()
+    };
+    write_dataset(&fewer, &out, &settings, &NoProgress).unwrap();
+    assert_eq!(open_dataset(&out).unwrap().len(), 3);
+    assert_eq!(open_dataset(&out.join("code15.hdf5")).unwrap().len(), 3);
+
+    tlc_synth_command_writes_and_refuses_to_overwrite();
+}
+
+/// Run from `written_data_set_reads_back_through_io`, not as a test of its own: a child process
+/// spawned while another test thread holds an HDF5 file open inherits its descriptor and with it
+/// HDF5's file lock, which makes that thread's next open of the file fail (EAGAIN).
+fn tlc_synth_command_writes_and_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cli");
+    let run = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tlc"));
+        cmd.args(["synth", "--n", "3", "--seed", "5", "--out"])
+            .arg(&out)
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    let first = run(&[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("wrote 3 records"), "{stdout}");
+    let labels = std::fs::read_to_string(out.join("labels.csv")).unwrap();
+    assert!(labels.starts_with("id,labels,fold,age,sex"), "{labels}");
+    assert_eq!(labels.lines().count(), 4);
+    let again = run(&[]);
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("not empty"), "{stderr}");
+    let forced = run(&["--overwrite"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+}

@@ -21,6 +21,7 @@
 mod generate;
 pub mod model;
 mod params;
+pub mod write;
 
 pub use params::{ClassProbabilities, Powerline, SynthClass, SynthParams};
 

@@ -1,6 +1,12 @@
 //! Time-localized clusters: features, k-means, soft assignment, entropy, segments, Grad-CAM,
 //! the explainer file and the one pipeline function.
 
+pub mod cluster;
+pub mod error;
 pub mod explanation;
+pub mod features;
 
+pub use cluster::{ClusterModel, ClusterSettings, Temperature, fit_clusters};
+pub use error::TlcError;
 pub use explanation::{Explanation, GradCam, Prediction, Segment};
+pub use features::{Alignment, FeatureSettings, features_from_blocks};

@@ -90,7 +90,10 @@ impl ClusterSettings {
             return Err(TlcError::ZeroClusters);
         }
         if self.n_init == 0 {
-            return Err(TlcError::setting("n_init", "at least one initialisation is needed"));
+            return Err(TlcError::setting(
+                "n_init",
+                "at least one initialisation is needed",
+            ));
         }
         if self.max_iter == 0 {
             return Err(TlcError::setting("max_iter", "must be at least 1"));
@@ -110,7 +113,10 @@ impl ClusterSettings {
             }
         }
         if self.minibatch == Some(0) {
-            return Err(TlcError::setting("minibatch", "batch size must be at least 1"));
+            return Err(TlcError::setting(
+                "minibatch",
+                "batch size must be at least 1",
+            ));
         }
         if let Temperature::Fixed(t) = self.temperature {
             if !(t.is_finite() && t > 0.0) {
@@ -189,7 +195,10 @@ fn column_sums(x: ArrayView2<'_, f32>, centre: Option<&[f64]>) -> Vec<f64> {
     let partials: Vec<Vec<f64>> = (0..x.nrows().div_ceil(BLOCK_ROWS))
         .into_par_iter()
         .map(|b| {
-            let rows = x.slice(s![b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(x.nrows()), ..]);
+            let rows = x.slice(s![
+                b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(x.nrows()),
+                ..
+            ]);
             let mut acc = vec![0.0f64; n_features];
             for row in rows.rows() {
                 match centre {
@@ -212,9 +221,14 @@ fn column_sums(x: ArrayView2<'_, f32>, centre: Option<&[f64]>) -> Vec<f64> {
 
 pub fn standardise_in_place(x: &mut Array2<f32>, mean: &Array1<f32>, std: &Array1<f32>) {
     let inv: Vec<f32> = std.iter().map(|s| 1.0 / s).collect();
-    x.axis_iter_mut(Axis(0)).into_par_iter().for_each(|mut row| {
-        row.iter_mut().zip(mean).zip(&inv).for_each(|((v, m), i)| *v = (*v - m) * i);
-    });
+    x.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .for_each(|mut row| {
+            row.iter_mut()
+                .zip(mean)
+                .zip(&inv)
+                .for_each(|((v, m), i)| *v = (*v - m) * i);
+        });
 }
 
 /// The time steps of all records stacked into one (N, F) matrix; when `budget` is smaller than
@@ -264,7 +278,8 @@ pub fn stack_time_steps(
                     record_start += features[record].nrows();
                     record += 1;
                 }
-                out.row_mut(r).assign(&features[record].row(g - record_start));
+                out.row_mut(r)
+                    .assign(&features[record].row(g - record_start));
             }
         }
     }
@@ -282,10 +297,17 @@ pub fn fit_clusters(
     settings.validate()?;
     let mut x = stack_time_steps(features, settings.max_time_steps, settings.seed)?;
     if x.nrows() < settings.k {
-        return Err(TlcError::TooFewSteps { k: settings.k, n_steps: x.nrows() });
+        return Err(TlcError::TooFewSteps {
+            k: settings.k,
+            n_steps: x.nrows(),
+        });
     }
     if x.ncols() == 0 {
-        return Err(TlcError::shape("features", "at least one feature per step", 0));
+        return Err(TlcError::shape(
+            "features",
+            "at least one feature per step",
+            0,
+        ));
     }
     let (mean, std) = standardisation(x.view());
     standardise_in_place(&mut x, &mean, &std);
@@ -303,7 +325,10 @@ pub fn fit_standardised(
 ) -> Result<ClusterModel, TlcError> {
     settings.validate()?;
     if z.nrows() < settings.k {
-        return Err(TlcError::TooFewSteps { k: settings.k, n_steps: z.nrows() });
+        return Err(TlcError::TooFewSteps {
+            k: settings.k,
+            n_steps: z.nrows(),
+        });
     }
     if mean.len() != z.ncols() || std.len() != z.ncols() {
         return Err(TlcError::shape("standardisation", z.ncols(), mean.len()));
@@ -322,7 +347,8 @@ pub fn fit_standardised(
                     best = Some((c, inertia));
                 }
             }
-            best.map(|(c, _)| c).ok_or_else(|| TlcError::KMeans("no run finished".into()))?
+            best.map(|(c, _)| c)
+                .ok_or_else(|| TlcError::KMeans("no run finished".into()))?
         }
         Some(batch) => minibatch_kmeans(z.view(), batch, settings, progress)?,
     };
@@ -338,7 +364,14 @@ pub fn fit_standardised(
              steps are (nearly) identical, so no temperature can be derived (use a fixed one)"
         )));
     }
-    Ok(ClusterModel { mean, std, centroids, temperature, inertia, n_time_steps: z.nrows() })
+    Ok(ClusterModel {
+        mean,
+        std,
+        centroids,
+        temperature,
+        inertia,
+        n_time_steps: z.nrows(),
+    })
 }
 
 /// Median over the fitting steps of the squared distance to the nearest centroid (numpy's
@@ -356,7 +389,11 @@ fn median(values: &[f32]) -> f32 {
     let mut v: Vec<f32> = values.to_vec();
     v.sort_unstable_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { ((v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0) as f32 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        ((v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0) as f32
+    }
 }
 
 fn mean_variance(z: ArrayView2<'_, f32>) -> f64 {
@@ -385,7 +422,9 @@ fn block_sq_dists(
 ) -> Array2<f32> {
     let mut d = block.dot(&centres.t());
     for (mut row, &xx) in d.axis_iter_mut(Axis(0)).zip(block_norms) {
-        row.iter_mut().zip(centre_norms).for_each(|(v, &cc)| *v = (xx - 2.0 * *v + cc).max(0.0));
+        row.iter_mut()
+            .zip(centre_norms)
+            .for_each(|(v, &cc)| *v = (xx - 2.0 * *v + cc).max(0.0));
     }
     d
 }
@@ -475,7 +514,9 @@ pub(crate) fn kmeans_plus_plus(
                 );
                 let mut pot = vec![0.0f64; candidates.len()];
                 for (row, &cl) in d.axis_iter(Axis(0)).zip(&closest[range]) {
-                    pot.iter_mut().zip(row).for_each(|(p, &v)| *p += v.min(cl) as f64);
+                    pot.iter_mut()
+                        .zip(row)
+                        .for_each(|(p, &v)| *p += v.min(cl) as f64);
                 }
                 pot
             })
@@ -489,7 +530,10 @@ pub(crate) fn kmeans_plus_plus(
         centres.row_mut(c).assign(&z.row(candidates[best]));
         let best_row = cand.slice(s![best..best + 1, ..]);
         let (_, d_best) = nearest(z, row_norms, best_row);
-        closest.iter_mut().zip(d_best).for_each(|(c, d)| *c = c.min(d));
+        closest
+            .iter_mut()
+            .zip(d_best)
+            .for_each(|(c, d)| *c = c.min(d));
     }
     centres
 }
@@ -513,7 +557,11 @@ fn lloyd(
         if progress.is_cancelled() {
             return Err(TlcError::Cancelled);
         }
-        progress.report(Progress { stage: stage.clone(), done: iter, total: settings.max_iter });
+        progress.report(Progress {
+            stage: stage.clone(),
+            done: iter,
+            total: settings.max_iter,
+        });
         let centre_norms = row_sq_norms(centroids.view());
         // Assignment and per-block sums in one pass over the data.
         let parts: Vec<(Vec<usize>, Vec<f32>, Array2<f64>, Vec<usize>)> = (0..n
@@ -522,8 +570,7 @@ fn lloyd(
             .map(|b| {
                 let range = b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
                 let block = z.slice(s![range.clone(), ..]);
-                let d =
-                    block_sq_dists(block, &row_norms[range], centroids.view(), &centre_norms);
+                let d = block_sq_dists(block, &row_norms[range], centroids.view(), &centre_norms);
                 let mut sums = Array2::<f64>::zeros((k, n_features));
                 let mut counts = vec![0usize; k];
                 let mut labels = Vec::with_capacity(block.nrows());
@@ -533,7 +580,10 @@ fn lloyd(
                     labels.push(l);
                     dists.push(dist);
                     counts[l] += 1;
-                    sums.row_mut(l).iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                    sums.row_mut(l)
+                        .iter_mut()
+                        .zip(row)
+                        .for_each(|(s, &v)| *s += v as f64);
                 }
                 (labels, dists, sums, counts)
             })
@@ -599,9 +649,15 @@ fn relocate_empty_clusters(
             continue;
         }
         let row = z.row(point);
-        sums.row_mut(old).iter_mut().zip(row).for_each(|(s, &v)| *s -= v as f64);
+        sums.row_mut(old)
+            .iter_mut()
+            .zip(row)
+            .for_each(|(s, &v)| *s -= v as f64);
         counts[old] -= 1;
-        sums.row_mut(cluster).iter_mut().zip(row).for_each(|(s, &v)| *s = v as f64);
+        sums.row_mut(cluster)
+            .iter_mut()
+            .zip(row)
+            .for_each(|(s, &v)| *s = v as f64);
         counts[cluster] = 1;
     }
 }
@@ -669,7 +725,10 @@ mod tests {
 
     #[test]
     fn settings_are_validated() {
-        let mut s = ClusterSettings { k: 0, ..Default::default() };
+        let mut s = ClusterSettings {
+            k: 0,
+            ..Default::default()
+        };
         assert!(matches!(s.validate(), Err(TlcError::ZeroClusters)));
         s.k = 3;
         s.temperature = Temperature::Fixed(-1.0);
@@ -698,11 +757,17 @@ mod tests {
     #[test]
     fn too_few_steps_is_an_error() {
         let a = Array2::<f32>::zeros((3, 2));
-        let s = ClusterSettings { k: 4, ..Default::default() };
+        let s = ClusterSettings {
+            k: 4,
+            ..Default::default()
+        };
         assert!(matches!(
             fit_clusters(&[a], &s, &NoProgress),
             Err(TlcError::TooFewSteps { k: 4, n_steps: 3 })
         ));
-        assert!(matches!(fit_clusters(&[], &s, &NoProgress), Err(TlcError::NoRecords)));
+        assert!(matches!(
+            fit_clusters(&[], &s, &NoProgress),
+            Err(TlcError::NoRecords)
+        ));
     }
 }

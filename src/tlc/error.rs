@@ -7,7 +7,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TlcError {
     #[error("invalid setting {setting}: {message}")]
-    InvalidSetting { setting: &'static str, message: String },
+    InvalidSetting {
+        setting: &'static str,
+        message: String,
+    },
     #[error("k = 0: at least one cluster is needed")]
     ZeroClusters,
     #[error("k = {k} clusters but only {n_steps} time steps to fit them on")]
@@ -15,7 +18,11 @@ pub enum TlcError {
     #[error("no records to fit on")]
     NoRecords,
     #[error("shape mismatch in {what}: expected {expected}, got {got}")]
-    Shape { what: String, expected: String, got: String },
+    Shape {
+        what: String,
+        expected: String,
+        got: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -53,7 +60,10 @@ pub enum TlcError {
 
 impl TlcError {
     pub(crate) fn setting(setting: &'static str, message: impl Into<String>) -> Self {
-        TlcError::InvalidSetting { setting, message: message.into() }
+        TlcError::InvalidSetting {
+            setting,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn shape(
@@ -61,14 +71,24 @@ impl TlcError {
         expected: impl std::fmt::Display,
         got: impl std::fmt::Display,
     ) -> Self {
-        TlcError::Shape { what: what.into(), expected: expected.to_string(), got: got.to_string() }
+        TlcError::Shape {
+            what: what.into(),
+            expected: expected.to_string(),
+            got: got.to_string(),
+        }
     }
 
     pub(crate) fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        TlcError::Format { path: path.into(), message: message.into() }
+        TlcError::Format {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        TlcError::Io { path: path.into(), source }
+        TlcError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -64,11 +64,17 @@ impl FeatureSettings {
             if b >= n_blocks {
                 return Err(TlcError::setting(
                     "blocks",
-                    format!("block {b} does not exist: the model has blocks 0 to {}", n_blocks - 1),
+                    format!(
+                        "block {b} does not exist: the model has blocks 0 to {}",
+                        n_blocks - 1
+                    ),
                 ));
             }
             if blocks[..i].contains(&b) {
-                return Err(TlcError::setting("blocks", format!("block {b} is listed twice")));
+                return Err(TlcError::setting(
+                    "blocks",
+                    format!("block {b} is listed twice"),
+                ));
             }
         }
         Ok(blocks)
@@ -77,14 +83,21 @@ impl FeatureSettings {
     /// The same settings with the block list made explicit for `config` (what an explainer
     /// stores).
     pub fn resolved(&self, config: &ModelConfig) -> Result<FeatureSettings, TlcError> {
-        Ok(FeatureSettings { blocks: Some(self.resolve_blocks(config)?), alignment: self.alignment })
+        Ok(FeatureSettings {
+            blocks: Some(self.resolve_blocks(config)?),
+            alignment: self.alignment,
+        })
     }
 
     /// Number of time steps T (the finest selected block's length) and features F (total
     /// channels) for `config`.
     pub fn dims(&self, config: &ModelConfig) -> Result<(usize, usize), TlcError> {
         let blocks = self.resolve_blocks(config)?;
-        let n_steps = blocks.iter().map(|&b| config.blocks_dim[b].1).max().unwrap_or(0);
+        let n_steps = blocks
+            .iter()
+            .map(|&b| config.blocks_dim[b].1)
+            .max()
+            .unwrap_or(0);
         let n_features = blocks.iter().map(|&b| config.blocks_dim[b].0).sum();
         Ok((n_steps, n_features))
     }
@@ -113,8 +126,9 @@ pub fn features_from_blocks(
     for block in blocks {
         let (n_channels, length) = block.dim();
         // Precompute, per output step, the source index/indices and weight.
-        let taps: Vec<(usize, usize, f32)> =
-            (0..n_steps).map(|t| source_taps(t, length, n_steps, alignment)).collect();
+        let taps: Vec<(usize, usize, f32)> = (0..n_steps)
+            .map(|t| source_taps(t, length, n_steps, alignment))
+            .collect();
         for c in 0..n_channels {
             let row = block.row(c);
             for (t, &(i0, i1, w1)) in taps.iter().enumerate() {
@@ -154,7 +168,11 @@ pub(crate) fn linear_taps(t: usize, n_in: usize, n_out: usize) -> (usize, usize,
     let src = ((t as f64 + 0.5) * scale - 0.5).max(0.0);
     let i0 = (src.floor() as usize).min(n_in - 1);
     let i1 = (i0 + 1).min(n_in - 1);
-    let w1 = if i1 == i0 { 0.0 } else { (src - i0 as f64) as f32 };
+    let w1 = if i1 == i0 {
+        0.0
+    } else {
+        (src - i0 as f64) as f32
+    };
     (i0, i1, w1)
 }
 
@@ -190,9 +208,15 @@ mod tests {
         let s = FeatureSettings::default();
         assert_eq!(s.resolve_blocks(&config).unwrap(), vec![2, 3, 4]);
         assert_eq!(s.dims(&config).unwrap(), (256, 772));
-        let bad = FeatureSettings { blocks: Some(vec![5]), ..Default::default() };
+        let bad = FeatureSettings {
+            blocks: Some(vec![5]),
+            ..Default::default()
+        };
         assert!(bad.resolve_blocks(&config).is_err());
-        let dup = FeatureSettings { blocks: Some(vec![3, 3]), ..Default::default() };
+        let dup = FeatureSettings {
+            blocks: Some(vec![3, 3]),
+            ..Default::default()
+        };
         assert!(dup.resolve_blocks(&config).is_err());
         assert!("cubic".parse::<Alignment>().is_err());
     }

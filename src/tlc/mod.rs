@@ -1,11 +1,15 @@
 //! Time-localized clusters: features, k-means, soft assignment, entropy, segments, Grad-CAM,
 //! the explainer file and the one pipeline function.
 
+pub mod assign;
 pub mod cluster;
 pub mod error;
 pub mod explanation;
 pub mod features;
+pub mod gradcam;
+pub mod tensorfile;
 
+pub use assign::{Assignment, StepMap, assign};
 pub use cluster::{ClusterModel, ClusterSettings, Temperature, fit_clusters};
 pub use error::TlcError;
 pub use explanation::{Explanation, GradCam, Prediction, Segment};

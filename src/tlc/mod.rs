@@ -4,6 +4,7 @@
 pub mod assign;
 pub mod cluster;
 pub mod error;
+pub mod explainer;
 pub mod explanation;
 pub mod features;
 pub mod gradcam;
@@ -12,5 +13,6 @@ pub mod tensorfile;
 pub use assign::{Assignment, StepMap, assign};
 pub use cluster::{ClusterModel, ClusterSettings, Temperature, fit_clusters};
 pub use error::TlcError;
+pub use explainer::{ClusterDescription, Explainer, FitDescription};
 pub use explanation::{Explanation, GradCam, Prediction, Segment};
 pub use features::{Alignment, FeatureSettings, features_from_blocks};

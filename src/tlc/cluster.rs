@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::progress::{Progress, ProgressSink};
 use crate::tlc::TlcError;
+use crate::tlc::kernel;
 
 /// Features with a population standard deviation below this are left unscaled (std set to 1),
 /// as in the reference implementation.
@@ -420,7 +421,17 @@ fn block_sq_dists(
     centres: ArrayView2<'_, f32>,
     centre_norms: &[f32],
 ) -> Array2<f32> {
-    let mut d = block.dot(&centres.t());
+    let mut d = match (block.as_slice(), centres.as_slice()) {
+        (Some(rows), Some(c)) => {
+            let mut out = Array2::<f32>::zeros((block.nrows(), centres.nrows()));
+            if let Some(o) = out.as_slice_mut() {
+                kernel::dots(rows, c, block.ncols(), o);
+            }
+            out
+        }
+        // Not contiguous (never for the arrays built here): the general product.
+        _ => block.dot(&centres.t()),
+    };
     for (mut row, &xx) in d.axis_iter_mut(Axis(0)).zip(block_norms) {
         row.iter_mut()
             .zip(centre_norms)
@@ -502,38 +513,40 @@ pub(crate) fn kmeans_plus_plus(
         let cand = z.select(Axis(0), &candidates);
         let cand_norms = row_sq_norms(cand.view());
         // Potential of each candidate: sum over points of min(closest, d(point, candidate)).
-        let parts: Vec<Vec<f64>> = (0..n.div_ceil(BLOCK_ROWS))
+        let parts: Vec<(Array2<f32>, Vec<f64>)> = (0..n.div_ceil(BLOCK_ROWS))
             .into_par_iter()
             .map(|b| {
                 let range = b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
-                let d = block_sq_dists(
+                let mut d = block_sq_dists(
                     z.slice(s![range.clone(), ..]),
                     &row_norms[range.clone()],
                     cand.view(),
                     &cand_norms,
                 );
                 let mut pot = vec![0.0f64; candidates.len()];
-                for (row, &cl) in d.axis_iter(Axis(0)).zip(&closest[range]) {
-                    pot.iter_mut()
-                        .zip(row)
-                        .for_each(|(p, &v)| *p += v.min(cl) as f64);
+                for (mut row, &cl) in d.axis_iter_mut(Axis(0)).zip(&closest[range]) {
+                    row.iter_mut().zip(pot.iter_mut()).for_each(|(v, p)| {
+                        *v = v.min(cl);
+                        *p += *v as f64
+                    });
                 }
-                pot
+                (d, pot)
             })
             .collect();
         let mut pots = vec![0.0f64; candidates.len()];
-        for p in parts {
+        for (_, p) in &parts {
             pots.iter_mut().zip(p).for_each(|(a, b)| *a += b);
         }
         let best = (0..pots.len()).fold(0, |b, i| if pots[i] < pots[b] { i } else { b });
         potential = pots[best];
         centres.row_mut(c).assign(&z.row(candidates[best]));
-        let best_row = cand.slice(s![best..best + 1, ..]);
-        let (_, d_best) = nearest(z, row_norms, best_row);
-        closest
-            .iter_mut()
-            .zip(d_best)
-            .for_each(|(c, d)| *c = c.min(d));
+        let mut t = 0;
+        for (d, _) in &parts {
+            for row in d.rows() {
+                closest[t] = row[best];
+                t += 1;
+            }
+        }
     }
     centres
 }
@@ -564,14 +577,14 @@ fn lloyd(
         });
         let centre_norms = row_sq_norms(centroids.view());
         // Assignment and per-block sums in one pass over the data.
-        let parts: Vec<(Vec<usize>, Vec<f32>, Array2<f64>, Vec<usize>)> = (0..n
-            .div_ceil(BLOCK_ROWS))
+        let parts: Vec<(Vec<usize>, Vec<f32>, Vec<f32>, Vec<usize>)> = (0..n.div_ceil(BLOCK_ROWS))
             .into_par_iter()
             .map(|b| {
                 let range = b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
                 let block = z.slice(s![range.clone(), ..]);
                 let d = block_sq_dists(block, &row_norms[range], centroids.view(), &centre_norms);
-                let mut sums = Array2::<f64>::zeros((k, n_features));
+                // Per-block sums in f32 (as scikit-learn), combined across blocks in f64.
+                let mut sums = vec![0.0f32; k * n_features];
                 let mut counts = vec![0usize; k];
                 let mut labels = Vec::with_capacity(block.nrows());
                 let mut dists = Vec::with_capacity(block.nrows());
@@ -580,10 +593,11 @@ fn lloyd(
                     labels.push(l);
                     dists.push(dist);
                     counts[l] += 1;
-                    sums.row_mut(l)
-                        .iter_mut()
-                        .zip(row)
-                        .for_each(|(s, &v)| *s += v as f64);
+                    let acc = &mut sums[l * n_features..(l + 1) * n_features];
+                    match row.as_slice() {
+                        Some(r) => kernel::add_assign(acc, r),
+                        None => acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v),
+                    }
                 }
                 (labels, dists, sums, counts)
             })
@@ -595,7 +609,7 @@ fn lloyd(
         for (l, d, s, c) in parts {
             labels.extend(l);
             dists.extend(d);
-            sums += &s;
+            sums.iter_mut().zip(s).for_each(|(a, b)| *a += b as f64);
             counts.iter_mut().zip(c).for_each(|(a, b)| *a += b);
         }
         relocate_empty_clusters(z, &labels, &dists, &mut sums, &mut counts);

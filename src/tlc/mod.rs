@@ -8,6 +8,8 @@ pub mod explainer;
 pub mod explanation;
 pub mod features;
 pub mod gradcam;
+mod kernel;
+pub mod pipeline;
 pub mod tensorfile;
 
 pub use assign::{Assignment, StepMap, assign};
@@ -16,3 +18,4 @@ pub use error::TlcError;
 pub use explainer::{ClusterDescription, Explainer, FitDescription};
 pub use explanation::{Explanation, GradCam, Prediction, Segment};
 pub use features::{Alignment, FeatureSettings, features_from_blocks};
+pub use pipeline::{ExplainSettings, GradCamTarget};

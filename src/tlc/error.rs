@@ -52,6 +52,16 @@ pub enum TlcError {
         #[source]
         source: crate::io::IoError,
     },
+    #[error("record '{record}': {source}")]
+    Preprocess {
+        record: String,
+        #[source]
+        source: crate::dsp::DspError,
+    },
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error("tensor computation: {0}")]
+    Tensor(#[from] candle_core::Error),
     #[error("k-means: {0}")]
     KMeans(String),
     #[error("cancelled")]

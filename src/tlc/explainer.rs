@@ -332,6 +332,12 @@ impl Explainer {
         }
     }
 
+    /// Refuse a model other than the one the explainer was fitted for (see
+    /// [`Explainer::check_model_identity`]).
+    pub fn check_model(&self, model: &crate::model::LoadedModel) -> Result<(), TlcError> {
+        self.check_model_identity(&model.name, &model.sha256, &model.config)
+    }
+
     /// Refuse a model other than the one the explainer was fitted for (different weights hash
     /// or architecture), naming both.
     pub fn check_model_identity(

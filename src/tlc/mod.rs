@@ -7,6 +7,7 @@ pub mod error;
 pub mod explainer;
 pub mod explanation;
 pub mod features;
+pub mod fit;
 pub mod gradcam;
 mod kernel;
 pub mod pipeline;
@@ -18,4 +19,7 @@ pub use error::TlcError;
 pub use explainer::{ClusterDescription, Explainer, FitDescription};
 pub use explanation::{Explanation, GradCam, Prediction, Segment};
 pub use features::{Alignment, FeatureSettings, features_from_blocks};
-pub use pipeline::{ExplainSettings, GradCamTarget};
+pub use fit::{FitSettings, fit_explainer};
+pub use pipeline::{
+    ExplainSettings, GradCamTarget, RecordFeatures, explain_record, record_features,
+};

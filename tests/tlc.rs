@@ -330,3 +330,249 @@ fn bad_cluster_settings_give_clear_errors() {
         .to_string();
     assert!(err.contains("no records"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// With the model: the golden fixture's network, explainer files, the pipeline.
+
+use tlc_explorer::model::LoadedModel;
+use tlc_explorer::tlc::explainer::{Explainer, FitDescription};
+use tlc_explorer::tlc::features::FeatureSettings;
+use tlc_explorer::tlc::fit::{FitSettings, fit_explainer};
+use tlc_explorer::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+use tlc_explorer::{Ecg, EcgMeta, LeadName};
+
+fn fixture_model() -> Option<LoadedModel> {
+    let weights = common::fixture("resnet_fixture.safetensors")?;
+    let config = common::fixture("model_config.json")?;
+    Some(LoadedModel::open_with_config(&weights, &config).expect("fixture model opens"))
+}
+
+/// The fixture explainer (its k-means) for the fixture model.
+fn fixture_explainer(model: &LoadedModel, km: &TensorFile) -> Explainer {
+    let fit = FitDescription {
+        dataset: "golden fixture".into(),
+        n_records: 4,
+        n_time_steps: 1024,
+        n_time_steps_seen: 1024,
+        seed: 0,
+        settings: ClusterSettings::default(),
+        inertia: 0.0,
+        date: "2026-11-22T00:00:00Z".into(),
+    };
+    Explainer::from_clusters(
+        "fixture",
+        model.name.clone(),
+        model.sha256.clone(),
+        model.config.clone(),
+        FeatureSettings::default(),
+        fixture_cluster_model(km),
+        fit,
+    )
+    .unwrap()
+}
+
+/// Fixture input `b` as a 400 Hz record of exactly the model's length (prepare leaves it as is).
+fn fixture_ecg(input: &TensorFile, b: usize) -> Ecg {
+    let x = arr3(input, "input");
+    let meta = EcgMeta {
+        id: format!("fixture_{b}"),
+        ..Default::default()
+    };
+    Ecg::new(
+        LeadName::standard_12(),
+        400.0,
+        x.index_axis(Axis(0), b).to_owned(),
+        meta,
+    )
+    .unwrap()
+}
+
+#[test]
+fn pipeline_reproduces_the_fixture_with_the_model() {
+    let (Some(model), Some(input), Some(expected), Some(km)) = (
+        fixture_model(),
+        open("input.safetensors"),
+        open("expected.safetensors"),
+        open("kmeans_fixture.safetensors"),
+    ) else {
+        return;
+    };
+    let explainer = fixture_explainer(&model, &km);
+    let labels = km
+        .i64("labels")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let entropy = km
+        .f32("entropy")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let cam = expected
+        .f32("gradcam_class0")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let cam_w = expected
+        .f32("gradcam_class0_weights")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let logits = expected
+        .f32("logits")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let settings = ExplainSettings {
+        gradcam: Some(GradCamTarget {
+            output: 0,
+            block: None,
+        }),
+        ..Default::default()
+    };
+    for b in [0, 3] {
+        let e = explain_record(&model, &explainer, &fixture_ecg(&input, b), &settings).unwrap();
+        assert!(rel_err(&e.prediction.raw, &logits.row(b).to_vec()) < 1e-4);
+        let ref_labels: Vec<usize> = labels.row(b).iter().map(|&l| l as usize).collect();
+        assert_eq!(e.labels, ref_labels, "labels of record {b}");
+        assert!(rel_err(&e.entropy, &entropy.row(b).to_vec()) < 1e-4);
+        let g = e.gradcam.as_ref().unwrap();
+        assert_eq!(
+            (g.output_index, g.block, g.output_name.as_str()),
+            (0, 4, "NORM")
+        );
+        assert!(
+            rel_err(&g.weights, &cam_w.row(b).to_vec()) < 1e-4,
+            "Grad-CAM weights {b}"
+        );
+        assert!(
+            rel_err(&g.map, &cam.row(b).to_vec()) < 1e-4,
+            "Grad-CAM map {b}"
+        );
+        // No padding: every step is valid, segments tile the record.
+        assert_eq!(e.valid_steps, (0, 256));
+        assert_eq!(e.segments.first().unwrap().start_sample, 0);
+        assert_eq!(e.segments.last().unwrap().end_sample, 4096);
+        let covered: usize = e.segments.iter().map(|s| s.end_step - s.start_step).sum();
+        assert_eq!(covered, 256);
+        assert!((e.proportions.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(e.entropy_gradcam_correlation.is_some());
+    }
+    // Default target: the top predicted output.
+    let e = explain_record(
+        &model,
+        &explainer,
+        &fixture_ecg(&input, 1),
+        &ExplainSettings::default(),
+    )
+    .unwrap();
+    let top = (0..5).fold(0, |b, i| {
+        if logits[[1, i]] > logits[[1, b]] {
+            i
+        } else {
+            b
+        }
+    });
+    assert_eq!(e.gradcam.unwrap().output_index, top);
+}
+
+#[test]
+fn explainer_round_trips_and_refuses_another_model() {
+    let (Some(model), Some(km)) = (fixture_model(), open("kmeans_fixture.safetensors")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fx.explainer.safetensors");
+    let mut explainer = fixture_explainer(&model, &km);
+    explainer.cluster_descriptions[2] = Some(tlc_explorer::tlc::ClusterDescription {
+        dominant_segment: "QRS".into(),
+        purity: 0.8,
+        mean_offset_from_r_s: Some(0.01),
+        prototype: Some(vec![0.0, 1.0, 0.5]),
+        prototype_fs_hz: Some(400.0),
+    });
+    explainer.save(&path, false).unwrap();
+    assert!(dir.path().join("fx.explainer.json").exists());
+    let back = Explainer::load(&path).unwrap();
+    assert_eq!(back, explainer);
+    // No silent overwrite.
+    let err = explainer.save(&path, false).unwrap_err().to_string();
+    assert!(err.contains("already exists"), "{err}");
+    explainer.save(&path, true).unwrap();
+    back.check_model(&model).unwrap();
+    // Another model (different weights hash) is refused, naming both.
+    let mut other = fixture_explainer(&model, &km);
+    other.model_name = "other_model".into();
+    other.model_sha256 = "ab".repeat(32);
+    let err = other.check_model(&model).unwrap_err().to_string();
+    assert!(
+        err.contains("other_model") && err.contains(&model.name),
+        "{err}"
+    );
+    assert!(err.contains(&model.sha256), "{err}");
+    // A damaged array file is caught.
+    std::fs::write(&path, b"not safetensors").unwrap();
+    assert!(Explainer::load(&path).is_err());
+}
+
+/// Steps (on the model's time axis) inside each ground-truth QRS of a synthetic record.
+fn qrs_steps(
+    rec: &tlc_explorer::synth::SyntheticRecord,
+    e: &tlc_explorer::tlc::Explanation,
+) -> Vec<usize> {
+    let fs = rec.ecg.fs_hz;
+    let mut steps = Vec::new();
+    for (t, &centre_s) in e.step_times_s.iter().enumerate() {
+        if t < e.valid_steps.0 || t >= e.valid_steps.1 {
+            continue;
+        }
+        let sample = centre_s * fs;
+        if rec
+            .beats
+            .iter()
+            .any(|b| sample >= b.qrs.onset as f64 && sample <= b.qrs.offset as f64)
+        {
+            steps.push(t);
+        }
+    }
+    steps
+}
+
+#[test]
+fn qrs_time_steps_fall_mostly_in_one_or_two_clusters() {
+    let Some(model) = fixture_model() else { return };
+    use tlc_explorer::synth::{SynthParams, SyntheticDataset};
+    let params = SynthParams {
+        n_records: 12,
+        seed: 5,
+        ..Default::default()
+    };
+    let data = SyntheticDataset::new(params).unwrap();
+    let settings = FitSettings {
+        clusters: ClusterSettings {
+            k: 6,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let indices: Vec<usize> = (0..8).collect();
+    let explainer = fit_explainer(&model, &data, &indices, &settings, &NoProgress).unwrap();
+    assert_eq!(explainer.fit.n_records, 8);
+    assert_eq!(explainer.centroids.dim(), (6, 772));
+    // Records not used for fitting.
+    let mut counts = vec![0usize; 6];
+    let mut n_qrs = 0;
+    for i in 8..12 {
+        let rec = data.generate(i).unwrap();
+        let e = explain_record(&model, &explainer, &rec.ecg, &ExplainSettings::default()).unwrap();
+        for t in qrs_steps(&rec, &e) {
+            counts[e.labels[t]] += 1;
+            n_qrs += 1;
+        }
+    }
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let top_two = (counts[0] + counts[1]) as f64 / n_qrs as f64;
+    eprintln!("QRS steps per cluster (sorted) {counts:?}; top two hold {top_two:.3}");
+    assert!(n_qrs > 50);
+    assert!(top_two >= 0.7, "QRS steps spread over clusters: {counts:?}");
+}

@@ -8,11 +8,14 @@
 
 pub mod layout;
 pub mod palette;
+pub mod scene;
 
 pub use layout::{
     FigureSpec, Layers, Layout, LayoutDescription, PageSize, Panel, RectMm, Track, TrackKind,
     compute_layout,
 };
+
+pub use scene::{FigureInput, Scene, build_scene};
 
 use std::path::PathBuf;
 

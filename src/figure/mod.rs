@@ -8,6 +8,7 @@
 
 pub mod layout;
 pub mod palette;
+pub mod render;
 pub mod scene;
 
 pub use layout::{
@@ -15,6 +16,7 @@ pub use layout::{
     compute_layout,
 };
 
+pub use render::{FigureFormat, export_figure, render_pdf, render_png, render_svg, scene_to_svg};
 pub use scene::{FigureInput, Scene, build_scene};
 
 use std::path::PathBuf;

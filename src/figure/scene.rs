@@ -287,7 +287,7 @@ pub fn build_scene(
             size_mm: LEAD_LABEL_MM,
             colour: palette::INK,
             anchor: TextAnchor::Start,
-            bold: true,
+            bold: false,
         });
     }
     layers.push(SceneLayer {
@@ -739,7 +739,7 @@ fn title(input: &FigureInput, layout: &LayoutDescription, out: &mut Vec<Primitiv
         size_mm: 4.0,
         colour: palette::INK,
         anchor: TextAnchor::Start,
-        bold: true,
+        bold: false,
     });
     let labels = if meta.labels.is_empty() {
         "none".to_string()

@@ -559,3 +559,132 @@ fn fixed_record_matches_the_reference_images() {
     check_snapshot("clinical", &render_png(&f.input(), &clinical).unwrap());
 }
 
+// ---------------------------------------------------------------- data export
+
+#[test]
+fn data_export_writes_documented_csv_and_json() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let written = tlc_explorer::figure::export_data(dir.path(), "fix1", &f.input(), false).unwrap();
+    assert_eq!(written.len(), 5);
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+
+    let segments = read("fix1.segments.csv");
+    let mut lines = segments.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "record_id,cluster,cluster_name,start_step,end_step,start_s,end_s,start_sample,end_sample,duration_s,mean_entropy"
+    );
+    assert_eq!(lines.count(), f.explanation.segments.len());
+    assert!(segments.contains("C0 mostly QRS"));
+
+    let steps = read("fix1.steps.csv");
+    let header: Vec<&str> = steps.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header,
+        [
+            "step", "time_s", "valid", "cluster", "entropy", "gradcam", "p_0", "p_1", "p_2", "p_3"
+        ]
+    );
+    assert_eq!(steps.lines().count(), 1 + 256);
+    // Grad-CAM at a QRS step is high, far from it low.
+    let rows: Vec<Vec<String>> = steps
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    let qrs_step = rows.iter().find(|r| r[3] == "0" && r[2] == "1").unwrap();
+    let base_step = rows.iter().find(|r| r[3] == "3" && r[2] == "1").unwrap();
+    let cam = |r: &Vec<String>| r[5].parse::<f32>().unwrap();
+    assert!(
+        cam(qrs_step) > 0.5 && cam(base_step) < 0.2,
+        "{} {}",
+        cam(qrs_step),
+        cam(base_step)
+    );
+
+    let landmarks = read("fix1.landmarks.csv");
+    assert!(landmarks.starts_with(
+        "lead,beat,wave,onset_sample,peak_sample,offset_sample,onset_s,peak_s,offset_s\n"
+    ));
+    assert!(landmarks.contains("\nfused,0,P,") && landmarks.contains("\nV6,"));
+
+    let predictions = read("fix1.predictions.csv");
+    assert!(
+        predictions.contains("NORM,2.0,0.88,1") && predictions.contains("MI,-2.0,0.12,0"),
+        "{predictions}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&read("fix1.json")).unwrap();
+    assert_eq!(json["record_id"], "fix1");
+    assert_eq!(
+        json["segments"].as_array().unwrap().len(),
+        f.explanation.segments.len()
+    );
+    assert_eq!(json["cluster_names"][1], "C1 mostly T");
+    assert_eq!(json["steps"][0]["soft"].as_array().unwrap().len(), 4);
+
+    // Nothing is overwritten without permission.
+    let err = tlc_explorer::figure::export_data(dir.path(), "fix1", &f.input(), false).unwrap_err();
+    assert!(matches!(err, FigureError::Exists { .. }));
+}
+
+// ---------------------------------------------------------------- batch
+
+struct CountingSink {
+    reports: std::sync::Mutex<Vec<(usize, usize)>>,
+}
+
+impl tlc_explorer::progress::ProgressSink for CountingSink {
+    fn report(&self, p: tlc_explorer::progress::Progress) {
+        self.reports.lock().unwrap().push((p.done, p.total));
+    }
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn batch_of_100_records_reports_one_failure_and_exports_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (0..100).map(|i| format!("rec{i:03}")).collect();
+    let spec = FigureSpec {
+        dpi: 25.0,
+        layout: Layout::clinical(),
+        ..Default::default()
+    };
+    let sink = CountingSink {
+        reports: Default::default(),
+    };
+    let summary = tlc_explorer::figure::run_batch(&ids, "figures", &sink, |i| {
+        let mut ecg = beats_ecg(&ids[i]);
+        if i == 42 {
+            // A record without lead II: the clinical rhythm strip cannot be drawn.
+            ecg.leads[1] = LeadName::Other("MLII".into());
+        }
+        let ex = explanation(&ids[i]);
+        let input = FigureInput {
+            ecg: &ecg,
+            explanation: Some(&ex),
+            delineation: None,
+            cluster_names: None,
+        };
+        let path = dir.path().join(format!("{}.svg", ids[i]));
+        export_figure(&path, &input, &spec, false).map(|_| path)
+    });
+    assert_eq!(summary.total, 100);
+    assert_eq!(summary.succeeded(), 99, "{summary}");
+    assert_eq!(summary.failures.len(), 1);
+    assert_eq!(summary.failures[0].id, "rec042");
+    assert!(
+        summary.failures[0].message.contains("no lead II"),
+        "{}",
+        summary.failures[0].message
+    );
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 99);
+    let reports = sink.reports.lock().unwrap();
+    assert_eq!(reports.first(), Some(&(0, 100)));
+    assert!(reports.iter().any(|r| *r == (100, 100)));
+    assert_eq!(reports.len(), 101);
+}

@@ -6,6 +6,8 @@
 //! primitives in millimetres; the writers render the scene (SVG text; PNG via resvg; PDF via
 //! svg2pdf). The app paints the same scene.
 
+pub mod batch;
+pub mod data;
 pub mod layout;
 pub mod palette;
 pub mod render;
@@ -16,6 +18,8 @@ pub use layout::{
     compute_layout,
 };
 
+pub use batch::{BatchFailure, BatchSummary, run_batch};
+pub use data::export_data;
 pub use render::{FigureFormat, export_figure, render_pdf, render_png, render_svg, scene_to_svg};
 pub use scene::{FigureInput, Scene, build_scene};
 
@@ -68,6 +72,8 @@ pub enum FigureError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Data(String),
     #[error(transparent)]
     Annotation(#[from] crate::io::IoError),
 }

@@ -264,17 +264,27 @@ pub fn scene_to_svg(scene: &Scene) -> String {
 
 /// A number with at most 3 decimals (1 µm), trailing zeros trimmed.
 fn num(v: f64) -> String {
+    let mut t = String::new();
+    push_num(&mut t, v);
+    t
+}
+
+/// Append a number as [`num`] formats it, without an intermediate allocation (the traces of a
+/// 12-lead figure have ~10^5 numbers).
+fn push_num(out: &mut String, v: f64) {
     let v = if v.is_finite() { v } else { 0.0 };
-    let mut t = format!("{v:.3}");
-    if t.contains('.') {
-        while t.ends_with('0') {
-            t.pop();
-        }
-        if t.ends_with('.') {
-            t.pop();
-        }
+    let start = out.len();
+    let _ = write!(out, "{v:.3}");
+    while out.ends_with('0') {
+        out.pop();
     }
-    if t == "-0" { "0".to_string() } else { t }
+    if out.ends_with('.') {
+        out.pop();
+    }
+    if &out[start..] == "-0" {
+        out.truncate(start);
+        out.push('0');
+    }
 }
 
 fn paint(kind: &str, colour: Rgba) -> String {
@@ -303,9 +313,9 @@ fn points_attr(points: &[(f64, f64)]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(&num(*x));
+        push_num(&mut out, *x);
         out.push(',');
-        out.push_str(&num(*y));
+        push_num(&mut out, *y);
     }
     out
 }
@@ -407,6 +417,9 @@ mod tests {
         assert_eq!(num(1.0), "1");
         assert_eq!(num(0.12345), "0.123");
         assert_eq!(num(-0.0001), "0");
+        assert_eq!(num(120.0), "120");
+        assert_eq!(num(-2.5), "-2.5");
+        assert_eq!(num(f64::NAN), "0");
         assert_eq!(escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot; ");
     }
 

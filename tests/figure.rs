@@ -688,3 +688,62 @@ fn batch_of_100_records_reports_one_failure_and_exports_the_rest() {
     assert!(reports.iter().any(|r| *r == (100, 100)));
     assert_eq!(reports.len(), 101);
 }
+
+// ---------------------------------------------------------------- WFDB annotations
+
+#[test]
+fn cluster_annotations_read_back_to_the_same_segments() {
+    use tlc_explorer::figure::annotations::{
+        annotation_path, read_cluster_annotations, segments_from_annotations,
+        write_cluster_annotations,
+    };
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let hea =
+        tlc_explorer::io::write_record(dir.path(), "fix1", &f.ecg, &Default::default()).unwrap();
+    let names = names();
+    let path =
+        write_cluster_annotations(&hea, &f.explanation, f.ecg.n_samples(), Some(&names), false)
+            .unwrap();
+    assert_eq!(path, dir.path().join("fix1.tlc"));
+    assert_eq!(annotation_path(&dir.path().join("fix1")), path);
+
+    let back = read_cluster_annotations(&path).unwrap();
+    let expected: Vec<(usize, usize, usize)> = f
+        .explanation
+        .segments
+        .iter()
+        .map(|s| {
+            (
+                s.cluster,
+                s.start_sample,
+                s.end_sample.min(f.ecg.n_samples()),
+            )
+        })
+        .filter(|(_, a, b)| b > a)
+        .collect();
+    let got: Vec<(usize, usize, usize)> = back
+        .iter()
+        .map(|s| (s.cluster, s.start_sample, s.end_sample))
+        .collect();
+    assert_eq!(got, expected);
+
+    // The raw annotations, as WAVE sees them: '(' with C<k>, a note with the name, ')'.
+    let raw = tlc_explorer::io::read_annotations(&path).unwrap();
+    assert_eq!(raw.len(), 3 * expected.len());
+    let first_qrs = raw
+        .iter()
+        .position(|a| a.symbol == "\"" && a.aux.as_deref() == Some("C0 mostly QRS"));
+    assert!(first_qrs.is_some());
+    assert_eq!(raw[first_qrs.unwrap() - 1].aux.as_deref(), Some("C0"));
+    assert_eq!(
+        segments_from_annotations(&raw).unwrap().len(),
+        expected.len()
+    );
+
+    // No overwrite without permission; a dangling '(' is reported.
+    let err = write_cluster_annotations(&hea, &f.explanation, f.ecg.n_samples(), None, false)
+        .unwrap_err();
+    assert!(matches!(err, FigureError::Exists { .. }));
+    assert!(segments_from_annotations(&raw[..4]).is_err());
+}

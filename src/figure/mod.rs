@@ -6,6 +6,7 @@
 //! primitives in millimetres; the writers render the scene (SVG text; PNG via resvg; PDF via
 //! svg2pdf). The app paints the same scene.
 
+pub mod annotations;
 pub mod batch;
 pub mod data;
 pub mod layout;

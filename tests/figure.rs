@@ -747,3 +747,46 @@ fn cluster_annotations_read_back_to_the_same_segments() {
     assert!(matches!(err, FigureError::Exists { .. }));
     assert!(segments_from_annotations(&raw[..4]).is_err());
 }
+
+// ---------------------------------------------------------------- real data
+
+#[test]
+fn a_long_real_record_needs_a_window_and_then_renders() {
+    let Some(dir) = common::data("mitdb") else {
+        return;
+    };
+    let ecg = tlc_explorer::io::read_record(&dir.join("100.hea")).unwrap();
+    let input = FigureInput::record(&ecg);
+    let whole = FigureSpec::default();
+    assert!(matches!(
+        render_svg(&input, &whole),
+        Err(FigureError::TooLarge { .. })
+    ));
+    let spec = FigureSpec {
+        window_s: Some((600.0, 610.0)),
+        dpi: 100.0,
+        ..Default::default()
+    };
+    let png = render_png(&input, &spec).unwrap();
+    let pixmap = Pixmap::decode_png(&png).unwrap();
+    assert_eq!((pixmap.width(), pixmap.height()), page_px(&spec, &ecg));
+    // The clinical layout needs lead II for its rhythm strip; MIT-BIH has MLII.
+    let clinical = FigureSpec {
+        layout: Layout::clinical(),
+        ..spec.clone()
+    };
+    assert!(
+        render_svg(&input, &clinical)
+            .unwrap_err()
+            .to_string()
+            .contains("no lead II")
+    );
+    let clinical = FigureSpec {
+        layout: Layout::Clinical3x4Rhythm {
+            rhythm_lead: LeadName::parse("MLII"),
+        },
+        ..spec
+    };
+    let svg = render_svg(&input, &clinical).unwrap();
+    assert!(svg.contains("V1 not recorded"));
+}

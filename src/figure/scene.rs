@@ -149,7 +149,7 @@ pub fn build_scene(
     if spec.layers.clusters {
         if let Some(ex) = input.explanation {
             let mut bands = Vec::new();
-            for panel in layout.panels.iter().filter(|p| p.lead_index.is_some()) {
+            for panel in &band_areas(layout) {
                 for seg in &ex.segments {
                     let t0 = seg.start_s.max(panel.start_s);
                     let t1 = seg.end_s.min(panel.end_s);
@@ -174,7 +174,7 @@ pub fn build_scene(
     if spec.layers.gradcam_overlay {
         if let Some(series) = input.explanation.and_then(gradcam_series) {
             let mut overlay = Vec::new();
-            for panel in layout.panels.iter().filter(|p| p.lead_index.is_some()) {
+            for panel in &band_areas(layout) {
                 for (t0, t1, v) in binned(
                     &series,
                     panel.start_s,
@@ -319,6 +319,37 @@ pub fn build_scene(
         height_mm: layout.page_height_mm,
         layers,
     })
+}
+
+/// Areas for time bands (clusters, Grad-CAM overlay): the panels that hold a lead, with
+/// vertically touching panels of the same time span merged (all rows of the stacked layout
+/// become one area), so a band is one rectangle rather than one per lead.
+pub fn band_areas(layout: &LayoutDescription) -> Vec<Panel> {
+    let mut panels: Vec<&Panel> = layout
+        .panels
+        .iter()
+        .filter(|p| p.lead_index.is_some())
+        .collect();
+    panels.sort_by(|a, b| {
+        (a.rect.x, a.rect.w, a.start_s, a.end_s, a.rect.y)
+            .partial_cmp(&(b.rect.x, b.rect.w, b.start_s, b.end_s, b.rect.y))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut out: Vec<Panel> = Vec::new();
+    for p in panels {
+        if let Some(last) = out.last_mut() {
+            let same_span = last.rect.x == p.rect.x
+                && last.rect.w == p.rect.w
+                && last.start_s == p.start_s
+                && last.end_s == p.end_s;
+            if same_span && (last.rect.bottom() - p.rect.y).abs() < 1e-9 {
+                last.rect.h += p.rect.h;
+                continue;
+            }
+        }
+        out.push(p.clone());
+    }
+    out
 }
 
 /// 1 mm and 5 mm lines over the paper rect (minor lines first, bold ones on top).
@@ -947,6 +978,29 @@ mod tests {
             trace_points(&layout.panels[0], &s, 100.0, 25.4 / 300.0).len(),
             1000
         );
+    }
+
+    #[test]
+    fn bands_merge_over_touching_rows_only() {
+        let e = ecg(250.0, 10.0);
+        let layout = compute_layout(&e, &FigureSpec::default()).unwrap();
+        let areas = band_areas(&layout);
+        assert_eq!(areas.len(), 1);
+        assert!((areas[0].rect.h - 2.0 * layout.panels[0].rect.h).abs() < 1e-9);
+        let twelve = Ecg::new(
+            LeadName::standard_12(),
+            100.0,
+            Array2::zeros((12, 1000)),
+            EcgMeta::default(),
+        )
+        .unwrap();
+        let spec = FigureSpec {
+            layout: crate::figure::Layout::clinical(),
+            ..Default::default()
+        };
+        let layout = compute_layout(&twelve, &spec).unwrap();
+        // Four columns of three rows, and the rhythm strip (a different span).
+        assert_eq!(band_areas(&layout).len(), 5);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cohort;
 pub mod evaluate;
 pub mod forest;
 pub mod metrics;
+pub mod oof;
 
 pub use audit::{AuditRow, AuditSettings, Disagreement, audit, write_audit_csv};
 pub use cohort::{CohortStats, KSweep, KSweepPoint, cohort_stats, k_sweep};

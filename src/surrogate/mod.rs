@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod cohort;
+pub mod data;
 pub mod evaluate;
 pub mod forest;
 pub mod metrics;

@@ -766,7 +766,7 @@ impl TlcApp {
             ctx.request_repaint_after(Duration::from_millis(50));
             return;
         }
-        let ready = self.worker.is_idle() && (self.current.is_some() || !self.errors.is_empty());
+        let ready = self.worker.is_idle();
         if ready {
             shot.idle_frames += 1;
         }

@@ -1,12 +1,75 @@
 //! Signal processing shared by everything downstream: resampling to the model's rate, optional
 //! baseline-wander removal and band-pass, centred zero padding or cropping to the model's length.
 
+pub mod filter;
+mod prepare;
+pub mod resample;
+
 use std::ops::Range;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::record::LeadName;
+use crate::record::{LeadName, RecordError};
+
+pub use filter::{bandpass_zero_phase, highpass_zero_phase, remove_baseline_median};
+pub use prepare::{MIN_RECORD_S, prepare};
+pub use resample::{Resampler, ResamplerSettings, resample};
+
+/// Errors of preprocessing. Each names the record when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum DspError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("sampling rate {fs_hz} Hz is not a positive finite number")]
+    BadRate { fs_hz: f64 },
+    #[error(
+        "cannot resample {from_hz} Hz -> {to_hz} Hz: the ratio is not a fraction with at most {max_phases} phases"
+    )]
+    UnsupportedRatio {
+        from_hz: f64,
+        to_hz: f64,
+        max_phases: u64,
+    },
+    #[error("signal has a non-finite value (NaN or infinity) at sample {sample}")]
+    NonFinite { sample: usize },
+    #[error(
+        "record '{record}': lead {lead} has a non-finite value (NaN or infinity) at sample {sample}"
+    )]
+    NonFiniteInRecord {
+        record: String,
+        lead: String,
+        sample: usize,
+    },
+    #[error(
+        "signal of {n_samples} samples ({duration_s:.3} s) is too short: at least {min_s} s needed"
+    )]
+    TooShort {
+        n_samples: usize,
+        duration_s: f64,
+        min_s: f64,
+    },
+    #[error("record '{record}' lasts {duration_s:.3} s: at least {min_s} s is needed")]
+    RecordTooShort {
+        record: String,
+        duration_s: f64,
+        min_s: f64,
+    },
+    #[error(
+        "record '{record}': window start {window_start_s} s is outside 0..={max_start_s:.3} s (record {duration_s:.3} s, window {window_s:.3} s)"
+    )]
+    WindowOutOfRange {
+        record: String,
+        window_start_s: f64,
+        max_start_s: f64,
+        duration_s: f64,
+        window_s: f64,
+    },
+    #[error("invalid model input spec: {0}")]
+    BadSpec(String),
+    #[error("invalid setting: {0}")]
+    BadSetting(String),
+}
 
 /// What a model expects as input (taken from its config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

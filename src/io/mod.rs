@@ -1,27 +1,122 @@
 //! Readers and writers: WFDB records and annotations, CODE-15% HDF5, data set indexes.
 
+pub mod annotation;
+pub mod code15;
 pub mod dataset;
+pub mod folder;
+pub mod ptbxl;
+pub mod table;
+pub mod wfdb;
 
+pub use annotation::{Annotation, read_annotations, write_annotations};
 pub use dataset::{Dataset, RecordEntry};
+pub use wfdb::{WfdbHeader, WriteOptions, read_adc, read_header, read_record, write_record};
 
-use std::path::PathBuf;
+pub use code15::{Code15Dataset, Code15File, write_code15};
+pub use folder::FolderDataset;
+pub use ptbxl::{PtbxlDataset, PtbxlRate};
+
+use std::path::{Path, PathBuf};
 
 /// Every I/O error names the file it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
     #[error("{path}: {source}")]
-    Os { path: PathBuf, #[source] source: std::io::Error },
+    Os {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
     #[error("{path}: {source}")]
-    Record { path: PathBuf, #[source] source: crate::record::RecordError },
+    Record {
+        path: PathBuf,
+        #[source]
+        source: crate::record::RecordError,
+    },
 }
 
 impl IoError {
     pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        IoError::Format { path: path.into(), message: message.into() }
+        IoError::Format {
+            path: path.into(),
+            message: message.into(),
+        }
     }
     pub fn os(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        IoError::Os { path: path.into(), source }
+        IoError::Os {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Settings of [`open_dataset_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OpenOptions {
+    /// Which PTB-XL copy to read. Default: 500 Hz.
+    pub ptbxl_rate: PtbxlRate,
+}
+
+/// Open a data set, detecting its kind: a folder with `ptbxl_database.csv` (PTB-XL, 500 Hz),
+/// a `.hdf5`/`.h5` file (CODE-15% layout), a folder of `.hea` records, a single `.hea` record
+/// (a data set of one), or a folder holding no header but exactly one HDF5 file. Reads only
+/// the index.
+pub fn open_dataset(path: &Path) -> Result<Box<dyn Dataset>, IoError> {
+    open_dataset_with(path, &OpenOptions::default())
+}
+
+/// [`open_dataset`] with settings.
+pub fn open_dataset_with(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Dataset>, IoError> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if path.is_dir() {
+        if path.join("ptbxl_database.csv").is_file() {
+            return Ok(Box::new(PtbxlDataset::open(path, opts.ptbxl_rate)?));
+        }
+        match FolderDataset::open(path) {
+            Ok(ds) => return Ok(Box::new(ds)),
+            Err(no_headers @ IoError::Format { .. }) => {
+                let mut hdf5_files = Vec::new();
+                let reader = std::fs::read_dir(path).map_err(|e| IoError::os(path, e))?;
+                for entry in reader {
+                    let p = entry.map_err(|e| IoError::os(path, e))?.path();
+                    let e = p
+                        .extension()
+                        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+                    if matches!(e.as_deref(), Some("hdf5" | "h5")) {
+                        hdf5_files.push(p);
+                    }
+                }
+                if hdf5_files.len() == 1 {
+                    return Ok(Box::new(Code15Dataset::open(&hdf5_files[0])?));
+                }
+                return Err(no_headers);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if !path.exists() {
+        // a record named without its extension (`100` for `100.hea`)
+        let mut with_hea = path.as_os_str().to_owned();
+        with_hea.push(".hea");
+        let with_hea = PathBuf::from(with_hea);
+        if with_hea.is_file() {
+            return Ok(Box::new(FolderDataset::single(&with_hea)?));
+        }
+        return Err(IoError::os(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+        ));
+    }
+    match ext.as_deref() {
+        Some("hdf5" | "h5") => Ok(Box::new(Code15Dataset::open(path)?)),
+        Some("hea") => Ok(Box::new(FolderDataset::single(path)?)),
+        _ => Err(IoError::format(
+            path,
+            "not a data set (expected a PTB-XL folder, a folder of WFDB records, a .hea record or a .hdf5 file)",
+        )),
     }
 }

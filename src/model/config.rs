@@ -86,10 +86,186 @@ impl ModelConfig {
     }
 
     pub fn leads(&self) -> Vec<LeadName> {
-        self.input_leads.clone().unwrap_or_else(LeadName::standard_12)
+        self.input_leads
+            .clone()
+            .unwrap_or_else(LeadName::standard_12)
     }
 
     pub fn input_spec(&self) -> InputSpec {
-        InputSpec { leads: self.leads(), fs_hz: self.sampling_rate, length: self.input_length }
+        InputSpec {
+            leads: self.leads(),
+            fs_hz: self.sampling_rate,
+            length: self.input_length,
+        }
+    }
+
+    /// Checks that the architecture can be built: odd kernel, at least one block, lengths that
+    /// shrink by integer factors (as Ribeiro's `_downsample` demands), outputs matching names.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.input_channels == 0 {
+            return Err("input_channels must be at least 1".into());
+        }
+        if self.input_length == 0 {
+            return Err("input_length must be at least 1".into());
+        }
+        if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
+            return Err(format!("kernel_size must be odd, is {}", self.kernel_size));
+        }
+        if self.blocks_dim.is_empty() {
+            return Err("blocks_dim must hold at least one (filters, length) pair".into());
+        }
+        let mut length_in = self.input_length;
+        for (i, &(filters, length)) in self.blocks_dim.iter().enumerate() {
+            if filters == 0 || length == 0 {
+                return Err(format!(
+                    "blocks_dim[{i}] = ({filters}, {length}) has a zero entry"
+                ));
+            }
+            if length > length_in || length_in % length != 0 {
+                return Err(format!(
+                    "blocks_dim[{i}] length {length} must divide the previous length {length_in}"
+                ));
+            }
+            length_in = length;
+        }
+        if self.n_outputs == 0 {
+            return Err("n_outputs must be at least 1".into());
+        }
+        if self.class_names.len() != self.n_outputs {
+            return Err(format!(
+                "class_names has {} names but n_outputs is {}",
+                self.class_names.len(),
+                self.n_outputs
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout_rate) {
+            return Err(format!(
+                "dropout_rate must be in [0, 1), is {}",
+                self.dropout_rate
+            ));
+        }
+        if !(self.sampling_rate.is_finite() && self.sampling_rate > 0.0) {
+            return Err(format!(
+                "sampling_rate must be positive, is {}",
+                self.sampling_rate
+            ));
+        }
+        if !(self.input_scale.is_finite() && self.input_scale != 0.0) {
+            return Err(format!(
+                "input_scale must be finite and non-zero, is {}",
+                self.input_scale
+            ));
+        }
+        if !(self.bn_eps.is_finite() && self.bn_eps > 0.0) {
+            return Err(format!("bn_eps must be positive, is {}", self.bn_eps));
+        }
+        if let Some(leads) = &self.input_leads
+            && leads.len() != self.input_channels
+        {
+            return Err(format!(
+                "input_leads names {} leads but input_channels is {}",
+                leads.len(),
+                self.input_channels
+            ));
+        }
+        Ok(())
+    }
+
+    /// Downsampling factor of the stem (`downsamples()[0]`) and of each block (`[i + 1]`).
+    /// Only meaningful for a config that passed [`ModelConfig::validate`].
+    pub fn downsamples(&self) -> Vec<usize> {
+        let mut length_in = self.input_length;
+        let mut out = Vec::with_capacity(self.blocks_dim.len() + 1);
+        for &(_, length) in &self.blocks_dim {
+            out.push(length_in / length.max(1));
+            length_in = length;
+        }
+        // The stem maps input_length to blocks_dim[0].1 and block 0 keeps that length.
+        let mut result = vec![out[0]];
+        result.push(1);
+        result.extend_from_slice(&out[1..]);
+        result
+    }
+
+    /// Every parameter and buffer of the PyTorch `state_dict` (without `num_batches_tracked`),
+    /// with its shape, in PyTorch's order.
+    pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let k = self.kernel_size;
+        let mut out = Vec::new();
+        let bn = |out: &mut Vec<(String, Vec<usize>)>, prefix: &str, n: usize| {
+            for name in ["weight", "bias", "running_mean", "running_var"] {
+                out.push((format!("{prefix}.{name}"), vec![n]));
+            }
+        };
+        let first = self.blocks_dim[0].0;
+        out.push(("conv1.weight".into(), vec![first, self.input_channels, k]));
+        bn(&mut out, "bn1", first);
+        let downsamples = self.downsamples();
+        let mut filters_in = first;
+        for (i, &(filters, _)) in self.blocks_dim.iter().enumerate() {
+            let p = format!("resblock1d_{i}");
+            out.push((format!("{p}.conv1.weight"), vec![filters, filters_in, k]));
+            bn(&mut out, &format!("{p}.bn1"), filters);
+            out.push((format!("{p}.conv2.weight"), vec![filters, filters, k]));
+            bn(&mut out, &format!("{p}.bn2"), filters);
+            if filters != filters_in {
+                let index = if downsamples[i + 1] > 1 { 1 } else { 0 };
+                out.push((
+                    format!("{p}.skip_connection.{index}.weight"),
+                    vec![filters, filters_in, 1],
+                ));
+            }
+            filters_in = filters;
+        }
+        let (filters_last, length_last) = *self.blocks_dim.last().unwrap_or(&(0, 0));
+        out.push((
+            "lin.weight".into(),
+            vec![self.n_outputs, filters_last * length_last],
+        ));
+        out.push(("lin.bias".into(), vec![self.n_outputs]));
+        out
+    }
+
+    /// Multiply-accumulates of one forward pass of one input (convolutions and the linear layer).
+    pub fn macs_per_input(&self) -> u64 {
+        let k = self.kernel_size as u64;
+        let mut macs = 0u64;
+        let (first, len0) = self.blocks_dim[0];
+        macs += first as u64 * self.input_channels as u64 * k * len0 as u64;
+        let mut filters_in = first as u64;
+        let mut len_in = len0 as u64;
+        for &(filters, length) in &self.blocks_dim {
+            let (f, l) = (filters as u64, length as u64);
+            macs += f * filters_in * k * len_in; // conv1 keeps the length
+            macs += f * f * k * l; // conv2 downsamples
+            if f != filters_in {
+                macs += f * filters_in * l;
+            }
+            filters_in = f;
+            len_in = l;
+        }
+        let (fl, ll) = *self.blocks_dim.last().unwrap_or(&(0, 0));
+        macs + (fl * ll * self.n_outputs) as u64
+    }
+
+    pub fn from_json_file(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("invalid model config JSON: {e}"))
+    }
+}
+
+impl Task {
+    /// The output activation: sigmoid (multilabel), softmax (multiclass), identity (regression).
+    pub fn activate(&self, raw: &[f32]) -> Vec<f32> {
+        match self {
+            Task::Multilabel => raw.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect(),
+            Task::Multiclass => {
+                let max = raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let exp: Vec<f32> = raw.iter().map(|&v| (v - max).exp()).collect();
+                let sum: f32 = exp.iter().sum();
+                exp.iter().map(|v| v / sum).collect()
+            }
+            Task::Regression => raw.to_vec(),
+        }
     }
 }

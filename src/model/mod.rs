@@ -1,5 +1,374 @@
 //! The 1D-ResNet of Ribeiro et al. in candle: config, weights, forward with activations, training.
 
 pub mod config;
+pub mod conv;
+pub mod resnet;
+pub mod train;
 
 pub use config::{ModelConfig, Task};
+pub use resnet::{ForwardOutput, ResNet1d};
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use ndarray::Array2;
+use sha2::{Digest, Sha256};
+
+/// Everything that can go wrong with a model; file errors name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The JSON config is missing, unreadable or describes an impossible architecture.
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    /// The weights do not fit the config: missing tensor, wrong shape, unsupported dtype.
+    #[error("{path}: {message}")]
+    Weights { path: PathBuf, message: String },
+    /// An input does not fit the model (lead count, length, non-finite values).
+    #[error("model {model}: input {index}: {message}")]
+    Input {
+        model: String,
+        index: usize,
+        message: String,
+    },
+    /// A forward/explain request that does not fit the model (block or output index).
+    #[error("invalid request: {0}")]
+    Request(String),
+    #[error("training: {0}")]
+    Training(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("tensor computation: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// The device used unless told otherwise: the first CUDA GPU when built with `--features cuda`
+/// and one is present, else the CPU.
+pub fn default_device() -> Device {
+    #[cfg(feature = "cuda")]
+    {
+        if let Ok(d) = Device::cuda_if_available(0) {
+            return d;
+        }
+    }
+    Device::Cpu
+}
+
+/// Default number of inputs per forward batch in [`LoadedModel::predict`]: bounds the memory
+/// of candle's im2col buffers (~ 1 GB for 32 inputs of Ribeiro's size).
+pub const DEFAULT_BATCH_SIZE: usize = 8;
+
+/// A model ready to run: network, config, and where it came from.
+#[derive(Debug)]
+pub struct LoadedModel {
+    pub net: ResNet1d,
+    pub config: ModelConfig,
+    /// File stem of the weights (`synth_resnet`).
+    pub name: String,
+    /// Hex SHA-256 of the weights file (explainers record it to detect a changed model).
+    pub sha256: String,
+    pub path: PathBuf,
+    pub device: Device,
+    /// Inputs per forward batch in [`LoadedModel::predict`] (default [`DEFAULT_BATCH_SIZE`]).
+    pub batch_size: usize,
+}
+
+/// `<dir>/<stem>.json` beside a weights file.
+pub fn config_path_for(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+/// Reads and validates a model config.
+pub fn read_config(path: &Path) -> Result<ModelConfig, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let config: ModelConfig = serde_json::from_str(&text).map_err(|e| ModelError::Config {
+        path: path.to_path_buf(),
+        message: format!("invalid model config: {e}"),
+    })?;
+    config.validate().map_err(|message| ModelError::Config {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(config)
+}
+
+/// Hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
+    let io = |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Checks a file's tensors (name -> (dtype, shape)) against the config before building, so a
+/// mismatch is reported by name and shape rather than as a failure deep inside the network.
+fn check_tensors(
+    path: &Path,
+    config_path: &Path,
+    config: &ModelConfig,
+    found: &HashMap<String, (DType, Vec<usize>)>,
+) -> Result<(), ModelError> {
+    let err = |message: String| ModelError::Weights {
+        path: path.to_path_buf(),
+        message,
+    };
+    for (name, shape) in config.parameter_shapes() {
+        match found.get(&name) {
+            None => {
+                return Err(err(format!(
+                    "missing tensor `{name}` (shape {shape:?}) required by the config {}",
+                    config_path.display()
+                )));
+            }
+            Some((dtype, got)) => {
+                if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16 | DType::F64) {
+                    return Err(err(format!(
+                        "tensor `{name}` has dtype {dtype:?}; expected a float type (f32, f16, bf16)"
+                    )));
+                }
+                if got != &shape {
+                    return Err(err(format!(
+                        "tensor `{name}` has shape {got:?} but the config {} expects {shape:?} \
+                         (check blocks_dim, input_channels, kernel_size, n_outputs)",
+                        config_path.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl LoadedModel {
+    /// Opens `weights` (safetensors, or a PyTorch `.pth`/`.pt` state dict) with the config
+    /// `<stem>.json` beside it, on [`default_device`].
+    pub fn open(weights: &Path) -> Result<LoadedModel, ModelError> {
+        Self::open_with_config(weights, &config_path_for(weights))
+    }
+
+    pub fn open_with_config(weights: &Path, config_path: &Path) -> Result<LoadedModel, ModelError> {
+        Self::open_on(weights, config_path, &default_device())
+    }
+
+    /// Opens on a given device. Weights may be f32/f16/bf16 on disk; computation is in f32.
+    /// Keys the network does not use (e.g. `*.num_batches_tracked`, I64) are ignored.
+    pub fn open_on(
+        weights: &Path,
+        config_path: &Path,
+        device: &Device,
+    ) -> Result<LoadedModel, ModelError> {
+        let config = read_config(config_path)?;
+        let werr = |message: String| ModelError::Weights {
+            path: weights.to_path_buf(),
+            message,
+        };
+        if !weights.exists() {
+            return Err(ModelError::Io {
+                path: weights.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "weights file not found"),
+            });
+        }
+        let ext = weights
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let vb = if ext == "pth" || ext == "pt" || ext == "bin" {
+            let infos = candle_core::pickle::read_pth_tensor_info(weights, false, None)
+                .map_err(|e| werr(format!("not a readable PyTorch state dict: {e}")))?;
+            let found = infos
+                .into_iter()
+                .map(|i| (i.name, (i.dtype, i.layout.shape().dims().to_vec())))
+                .collect();
+            check_tensors(weights, config_path, &config, &found)?;
+            VarBuilder::from_pth(weights, DType::F32, device)
+                .map_err(|e| werr(format!("not a readable PyTorch state dict: {e}")))?
+        } else {
+            // SAFETY: the file is mapped read-only; as everywhere with mmap, it must not be
+            // truncated by another process while the model is open.
+            let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(weights) }
+                .map_err(|e| werr(format!("not a readable safetensors file: {e}")))?;
+            let mut found = HashMap::new();
+            for (name, view) in st.tensors() {
+                let dtype = match DType::try_from(view.dtype()) {
+                    Ok(d) => d,
+                    // Unsupported dtypes only matter for tensors the network needs.
+                    Err(_) => DType::U8,
+                };
+                found.insert(name, (dtype, view.shape().to_vec()));
+            }
+            check_tensors(weights, config_path, &config, &found)?;
+            VarBuilder::from_backend(Box::new(st), DType::F32, device.clone())
+        };
+        let net = ResNet1d::new(&config, vb).map_err(|e| werr(e.to_string()))?;
+        let name = weights
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model")
+            .to_string();
+        Ok(LoadedModel {
+            net,
+            config,
+            name,
+            sha256: sha256_file(weights)?,
+            path: weights.to_path_buf(),
+            device: device.clone(),
+            batch_size: DEFAULT_BATCH_SIZE,
+        })
+    }
+
+    /// Builds a model from in-memory tensors with PyTorch's key names (e.g. right after
+    /// training); `name` and `path` describe where it will be or was saved.
+    pub fn from_tensors(
+        config: ModelConfig,
+        tensors: HashMap<String, Tensor>,
+        name: &str,
+        device: &Device,
+    ) -> Result<LoadedModel, ModelError> {
+        let path = PathBuf::from(format!("{name}.safetensors"));
+        config.validate().map_err(|message| ModelError::Config {
+            path: path.clone(),
+            message,
+        })?;
+        let found = tensors
+            .iter()
+            .map(|(k, t)| (k.clone(), (t.dtype(), t.dims().to_vec())))
+            .collect();
+        check_tensors(&path, &config_path_for(&path), &config, &found)?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        let net = ResNet1d::new(&config, vb)?;
+        Ok(LoadedModel {
+            net,
+            config,
+            name: name.to_string(),
+            sha256: String::new(),
+            path,
+            device: device.clone(),
+            batch_size: DEFAULT_BATCH_SIZE,
+        })
+    }
+
+    /// Checks one prepared input (model leads x model length, mV).
+    fn check_input(&self, index: usize, input: &Array2<f32>) -> Result<(), ModelError> {
+        let err = |message: String| ModelError::Input {
+            model: self.name.clone(),
+            index,
+            message,
+        };
+        let (leads, length) = input.dim();
+        if leads != self.config.input_channels {
+            return Err(err(format!(
+                "has {leads} leads but the model expects {} ({})",
+                self.config.input_channels,
+                self.config
+                    .leads()
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if length < self.config.input_length {
+            return Err(err(format!(
+                "is too short: {length} samples, the model expects {} at {} Hz (prepare the \
+                 record with dsp::prepare, which pads)",
+                self.config.input_length, self.config.sampling_rate
+            )));
+        }
+        if length != self.config.input_length {
+            return Err(err(format!(
+                "has {length} samples, the model expects exactly {} (prepare the record with \
+                 dsp::prepare, which crops)",
+                self.config.input_length
+            )));
+        }
+        if input.iter().any(|v| !v.is_finite()) {
+            return Err(err("holds non-finite samples (NaN or infinity)".into()));
+        }
+        Ok(())
+    }
+
+    /// Stacks prepared inputs into a (B, leads, length) tensor on the model's device, scaled
+    /// by `input_scale`.
+    pub fn input_tensor(&self, inputs: &[Array2<f32>]) -> Result<Tensor, ModelError> {
+        if inputs.is_empty() {
+            return Err(ModelError::Request("no inputs".into()));
+        }
+        let (c, l) = (self.config.input_channels, self.config.input_length);
+        let mut data = Vec::with_capacity(inputs.len() * c * l);
+        for (i, input) in inputs.iter().enumerate() {
+            self.check_input(i, input)?;
+            let scale = self.config.input_scale;
+            data.extend(input.iter().map(|v| v * scale));
+        }
+        Ok(Tensor::from_vec(data, (inputs.len(), c, l), &self.device)?)
+    }
+
+    /// Raw outputs (logits for classification) of each prepared input, in batches of
+    /// `batch_size`.
+    pub fn predict(&self, inputs: &[Array2<f32>]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let mut out = Vec::with_capacity(inputs.len());
+        for (chunk_index, chunk) in inputs.chunks(self.batch_size.max(1)).enumerate() {
+            let x = self.input_tensor(chunk).map_err(|e| match e {
+                ModelError::Input {
+                    model,
+                    index,
+                    message,
+                } => ModelError::Input {
+                    model,
+                    index: index + chunk_index * self.batch_size.max(1),
+                    message,
+                },
+                e => e,
+            })?;
+            let logits = self.net.forward_t(&x, false)?;
+            out.extend(logits.to_dtype(DType::F32)?.to_vec2::<f32>()?);
+        }
+        Ok(out)
+    }
+
+    /// [`LoadedModel::predict`] followed by the task's activation (sigmoid, softmax, identity).
+    pub fn predict_probabilities(
+        &self,
+        inputs: &[Array2<f32>],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        Ok(self
+            .predict(inputs)?
+            .iter()
+            .map(|raw| self.config.task.activate(raw))
+            .collect())
+    }
+
+    /// [`ResNet1d::forward_explain`] on prepared inputs.
+    pub fn explain_forward(
+        &self,
+        inputs: &[Array2<f32>],
+        blocks: &[usize],
+        grad: Option<(usize, usize)>,
+    ) -> Result<ForwardOutput, ModelError> {
+        let x = self.input_tensor(inputs)?;
+        self.net.forward_explain(&x, blocks, grad)
+    }
+}

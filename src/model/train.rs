@@ -1,0 +1,695 @@
+//! Training a [`ResNet1d`] (AdamW, task loss, LR schedule, early stopping on a validation
+//! fold, best checkpoint) and k-fold cross-validation with out-of-fold predictions.
+//!
+//! Works on an in-memory [`TrainingSet`] of prepared inputs; [`TrainingSet::from_dataset`]
+//! builds one from a data set.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use super::resnet::{ResNet1d, init_parameters};
+use super::{ModelConfig, ModelError, Task, config_path_for};
+use crate::progress::{Progress, ProgressSink};
+
+/// Prepared inputs (model leads x model length, mV, before `input_scale`) with targets.
+#[derive(Debug, Clone, Default)]
+pub struct TrainingSet {
+    pub inputs: Vec<Array2<f32>>,
+    /// Per record: multilabel 0/1 per output; multiclass one-hot; regression the values.
+    pub targets: Vec<Vec<f32>>,
+    /// Cross-validation fold of each record.
+    pub folds: Vec<u32>,
+    pub ids: Vec<String>,
+}
+
+impl TrainingSet {
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+
+    /// Checks lengths agree and every input and target fits the config.
+    pub fn validate(&self, config: &ModelConfig) -> Result<(), ModelError> {
+        let n = self.inputs.len();
+        if self.targets.len() != n || self.folds.len() != n || self.ids.len() != n {
+            return Err(ModelError::Training(format!(
+                "training set lengths differ: {} inputs, {} targets, {} folds, {} ids",
+                n,
+                self.targets.len(),
+                self.folds.len(),
+                self.ids.len()
+            )));
+        }
+        for (i, (x, t)) in self.inputs.iter().zip(&self.targets).enumerate() {
+            if x.dim() != (config.input_channels, config.input_length) {
+                return Err(ModelError::Training(format!(
+                    "record {} has shape {:?}, the model expects ({}, {})",
+                    self.ids[i],
+                    x.dim(),
+                    config.input_channels,
+                    config.input_length
+                )));
+            }
+            if t.len() != config.n_outputs {
+                return Err(ModelError::Training(format!(
+                    "record {} has {} targets, the model has {} outputs",
+                    self.ids[i],
+                    t.len(),
+                    config.n_outputs
+                )));
+            }
+            if x.iter().any(|v| !v.is_finite()) || t.iter().any(|v| !v.is_finite()) {
+                return Err(ModelError::Training(format!(
+                    "record {} holds non-finite values",
+                    self.ids[i]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Indices of the records in (`true`) or not in (`false`) the given folds.
+    pub fn indices_where(&self, keep: impl Fn(u32) -> bool) -> Vec<usize> {
+        (0..self.len()).filter(|&i| keep(self.folds[i])).collect()
+    }
+}
+
+/// Learning-rate schedule over epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    Constant,
+    /// Cosine decay from `lr` to `lr * min_factor` over all epochs.
+    Cosine {
+        min_factor: f64,
+    },
+    /// Multiply by `factor` every `every_epochs` epochs (Ribeiro et al. used 0.1 on plateau).
+    Step {
+        every_epochs: usize,
+        factor: f64,
+    },
+}
+
+impl LrSchedule {
+    pub fn lr_at(&self, base_lr: f64, epoch: usize, epochs: usize) -> f64 {
+        match *self {
+            LrSchedule::Constant => base_lr,
+            LrSchedule::Cosine { min_factor } => {
+                let t = epoch as f64 / epochs.max(1) as f64;
+                let min = base_lr * min_factor;
+                min + 0.5 * (base_lr - min) * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+            LrSchedule::Step {
+                every_epochs,
+                factor,
+            } => base_lr * factor.powi((epoch / every_epochs.max(1)) as i32),
+        }
+    }
+}
+
+/// Training settings. Defaults (see [`TrainParams::default`]): 30 epochs, AdamW lr 1e-3,
+/// weight decay 1e-2, batch 32, cosine schedule down to 1 % of lr, patience 10 epochs,
+/// seed 0, f32 checkpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainParams {
+    pub epochs: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub schedule: LrSchedule,
+    /// Stop when the validation loss has not improved for this many epochs.
+    pub patience: usize,
+    /// Seeds the initial weights, the shuffling and the dropout masks.
+    pub seed: u64,
+    /// Data type of the saved checkpoint (f32, f16 or bf16); training is in f32.
+    pub save_dtype: DType,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            epochs: 30,
+            lr: 1e-3,
+            weight_decay: 1e-2,
+            batch_size: 32,
+            schedule: LrSchedule::Cosine { min_factor: 0.01 },
+            patience: 10,
+            seed: 0,
+            save_dtype: DType::F32,
+        }
+    }
+}
+
+impl TrainParams {
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |m: &str| Err(ModelError::Training(m.to_string()));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr must be positive");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay must be non-negative");
+        }
+        if self.batch_size < 2 {
+            return bad("batch_size must be at least 2 (batch norm needs batch statistics)");
+        }
+        if !matches!(self.save_dtype, DType::F32 | DType::F16 | DType::BF16) {
+            return bad("save_dtype must be f32, f16 or bf16");
+        }
+        match self.schedule {
+            LrSchedule::Cosine { min_factor } if !(0.0..=1.0).contains(&min_factor) => {
+                bad("cosine min_factor must be in [0, 1]")
+            }
+            LrSchedule::Step {
+                every_epochs: 0, ..
+            } => bad("step schedule needs every_epochs >= 1"),
+            LrSchedule::Step { factor, .. } if !(factor > 0.0 && factor <= 1.0) => {
+                bad("step factor must be in (0, 1]")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One epoch's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    /// Macro AUROC (multilabel), accuracy (multiclass), mean absolute error (regression).
+    pub val_metric: f64,
+}
+
+/// The result of [`train`].
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The best model's state dict (PyTorch key names, f32, CPU).
+    pub best: HashMap<String, Tensor>,
+    pub best_epoch: usize,
+    pub history: Vec<EpochStats>,
+    /// True when stopped by the progress sink; `best` is the best model so far.
+    pub cancelled: bool,
+}
+
+/// Name of the validation metric of a task.
+pub fn metric_name(task: Task) -> &'static str {
+    match task {
+        Task::Multilabel => "macro AUROC",
+        Task::Multiclass => "accuracy",
+        Task::Regression => "MAE",
+    }
+}
+
+/// Area under the ROC curve of scores against 0/1 labels (Mann-Whitney U with mid-ranks for
+/// ties); `None` when only one class is present.
+pub fn auroc(scores: &[f32], labels: &[bool]) -> Option<f64> {
+    let n_pos = labels.iter().filter(|&&l| l).count();
+    let n_neg = labels.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut rank_sum_pos = 0.0f64;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let mid_rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            if labels[k] {
+                rank_sum_pos += mid_rank;
+            }
+        }
+        i = j + 1;
+    }
+    let u = rank_sum_pos - (n_pos * (n_pos + 1)) as f64 / 2.0;
+    Some(u / (n_pos as f64 * n_neg as f64))
+}
+
+/// Mean AUROC over the outputs that have both classes present; `None` if none has.
+pub fn macro_auroc(probs: &[Vec<f32>], targets: &[Vec<f32>]) -> Option<f64> {
+    let n_out = targets.first().map_or(0, |t| t.len());
+    let aucs: Vec<f64> = (0..n_out)
+        .filter_map(|c| {
+            let s: Vec<f32> = probs.iter().map(|p| p[c]).collect();
+            let l: Vec<bool> = targets.iter().map(|t| t[c] > 0.5).collect();
+            auroc(&s, &l)
+        })
+        .collect();
+    (!aucs.is_empty()).then(|| aucs.iter().sum::<f64>() / aucs.len() as f64)
+}
+
+/// Multiclass: share of argmax hits. Multilabel: share of (record, output) pairs where the
+/// thresholded probability (0.5) equals the label.
+pub fn accuracy(task: Task, probs: &[Vec<f32>], targets: &[Vec<f32>]) -> f64 {
+    if probs.is_empty() {
+        return f64::NAN;
+    }
+    match task {
+        Task::Multiclass => {
+            let hits = probs
+                .iter()
+                .zip(targets)
+                .filter(|(p, t)| argmax(p) == argmax(t))
+                .count();
+            hits as f64 / probs.len() as f64
+        }
+        _ => {
+            let mut hits = 0usize;
+            let mut n = 0usize;
+            for (p, t) in probs.iter().zip(targets) {
+                for (pv, tv) in p.iter().zip(t) {
+                    hits += usize::from((*pv > 0.5) == (*tv > 0.5));
+                    n += 1;
+                }
+            }
+            hits as f64 / n.max(1) as f64
+        }
+    }
+}
+
+/// Multilabel: share of records whose whole thresholded label set is right.
+pub fn exact_match(probs: &[Vec<f32>], targets: &[Vec<f32>]) -> f64 {
+    let hits = probs
+        .iter()
+        .zip(targets)
+        .filter(|(p, t)| {
+            p.iter()
+                .zip(t.iter())
+                .all(|(pv, tv)| (*pv > 0.5) == (*tv > 0.5))
+        })
+        .count();
+    hits as f64 / probs.len().max(1) as f64
+}
+
+fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The task's validation metric from activated outputs.
+pub fn task_metric(task: Task, probs: &[Vec<f32>], targets: &[Vec<f32>]) -> f64 {
+    match task {
+        Task::Multilabel => macro_auroc(probs, targets).unwrap_or(f64::NAN),
+        Task::Multiclass => accuracy(task, probs, targets),
+        Task::Regression => {
+            let (mut sum, mut n) = (0.0f64, 0usize);
+            for (p, t) in probs.iter().zip(targets) {
+                for (pv, tv) in p.iter().zip(t) {
+                    sum += (pv - tv).abs() as f64;
+                    n += 1;
+                }
+            }
+            sum / n.max(1) as f64
+        }
+    }
+}
+
+/// Mean loss of a batch: numerically stable BCE with logits, cross-entropy over softmax, or
+/// mean squared error.
+fn loss(task: Task, logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    match task {
+        Task::Multilabel => {
+            // max(z, 0) - z t + log(1 + exp(-|z|))
+            let pos = logits.relu()?;
+            let zt = (logits * targets)?;
+            let soft = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;
+            ((pos - zt)? + soft)?.mean_all()
+        }
+        Task::Multiclass => {
+            let classes = targets.argmax(1)?;
+            candle_nn::loss::cross_entropy(logits, &classes)
+        }
+        Task::Regression => candle_nn::loss::mse(logits, targets),
+    }
+}
+
+fn batch_tensors(
+    set: &TrainingSet,
+    idx: &[usize],
+    config: &ModelConfig,
+    device: &Device,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let (c, l) = (config.input_channels, config.input_length);
+    let mut x = Vec::with_capacity(idx.len() * c * l);
+    let mut t = Vec::with_capacity(idx.len() * config.n_outputs);
+    for &i in idx {
+        x.extend(set.inputs[i].iter().map(|v| v * config.input_scale));
+        t.extend_from_slice(&set.targets[i]);
+    }
+    Ok((
+        Tensor::from_vec(x, (idx.len(), c, l), device)?,
+        Tensor::from_vec(t, (idx.len(), config.n_outputs), device)?,
+    ))
+}
+
+/// Eval-mode raw outputs and mean loss of the given records.
+pub fn evaluate(
+    net: &ResNet1d,
+    set: &TrainingSet,
+    idx: &[usize],
+    batch_size: usize,
+    device: &Device,
+) -> Result<(Vec<Vec<f32>>, f64), ModelError> {
+    let config = net.config();
+    let mut raw = Vec::with_capacity(idx.len());
+    let mut loss_sum = 0.0;
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let (x, t) = batch_tensors(set, chunk, config, device)?;
+        let logits = net.forward_t(&x, false)?;
+        loss_sum += loss(config.task, &logits, &t)?.to_scalar::<f32>()? as f64 * chunk.len() as f64;
+        raw.extend(logits.to_vec2::<f32>()?);
+    }
+    Ok((raw, loss_sum / idx.len().max(1) as f64))
+}
+
+/// Trains a fresh network on `train_idx`, keeping the state with the lowest loss on `val_idx`
+/// (written to `checkpoint`, with its JSON config, at each improvement, so an interrupted run
+/// leaves the best model on disk). Cancelling through `progress` stops between batches and
+/// returns the best model so far with `cancelled = true`.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    config: &ModelConfig,
+    set: &TrainingSet,
+    train_idx: &[usize],
+    val_idx: &[usize],
+    params: &TrainParams,
+    checkpoint: Option<&Path>,
+    device: &Device,
+    stage: &str,
+    progress: &dyn ProgressSink,
+) -> Result<TrainOutcome, ModelError> {
+    config.validate().map_err(ModelError::Training)?;
+    params.validate()?;
+    set.validate(config)?;
+    if train_idx.len() < 2 || val_idx.is_empty() {
+        return Err(ModelError::Training(format!(
+            "need at least 2 training and 1 validation records, have {} and {}",
+            train_idx.len(),
+            val_idx.len()
+        )));
+    }
+    let varmap = VarMap::new();
+    {
+        let mut data = varmap
+            .data()
+            .lock()
+            .map_err(|_| ModelError::Training("variable map lock poisoned".into()))?;
+        for (name, t) in init_parameters(config, params.seed, device)? {
+            data.insert(name, candle_core::Var::from_tensor(&t)?);
+        }
+    }
+    let net = ResNet1d::new(config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+    net.set_dropout_seed(params.seed.wrapping_add(1));
+    let mut opt = AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr: params.lr,
+            weight_decay: params.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed.wrapping_add(2));
+    let mut order = train_idx.to_vec();
+    let n_batches = train_idx.len().div_ceil(params.batch_size);
+    let total = n_batches * params.epochs;
+    let mut history: Vec<EpochStats> = Vec::new();
+    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+    let mut since_best = 0usize;
+    let mut cancelled = false;
+    let metric = metric_name(config.task);
+    'epochs: for epoch in 0..params.epochs {
+        let lr = params.schedule.lr_at(params.lr, epoch, params.epochs);
+        opt.set_learning_rate(lr);
+        order.shuffle(&mut rng);
+        let mut loss_sum = 0.0f64;
+        let mut seen = 0usize;
+        let last = history.last().map_or(String::new(), |h: &EpochStats| {
+            format!(" | val loss {:.4} {metric} {:.4}", h.val_loss, h.val_metric)
+        });
+        for (b, chunk) in order.chunks(params.batch_size).enumerate() {
+            if progress.is_cancelled() {
+                cancelled = true;
+                break 'epochs;
+            }
+            // A batch of one has no batch statistics to normalise with.
+            if chunk.len() < 2 {
+                continue;
+            }
+            let (x, t) = batch_tensors(set, chunk, config, device)?;
+            let logits = net.forward_t(&x, true)?;
+            let l = loss(config.task, &logits, &t)?;
+            opt.backward_step(&l)?;
+            let lv = l.to_scalar::<f32>()? as f64;
+            if !lv.is_finite() {
+                return Err(ModelError::Training(format!(
+                    "{stage}: loss became {lv} in epoch {epoch}; lower the learning rate"
+                )));
+            }
+            loss_sum += lv * chunk.len() as f64;
+            seen += chunk.len();
+            progress.report(Progress {
+                stage: format!(
+                    "{stage} epoch {}/{} loss {:.4}{last}",
+                    epoch + 1,
+                    params.epochs,
+                    loss_sum / seen as f64
+                ),
+                done: epoch * n_batches + b + 1,
+                total,
+            });
+        }
+        let (raw, val_loss) = evaluate(&net, set, val_idx, params.batch_size, device)?;
+        let probs: Vec<Vec<f32>> = raw.iter().map(|r| config.task.activate(r)).collect();
+        let targets: Vec<Vec<f32>> = val_idx.iter().map(|&i| set.targets[i].clone()).collect();
+        let val_metric = task_metric(config.task, &probs, &targets);
+        history.push(EpochStats {
+            epoch,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            val_loss,
+            val_metric,
+        });
+        log::info!(
+            "{stage} epoch {epoch}: train loss {:.4} val loss {val_loss:.4} {metric} {val_metric:.4}",
+            loss_sum / seen.max(1) as f64
+        );
+        if best.as_ref().is_none_or(|(l, _, _)| val_loss < *l) {
+            // Deep copies: the optimizer updates the variables in place.
+            let state = net
+                .state_dict()?
+                .into_iter()
+                .map(|(k, t)| Ok((k, t.copy()?)))
+                .collect::<candle_core::Result<HashMap<_, _>>>()?;
+            if let Some(path) = checkpoint {
+                save_model(path, config, &state, params.save_dtype)?;
+            }
+            best = Some((val_loss, epoch, state));
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= params.patience {
+                break;
+            }
+        }
+    }
+    match best {
+        Some((_, best_epoch, best)) => Ok(TrainOutcome {
+            best,
+            best_epoch,
+            history,
+            cancelled,
+        }),
+        None if cancelled => Err(ModelError::Cancelled),
+        None => Err(ModelError::Training("no epoch completed".into())),
+    }
+}
+
+/// Writes weights (PyTorch key names, `dtype`) and the JSON config beside them
+/// (`<stem>.json`). Both are written to temporary files and renamed, so an interruption never
+/// leaves a half-written model.
+pub fn save_model(
+    path: &Path,
+    config: &ModelConfig,
+    tensors: &HashMap<String, Tensor>,
+    dtype: DType,
+) -> Result<(), ModelError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ModelError::Io { path: p, source }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let converted = tensors
+        .iter()
+        .map(|(k, t)| Ok((k.clone(), t.to_dtype(dtype)?)))
+        .collect::<candle_core::Result<HashMap<_, _>>>()?;
+    let tmp = tmp_path(path);
+    candle_core::safetensors::save(&converted, &tmp).map_err(|e| ModelError::Weights {
+        path: path.to_path_buf(),
+        message: format!("cannot write: {e}"),
+    })?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    let config_path = config_path_for(path);
+    let json = serde_json::to_string_pretty(config)
+        .map_err(|e| ModelError::Training(format!("cannot serialise the config: {e}")))?;
+    let tmp = tmp_path(&config_path);
+    std::fs::write(&tmp, json + "\n").map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &config_path).map_err(io(&config_path))?;
+    Ok(())
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Cross-validation settings: which folds, and which fold validates each fold's training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CvParams {
+    pub train: TrainParams,
+    /// Write each fold's model as `<dir>/<stem>.fold<k>.safetensors` when set.
+    pub fold_models: Option<PathBuf>,
+}
+
+/// The result of [`cross_validate`].
+#[derive(Debug)]
+pub struct CvOutcome {
+    /// The distinct folds in ascending order.
+    pub folds: Vec<u32>,
+    /// Per record: activated out-of-fold outputs (probabilities for classification), from the
+    /// model that did not see the record's fold.
+    pub oof: Vec<Vec<f32>>,
+    /// Best epoch and history per fold.
+    pub per_fold: Vec<(u32, usize, Vec<EpochStats>)>,
+    pub cancelled: bool,
+}
+
+/// k-fold cross-validation over the set's folds: for test fold k, validation (early stopping)
+/// on the next fold (cyclically), training on the rest; out-of-fold predictions for every
+/// record. Folds are the distinct values of `set.folds` (at least 3).
+pub fn cross_validate(
+    config: &ModelConfig,
+    set: &TrainingSet,
+    params: &CvParams,
+    device: &Device,
+    progress: &dyn ProgressSink,
+) -> Result<CvOutcome, ModelError> {
+    set.validate(config)?;
+    let mut folds: Vec<u32> = set.folds.clone();
+    folds.sort_unstable();
+    folds.dedup();
+    if folds.len() < 3 {
+        return Err(ModelError::Training(format!(
+            "cross-validation needs at least 3 folds, the set has {}",
+            folds.len()
+        )));
+    }
+    let mut oof = vec![Vec::new(); set.len()];
+    let mut per_fold = Vec::new();
+    for (k, &test_fold) in folds.iter().enumerate() {
+        let val_fold = folds[(k + 1) % folds.len()];
+        let train_idx = set.indices_where(|f| f != test_fold && f != val_fold);
+        let val_idx = set.indices_where(|f| f == val_fold);
+        let test_idx = set.indices_where(|f| f == test_fold);
+        let checkpoint = params
+            .fold_models
+            .as_ref()
+            .map(|p| fold_model_path(p, test_fold));
+        let mut fold_params = params.train.clone();
+        fold_params.seed = params.train.seed.wrapping_add(1000 * test_fold as u64);
+        let stage = format!(
+            "fold {}/{} (test {test_fold}, val {val_fold})",
+            k + 1,
+            folds.len()
+        );
+        let outcome = train(
+            config,
+            set,
+            &train_idx,
+            &val_idx,
+            &fold_params,
+            checkpoint.as_deref(),
+            device,
+            &stage,
+            progress,
+        )?;
+        if outcome.cancelled {
+            return Err(ModelError::Cancelled);
+        }
+        let vb = VarBuilder::from_tensors(outcome.best.clone(), DType::F32, device);
+        let net = ResNet1d::new(config, vb)?;
+        let (raw, _) = evaluate(&net, set, &test_idx, fold_params.batch_size, device)?;
+        for (&i, r) in test_idx.iter().zip(raw) {
+            oof[i] = config.task.activate(&r);
+        }
+        per_fold.push((test_fold, outcome.best_epoch, outcome.history));
+    }
+    Ok(CvOutcome {
+        folds,
+        oof,
+        per_fold,
+        cancelled: false,
+    })
+}
+
+/// `<dir>/<stem>.fold<k>.safetensors` beside `out`.
+pub fn fold_model_path(out: &Path, fold: u32) -> PathBuf {
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    out.with_file_name(format!("{stem}.fold{fold}.safetensors"))
+}
+
+/// Writes out-of-fold predictions as CSV: `id,fold,<output names...>`.
+pub fn write_oof_csv(
+    path: &Path,
+    set: &TrainingSet,
+    oof: &[Vec<f32>],
+    names: &[String],
+) -> Result<(), ModelError> {
+    let err = |e: csv::Error| ModelError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    let mut header = vec!["id".to_string(), "fold".to_string()];
+    header.extend(names.iter().cloned());
+    w.write_record(&header).map_err(err)?;
+    for i in 0..set.len() {
+        let mut row = vec![set.ids[i].clone(), set.folds[i].to_string()];
+        row.extend(oof[i].iter().map(|v| format!("{v:.6}")));
+        w.write_record(&row).map_err(err)?;
+    }
+    w.flush().map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(())
+}

@@ -1,0 +1,302 @@
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use ndarray::Array2;
+use tlc_explorer::model::{LoadedModel, ModelConfig, ModelError};
+
+fn load_st(path: &Path) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(path, &Device::Cpu).expect("fixture readable")
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+fn fixture_inputs(input: &Tensor) -> Vec<Array2<f32>> {
+    let (b, c, l) = input.dims3().unwrap();
+    (0..b)
+        .map(|i| {
+            let v: Vec<f32> = flat(&input.get(i).unwrap());
+            Array2::from_shape_vec((c, l), v).unwrap()
+        })
+        .collect()
+}
+
+/// The PyTorch golden fixture: logits, block outputs and Grad-CAM weights within 1e-4.
+#[test]
+fn golden_fixture_matches_pytorch() {
+    let (Some(weights), Some(config), Some(input), Some(expected)) = (
+        common::fixture("resnet_fixture.safetensors"),
+        common::fixture("model_config.json"),
+        common::fixture("input.safetensors"),
+        common::fixture("expected.safetensors"),
+    ) else {
+        return;
+    };
+    let model = LoadedModel::open_with_config(&weights, &config).expect("fixture model opens");
+    assert_eq!(
+        model.config.macs_per_input(),
+        2_509_468_672,
+        "MAC count of the fixture config"
+    );
+    assert_eq!(model.sha256.len(), 64);
+    let input = load_st(&input).remove("input").unwrap();
+    let expected = load_st(&expected);
+    let inputs = fixture_inputs(&input);
+
+    let out = model
+        .explain_forward(&inputs, &[2, 3, 4], Some((4, 0)))
+        .expect("forward_explain");
+    let e = common::rel_err(&flat(&out.logits), &flat(&expected["logits"]));
+    assert!(e < 1e-4, "logits rel err {e}");
+    for b in [2usize, 3, 4] {
+        let got = out.blocks[b].as_ref().expect("requested block present");
+        let want = &expected[&format!("resblock1d_{b}_out")];
+        assert_eq!(got.dims(), want.dims());
+        let e = common::rel_err(&flat(got), &flat(want));
+        assert!(e < 1e-4, "block {b} rel err {e}");
+    }
+    assert!(out.blocks[0].is_none() && out.blocks[1].is_none());
+    let grad = out.grad.expect("gradient requested");
+    assert_eq!(grad.dims(), &[4, 320, 16]);
+    let weights = grad.mean(2).unwrap();
+    let e = common::rel_err(&flat(&weights), &flat(&expected["gradcam_class0_weights"]));
+    assert!(e < 1e-4, "gradcam weights rel err {e}");
+
+    // The plain batched forward agrees with the explain forward.
+    let logits = model.predict(&inputs).unwrap();
+    let logits: Vec<f32> = logits.into_iter().flatten().collect();
+    let e = common::rel_err(&logits, &flat(&expected["logits"]));
+    assert!(e < 1e-4, "predict rel err {e}");
+}
+
+use rand::{Rng, SeedableRng};
+use tlc_explorer::model::Task;
+use tlc_explorer::model::resnet::init_parameters;
+use tlc_explorer::model::train::{
+    LrSchedule, TrainParams, TrainingSet, evaluate, macro_auroc, save_model, train,
+};
+use tlc_explorer::progress::NoProgress;
+
+fn small_config(leads: usize, task: Task) -> ModelConfig {
+    ModelConfig {
+        input_channels: leads,
+        input_length: 256,
+        blocks_dim: vec![(8, 256), (16, 64), (16, 16)],
+        kernel_size: 9,
+        dropout_rate: 0.1,
+        n_outputs: 2,
+        task,
+        class_names: vec!["SPIKES".into(), "WAVE".into()],
+        sampling_rate: 100.0,
+        input_leads: None,
+        input_scale: 1.0,
+        bn_eps: 1e-5,
+        description: None,
+    }
+}
+
+/// Two independent synthetic findings: a train of narrow spikes on lead 0 (class 0) and a slow
+/// large wave on lead 1 (class 1), over noise; five folds.
+fn synthetic_set(n: usize, leads: usize, seed: u64) -> TrainingSet {
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut set = TrainingSet::default();
+    for i in 0..n {
+        let spikes = rng.gen_bool(0.5);
+        let wave = rng.gen_bool(0.5);
+        let mut x = Array2::<f32>::zeros((leads, 256));
+        for v in x.iter_mut() {
+            *v = rng.gen_range(-0.3..0.3);
+        }
+        if spikes {
+            let phase = rng.gen_range(0..40);
+            for t in (phase..256).step_by(40) {
+                x[[0, t]] += 1.5;
+            }
+        }
+        if wave {
+            let phase: f32 = rng.gen_range(0.0..6.28);
+            for t in 0..256 {
+                x[[1, t]] += (t as f32 * 0.05 + phase).sin();
+            }
+        }
+        set.inputs.push(x);
+        set.targets
+            .push(vec![f32::from(u8::from(spikes)), f32::from(u8::from(wave))]);
+        set.folds.push((i % 5) as u32);
+        set.ids.push(format!("syn{i}"));
+    }
+    set
+}
+
+/// Training lowers the loss, updates the batch-norm statistics, and separates the classes on
+/// held-out records; the saved checkpoint reloads to the same outputs.
+#[test]
+fn training_learns_synthetic_classes() {
+    let config = small_config(3, Task::Multilabel);
+    let set = synthetic_set(300, 3, 7);
+    let train_idx = set.indices_where(|f| f < 3);
+    let val_idx = set.indices_where(|f| f == 3);
+    let test_idx = set.indices_where(|f| f == 4);
+    let params = TrainParams {
+        epochs: 14,
+        lr: 3e-3,
+        batch_size: 16,
+        schedule: LrSchedule::Cosine { min_factor: 0.05 },
+        patience: 14,
+        seed: 3,
+        ..TrainParams::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("tiny.safetensors");
+    let device = Device::Cpu;
+    let out = train(
+        &config,
+        &set,
+        &train_idx,
+        &val_idx,
+        &params,
+        Some(&ckpt),
+        &device,
+        "t",
+        &NoProgress,
+    )
+    .expect("training runs");
+    let first = out.history.first().unwrap().train_loss;
+    let last = out.history.last().unwrap().train_loss;
+    assert!(last < 0.7 * first, "train loss {first} -> {last}");
+    let rm = flat(&out.best["resblock1d_0.bn1.running_mean"]);
+    assert!(
+        rm.iter().any(|v| v.abs() > 1e-4),
+        "running mean never updated"
+    );
+
+    let model = LoadedModel::open(&ckpt).expect("checkpoint reloads");
+    let inputs: Vec<Array2<f32>> = test_idx.iter().map(|&i| set.inputs[i].clone()).collect();
+    let probs = model.predict_probabilities(&inputs).unwrap();
+    let targets: Vec<Vec<f32>> = test_idx.iter().map(|&i| set.targets[i].clone()).collect();
+    let auc = macro_auroc(&probs, &targets).unwrap();
+    assert!(auc > 0.9, "held-out macro AUROC {auc}");
+
+    // The checkpoint is the best epoch's state: same outputs as the in-memory best.
+    let vb = candle_nn::VarBuilder::from_tensors(out.best.clone(), DType::F32, &device);
+    let net = tlc_explorer::model::ResNet1d::new(&config, vb).unwrap();
+    let (raw, _) = evaluate(&net, &set, &test_idx, 32, &device).unwrap();
+    let raw: Vec<f32> = raw.into_iter().flatten().collect();
+    let reloaded: Vec<f32> = model
+        .predict(&inputs)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(common::rel_err(&reloaded, &raw) < 1e-6);
+}
+
+fn write_small_model(
+    dir: &Path,
+    config: &ModelConfig,
+    drop_key: Option<&str>,
+) -> std::path::PathBuf {
+    let mut tensors: HashMap<String, Tensor> = init_parameters(config, 1, &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .collect();
+    if let Some(k) = drop_key {
+        tensors.remove(k).expect("key exists");
+    }
+    let path = dir.join("small.safetensors");
+    save_model(&path, config, &tensors, DType::F16).unwrap();
+    path
+}
+
+#[test]
+fn missing_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(12, Task::Multilabel);
+    let path = write_small_model(
+        dir.path(),
+        &config,
+        Some("resblock1d_1.skip_connection.1.weight"),
+    );
+    let err = LoadedModel::open(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ModelError::Weights { .. }), "{msg}");
+    assert!(
+        msg.contains("small.safetensors") && msg.contains("resblock1d_1.skip_connection.1.weight"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_filter_count_in_config_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(12, Task::Multilabel);
+    let path = write_small_model(dir.path(), &config, None);
+    let mut wrong = config.clone();
+    wrong.blocks_dim[2].0 = 24;
+    let wrong_path = dir.path().join("wrong.json");
+    std::fs::write(&wrong_path, serde_json::to_string(&wrong).unwrap()).unwrap();
+    let err = LoadedModel::open_with_config(&path, &wrong_path).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("shape") && msg.contains("24") && msg.contains("16"),
+        "{msg}"
+    );
+
+    // An impossible architecture is a config error naming the config file.
+    let mut bad = config.clone();
+    bad.blocks_dim[1].1 = 100;
+    std::fs::write(&wrong_path, serde_json::to_string(&bad).unwrap()).unwrap();
+    let err = LoadedModel::open_with_config(&path, &wrong_path).unwrap_err();
+    assert!(
+        matches!(err, ModelError::Config { .. }) && err.to_string().contains("wrong.json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(12, Task::Multilabel);
+    let path = write_small_model(dir.path(), &config, None);
+    let model = LoadedModel::open(&path).unwrap();
+    let ok = Array2::<f32>::zeros((12, 256));
+    assert_eq!(model.predict(&[ok.clone()]).unwrap()[0].len(), 2);
+
+    let eight = Array2::<f32>::zeros((8, 256));
+    let err = model.predict(&[ok.clone(), eight]).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, ModelError::Input { index: 1, .. })
+            && msg.contains("8 leads")
+            && msg.contains("12"),
+        "{msg}"
+    );
+
+    let short = Array2::<f32>::zeros((12, 200));
+    let msg = model.predict(&[short]).unwrap_err().to_string();
+    assert!(msg.contains("too short") && msg.contains("256"), "{msg}");
+
+    let mut nan = ok.clone();
+    nan[[3, 7]] = f32::NAN;
+    assert!(
+        model
+            .predict(&[nan])
+            .unwrap_err()
+            .to_string()
+            .contains("non-finite")
+    );
+
+    // Requests beyond the architecture are errors, not panics.
+    let x = model.input_tensor(&[ok]).unwrap();
+    assert!(model.net.forward_explain(&x, &[3], None).is_err());
+    assert!(model.net.forward_explain(&x, &[0], Some((2, 5))).is_err());
+}

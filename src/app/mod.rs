@@ -278,7 +278,9 @@ impl TlcApp {
         egui::Panel::top("menu").show(ui, |ui| {
             egui::MenuBar::new().ui(ui, |ui| self.menu_ui(ui));
         });
-        egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
+        if self.current.is_some() {
+            egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
+        }
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         if self.settings.show_browser && self.dataset.is_some() {
             egui::Panel::left("browser")

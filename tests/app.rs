@@ -535,7 +535,9 @@ fn real_binary_in_xvfb_takes_a_screenshot_and_exits() {
 fn write_truncated_record(dir: &Path) -> PathBuf {
     let hea = dir.join("broken.hea");
     let mut text = String::from("broken 12 500 5000\n");
-    for lead in ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"] {
+    for lead in [
+        "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+    ] {
         text.push_str(&format!("broken.dat 16 1000/mV 16 0 0 0 0 {lead}\n"));
     }
     std::fs::write(&hea, text).unwrap();
@@ -547,15 +549,26 @@ fn write_truncated_record(dir: &Path) -> PathBuf {
 fn opening_a_truncated_record_shows_a_readable_error() {
     let dir = tempfile::tempdir().unwrap();
     let hea = write_truncated_record(dir.path());
-    let launch = tlc_explorer::app::Launch { path: Some(hea), model: None, explainer: None };
+    let launch = tlc_explorer::app::Launch {
+        path: Some(hea),
+        model: None,
+        explainer: None,
+    };
     let app = TlcApp::new(None, Settings::default(), launch).expect("app starts");
     let mut h = harness(app, [1100.0, 700.0]);
     wait_idle(&mut h, Duration::from_secs(20));
     let errors = h.state().errors().to_vec();
     assert!(!errors.is_empty(), "a truncated signal must be reported");
-    let text = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    let text = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(text.contains("broken"), "the error names the file: {text}");
-    assert!(h.query_all_by_label_contains("broken.dat").next().is_some(), "the error is on screen: {text}");
+    assert!(
+        h.query_all_by_label_contains("broken.dat").next().is_some(),
+        "the error is on screen: {text}"
+    );
     eprintln!("shown error: {text}");
     assert!(h.state().current_record().is_none());
 }

@@ -29,9 +29,16 @@ pub struct AnalysedRecord {
 pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
     match job {
         Job::OpenDataset { path } => {
-            sink.report(Progress { stage: "reading the index".into(), done: 0, total: 1 });
+            sink.report(Progress {
+                stage: "reading the index".into(),
+                done: 0,
+                total: 1,
+            });
             let dataset = crate::io::open_dataset(&path)?;
-            Ok(JobOutput::Dataset { path, dataset: Arc::from(dataset) })
+            Ok(JobOutput::Dataset {
+                path,
+                dataset: Arc::from(dataset),
+            })
         }
         Job::LoadRecord {
             dataset,

@@ -638,6 +638,26 @@ impl TlcApp {
                 ui.heading("TLC Explorer");
                 if self.worker.is_idle() {
                     ui.label("Open a WFDB record, a folder of records, a PTB-XL folder or a CODE-15% HDF5 file (File > Open, Ctrl+O, or drop it here).");
+                    ui.add_space(8.0);
+                    if ui.button("Open record or data set...").clicked() {
+                        self.open_dialog(false);
+                    }
+                    if ui.button("Open folder...").clicked() {
+                        self.open_dialog(true);
+                    }
+                    let sample = crate::paths::sample_data();
+                    if sample.exists() && ui.button("Open the sample data").clicked() {
+                        self.open_path(&sample);
+                    }
+                    if !self.settings.recent.is_empty() {
+                        ui.add_space(8.0);
+                        ui.label(RichText::new("Recent").strong());
+                        for path in self.settings.recent.clone() {
+                            if ui.link(path.display().to_string()).clicked() {
+                                self.open_path(&path);
+                            }
+                        }
+                    }
                 } else {
                     ui.spinner();
                     ui.label("Loading...");

@@ -548,9 +548,13 @@ fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, layout: &PaperLayou
     let lo = xf.mm(visible.min);
     let hi = xf.mm(visible.max);
     let page = Rect::from_min_size(Pos2::ZERO, layout.size_mm);
-    // Minor lines only when they are at least 3 points apart, else the paper turns to mush.
-    let minor = xf.ppm >= 3.0;
-    let minor_stroke = Stroke::new(1.0_f32.min(xf.ppm * 0.15).max(0.5), colors::GRID_MINOR);
+    // Minor lines fade in between 1.5 and 3 points apart; closer than that they are mush.
+    let minor = xf.ppm >= 1.5;
+    let minor_alpha = ((xf.ppm - 1.5) / 1.5).clamp(0.35, 1.0);
+    let minor_stroke = Stroke::new(
+        1.0_f32.min(xf.ppm * 0.15).max(0.5),
+        colors::GRID_MINOR.gamma_multiply(minor_alpha),
+    );
     let major_stroke = Stroke::new((xf.ppm * 0.25).clamp(0.8, 2.0), colors::GRID_MAJOR);
     let (x0, x1) = (
         lo.x.max(0.0).floor() as i32,

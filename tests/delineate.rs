@@ -558,3 +558,90 @@ fn alignment_over_a_real_data_set() {
         .is_err()
     );
 }
+
+/// `tlc align --model --explainer --data --store`: the TLC pipeline explains each record, the
+/// statistics are written, and the descriptions go into a NEW explainer file.
+#[test]
+fn cli_align_with_a_model_stores_descriptions_in_a_new_explainer() {
+    use tlc_explorer::model::LoadedModel;
+    use tlc_explorer::synth::SyntheticDataset;
+    use tlc_explorer::tlc::Explainer;
+    use tlc_explorer::tlc::cluster::ClusterSettings;
+    use tlc_explorer::tlc::fit::{FitSettings, fit_explainer};
+    let (Some(weights), Some(config)) = (
+        common::fixture("resnet_fixture.safetensors"),
+        common::fixture("model_config.json"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = dir.path().join("m.safetensors");
+    std::fs::copy(&weights, &model_path).unwrap();
+    std::fs::copy(&config, dir.path().join("m.json")).unwrap();
+    let model = LoadedModel::open(&model_path).unwrap();
+    let synth = SyntheticDataset::new(SynthParams {
+        n_records: 6,
+        seed: 3,
+        ..Default::default()
+    })
+    .unwrap();
+    let settings = FitSettings {
+        clusters: ClusterSettings {
+            k: 5,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let explainer = fit_explainer(&model, &synth, &[0, 1, 2], &settings, &NoProgress).unwrap();
+    let stem = dir.path().join("e");
+    explainer.save(&stem, false).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for i in 3..6 {
+        let rec = synth.generate(i).unwrap();
+        tlc_explorer::io::wfdb::write_record(
+            &data,
+            &rec.ecg.meta.id,
+            &rec.ecg,
+            &Default::default(),
+        )
+        .unwrap();
+    }
+    let explainer_path = Explainer::file_paths(&stem).0;
+    let args = |overwrite| tlc_explorer::cli::align::Args {
+        data: data.clone(),
+        model: Some(model_path.clone()),
+        explainer: Some(explainer_path.clone()),
+        explanations: None,
+        store: Some(None),
+        out: Some(dir.path().join("out")),
+        overwrite,
+        prototype_lead: "II".into(),
+    };
+    tlc_explorer::cli::align::run(args(false)).unwrap();
+    let table = std::fs::read_to_string(dir.path().join("out/alignment_table.csv")).unwrap();
+    assert_eq!(table.lines().count(), 1 + 5);
+    let stored = Explainer::load(&dir.path().join("e_aligned")).unwrap();
+    let described: Vec<_> = stored.cluster_descriptions.iter().flatten().collect();
+    assert!(!described.is_empty());
+    for d in &described {
+        assert!(d.purity > 0.0 && d.purity <= 1.0);
+        assert!(["P", "PR", "QRS", "ST", "T", "TP"].contains(&d.dominant_segment.as_str()));
+        if let Some(p) = &d.prototype {
+            assert_eq!(p.len(), 401);
+            assert_eq!(d.prototype_fs_hz, Some(500.0));
+        }
+    }
+    // The original explainer is untouched; a second run refuses to overwrite.
+    assert!(
+        Explainer::load(&stem)
+            .unwrap()
+            .cluster_descriptions
+            .iter()
+            .all(Option::is_none)
+    );
+    let err = tlc_explorer::cli::align::run(args(false))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already exists"), "{err}");
+}

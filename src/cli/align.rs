@@ -15,10 +15,21 @@ pub struct Args {
     /// Data set (PTB-XL folder, folder of WFDB records, CODE-15% HDF5, one `.hea`).
     #[arg(long)]
     pub data: PathBuf,
-    /// Folder of saved explanations, one `<record id>.json` per record (as written by
-    /// `tlc explain`).
-    #[arg(long)]
-    pub explanations: PathBuf,
+    /// Model weights (explanations computed with the TLC pipeline).
+    #[arg(long, requires = "explainer", conflicts_with = "explanations")]
+    pub model: Option<PathBuf>,
+    /// Explainer fitted for the model.
+    #[arg(long, requires = "model")]
+    pub explainer: Option<PathBuf>,
+    /// Instead of a model: a folder of saved explanations, one `<record id>.json` per record
+    /// (as written by `tlc explain`).
+    #[arg(long, required_unless_present = "model")]
+    pub explanations: Option<PathBuf>,
+    /// Write the cluster descriptions into a NEW explainer file: this stem (giving
+    /// `STEM.explainer.safetensors` and `STEM.explainer.json`), by default `<explainer>_aligned`
+    /// beside the explainer. Needs --model/--explainer.
+    #[arg(long, num_args = 0..=1, requires = "explainer")]
+    pub store: Option<Option<PathBuf>>,
     /// Output folder for the CSV/JSON files. Default: `alignment` in the current folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -111,41 +122,126 @@ pub fn print_summary(result: &DatasetAlignment) {
     }
 }
 
+/// `dir/name.explainer.safetensors` -> `dir/name_aligned` (a stem for `Explainer::save`).
+pub fn default_store_stem(explainer: &Path) -> PathBuf {
+    let name = explainer
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut stem = name.as_str();
+    for suffix in [
+        ".explainer.safetensors",
+        ".explainer.json",
+        ".safetensors",
+        ".json",
+    ] {
+        if let Some(s) = stem.strip_suffix(suffix) {
+            stem = s;
+            break;
+        }
+    }
+    explainer.with_file_name(format!("{stem}_aligned"))
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let dataset = crate::io::open_dataset(&args.data)?;
     anyhow::ensure!(!dataset.is_empty(), "{}: no records", args.data.display());
-    // k from the first explanation that exists.
-    let k = (0..dataset.len())
-        .filter_map(|i| dataset.entry(i))
-        .find_map(|e| read_explanation(&args.explanations, &e.id).ok())
-        .map(|e| e.k)
-        .with_context(|| {
-            format!(
-                "no explanation <record id>.json of this data set in {}",
-                args.explanations.display()
-            )
-        })?;
     let params = AlignParams {
         prototype_lead: crate::record::LeadName::parse(&args.prototype_lead),
         ..Default::default()
     };
-    let dir = args.explanations.clone();
-    let explain = move |ecg: &crate::record::Ecg| read_explanation(&dir, &ecg.meta.id);
     let bar = Bar(indicatif::ProgressBar::new(dataset.len() as u64));
-    let result = align_dataset(
-        dataset.as_ref(),
-        &explain,
-        k,
-        &DelineatorParams::default(),
-        &params,
-        &bar,
-    )?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("alignment"));
+    // Refuse early rather than after the whole run.
+    if !args.overwrite {
+        for name in [
+            "alignment_table.csv",
+            "alignment_records.csv",
+            "alignment.json",
+        ] {
+            let p = out.join(name);
+            anyhow::ensure!(
+                !p.exists(),
+                "{} already exists (use --overwrite to replace it)",
+                p.display()
+            );
+        }
+    }
+    let (result, explainer) = match (&args.model, &args.explainer, &args.explanations) {
+        (Some(model_path), Some(explainer_path), _) => {
+            let model = crate::model::LoadedModel::open(model_path)
+                .with_context(|| format!("opening model {}", model_path.display()))?;
+            let explainer = crate::tlc::Explainer::load(explainer_path)?;
+            explainer.check_model(&model)?;
+            let settings = crate::tlc::pipeline::ExplainSettings {
+                with_gradcam: false,
+                ..Default::default()
+            };
+            let explain = |ecg: &crate::record::Ecg| {
+                crate::tlc::pipeline::explain_record(&model, &explainer, ecg, &settings)
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            };
+            let r = align_dataset(
+                dataset.as_ref(),
+                &explain,
+                explainer.k,
+                &DelineatorParams::default(),
+                &params,
+                &bar,
+            )?;
+            (r, Some((explainer, explainer_path.clone())))
+        }
+        (_, _, Some(dir)) => {
+            let k = (0..dataset.len())
+                .filter_map(|i| dataset.entry(i))
+                .find_map(|e| read_explanation(dir, &e.id).ok())
+                .map(|e| e.k)
+                .with_context(|| {
+                    format!(
+                        "no explanation <record id>.json of this data set in {}",
+                        dir.display()
+                    )
+                })?;
+            let dir = dir.clone();
+            let explain = move |ecg: &crate::record::Ecg| read_explanation(&dir, &ecg.meta.id);
+            (
+                align_dataset(
+                    dataset.as_ref(),
+                    &explain,
+                    k,
+                    &DelineatorParams::default(),
+                    &params,
+                    &bar,
+                )?,
+                None,
+            )
+        }
+        _ => anyhow::bail!("give --model and --explainer, or --explanations"),
+    };
     bar.0.finish_and_clear();
     print_summary(&result);
-    let out = args.out.unwrap_or_else(|| PathBuf::from("alignment"));
-    let written = write_outputs(&result, &out, args.overwrite)?;
-    for p in written {
+    for p in write_outputs(&result, &out, args.overwrite)? {
         println!("wrote {}", p.display());
+    }
+    if let Some(store) = &args.store {
+        let Some((mut explainer, explainer_path)) = explainer else {
+            anyhow::bail!("--store needs --model and --explainer");
+        };
+        explainer.cluster_descriptions = result
+            .total
+            .clusters
+            .iter()
+            .map(|c| c.description())
+            .collect();
+        let stem = store
+            .clone()
+            .unwrap_or_else(|| default_store_stem(&explainer_path));
+        explainer.save(&stem, args.overwrite)?;
+        let (arrays, json) = crate::tlc::Explainer::file_paths(&stem);
+        println!("wrote {} and {}", arrays.display(), json.display());
     }
     Ok(())
 }

@@ -662,3 +662,18 @@ pub fn align_dataset(
         skipped,
     })
 }
+
+impl ClusterAlignment {
+    /// The explainer's description of this cluster; `None` when the cluster never fell in a
+    /// delineated segment.
+    pub fn description(&self) -> Option<crate::tlc::ClusterDescription> {
+        let dominant = self.dominant_segment?;
+        Some(crate::tlc::ClusterDescription {
+            dominant_segment: dominant.as_str().to_string(),
+            purity: self.purity as f32,
+            mean_offset_from_r_s: self.mean_offset_from_r_s.map(|v| v as f32),
+            prototype: (!self.prototype.is_empty()).then(|| self.prototype.clone()),
+            prototype_fs_hz: (!self.prototype.is_empty()).then_some(self.prototype_fs_hz),
+        })
+    }
+}

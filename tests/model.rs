@@ -459,3 +459,11 @@ fn pytorch_pth_state_dict_loads() {
         assert!(common::rel_err(&got, &want) < 1e-6, "nested {nested}");
     }
 }
+
+/// The app hands models to a worker thread.
+#[test]
+fn loaded_model_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<LoadedModel>();
+    check::<tlc_explorer::model::ForwardOutput>();
+}

@@ -106,8 +106,8 @@ pub struct Args {
     /// With --folds: stop after the cross-validation (no final model).
     #[arg(long)]
     pub no_final: bool,
-    /// Remove baseline wander before the model (as dsp::prepare does; stored in nothing else,
-    /// so use the same setting when explaining).
+    /// Remove baseline wander (dsp::prepare's median filter) before the model. The model
+    /// config does not record it: explain with the same preprocessing.
     #[arg(long)]
     pub remove_baseline: bool,
     /// Data type of the written weights.

@@ -1,6 +1,6 @@
 //! The delineator itself. Method (documented choice, see `README.md` in this folder):
 //!
-//! 1. Per lead: zero-phase 0.5 Hz high-pass (baseline wander), a 40 Hz low-pass copy for the
+//! 1. Per lead: zero-phase 0.5 Hz high-pass (baseline wander), a 30 Hz low-pass copy for the
 //!    QRS, a 12 Hz low-pass copy for P and T.
 //! 2. QRS detection on a multi-lead energy (Pan & Tompkins 1985 style): 5-20 Hz band, derivative,
 //!    each lead normalised by its 99th percentile, squared, summed, moving-window integrated,
@@ -30,7 +30,7 @@ use super::{Beat, DelineateError, DelineatorParams, Wave, WaveKind};
 
 /// Filtered copies of one lead.
 pub(crate) struct LeadSignals {
-    /// Baseline-removed, 40 Hz low-passed (QRS landmarks).
+    /// Baseline-removed, 30 Hz low-passed (QRS landmarks).
     pub x: Vec<f32>,
     pub dx: Vec<f32>,
     /// Baseline-removed, 12 Hz low-passed (P and T landmarks).

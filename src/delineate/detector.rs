@@ -207,7 +207,7 @@ pub(crate) fn measure_qrs(
 
 /// Isoelectric line of one lead: linear interpolation between PR-segment knots.
 pub(crate) struct Isoline {
-    knots: Vec<(usize, f32)>,
+    values: Vec<f32>,
 }
 
 impl Isoline {
@@ -224,20 +224,29 @@ impl Isoline {
             let mean = l.s[from..=to].iter().sum::<f32>() / (to - from + 1) as f32;
             knots.push(((from + to) / 2, mean));
         }
-        Isoline { knots }
+        // Dense values: every per-sample lookup below is then O(1).
+        let mut values = vec![0.0f32; n];
+        if let (Some(&(p_first, v_first)), Some(&(p_last, v_last))) = (knots.first(), knots.last())
+        {
+            values[..=p_first.min(n - 1)]
+                .iter_mut()
+                .for_each(|v| *v = v_first);
+            for w in knots.windows(2) {
+                let ((p0, v0), (p1, v1)) = (w[0], w[1]);
+                let span = (p1 - p0).max(1) as f32;
+                for (t, v) in values.iter_mut().enumerate().take(p1 + 1).skip(p0) {
+                    *v = v0 + (t - p0) as f32 / span * (v1 - v0);
+                }
+            }
+            values[p_last.min(n - 1)..]
+                .iter_mut()
+                .for_each(|v| *v = v_last);
+        }
+        Isoline { values }
     }
 
     pub fn at(&self, t: usize) -> f32 {
-        let k = self.knots.partition_point(|&(pos, _)| pos <= t);
-        match (k.checked_sub(1).map(|i| self.knots[i]), self.knots.get(k)) {
-            (Some((p0, v0)), Some(&(p1, v1))) => {
-                let w = (t - p0) as f32 / (p1 - p0).max(1) as f32;
-                v0 + w * (v1 - v0)
-            }
-            (Some((_, v0)), None) => v0,
-            (None, Some(&(_, v1))) => v1,
-            (None, None) => 0.0,
-        }
+        self.values.get(t).copied().unwrap_or(0.0)
     }
 }
 

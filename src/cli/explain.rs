@@ -19,7 +19,8 @@ pub struct Args {
     /// Model weights (default: the bundled synthetic-data model).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Explainer fitted for the model (default: the bundled one).
+    /// Explainer fitted for the model (default: `<model stem>.explainer.safetensors` beside the
+    /// model).
     #[arg(long)]
     pub explainer: Option<PathBuf>,
     /// Record id within a data set.
@@ -59,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let explainer_path = args
         .explainer
         .clone()
-        .unwrap_or_else(crate::paths::default_explainer);
+        .unwrap_or_else(|| Explainer::file_paths(&model_path.with_extension("")).0);
     let model = LoadedModel::open(&model_path)
         .with_context(|| format!("opening model {}", model_path.display()))?;
     let explainer = Explainer::load(&explainer_path)?;

@@ -322,6 +322,8 @@ fn points_attr(points: &[(f64, f64)]) -> String {
 
 fn primitive_svg(s: &mut String, p: &Primitive) {
     match p {
+        // An empty rectangle draws nothing (and usvg warns about it).
+        Primitive::Rect { rect, .. } if !(rect.w > 0.0 && rect.h > 0.0) => {}
         Primitive::Rect { rect, fill, stroke } => {
             let fill = fill
                 .map(|c| paint("fill", c))

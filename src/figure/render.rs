@@ -357,6 +357,27 @@ fn primitive_svg(s: &mut String, p: &Primitive) {
                 stroke_attrs(stroke)
             );
         }
+        Primitive::Lines { segments, stroke } => {
+            if segments.is_empty() {
+                return;
+            }
+            let mut d = String::with_capacity(segments.len() * 32);
+            for ((x0, y0), (x1, y1)) in segments {
+                d.push('M');
+                push_num(&mut d, *x0);
+                d.push(' ');
+                push_num(&mut d, *y0);
+                d.push('L');
+                push_num(&mut d, *x1);
+                d.push(' ');
+                push_num(&mut d, *y1);
+            }
+            let _ = writeln!(
+                s,
+                "<path d=\"{d}\" fill=\"none\" {}/>",
+                stroke_attrs(stroke)
+            );
+        }
         Primitive::Polygon { points, fill } => {
             let _ = writeln!(
                 s,

@@ -159,13 +159,8 @@ fn app(layout: ViewLayout) -> TlcApp {
     settings.layout = layout;
     settings.layers.gradcam_overlay = true;
     let mut app = TlcApp::without_data(None, settings).expect("worker");
-    app.show_record(AnalysedRecord {
-        index: None,
-        ecg: Arc::new(rec.ecg),
-        explanation: Some(Arc::new(ex)),
-        delineation: Some(Arc::new(delineation)),
-        problems: vec![],
-    });
+    let record = AnalysedRecord { explanation: Some(Arc::new(ex)), ..AnalysedRecord::plain(Arc::new(rec.ecg), None) };
+    app.show_record(record.with_delineation(delineation));
     app
 }
 

@@ -376,13 +376,11 @@ fn a_record_that_fails_to_load_shows_its_file_and_cause() {
 fn explained_app() -> TlcApp {
     let mut app = TlcApp::without_data(None, Settings::default()).expect("worker starts");
     let ecg = synthetic_ecg("synthetic-001", &["NORM"]);
-    app.show_record(AnalysedRecord {
-        index: None,
-        ecg: Arc::new(ecg),
+    let record = AnalysedRecord {
         explanation: Some(Arc::new(synthetic_explanation("synthetic-001"))),
-        delineation: Some(Arc::new(synthetic_delineation())),
-        problems: Vec::new(),
-    });
+        ..AnalysedRecord::plain(Arc::new(ecg), None)
+    };
+    app.show_record(record.with_delineation(synthetic_delineation()));
     app
 }
 
@@ -399,7 +397,7 @@ fn layers_toggle_and_layout_switches() {
     h.get_by_label("landmarks").click();
     h.get_by_label("heat overlay").click();
     h.run_ok();
-    let layers = h.state().settings.layers;
+    let layers = h.state().settings.layers.clone();
     assert!(!layers.clusters && !layers.landmarks && layers.gradcam_overlay);
 
     h.get_by_label("3 x 4 + rhythm").click();

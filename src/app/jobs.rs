@@ -1,19 +1,29 @@
 //! What the worker actually does for each [`Job`]: thin calls into the core.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use crate::delineate::Delineation;
+use crate::io::Dataset;
+use crate::model::LoadedModel;
 use crate::progress::{Progress, ProgressSink};
 use crate::record::Ecg;
-use crate::tlc::Explanation;
+use crate::tlc::pipeline::{ExplainSettings, explain_record};
+use crate::tlc::{Explainer, Explanation, FitSettings, fit_explainer};
 
 use super::worker::{Job, JobOutput};
 
 /// The models and settings a record is analysed with (shared, read-only, cheap to clone).
 #[derive(Clone, Default)]
-pub struct AnalysisContext {}
+pub struct AnalysisContext {
+    pub model: Option<Arc<LoadedModel>>,
+    pub explainer: Option<Arc<Explainer>>,
+    pub explain: ExplainSettings,
+    /// Delineate P/QRS/T waves of each record shown.
+    pub delineate: Option<crate::delineate::DelineatorParams>,
+}
 
 /// A record with whatever analysis succeeded. A failed step does not hide the ECG: its error
 /// is kept in `problems` and shown beside the record.
@@ -23,33 +33,64 @@ pub struct AnalysedRecord {
     pub ecg: Arc<Ecg>,
     pub explanation: Option<Arc<Explanation>>,
     pub delineation: Option<Arc<Delineation>>,
+    /// P/PR/QRS/ST/T/TP label of every sample, from the fused beats of `delineation`.
+    pub segment_labels: Option<Arc<Vec<crate::delineate::SegmentLabel>>>,
     pub problems: Vec<String>,
+}
+
+impl AnalysedRecord {
+    /// A record without analysis.
+    pub fn plain(ecg: Arc<Ecg>, index: Option<usize>) -> Self {
+        AnalysedRecord { index, ecg, explanation: None, delineation: None, segment_labels: None, problems: Vec::new() }
+    }
+
+    /// Attach a delineation (and its per-sample segment labels).
+    pub fn with_delineation(mut self, d: Delineation) -> Self {
+        let labels = crate::delineate::labels_per_sample(&d.beats, self.ecg.n_samples());
+        self.segment_labels = Some(Arc::new(labels));
+        self.delineation = Some(Arc::new(d));
+        self
+    }
+}
+
+/// One record's result when a whole data set is explained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordResult {
+    pub index: usize,
+    pub predicted: Vec<String>,
+    pub mean_entropy: f32,
+    pub proportions: Vec<f32>,
+    /// Raw model outputs (logits or values).
+    pub raw: Vec<f32>,
+    /// Probabilities (or values for regression).
+    pub probabilities: Vec<f32>,
+}
+
+/// A data set explained record by record; failures are listed, the rest kept.
+#[derive(Debug, Clone, Default)]
+pub struct DatasetExplained {
+    pub results: Vec<RecordResult>,
+    pub failures: Vec<String>,
+    pub cancelled: bool,
+}
+
+/// Mean entropy over the valid time steps of an explanation.
+pub fn mean_entropy(ex: &Explanation) -> f32 {
+    let (a, b) = ex.valid_steps;
+    let valid = &ex.entropy[a.min(ex.entropy.len())..b.min(ex.entropy.len())];
+    if valid.is_empty() { f32::NAN } else { valid.iter().sum::<f32>() / valid.len() as f32 }
 }
 
 pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
     match job {
         Job::OpenDataset { path } => {
-            sink.report(Progress {
-                stage: "reading the index".into(),
-                done: 0,
-                total: 1,
-            });
+            sink.report(Progress { stage: "reading the index".into(), done: 0, total: 1 });
             let dataset = crate::io::open_dataset(&path)?;
-            Ok(JobOutput::Dataset {
-                path,
-                dataset: Arc::from(dataset),
-            })
+            Ok(JobOutput::Dataset { path, dataset: Arc::from(dataset) })
         }
-        Job::LoadRecord {
-            dataset,
-            index,
-            analysis,
-        } => {
-            sink.report(Progress {
-                stage: "loading".into(),
-                done: 0,
-                total: 2,
-            });
+        Job::LoadModels { model, explainer } => load_models(model, explainer, sink),
+        Job::LoadRecord { dataset, index, analysis } => {
+            sink.report(Progress { stage: "loading".into(), done: 0, total: 2 });
             let ecg = dataset.load(index).with_context(|| {
                 let id = dataset.entry(index).map(|e| e.id.as_str()).unwrap_or("?");
                 format!("record {id} of {}", dataset.name())
@@ -60,34 +101,132 @@ pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput
             let record = analyse(Arc::new(ecg), Some(index), &analysis, sink);
             Ok(JobOutput::Record(Box::new(record)))
         }
-        Job::Analyse {
-            ecg,
-            index,
-            analysis,
-        } => Ok(JobOutput::Record(Box::new(analyse(
-            ecg, index, &analysis, sink,
-        )))),
+        Job::Analyse { ecg, index, analysis } => Ok(JobOutput::Record(Box::new(analyse(ecg, index, &analysis, sink)))),
+        Job::Fit { model, dataset, indices, settings } => {
+            let explainer = fit_explainer(&model, dataset.as_ref(), &indices, &settings, sink)?;
+            Ok(JobOutput::Fitted(Arc::new(explainer)))
+        }
+        Job::ExplainDataset { dataset, indices, analysis } => {
+            Ok(JobOutput::DatasetExplained(explain_dataset(dataset.as_ref(), &indices, &analysis, sink)?))
+        }
     }
 }
 
+fn load_models(model: PathBuf, explainer: Option<PathBuf>, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
+    sink.report(Progress { stage: "model".into(), done: 0, total: 2 });
+    let loaded = LoadedModel::open(&model).with_context(|| format!("model {}", model.display()))?;
+    let mut problems = Vec::new();
+    sink.report(Progress { stage: "explainer".into(), done: 1, total: 2 });
+    let explainer = match explainer {
+        Some(path) => match Explainer::load(&path) {
+            Ok(e) => match e.check_model(&loaded) {
+                Ok(()) => Some(Arc::new(e)),
+                Err(err) => {
+                    problems.push(format!("explainer {} does not fit model {}: {err}", path.display(), model.display()));
+                    None
+                }
+            },
+            Err(err) => {
+                problems.push(format!("explainer {}: {err}", path.display()));
+                None
+            }
+        },
+        None => None,
+    };
+    Ok(JobOutput::Models { model: Arc::new(loaded), explainer, problems })
+}
+
 /// Explain and delineate a loaded record with what the context provides.
-fn analyse(
-    ecg: Arc<Ecg>,
-    index: Option<usize>,
+fn analyse(ecg: Arc<Ecg>, index: Option<usize>, analysis: &AnalysisContext, sink: &dyn ProgressSink) -> AnalysedRecord {
+    sink.report(Progress { stage: "explaining".into(), done: 1, total: 2 });
+    let mut problems = Vec::new();
+    let explanation = match (&analysis.model, &analysis.explainer) {
+        (Some(model), Some(explainer)) => match explain_record(model, explainer, &ecg, &analysis.explain) {
+            Ok(ex) => Some(Arc::new(ex)),
+            Err(err) => {
+                problems.push(format!("explaining {}: {err}", ecg.meta.id));
+                None
+            }
+        },
+        _ => None,
+    };
+    let mut record = AnalysedRecord { explanation, problems, ..AnalysedRecord::plain(ecg, index) };
+    if let Some(params) = &analysis.delineate {
+        match crate::delineate::delineate(&record.ecg, params) {
+            Ok(d) => record = record.with_delineation(d),
+            Err(err) => record.problems.push(format!("delineating {}: {err}", record.ecg.meta.id)),
+        }
+    }
+    record
+}
+
+fn explain_dataset(
+    dataset: &dyn Dataset,
+    indices: &[usize],
     analysis: &AnalysisContext,
     sink: &dyn ProgressSink,
-) -> AnalysedRecord {
-    let _ = analysis;
-    sink.report(Progress {
-        stage: "analysing".into(),
-        done: 1,
-        total: 2,
-    });
-    AnalysedRecord {
-        index,
-        ecg,
-        explanation: None,
-        delineation: None,
-        problems: Vec::new(),
+) -> anyhow::Result<DatasetExplained> {
+    let (Some(model), Some(explainer)) = (&analysis.model, &analysis.explainer) else {
+        anyhow::bail!("load a model and an explainer first");
+    };
+    let mut out = DatasetExplained::default();
+    for (done, &index) in indices.iter().enumerate() {
+        if sink.is_cancelled() {
+            out.cancelled = true;
+            break;
+        }
+        sink.report(Progress { stage: "explaining records".into(), done, total: indices.len() });
+        let id = dataset.entry(index).map(|e| e.id.clone()).unwrap_or_else(|| index.to_string());
+        let result = dataset
+            .load(index)
+            .map_err(anyhow::Error::from)
+            .and_then(|ecg| explain_record(model, explainer, &ecg, &ExplainSettings { with_gradcam: false, ..analysis.explain.clone() }).map_err(anyhow::Error::from));
+        match result {
+            Ok(ex) => out.results.push(RecordResult {
+                index,
+                predicted: ex.prediction.predicted_labels.clone(),
+                mean_entropy: mean_entropy(&ex),
+                proportions: ex.proportions.clone(),
+                raw: ex.prediction.raw.clone(),
+                probabilities: ex.prediction.probabilities.clone(),
+            }),
+            Err(err) => out.failures.push(format!("{id}: {err:#}")),
+        }
+    }
+    sink.report(Progress { stage: "explaining records".into(), done: indices.len(), total: indices.len() });
+    Ok(out)
+}
+
+/// Fit settings as the app offers them (persisted).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct FitChoice {
+    /// Blocks (0-based); empty = the model's last three.
+    pub blocks: Vec<usize>,
+    pub k: usize,
+    pub linear_alignment: bool,
+    pub seed: u64,
+    /// Records used (the first N of the data set in index order; 0 = all).
+    pub max_records: usize,
+    /// Time-step budget for k-means (0 = no limit).
+    pub max_time_steps: usize,
+}
+
+impl Default for FitChoice {
+    fn default() -> Self {
+        FitChoice { blocks: Vec::new(), k: 8, linear_alignment: false, seed: 0, max_records: 200, max_time_steps: 50_000 }
+    }
+}
+
+impl FitChoice {
+    pub fn to_settings(&self) -> FitSettings {
+        let mut s = FitSettings::default();
+        s.features.blocks = (!self.blocks.is_empty()).then(|| self.blocks.clone());
+        s.features.alignment =
+            if self.linear_alignment { crate::tlc::Alignment::Linear } else { crate::tlc::Alignment::Nearest };
+        s.clusters.k = self.k;
+        s.clusters.seed = self.seed;
+        s.clusters.max_time_steps = (self.max_time_steps > 0).then_some(self.max_time_steps);
+        s
     }
 }

@@ -7,7 +7,9 @@
 pub mod browser;
 pub mod colors;
 pub mod explain_panel;
+pub mod export;
 pub mod jobs;
+mod model_ui;
 pub mod paper;
 pub mod settings;
 pub mod worker;
@@ -60,6 +62,14 @@ pub struct TlcApp {
     show_about: bool,
     file_dialog: Option<egui_file::FileDialog>,
     screenshot: Option<ScreenshotState>,
+    /// A fitted explainer not yet saved (offered in Model > Save explainer).
+    unsaved_explainer: bool,
+    fit_job: Option<JobId>,
+    show_fit: bool,
+    /// Results of explaining the whole data set (browser columns, cohort view).
+    dataset_results: Option<jobs::DatasetExplained>,
+    dataset_job: Option<JobId>,
+    show_cohort: bool,
 }
 
 struct ScreenshotState {
@@ -90,6 +100,7 @@ impl TlcApp {
         if let Some(e) = &launch.explainer {
             app.settings.explainer_path = Some(e.clone());
         }
+        app.load_models();
         let start = launch
             .path
             .clone()
@@ -118,7 +129,7 @@ impl TlcApp {
             current: None,
             selected: None,
             latest_record_job: None,
-            analysis: AnalysisContext::default(),
+            analysis: AnalysisContext { delineate: Some(Default::default()), ..Default::default() },
             view: PaperView::default(),
             hover: None,
             errors: Vec::new(),
@@ -126,7 +137,76 @@ impl TlcApp {
             show_about: false,
             file_dialog: None,
             screenshot: None,
+            unsaved_explainer: false,
+            fit_job: None,
+            show_fit: false,
+            dataset_results: None,
+            dataset_job: None,
+            show_cohort: false,
         })
+    }
+
+    /// Load the model and explainer of the settings (default: the bundled ones) on the worker.
+    pub fn load_models(&mut self) {
+        let model = self.settings.model_path.clone().unwrap_or_else(crate::paths::default_model);
+        if !model.exists() && self.settings.model_path.is_none() {
+            return; // No bundled model in this checkout: records are shown without explanation.
+        }
+        let explainer = self.settings.explainer_path.clone().or_else(|| {
+            let default = crate::paths::default_explainer();
+            (self.settings.model_path.is_none() && default.exists()).then_some(default)
+        });
+        self.worker.submit(Job::LoadModels { model, explainer });
+    }
+
+    /// Whether a model and an explainer are loaded.
+    pub fn has_explainer(&self) -> bool {
+        self.analysis.model.is_some() && self.analysis.explainer.is_some()
+    }
+
+    /// Re-analyse the record on screen (after the model, explainer or settings changed).
+    pub fn reanalyse_current(&mut self) {
+        let Some(cur) = &self.current else { return };
+        let job = Job::Analyse { ecg: cur.ecg.clone(), index: cur.index, analysis: self.analysis.clone() };
+        if let Some(old) = self.latest_record_job {
+            self.worker.cancel(old);
+        }
+        self.latest_record_job = Some(self.worker.submit(job));
+    }
+
+    /// Start fitting an explainer on the open data set with the settings' fit choice.
+    pub fn start_fit(&mut self) -> Option<JobId> {
+        let (Some(model), Some(ds)) = (self.analysis.model.clone(), self.dataset.clone()) else {
+            return None;
+        };
+        let n = if self.settings.fit.max_records == 0 { ds.len() } else { self.settings.fit.max_records.min(ds.len()) };
+        let job = Job::Fit { model, dataset: ds, indices: (0..n).collect(), settings: self.settings.fit.to_settings() };
+        let id = self.worker.submit(job);
+        self.fit_job = Some(id);
+        Some(id)
+    }
+
+    /// Cancel the running fit, if any.
+    pub fn cancel_fit(&mut self) {
+        if let Some(id) = self.fit_job {
+            self.worker.cancel(id);
+        }
+    }
+
+    pub fn is_fitting(&self) -> bool {
+        self.fit_job.is_some()
+    }
+
+    /// Explain every record of the open data set (for the browser columns and the cohort view).
+    pub fn start_explain_dataset(&mut self) -> Option<JobId> {
+        let ds = self.dataset.clone()?;
+        if !self.has_explainer() {
+            return None;
+        }
+        let job = Job::ExplainDataset { indices: (0..ds.len()).collect(), dataset: ds, analysis: self.analysis.clone() };
+        let id = self.worker.submit(job);
+        self.dataset_job = Some(id);
+        Some(id)
     }
 
     /// True when the worker has nothing queued or running.
@@ -256,15 +336,59 @@ impl TlcApp {
                         self.show_record(*record);
                     }
                 }
-                Err(err) if err.cancelled => {}
-                Err(err) => {
-                    if self.latest_record_job == Some(id) {
-                        self.latest_record_job = None;
+                Ok(JobOutput::Models { model, explainer, problems }) => {
+                    self.analysis.model = Some(model);
+                    self.analysis.explainer = explainer;
+                    self.unsaved_explainer = false;
+                    for p in problems {
+                        self.errors.push(JobError { task: "Loading the explainer".into(), cause: p, cancelled: false });
                     }
+                    if self.current.as_ref().is_some_and(|c| c.explanation.is_none()) {
+                        self.reanalyse_current();
+                    }
+                }
+                Ok(JobOutput::Fitted(explainer)) => {
+                    self.fit_job = None;
+                    self.analysis.explainer = Some(explainer);
+                    self.unsaved_explainer = true;
+                    self.summaries.clear();
+                    self.dataset_results = None;
+                    self.browser.dirty = true;
+                    // Show the new bands on the record on screen.
+                    self.reanalyse_current();
+                }
+                Ok(JobOutput::DatasetExplained(results)) => {
+                    self.dataset_job = None;
+                    for r in &results.results {
+                        self.summaries.insert(r.index, RecordSummary { predicted: r.predicted.clone(), mean_entropy: r.mean_entropy });
+                    }
+                    for f in &results.failures {
+                        self.errors.push(JobError { task: "Explaining the data set".into(), cause: f.clone(), cancelled: false });
+                    }
+                    self.browser.dirty = true;
+                    self.dataset_results = Some(results);
+                }
+                Err(err) if err.cancelled => {
+                    self.forget_job(id);
+                }
+                Err(err) => {
+                    self.forget_job(id);
                     log::warn!("{err}");
                     self.errors.push(err);
                 }
             }
+        }
+    }
+
+    fn forget_job(&mut self, id: JobId) {
+        if self.latest_record_job == Some(id) {
+            self.latest_record_job = None;
+        }
+        if self.fit_job == Some(id) {
+            self.fit_job = None;
+        }
+        if self.dataset_job == Some(id) {
+            self.dataset_job = None;
         }
     }
 
@@ -430,6 +554,7 @@ impl TlcApp {
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
             }
         });
+        self.model_menu_ui(ui);
         ui.menu_button("View", |ui| {
             ui.checkbox(&mut self.settings.show_browser, "Record browser");
             ui.checkbox(&mut self.settings.show_explanation, "Explanation panel");
@@ -574,14 +699,16 @@ impl TlcApp {
         });
     }
 
+    /// Cluster names for legends: "C3 QRS" from the explainer's descriptions, else "C3".
     fn cluster_names(&self) -> Vec<String> {
-        let k = self
-            .current
-            .as_ref()
-            .and_then(|c| c.explanation.as_ref())
-            .map(|e| e.k)
-            .unwrap_or(0);
-        (0..k).map(|c| format!("C{c}")).collect()
+        let k = self.current.as_ref().and_then(|c| c.explanation.as_ref()).map(|e| e.k).unwrap_or(0);
+        let descriptions = self.analysis.explainer.as_ref().map(|e| e.cluster_descriptions.as_slice()).unwrap_or(&[]);
+        (0..k)
+            .map(|c| match descriptions.get(c).and_then(|d| d.as_ref()) {
+                Some(d) => format!("C{c} {}", d.dominant_segment),
+                None => format!("C{c}"),
+            })
+            .collect()
     }
 
     fn browser_panel_ui(&mut self, ui: &mut Ui) {
@@ -619,6 +746,13 @@ impl TlcApp {
             ui.heading("Clusters");
             explain_panel::summary_ui(ui, &ex);
             explain_panel::proportions_ui(ui, &ex, &names);
+            if let Some(explainer) = &self.analysis.explainer {
+                if explainer.cluster_descriptions.iter().any(Option::is_some) {
+                    ui.separator();
+                    ui.heading("What the clusters are");
+                    explain_panel::cluster_descriptions_ui(ui, &explainer.cluster_descriptions, &names);
+                }
+            }
             ui.separator();
             ui.heading("Segments");
             jump = explain_panel::segments_ui(ui, &ex, &names);
@@ -668,6 +802,7 @@ impl TlcApp {
         let ecg = cur.ecg.clone();
         let explanation = cur.explanation.clone();
         let delineation = cur.delineation.clone();
+        let segment_labels = cur.segment_labels.clone();
         ui.horizontal_wrapped(|ui| {
             ui.heading(&ecg.meta.id);
             let mut facts = vec![
@@ -703,12 +838,15 @@ impl TlcApp {
             ecg: &ecg,
             explanation: explanation.as_deref(),
             delineation: delineation.as_deref(),
+            segment_labels: segment_labels.as_deref().map(Vec::as_slice),
         };
         let (_resp, hover) = paper::paper_ui(ui, &mut self.view, &self.settings, data);
         self.hover = hover;
     }
 
     fn windows_ui(&mut self, ctx: &egui::Context) {
+        self.fit_window_ui(ctx);
+        self.cohort_window_ui(ctx);
         if !self.errors.is_empty() {
             let mut open = true;
             let mut dismiss = None;

@@ -276,6 +276,8 @@ pub struct ViewData<'a> {
     pub ecg: &'a Ecg,
     pub explanation: Option<&'a Explanation>,
     pub delineation: Option<&'a Delineation>,
+    /// Segment label per sample (from `crate::delineate::labels_per_sample`).
+    pub segment_labels: Option<&'a [SegmentLabel]>,
 }
 
 impl ViewData<'_> {
@@ -306,50 +308,10 @@ impl ViewData<'_> {
         cam.map.get(m as usize).copied()
     }
 
-    /// Segment label at sample `s` from the fused beats.
+    /// Segment label at sample `sample`.
     pub fn segment_at(&self, sample: usize) -> Option<SegmentLabel> {
-        let d = self.delineation?;
-        Some(segment_label_at(&d.beats, sample))
+        self.segment_labels?.get(sample).copied()
     }
-}
-
-/// The P/PR/QRS/ST/T/TP label of one sample given the beats (sorted by QRS onset).
-pub fn segment_label_at(beats: &[Beat], sample: usize) -> SegmentLabel {
-    for (i, beat) in beats.iter().enumerate() {
-        let start = beat.p.map(|p| p.onset).unwrap_or(beat.qrs.onset);
-        let end = beat.t.map(|t| t.offset).unwrap_or(beat.qrs.offset);
-        if sample < start {
-            return if i == 0 {
-                SegmentLabel::Unknown
-            } else {
-                SegmentLabel::TP
-            };
-        }
-        if sample > end {
-            continue;
-        }
-        if let Some(p) = beat.p {
-            if sample <= p.offset {
-                return SegmentLabel::P;
-            }
-            if sample < beat.qrs.onset {
-                return SegmentLabel::PR;
-            }
-        }
-        if sample >= beat.qrs.onset && sample <= beat.qrs.offset {
-            return SegmentLabel::Qrs;
-        }
-        if let Some(t) = beat.t {
-            if sample >= t.onset {
-                return SegmentLabel::T;
-            }
-            if sample > beat.qrs.offset {
-                return SegmentLabel::ST;
-            }
-        }
-        return SegmentLabel::Unknown;
-    }
-    SegmentLabel::Unknown
 }
 
 /// Maps page millimetres to screen points.
@@ -929,7 +891,6 @@ fn draw_track(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delineate::Wave;
 
     #[test]
     fn min_max_columns_cover_every_sample_once() {
@@ -944,27 +905,6 @@ mod tests {
         let cols = min_max_columns(&spiky, 0, 1000, 10);
         assert_eq!(cols[5], Some((0.0, 5.0)));
         assert!(min_max_columns(&s, 50, 50, 4).iter().all(|c| c.is_none()));
-    }
-
-    #[test]
-    fn segment_labels_follow_the_waves() {
-        let w = |kind, onset, peak, offset| Wave {
-            kind,
-            onset,
-            peak,
-            offset,
-        };
-        let beats = vec![Beat {
-            p: Some(w(WaveKind::P, 10, 15, 20)),
-            qrs: w(WaveKind::Qrs, 30, 35, 40),
-            t: Some(w(WaveKind::T, 60, 70, 80)),
-        }];
-        assert_eq!(segment_label_at(&beats, 5), SegmentLabel::Unknown);
-        assert_eq!(segment_label_at(&beats, 12), SegmentLabel::P);
-        assert_eq!(segment_label_at(&beats, 25), SegmentLabel::PR);
-        assert_eq!(segment_label_at(&beats, 35), SegmentLabel::Qrs);
-        assert_eq!(segment_label_at(&beats, 50), SegmentLabel::ST);
-        assert_eq!(segment_label_at(&beats, 75), SegmentLabel::T);
     }
 
     #[test]

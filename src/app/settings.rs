@@ -13,36 +13,8 @@ pub const STORAGE_KEY: &str = "tlc-explorer-settings";
 /// How many recent files are remembered.
 pub const MAX_RECENT: usize = 10;
 
-/// Which layers are drawn over the ECG.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Layers {
-    /// Coloured bands of the time-localized clusters.
-    pub clusters: bool,
-    /// Entropy track under the leads.
-    pub entropy: bool,
-    /// P/QRS/T landmarks and segment shading.
-    pub landmarks: bool,
-    /// Grad-CAM track beside the entropy track.
-    pub gradcam: bool,
-    /// Grad-CAM as a heat overlay on the leads.
-    pub gradcam_overlay: bool,
-    /// The ECG paper grid.
-    pub grid: bool,
-}
-
-impl Default for Layers {
-    fn default() -> Self {
-        Layers {
-            clusters: true,
-            entropy: true,
-            landmarks: true,
-            gradcam: true,
-            gradcam_overlay: false,
-            grid: true,
-        }
-    }
-}
+/// Which layers are drawn: the same switches as exported figures.
+pub use crate::figure::Layers;
 
 /// How the leads are arranged on the paper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +62,15 @@ pub struct Settings {
     pub show_browser: bool,
     pub show_explanation: bool,
     pub dark_mode: bool,
+    /// Choices of the fit window.
+    pub fit: super::jobs::FitChoice,
+    /// Last folder figures or data were exported to.
+    pub export_dir: Option<PathBuf>,
+    pub export_format: super::export::ExportFormat,
+    /// Raster resolution of PNG export (dots per inch).
+    pub export_dpi: f32,
+    /// A4 landscape page instead of a page fitted to the content.
+    pub export_a4: bool,
 }
 
 impl Default for Settings {
@@ -111,6 +92,11 @@ impl Default for Settings {
             show_browser: true,
             show_explanation: true,
             dark_mode: false,
+            fit: super::jobs::FitChoice::default(),
+            export_dir: None,
+            export_format: super::export::ExportFormat::Png,
+            export_dpi: 300.0,
+            export_a4: false,
         }
     }
 }
@@ -131,6 +117,10 @@ impl Settings {
         if !(self.gain_mm_mv.is_finite() && (1.0..=100.0).contains(&self.gain_mm_mv)) {
             self.gain_mm_mv = 10.0;
         }
+        if !(self.export_dpi.is_finite() && (72.0..=600.0).contains(&self.export_dpi)) {
+            self.export_dpi = 300.0;
+        }
+        self.fit.k = self.fit.k.clamp(2, 64);
     }
 
     pub fn lead_visible(&self, lead: &LeadName) -> bool {

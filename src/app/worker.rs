@@ -36,6 +36,24 @@ pub enum Job {
         index: Option<usize>,
         analysis: jobs::AnalysisContext,
     },
+    /// Open a model (weights + config) and optionally its explainer.
+    LoadModels {
+        model: PathBuf,
+        explainer: Option<PathBuf>,
+    },
+    /// Fit a new explainer on records of a data set.
+    Fit {
+        model: Arc<crate::model::LoadedModel>,
+        dataset: Arc<dyn Dataset>,
+        indices: Vec<usize>,
+        settings: crate::tlc::FitSettings,
+    },
+    /// Explain records of a data set (predictions, proportions, entropy per record).
+    ExplainDataset {
+        dataset: Arc<dyn Dataset>,
+        indices: Vec<usize>,
+        analysis: jobs::AnalysisContext,
+    },
 }
 
 impl Job {
@@ -51,6 +69,11 @@ impl Job {
                 format!("Loading record {id}")
             }
             Job::Analyse { ecg, .. } => format!("Analysing record {}", ecg.meta.id),
+            Job::LoadModels { model, .. } => format!("Loading model {}", model.display()),
+            Job::Fit { indices, settings, .. } => {
+                format!("Fitting K = {} on {} records", settings.clusters.k, indices.len())
+            }
+            Job::ExplainDataset { indices, .. } => format!("Explaining {} records", indices.len()),
         }
     }
 }
@@ -62,6 +85,13 @@ pub enum JobOutput {
         dataset: Arc<dyn Dataset>,
     },
     Record(Box<jobs::AnalysedRecord>),
+    Models {
+        model: Arc<crate::model::LoadedModel>,
+        explainer: Option<Arc<crate::tlc::Explainer>>,
+        problems: Vec<String>,
+    },
+    Fitted(Arc<crate::tlc::Explainer>),
+    DatasetExplained(jobs::DatasetExplained),
 }
 
 /// A failure, ready to show: what was being done, and the cause chain (which names the file).

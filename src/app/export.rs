@@ -1,0 +1,232 @@
+//! File > Export figure / Export data / Copy figure: the current view and layers through
+//! `crate::figure` (the same layout description the screen uses), rendered on the worker, with a
+//! preview and no overwrite without asking.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use egui::{ColorImage, RichText, TextureHandle, Ui};
+use serde::{Deserialize, Serialize};
+
+use crate::delineate::Delineation;
+use crate::figure::{FigureInput, FigureSpec, Layout, PageSize};
+use crate::record::Ecg;
+use crate::tlc::Explanation;
+
+use super::settings::{Settings, ViewLayout};
+
+/// Figure file formats offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExportFormat {
+    Svg,
+    Png,
+    Pdf,
+}
+
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Svg => "svg",
+            ExportFormat::Png => "png",
+            ExportFormat::Pdf => "pdf",
+        }
+    }
+}
+
+/// Owned copies of what a figure shows, so it can be rendered on the worker.
+#[derive(Clone)]
+pub struct FigureSource {
+    pub ecg: Arc<Ecg>,
+    pub explanation: Option<Arc<Explanation>>,
+    pub delineation: Option<Arc<Delineation>>,
+    pub cluster_names: Vec<String>,
+    /// Where the record was read from (for WFDB annotations beside it).
+    pub record_path: Option<PathBuf>,
+}
+
+impl FigureSource {
+    pub fn input(&self) -> FigureInput<'_> {
+        FigureInput {
+            ecg: &self.ecg,
+            explanation: self.explanation.as_deref(),
+            delineation: self.delineation.as_deref(),
+            cluster_names: (!self.cluster_names.is_empty()).then(|| self.cluster_names.clone()),
+        }
+    }
+}
+
+/// What a rendered figure is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FigurePurpose {
+    Preview,
+    Clipboard,
+}
+
+/// The figure spec of what the screen shows: layout, visible leads, layers, paper speed and
+/// gain, optionally only a time window.
+pub fn spec_for_view(settings: &Settings, ecg: &Ecg, window_s: Option<(f64, f64)>) -> FigureSpec {
+    let layout = match settings.layout {
+        ViewLayout::Stacked => Layout::Stacked,
+        ViewLayout::Clinical => Layout::Clinical3x4Rhythm { rhythm_lead: settings.rhythm_lead.clone() },
+    };
+    let visible: Vec<_> = ecg.leads.iter().filter(|l| settings.lead_visible(l)).cloned().collect();
+    let leads = (visible.len() != ecg.leads.len() && !visible.is_empty()).then_some(visible);
+    FigureSpec {
+        layout,
+        leads,
+        window_s,
+        paper_speed_mm_s: settings.paper_speed_mm_s as f64,
+        gain_mm_mv: settings.gain_mm_mv as f64,
+        layers: settings.layers.clone(),
+        dpi: settings.export_dpi as f64,
+        page: if settings.export_a4 { PageSize::A4Landscape } else { PageSize::Fit },
+        ..FigureSpec::default()
+    }
+}
+
+/// Decode a PNG (from `figure::render_png`) into an egui image.
+pub fn png_to_image(png: &[u8]) -> anyhow::Result<ColorImage> {
+    let pixmap = resvg::tiny_skia::Pixmap::decode_png(png)?;
+    let size = [pixmap.width() as usize, pixmap.height() as usize];
+    Ok(ColorImage::from_rgba_premultiplied(size, pixmap.data()))
+}
+
+/// State of the export window (runtime only; choices that should persist live in Settings).
+#[derive(Default)]
+pub struct ExportDialog {
+    pub open: bool,
+    pub path_text: String,
+    /// Export only the time span visible on screen instead of the whole record.
+    pub only_visible: bool,
+    pub preview: Option<TextureHandle>,
+    /// The spec the preview was made for (re-rendered when it changes).
+    pub preview_spec: Option<FigureSpec>,
+    pub preview_pending: bool,
+    /// Waiting for the user to confirm overwriting this file.
+    pub confirm_overwrite: Option<PathBuf>,
+    pub message: Option<String>,
+    /// A save dialog (egui_file) when no native dialog is available.
+    pub file_dialog: Option<egui_file::FileDialog>,
+}
+
+/// What the user asked for in the export window this frame.
+pub enum ExportAction {
+    None,
+    RenderPreview(FigureSpec),
+    Export { path: PathBuf, spec: FigureSpec, overwrite: bool },
+    Browse,
+}
+
+impl ExportDialog {
+    /// Open the window for a record, suggesting `<id>.<ext>` in the last export folder.
+    pub fn show_for(&mut self, settings: &Settings, record_id: &str) {
+        self.open = true;
+        self.message = None;
+        self.confirm_overwrite = None;
+        let dir = settings.export_dir.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        let safe_id: String = record_id.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        self.path_text = dir.join(format!("{safe_id}.{}", settings.export_format.extension())).display().to_string();
+    }
+
+    /// Make sure the path's extension matches the chosen format.
+    fn sync_extension(&mut self, format: ExportFormat) {
+        if self.path_text.is_empty() {
+            return;
+        }
+        let path = PathBuf::from(&self.path_text);
+        self.path_text = path.with_extension(format.extension()).display().to_string();
+    }
+}
+
+/// Draw the export window; returns what to do.
+pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings, ecg: &Ecg, visible_s: Option<(f64, f64)>) -> ExportAction {
+    let mut action = ExportAction::None;
+    ui.horizontal(|ui| {
+        ui.label("Format");
+        let before = settings.export_format;
+        for f in [ExportFormat::Svg, ExportFormat::Png, ExportFormat::Pdf] {
+            ui.selectable_value(&mut settings.export_format, f, f.extension().to_uppercase());
+        }
+        if before != settings.export_format {
+            dialog.sync_extension(settings.export_format);
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut dialog.only_visible, "only the visible time span");
+        ui.checkbox(&mut settings.export_a4, "A4 landscape page");
+    });
+    if settings.export_format == ExportFormat::Png {
+        ui.add(egui::Slider::new(&mut settings.export_dpi, 72.0..=600.0).text("DPI"));
+    }
+    let window = if dialog.only_visible { visible_s } else { None };
+    let spec = spec_for_view(settings, ecg, window);
+    if let Ok(layout) = crate::figure::compute_layout(ecg, &spec) {
+        let px = |mm: f64| (mm / 25.4 * spec.dpi).round();
+        let size = format!("{:.0} x {:.0} mm", layout.page_width_mm, layout.page_height_mm);
+        ui.label(if settings.export_format == ExportFormat::Png {
+            format!("{size}, {:.0} x {:.0} px", px(layout.page_width_mm), px(layout.page_height_mm))
+        } else {
+            size
+        });
+    }
+    ui.horizontal(|ui| {
+        let label = ui.label("File");
+        ui.add(egui::TextEdit::singleline(&mut dialog.path_text).desired_width(360.0)).labelled_by(label.id);
+        if ui.button("Choose...").clicked() {
+            action = ExportAction::Browse;
+        }
+    });
+
+    // The preview follows the settings (same spec at a low resolution).
+    let preview_spec = FigureSpec { dpi: 60.0, ..spec.clone() };
+    if dialog.preview_spec.as_ref() != Some(&preview_spec) && !dialog.preview_pending {
+        dialog.preview_spec = Some(preview_spec.clone());
+        dialog.preview_pending = true;
+        action = ExportAction::RenderPreview(preview_spec);
+    }
+    ui.separator();
+    match &dialog.preview {
+        Some(tex) => {
+            let max = egui::vec2(ui.available_width().min(720.0), 360.0);
+            let size = tex.size_vec2();
+            let scale = (max.x / size.x).min(max.y / size.y).min(1.0);
+            ui.add(egui::Image::new((tex.id(), size * scale)).alt_text("Figure preview"));
+        }
+        None if dialog.preview_pending => {
+            ui.spinner();
+        }
+        None => {}
+    }
+    ui.separator();
+    if let Some(msg) = &dialog.message {
+        ui.label(msg);
+    }
+    if let Some(existing) = dialog.confirm_overwrite.clone() {
+        ui.label(RichText::new(format!("{} exists. Overwrite it?", existing.display())).strong());
+        ui.horizontal(|ui| {
+            if ui.button("Overwrite").clicked() {
+                dialog.confirm_overwrite = None;
+                action = ExportAction::Export { path: existing.clone(), spec: spec.clone(), overwrite: true };
+            }
+            if ui.button("Keep the file").clicked() {
+                dialog.confirm_overwrite = None;
+            }
+        });
+    } else if ui.button("Export").clicked() {
+        let path = PathBuf::from(dialog.path_text.trim());
+        if dialog.path_text.trim().is_empty() {
+            dialog.message = Some("Choose a file name first.".into());
+        } else if path.exists() {
+            dialog.confirm_overwrite = Some(path);
+        } else {
+            action = ExportAction::Export { path, spec, overwrite: false };
+        }
+    }
+    action
+}
+
+/// The folder and file stem for data export of a record.
+pub fn data_target(dir: &Path, record_id: &str) -> (PathBuf, String) {
+    let stem: String = record_id.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    (dir.to_path_buf(), stem)
+}

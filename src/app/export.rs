@@ -79,6 +79,12 @@ pub fn spec_for_view(settings: &Settings, ecg: &Ecg, window_s: Option<(f64, f64)
         gain_mm_mv: settings.gain_mm_mv as f64,
         layers: settings.layers.clone(),
         dpi: settings.export_dpi as f64,
+        // Stacked leads closer together than a printout so twelve fit a screen; the clinical
+        // layout keeps the printed spacing.
+        row_height_mv: match settings.layout {
+            ViewLayout::Stacked => 2.0,
+            ViewLayout::Clinical => 3.0,
+        },
         page: if settings.export_a4 { PageSize::A4Landscape } else { PageSize::Fit },
         ..FigureSpec::default()
     }

@@ -137,6 +137,8 @@ pub struct PaperView {
     pub offset_mm: Vec2,
     /// Time under the pointer (s), shared by all panels for the cursor line.
     pub hover_time_s: Option<f64>,
+    /// Time span (s) visible in the first lead panel (for "export the visible span").
+    pub visible_s: Option<(f64, f64)>,
 }
 
 impl Default for PaperView {
@@ -145,6 +147,7 @@ impl Default for PaperView {
             points_per_mm: None,
             offset_mm: Vec2::ZERO,
             hover_time_s: None,
+            visible_s: None,
         }
     }
 }
@@ -365,6 +368,10 @@ pub fn paper_ui(
         ppm,
     };
     let painter = painter.with_clip_rect(canvas);
+    view.visible_s = layout.leads.first().map(|p| {
+        let t = |x: f32| layout.t_s(p.rect_mm, p.t0_s, xf.mm(pos2(x, 0.0)).x);
+        (t(canvas.left()).max(p.t0_s), t(canvas.right()).min(p.t1_s))
+    });
 
     painter.rect_filled(canvas, 0.0, ui.visuals().extreme_bg_color);
     let page = xf.rect(Rect::from_min_size(Pos2::ZERO, layout.size_mm));
@@ -848,7 +855,7 @@ mod tests {
         let mut v = PaperView {
             points_per_mm: Some(2.0),
             offset_mm: vec2(10.0, 5.0),
-            hover_time_s: None,
+            ..Default::default()
         };
         let anchor = pos2(500.0, 300.0);
         let before = v.offset_mm + (anchor - canvas.min) / 2.0;

@@ -12,8 +12,10 @@ use tlc_explorer::model::config::Task;
 use tlc_explorer::progress::{NoProgress, ProgressSink};
 use tlc_explorer::surrogate::evaluate::BackendError;
 use tlc_explorer::surrogate::{
-    Assignment, ClusterBackend, CnnOutputs, EvalData, EvalSettings, Truth, cross_validate,
+    Assignment, ClusterBackend, CnnOutputs, EvalData, EvalSettings, TlcBackend, Truth,
+    cross_validate,
 };
+use tlc_explorer::tlc::ClusterSettings;
 
 /// Each record's "features" are already its proportions (one row): isolates the forest cost.
 struct GivenProportions(usize);
@@ -27,7 +29,10 @@ impl ClusterBackend for GivenProportions {
         Ok(())
     }
     fn assign(&self, _m: &(), f: &Array2<f32>) -> Result<Assignment, BackendError> {
-        Ok(Assignment { proportions: f.row(0).to_vec(), mean_entropy: 0.0 })
+        Ok(Assignment {
+            proportions: f.row(0).to_vec(),
+            mean_entropy: 0.0,
+        })
     }
 }
 
@@ -71,5 +76,47 @@ fn forest_side(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, forest_side);
+/// Cached features shaped like the bundled PTB-XL model's (last three blocks 32 + 48 + 64 = 144
+/// channels at 256 steps; 10 s of a 1024-sample window = 250 valid steps): per record, steps drawn
+/// around 12 prototypes, 2 of them tied to each of 5 labels.
+fn feature_data(n: usize, steps: usize, n_features: usize) -> EvalData {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let protos: Vec<Vec<f32>> = (0..12)
+        .map(|_| (0..n_features).map(|_| rng.r#gen::<f32>() * 4.0).collect())
+        .collect();
+    let mut base = proportion_data(n, 8, 5);
+    let Some(Truth::MultiLabel(truth)) = &base.truth else {
+        unreachable!()
+    };
+    base.features = (0..n)
+        .map(|i| {
+            let mut sources = vec![0usize, 1];
+            for l in 0..5 {
+                if truth[[i, l]] {
+                    sources.push(2 + 2 * l + (i % 2));
+                }
+            }
+            Array2::from_shape_fn((steps, n_features), |(t, j)| {
+                protos[sources[t % sources.len()]][j] + rng.r#gen::<f32>()
+            })
+        })
+        .collect();
+    base
+}
+
+fn full_cv(c: &mut Criterion) {
+    let data = feature_data(500, 250, 144);
+    let backend = TlcBackend {
+        settings: ClusterSettings::default(),
+    };
+    let settings = EvalSettings::default();
+    let mut g = c.benchmark_group("surrogate");
+    g.sample_size(10);
+    g.bench_function("cv10_tlc_kmeans_500rec_250x144_k8_100trees", |b| {
+        b.iter(|| cross_validate(&data, &backend, &settings, &NoProgress).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, forest_side, full_cv);
 criterion_main!(benches);

@@ -105,5 +105,155 @@ fn kmeans(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, kmeans);
+/// Explaining one ECG with the golden fixture's network (Ribeiro's full architecture) and an
+/// explainer fitted on the fixture's four inputs. Skipped with a message when the fixture is
+/// not beside the repository.
+fn explain(c: &mut Criterion) {
+    use tlc_explorer::model::LoadedModel;
+    use tlc_explorer::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+    use tlc_explorer::tlc::tensorfile::TensorFile;
+    use tlc_explorer::tlc::{Explainer, FeatureSettings, FitDescription};
+    use tlc_explorer::{Ecg, EcgMeta, LeadName};
+
+    let dir = std::env::var_os("TLC_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+        .join("fixtures");
+    if !dir.join("resnet_fixture.safetensors").exists() {
+        eprintln!("SKIPPED explain benchmark: {} not found", dir.display());
+        return;
+    }
+    let model = LoadedModel::open_with_config(
+        &dir.join("resnet_fixture.safetensors"),
+        &dir.join("model_config.json"),
+    )
+    .unwrap();
+    let input = TensorFile::open(&dir.join("input.safetensors")).unwrap();
+    let x = input.f32("input").unwrap();
+    let ecgs: Vec<Ecg> = (0..x.shape()[0])
+        .map(|b| {
+            let rec = x
+                .index_axis(ndarray::Axis(0), b)
+                .to_owned()
+                .into_dimensionality()
+                .unwrap();
+            let meta = EcgMeta {
+                id: format!("fixture_{b}"),
+                ..Default::default()
+            };
+            Ecg::new(LeadName::standard_12(), 400.0, rec, meta).unwrap()
+        })
+        .collect();
+    let features: Vec<Array2<f32>> = ecgs
+        .iter()
+        .map(|e| {
+            tlc_explorer::tlc::record_features(
+                &model,
+                &FeatureSettings::default(),
+                e,
+                &Default::default(),
+            )
+            .unwrap()
+            .features
+        })
+        .collect();
+    let clusters = fit_clusters(&features, &ClusterSettings::default(), &NoProgress).unwrap();
+    let fit = FitDescription {
+        dataset: "fixture".into(),
+        n_records: 4,
+        n_time_steps: clusters.n_time_steps,
+        n_time_steps_seen: clusters.n_time_steps,
+        seed: 0,
+        settings: ClusterSettings::default(),
+        inertia: clusters.inertia,
+        date: String::new(),
+    };
+    let explainer = Explainer::from_clusters(
+        "bench",
+        model.name.clone(),
+        model.sha256.clone(),
+        model.config.clone(),
+        FeatureSettings::default(),
+        clusters,
+        fit,
+    )
+    .unwrap();
+    let mut group = c.benchmark_group("explain_one_ecg");
+    group.sample_size(20);
+    let named = ExplainSettings {
+        gradcam: Some(GradCamTarget {
+            output: 0,
+            block: None,
+        }),
+        ..Default::default()
+    };
+    group.bench_function("with_gradcam_named_output", |b| {
+        b.iter(|| explain_record(&model, &explainer, &ecgs[0], &named).unwrap())
+    });
+    group.bench_function("with_gradcam_top_output", |b| {
+        b.iter(|| {
+            explain_record(&model, &explainer, &ecgs[0], &ExplainSettings::default()).unwrap()
+        })
+    });
+    let none = ExplainSettings {
+        with_gradcam: false,
+        ..Default::default()
+    };
+    group.bench_function("without_gradcam", |b| {
+        b.iter(|| explain_record(&model, &explainer, &ecgs[0], &none).unwrap())
+    });
+    // Everything after the network (features, assignment, entropy, segments, Grad-CAM maths).
+    let out = model
+        .explain_forward(
+            std::slice::from_ref(&ecgs[0].samples_mv),
+            &[2, 3, 4],
+            Some((4, 0)),
+        )
+        .unwrap();
+    let arr = |t: &candle_core::Tensor| {
+        let d = t.dims().to_vec();
+        let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        Array2::from_shape_vec((d[1], d[2]), v).unwrap()
+    };
+    let blocks: Vec<Array2<f32>> = [2, 3, 4]
+        .iter()
+        .map(|&b| arr(out.blocks[b].as_ref().unwrap()))
+        .collect();
+    let grad = arr(out.grad.as_ref().unwrap());
+    let raw = out.logits.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let prepared_input = tlc_explorer::dsp::PreparedInput {
+        data: ecgs[0].samples_mv.clone(),
+        valid: 0..4096,
+        fs_hz: 400.0,
+        start_s: 0.0,
+    };
+    let info = tlc_explorer::tlc::pipeline::RecordInfo {
+        id: "fixture_0".into(),
+        fs_hz: 400.0,
+        n_samples: 4096,
+    };
+    group.bench_function("tlc_after_forward", |b| {
+        b.iter(|| {
+            tlc_explorer::tlc::pipeline::explanation_from_outputs(
+                &explainer,
+                "fixture",
+                &info,
+                &prepared_input,
+                tlc_explorer::tlc::pipeline::RecordOutputs {
+                    raw: raw.clone(),
+                    blocks: blocks.clone(),
+                    gradcam: Some((0, 4, blocks[2].clone(), grad.clone())),
+                },
+            )
+            .unwrap()
+        })
+    });
+    let prepared = ecgs[0].samples_mv.clone();
+    group.bench_function("model_forward_only", |b| {
+        b.iter(|| model.predict(std::slice::from_ref(&prepared)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, explain, kmeans);
 criterion_main!(benches);

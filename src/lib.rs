@@ -6,6 +6,7 @@
 //! (`app`, the egui desktop app, and `cli`, the `tlc` command) sit on top and only call the core.
 //! See ARCHITECTURE.md for how data flows between the modules.
 
+pub mod error_text;
 pub mod paths;
 pub mod progress;
 pub mod record;

@@ -300,3 +300,209 @@ fn bad_inputs_are_clear_errors() {
     assert!(model.net.forward_explain(&x, &[3], None).is_err());
     assert!(model.net.forward_explain(&x, &[0], Some((2, 5))).is_err());
 }
+
+/// A minimal PyTorch `torch.save` zip (stored entries, pickle protocol 2) of f32 tensors and
+/// one I64 `num_batches_tracked`, optionally nested as `{"model": state_dict, "epoch": 3}` as in
+/// Ribeiro et al.'s checkpoints. Written here because torch is not available to the tests.
+fn write_torch_zip(path: &Path, tensors: &[(String, Tensor)], nested: bool) {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn unicode(p: &mut Vec<u8>, s: &str) {
+        p.push(b'X');
+        p.extend((s.len() as u32).to_le_bytes());
+        p.extend(s.as_bytes());
+    }
+    fn int(p: &mut Vec<u8>, v: usize) {
+        p.push(b'J');
+        p.extend((v as i32).to_le_bytes());
+    }
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut pkl = vec![0x80, 2];
+    if nested {
+        pkl.extend(b"}(");
+        unicode(&mut pkl, "model");
+    }
+    pkl.extend(b"}(");
+    let mut entries: Vec<(String, Vec<usize>, &str, Vec<u8>)> = tensors
+        .iter()
+        .map(|(k, t)| {
+            let v: Vec<f32> = flat(t);
+            let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            (k.clone(), t.dims().to_vec(), "FloatStorage", bytes)
+        })
+        .collect();
+    entries.push((
+        "bn1.num_batches_tracked".into(),
+        vec![],
+        "LongStorage",
+        7i64.to_le_bytes().to_vec(),
+    ));
+    for (i, (name, dims, storage, bytes)) in entries.iter().enumerate() {
+        let numel: usize = dims.iter().product();
+        unicode(&mut pkl, name);
+        pkl.extend(b"ctorch._utils\n_rebuild_tensor_v2\n((");
+        unicode(&mut pkl, "storage");
+        pkl.extend(format!("ctorch\n{storage}\n").as_bytes());
+        unicode(&mut pkl, &i.to_string());
+        unicode(&mut pkl, "cpu");
+        int(&mut pkl, numel);
+        pkl.extend(b"tQ");
+        int(&mut pkl, 0);
+        pkl.push(b'(');
+        for &d in dims {
+            int(&mut pkl, d);
+        }
+        pkl.extend(b"t(");
+        let mut stride = 1;
+        let mut strides = vec![0; dims.len()];
+        for (j, &d) in dims.iter().enumerate().rev() {
+            strides[j] = stride;
+            stride *= d;
+        }
+        for s in strides {
+            int(&mut pkl, s);
+        }
+        pkl.extend(b"t\x89ccollections\nOrderedDict\n)RtR");
+        files.push((format!("archive/data/{i}"), bytes.clone()));
+    }
+    pkl.push(b'u');
+    if nested {
+        unicode(&mut pkl, "epoch");
+        int(&mut pkl, 3);
+        pkl.push(b'u');
+    }
+    pkl.push(b'.');
+    files.insert(0, ("archive/data.pkl".into(), pkl));
+    files.push(("archive/version".into(), b"3\n".to_vec()));
+
+    let mut zip = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in &files {
+        let offset = zip.len() as u32;
+        let crc = crc32(data);
+        let common = |v: &mut Vec<u8>| {
+            v.extend(20u16.to_le_bytes()); // version needed
+            v.extend(0u16.to_le_bytes()); // flags
+            v.extend(0u16.to_le_bytes()); // stored
+            v.extend(0u16.to_le_bytes()); // time
+            v.extend(33u16.to_le_bytes()); // 1980-01-01
+            v.extend(crc.to_le_bytes());
+            v.extend((data.len() as u32).to_le_bytes());
+            v.extend((data.len() as u32).to_le_bytes());
+            v.extend((name.len() as u16).to_le_bytes());
+            v.extend(0u16.to_le_bytes()); // extra
+        };
+        zip.extend(0x0403_4b50u32.to_le_bytes());
+        common(&mut zip);
+        zip.extend(name.as_bytes());
+        zip.extend(data);
+        central.extend(0x0201_4b50u32.to_le_bytes());
+        central.extend(20u16.to_le_bytes()); // made by
+        common(&mut central);
+        central.extend([0u8; 8]); // comment len, disk, internal attrs, (part of) external attrs
+        central.extend(0u16.to_le_bytes()); // rest of external attrs
+        central.extend(offset.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let cd_offset = zip.len() as u32;
+    zip.extend(&central);
+    zip.extend(0x0605_4b50u32.to_le_bytes());
+    zip.extend([0u8; 4]);
+    zip.extend((files.len() as u16).to_le_bytes());
+    zip.extend((files.len() as u16).to_le_bytes());
+    zip.extend((central.len() as u32).to_le_bytes());
+    zip.extend(cd_offset.to_le_bytes());
+    zip.extend(0u16.to_le_bytes());
+    std::fs::write(path, zip).unwrap();
+}
+
+/// A PyTorch state dict (`.pth`, plain or under "model") loads to the same outputs as the
+/// same weights in safetensors.
+#[test]
+fn pytorch_pth_state_dict_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(12, Task::Multilabel);
+    let tensors = init_parameters(&config, 5, &Device::Cpu).unwrap();
+    let st_path = dir.path().join("ref.safetensors");
+    let map: HashMap<String, Tensor> = tensors.iter().cloned().collect();
+    save_model(&st_path, &config, &map, DType::F32).unwrap();
+    let reference = LoadedModel::open(&st_path).unwrap();
+    let x: Vec<Array2<f32>> = (0..2)
+        .map(|i| Array2::from_shape_fn((12, 256), |(c, t)| ((c * 7 + t + i) as f32 * 0.1).sin()))
+        .collect();
+    let want: Vec<f32> = reference
+        .predict(&x)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    for nested in [false, true] {
+        let pth = dir
+            .path()
+            .join(if nested { "nested.pth" } else { "plain.pth" });
+        write_torch_zip(&pth, &tensors, nested);
+        std::fs::copy(dir.path().join("ref.json"), pth.with_extension("json")).unwrap();
+        let model = LoadedModel::open(&pth).unwrap_or_else(|e| panic!("nested {nested}: {e}"));
+        let got: Vec<f32> = model.predict(&x).unwrap().into_iter().flatten().collect();
+        assert!(common::rel_err(&got, &want) < 1e-6, "nested {nested}");
+    }
+}
+
+/// The app hands models to a worker thread.
+#[test]
+fn loaded_model_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<LoadedModel>();
+    check::<tlc_explorer::model::ForwardOutput>();
+}
+
+/// Minimum macro AUROC of the bundled synthetic model on fresh synthetic records.
+const BUNDLED_SYNTH_MIN_AUROC: f64 = 0.9;
+
+/// The bundled synthetic-data model recognises the synthetic classes on records it never saw
+/// (a different generator seed from its training records).
+#[test]
+fn bundled_synth_model_separates_fresh_synthetic_records() {
+    use tlc_explorer::io::Dataset;
+    let path = tlc_explorer::paths::default_model();
+    let model = LoadedModel::open(&path).expect("bundled model opens");
+    let params = tlc_explorer::synth::SynthParams {
+        n_records: 100,
+        seed: 2,
+        ..Default::default()
+    };
+    let ds = tlc_explorer::synth::SyntheticDataset::new(params).unwrap();
+    let spec = model.config.input_spec();
+    let mut inputs = Vec::new();
+    let mut targets = Vec::new();
+    for i in 0..ds.len() {
+        let ecg = ds.load(i).unwrap();
+        let prepared = tlc_explorer::dsp::prepare(&ecg, &spec, &Default::default()).unwrap();
+        inputs.push(prepared.data);
+        let labels = &ds.entry(i).unwrap().labels;
+        targets.push(
+            model
+                .config
+                .class_names
+                .iter()
+                .map(|c| f32::from(u8::from(labels.contains(c))))
+                .collect::<Vec<f32>>(),
+        );
+    }
+    let probs = model.predict_probabilities(&inputs).unwrap();
+    let auc = macro_auroc(&probs, &targets).unwrap();
+    eprintln!("bundled synth model: macro AUROC {auc:.3} on 100 fresh records (seed 2)");
+    assert!(auc > BUNDLED_SYNTH_MIN_AUROC, "macro AUROC {auc}");
+}

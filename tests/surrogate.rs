@@ -449,3 +449,29 @@ fn cohort_k_sweep_and_audit() {
                 || r.kind == tlc_explorer::surrogate::Disagreement::Cnn)
     );
 }
+
+#[test]
+fn tlc_backend_reproduces_the_cluster_label_link() {
+    // The production backend (crate::tlc standardisation + k-means + soft assignment) on the
+    // same synthetic records: fidelity high, proportions sum to one, entropy in [0, 1].
+    use tlc_explorer::surrogate::TlcBackend;
+    use tlc_explorer::tlc::ClusterSettings;
+    let data = synthetic(120, 3, 4, 0.0, 11);
+    let backend = TlcBackend {
+        settings: ClusterSettings {
+            k: N_PROTOTYPES,
+            n_init: 2,
+            ..Default::default()
+        },
+    };
+    let report = cross_validate(&data, &backend, &settings(), &NoProgress).unwrap();
+    assert!(
+        report.summary.fidelity.unwrap().mean > 0.9,
+        "{}",
+        report.table()
+    );
+    for r in &report.records {
+        assert!((r.proportions.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        assert!((0.0..=1.0).contains(&r.mean_entropy));
+    }
+}

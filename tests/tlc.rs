@@ -576,3 +576,51 @@ fn qrs_time_steps_fall_mostly_in_one_or_two_clusters() {
     assert!(n_qrs > 50);
     assert!(top_two >= 0.7, "QRS steps spread over clusters: {counts:?}");
 }
+
+#[test]
+fn fit_explainer_is_deterministic_and_cancellable() {
+    let Some(model) = fixture_model() else { return };
+    use tlc_explorer::progress::{Progress, ProgressSink};
+    use tlc_explorer::synth::{SynthParams, SyntheticDataset};
+    let data = SyntheticDataset::new(SynthParams {
+        n_records: 3,
+        seed: 9,
+        ..Default::default()
+    })
+    .unwrap();
+    let settings = FitSettings {
+        clusters: ClusterSettings {
+            k: 4,
+            max_time_steps: Some(500),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let a = fit_explainer(&model, &data, &[0, 1, 2], &settings, &NoProgress).unwrap();
+    let b = fit_explainer(&model, &data, &[0, 1, 2], &settings, &NoProgress).unwrap();
+    assert_eq!(a.fit.n_time_steps, 500);
+    assert_eq!(a.fit.n_time_steps_seen, 750);
+    assert_eq!(
+        (a.centroids.clone(), a.mean.clone(), a.std.clone()),
+        (b.centroids, b.mean, b.std)
+    );
+    assert_eq!(a.temperature.to_bits(), b.temperature.to_bits());
+
+    struct CancelAtKMeans;
+    impl ProgressSink for CancelAtKMeans {
+        fn report(&self, _p: Progress) {}
+        fn is_cancelled(&self) -> bool {
+            true
+        }
+    }
+    let err = fit_explainer(&model, &data, &[0, 1, 2], &settings, &CancelAtKMeans).unwrap_err();
+    assert!(
+        matches!(err, tlc_explorer::tlc::TlcError::Cancelled),
+        "{err}"
+    );
+    let err = fit_explainer(&model, &data, &[], &settings, &NoProgress).unwrap_err();
+    assert!(
+        matches!(err, tlc_explorer::tlc::TlcError::NoRecords),
+        "{err}"
+    );
+}

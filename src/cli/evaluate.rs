@@ -1,9 +1,328 @@
-//! `tlc evaluate`.
+//! `tlc evaluate`: the paper's surrogate table by k-fold cross-validation.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use ndarray::Array2;
+
+use crate::cli::fit::BarProgress;
+use crate::dsp::PreprocessSettings;
+use crate::io::open_dataset;
+use crate::model::LoadedModel;
+use crate::model::config::Task;
+use crate::surrogate::cohort::{CohortStats, DEFAULT_K_SWEEP, KSweep, cohort_stats, k_sweep};
+use crate::surrogate::data::{dataset_folds, dataset_truth};
+use crate::surrogate::evaluate::ClusterBackend;
+use crate::surrogate::oof::OofPredictions;
+use crate::surrogate::tlc_backend::TlcBackend;
+use crate::surrogate::{CnnOutputs, EvalData, EvalSettings, ForestSettings, MaxFeatures, Truth};
+use crate::tlc::pipeline::dataset_features;
+use crate::tlc::{ClusterSettings, Explainer};
+
+/// Inputs shared by `tlc evaluate` and `tlc audit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// Model weights (safetensors, config JSON beside them).
+    #[arg(long, default_value_os_t = crate::paths::default_model())]
+    pub model: PathBuf,
+    /// Explainer of the model: gives the blocks, alignment, K and k-means settings (the
+    /// clusters themselves are refitted on each fold's training records).
+    #[arg(long, default_value_os_t = crate::paths::default_explainer())]
+    pub explainer: PathBuf,
+    /// Data set: PTB-XL folder, folder of WFDB records, CODE-15% HDF5.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Number of folds. The data set's own folds are used when every record has one and their
+    /// count matches (PTB-XL's strat_fold); otherwise records are dealt into N seeded folds.
+    #[arg(long)]
+    pub folds: Option<usize>,
+    /// Out-of-fold CNN predictions (`tlc train --folds` CSV: id,fold,<outputs>); their folds are
+    /// then the evaluation's folds. Default: the given model's own predictions.
+    #[arg(long)]
+    pub oof: Option<PathBuf>,
+    /// Number of clusters (default: the explainer's K).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Trees per forest.
+    #[arg(long, default_value_t = 100)]
+    pub trees: usize,
+    /// Maximum tree depth (default: unlimited).
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub min_samples_leaf: usize,
+    /// Features tried per split: sqrt, third, all, a count, or a fraction in (0, 1].
+    #[arg(long, default_value = "sqrt")]
+    pub max_features: String,
+    /// k-means initialisations per fold (default: the explainer's).
+    #[arg(long)]
+    pub n_init: Option<usize>,
+    /// Time-step budget of each fold's k-means (seeded subsample; default: the explainer's).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Seed of folds, k-means and forests.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Use only the first N records.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Remove baseline wander before the model (use the setting the explainer was fitted with).
+    #[arg(long)]
+    pub remove_baseline: bool,
+}
 
 /// Arguments of `tlc evaluate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Also run the K sweep (K = 4, 6, 8, 12, 16 unless listed: `--k-sweep 4,8`).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pub k_sweep: Option<Vec<usize>>,
+    /// Folder for evaluation.csv, evaluation.json, cohort.json (and k_sweep.json).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'tlc evaluate' is not built yet")
+fn parse_max_features(s: &str) -> anyhow::Result<MaxFeatures> {
+    Ok(match s {
+        "sqrt" => MaxFeatures::Sqrt,
+        "third" => MaxFeatures::Third,
+        "all" => MaxFeatures::All,
+        _ if s.contains('.') => {
+            MaxFeatures::Fraction(s.parse().with_context(|| format!("--max-features {s}"))?)
+        }
+        _ => MaxFeatures::Count(s.parse().with_context(|| format!("--max-features {s}"))?),
+    })
+}
+
+/// Everything loaded and computed once: the evaluation input, the explainer, the backend.
+pub(crate) struct Prepared {
+    pub data: EvalData,
+    pub explainer: Explainer,
+    pub backend: TlcBackend,
+    pub settings: EvalSettings,
+    pub dataset_name: String,
+}
+
+pub(crate) fn prepare(a: &InputArgs, progress: &BarProgress) -> anyhow::Result<Prepared> {
+    let model = LoadedModel::open(&a.model)
+        .with_context(|| format!("opening model {}", a.model.display()))?;
+    let explainer = Explainer::load(&a.explainer)
+        .with_context(|| format!("opening explainer {}", a.explainer.display()))?;
+    explainer
+        .check_model(&model)
+        .with_context(|| format!("explainer {}", a.explainer.display()))?;
+    let dataset =
+        open_dataset(&a.data).with_context(|| format!("opening data set {}", a.data.display()))?;
+    let n = a.limit.map_or(dataset.len(), |l| l.min(dataset.len()));
+    if n == 0 {
+        bail!("data set {} has no records", a.data.display());
+    }
+    let indices: Vec<usize> = (0..n).collect();
+    let ids: Vec<String> = indices
+        .iter()
+        .map(|&i| {
+            dataset
+                .entry(i)
+                .map(|e| e.id.clone())
+                .unwrap_or_else(|| format!("#{i}"))
+        })
+        .collect();
+    let preprocess = PreprocessSettings {
+        remove_baseline: a.remove_baseline,
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let feats = dataset_features(
+        &model,
+        &explainer.features,
+        dataset.as_ref(),
+        &indices,
+        &preprocess,
+        progress,
+    )
+    .context("computing features")?;
+    eprintln!(
+        "features of {n} records computed once in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let names = model.config.class_names.clone();
+    let task = model.config.task;
+    let (cnn, folds) = match &a.oof {
+        Some(path) => {
+            let oof = OofPredictions::read(path)?;
+            let (values, folds) = oof.aligned(path, &ids, &names)?;
+            (
+                CnnOutputs {
+                    task,
+                    names: names.clone(),
+                    values,
+                },
+                folds,
+            )
+        }
+        None => {
+            let mut raw = Array2::<f32>::zeros((n, names.len()));
+            for (i, f) in feats.iter().enumerate() {
+                if f.raw_outputs.len() != names.len() {
+                    bail!(
+                        "model gave {} outputs for record {}, config names {}",
+                        f.raw_outputs.len(),
+                        ids[i],
+                        names.len()
+                    );
+                }
+                raw.row_mut(i)
+                    .assign(&ndarray::ArrayView1::from(&f.raw_outputs[..]));
+            }
+            let folds = dataset_folds(dataset.as_ref(), &indices, a.folds, a.seed)?;
+            (CnnOutputs::from_raw(task, names.clone(), raw), folds)
+        }
+    };
+    let truth = dataset_truth(dataset.as_ref(), &indices, &names, task)?;
+    let fit = &explainer.fit.settings;
+    let cluster = ClusterSettings {
+        k: a.k.unwrap_or(explainer.k),
+        n_init: a.n_init.unwrap_or(fit.n_init),
+        max_time_steps: a.max_steps.or(fit.max_time_steps),
+        seed: a.seed,
+        ..fit.clone()
+    };
+    let forest = ForestSettings {
+        n_trees: a.trees,
+        max_depth: a.max_depth,
+        min_samples_leaf: a.min_samples_leaf,
+        max_features: parse_max_features(&a.max_features)?,
+        seed: a.seed,
+        ..if task == Task::Regression {
+            ForestSettings::regression_default()
+        } else {
+            ForestSettings::default()
+        }
+    };
+    let data = EvalData {
+        ids,
+        features: feats.into_iter().map(|f| f.features).collect(),
+        folds,
+        cnn,
+        truth,
+    };
+    Ok(Prepared {
+        data,
+        explainer,
+        backend: TlcBackend { settings: cluster },
+        settings: EvalSettings { forest },
+        dataset_name: dataset.name(),
+    })
+}
+
+/// Cohort statistics under the explainer's own clusters (one numbering for all records).
+fn cohort(p: &Prepared) -> anyhow::Result<CohortStats> {
+    let model = p.explainer.cluster_model();
+    let backend = TlcBackend {
+        settings: ClusterSettings {
+            k: model.k(),
+            ..p.backend.settings.clone()
+        },
+    };
+    let k = model.k();
+    let mut props = Array2::<f32>::zeros((p.data.ids.len(), k));
+    let mut entropy = Vec::with_capacity(p.data.ids.len());
+    for (i, f) in p.data.features.iter().enumerate() {
+        let a = backend
+            .assign(&model, f)
+            .map_err(|e| anyhow::anyhow!("record {}: {e}", p.data.ids[i]))?;
+        props
+            .row_mut(i)
+            .assign(&ndarray::ArrayView1::from(&a.proportions[..]));
+        entropy.push(a.mean_entropy);
+    }
+    Ok(cohort_stats(
+        props.view(),
+        &entropy,
+        &p.data.cnn,
+        p.data.truth.as_ref(),
+    )?)
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let progress = BarProgress::new();
+    let t0 = Instant::now();
+    let p = prepare(&args.input, &progress)?;
+    let t_cv = Instant::now();
+    let report = crate::surrogate::cross_validate(&p.data, &p.backend, &p.settings, &progress);
+    progress.finish();
+    let report = report?;
+    let cv_s = t_cv.elapsed().as_secs_f64();
+    println!(
+        "{} ({})",
+        p.dataset_name,
+        if args.input.oof.is_some() {
+            "out-of-fold CNN predictions"
+        } else {
+            "CNN predictions of the given model"
+        }
+    );
+    print!("{}", report.table());
+    println!(
+        "cross-validation {cv_s:.1} s (features cached), total {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let sweep: Option<KSweep> = match &args.k_sweep {
+        None => None,
+        Some(ks) => {
+            let ks = if ks.is_empty() {
+                DEFAULT_K_SWEEP.to_vec()
+            } else {
+                ks.clone()
+            };
+            let base = p.backend.settings.clone();
+            let progress = BarProgress::new();
+            let s = k_sweep(
+                &p.data,
+                &ks,
+                |k| TlcBackend {
+                    settings: ClusterSettings { k, ..base.clone() },
+                },
+                &p.settings,
+                &progress,
+            );
+            progress.finish();
+            let s = s?;
+            println!("K sweep (fidelity %):");
+            for pt in &s.points {
+                println!(
+                    "  K = {:>3}: {}",
+                    pt.k,
+                    pt.fidelity
+                        .map(|m| m.percent())
+                        .unwrap_or_else(|| "undefined".into())
+                );
+            }
+            Some(s)
+        }
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        report.write_csv(&dir.join("evaluation.csv"))?;
+        report.write_json(&dir.join("evaluation.json"))?;
+        write_json(&dir.join("cohort.json"), &cohort(&p)?)?;
+        if let Some(s) = &sweep {
+            write_json(&dir.join("k_sweep.json"), s)?;
+        }
+        println!("wrote {}", dir.display());
+    }
+    Ok(())
+}
+
+/// Used by `tlc audit` too: the truth of the prepared data.
+pub(crate) fn truth(p: &Prepared) -> Option<&Truth> {
+    p.data.truth.as_ref()
 }

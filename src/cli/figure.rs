@@ -10,14 +10,17 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::delineate::{Delineation, DelineatorParams, delineate};
 use crate::figure::annotations::write_cluster_annotations;
 use crate::figure::{
     FigureInput, FigureSpec, Layers, Layout, PageSize, data::export_data, export_figure, run_batch,
 };
 use crate::io::Dataset;
+use crate::model::LoadedModel;
 use crate::progress::{CancelToken, Progress, ProgressSink};
 use crate::record::{Ecg, LeadName};
-use crate::tlc::Explanation;
+use crate::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+use crate::tlc::{Explainer, Explanation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LayoutArg {
@@ -81,10 +84,22 @@ pub struct Args {
     #[arg(long, requires = "data")]
     pub limit: Option<usize>,
 
-    /// An explanation already computed (JSON of `Explanation`, e.g. from `tlc explain`) for a
-    /// single record; without it the record is drawn without clusters, entropy and Grad-CAM.
-    #[arg(long, requires = "record")]
+    /// Model weights (default: the bundled model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Explainer fitted for the model (default: the bundled one).
+    #[arg(long)]
+    pub explainer: Option<PathBuf>,
+    /// Grad-CAM target output, by index or name (default: the top predicted output).
+    #[arg(long)]
+    pub gradcam_output: Option<String>,
+    /// Use an explanation already computed (the JSON `tlc explain --out` writes) instead of
+    /// running the model (single record).
+    #[arg(long, requires = "record", conflicts_with_all = ["model", "explainer", "no_explain"])]
     pub explanation: Option<PathBuf>,
+    /// Draw the record only: no model, no clusters, entropy or Grad-CAM.
+    #[arg(long)]
+    pub no_explain: bool,
 
     #[arg(long, value_enum, default_value = "stacked")]
     pub layout: LayoutArg,
@@ -228,6 +243,121 @@ fn read_explanation(path: &Path) -> anyhow::Result<Explanation> {
         .with_context(|| format!("{}: not an explanation JSON", path.display()))
 }
 
+/// The model and explainer of a run, loaded once.
+struct Explaining {
+    model: LoadedModel,
+    explainer: Explainer,
+    settings: ExplainSettings,
+    /// Display names per cluster: `--cluster-names`, else the explainer's descriptions
+    /// ("C3 mostly QRS"), else `C<k>`.
+    cluster_names: Vec<String>,
+}
+
+impl Explaining {
+    fn open(args: &Args) -> anyhow::Result<Self> {
+        let model_path = args
+            .model
+            .clone()
+            .unwrap_or_else(crate::paths::default_model);
+        let explainer_path = args
+            .explainer
+            .clone()
+            .unwrap_or_else(crate::paths::default_explainer);
+        let model = LoadedModel::open(&model_path).with_context(|| {
+            format!(
+                "opening model {} (use --no-explain to draw the record only)",
+                model_path.display()
+            )
+        })?;
+        let explainer = Explainer::load(&explainer_path)
+            .with_context(|| format!("opening explainer {}", explainer_path.display()))?;
+        explainer.check_model(&model)?;
+        let gradcam = match &args.gradcam_output {
+            None => None,
+            Some(o) => {
+                let names = &model.config.class_names;
+                let output = match o.parse::<usize>() {
+                    Ok(i) => i,
+                    Err(_) => names
+                        .iter()
+                        .position(|n| n.eq_ignore_ascii_case(o))
+                        .with_context(|| {
+                            format!(
+                                "--gradcam-output {o}: the model's outputs are {}",
+                                names.join(", ")
+                            )
+                        })?,
+                };
+                if output >= model.config.n_outputs {
+                    bail!(
+                        "--gradcam-output {output}: the model has {} outputs",
+                        model.config.n_outputs
+                    );
+                }
+                Some(GradCamTarget {
+                    output,
+                    block: None,
+                })
+            }
+        };
+        let settings = ExplainSettings {
+            gradcam,
+            with_gradcam: !args.no_gradcam,
+            ..Default::default()
+        };
+        let cluster_names = cluster_names(&explainer, args.cluster_names.as_deref());
+        Ok(Explaining {
+            model,
+            explainer,
+            settings,
+            cluster_names,
+        })
+    }
+
+    fn explain(&self, ecg: &Ecg) -> anyhow::Result<Explanation> {
+        Ok(explain_record(
+            &self.model,
+            &self.explainer,
+            ecg,
+            &self.settings,
+        )?)
+    }
+}
+
+/// Cluster display names: the given ones first, then the explainer's descriptions.
+pub fn cluster_names(explainer: &Explainer, given: Option<&[String]>) -> Vec<String> {
+    (0..explainer.k)
+        .map(|c| {
+            if let Some(name) = given
+                .and_then(|g| g.get(c))
+                .filter(|n| !n.trim().is_empty())
+            {
+                return name.clone();
+            }
+            match explainer
+                .cluster_descriptions
+                .get(c)
+                .and_then(|d| d.as_ref())
+            {
+                Some(d) if !d.dominant_segment.is_empty() => {
+                    format!("C{c} mostly {}", d.dominant_segment)
+                }
+                _ => format!("C{c}"),
+            }
+        })
+        .collect()
+}
+
+/// Landmarks for the figure; a record the delineator cannot handle is drawn without them.
+fn landmarks(args: &Args, ecg: &Ecg) -> Result<Option<Delineation>, String> {
+    if args.no_landmarks {
+        return Ok(None);
+    }
+    delineate(ecg, &DelineatorParams::default())
+        .map(Some)
+        .map_err(|e| format!("record '{}': no landmarks drawn: {e}", ecg.meta.id))
+}
+
 fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
     let record = args.record.as_deref().context("a RECORD is required")?;
     let out = args
@@ -235,16 +365,24 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         .as_deref()
         .context("--out FILE.{svg,png,pdf} is required with a RECORD")?;
     let (ecg, header) = load_record(record, args.id.as_deref())?;
-    let explanation = args
-        .explanation
-        .as_deref()
-        .map(read_explanation)
-        .transpose()?;
+    let (explanation, names) = if let Some(path) = &args.explanation {
+        (Some(read_explanation(path)?), args.cluster_names.clone())
+    } else if args.no_explain {
+        (None, args.cluster_names.clone())
+    } else {
+        let explaining = Explaining::open(args)?;
+        let ex = explaining.explain(&ecg)?;
+        (Some(ex), Some(explaining.cluster_names))
+    };
+    let delineation = landmarks(args, &ecg).unwrap_or_else(|warning| {
+        eprintln!("warning: {warning}");
+        None
+    });
     let input = FigureInput {
         ecg: &ecg,
         explanation: explanation.as_ref(),
-        delineation: None,
-        cluster_names: args.cluster_names.clone(),
+        delineation: delineation.as_ref(),
+        cluster_names: names.clone(),
     };
     export_figure(out, &input, spec, args.overwrite)?;
     println!("wrote {}", out.display());
@@ -265,7 +403,7 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
             &header,
             ex,
             ecg.n_samples(),
-            args.cluster_names.as_deref(),
+            names.as_deref(),
             args.overwrite,
         )?;
         println!("wrote {}", path.display());

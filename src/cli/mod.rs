@@ -72,7 +72,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", crate::error_text::describe_anyhow(&err));
             ExitCode::FAILURE
         }
     }

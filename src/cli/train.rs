@@ -1,9 +1,444 @@
-//! `tlc train`.
+//! `tlc train`: train a ResNet1d on a data set (or on synthetic records), optionally with
+//! k-fold cross-validation and out-of-fold predictions.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use candle_core::DType;
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::dsp::{PreprocessSettings, prepare};
+use crate::io::{Dataset, OpenOptions, PtbxlRate, RecordEntry, open_dataset_with};
+use crate::model::train::{
+    CvParams, LrSchedule, TrainParams, TrainingSet, accuracy, cross_validate, exact_match,
+    macro_auroc, metric_name, task_metric, train, write_oof_csv,
+};
+use crate::model::{ModelConfig, ModelError, Task, default_device};
+use crate::progress::{CancelToken, Progress, ProgressSink};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TaskArg {
+    Multilabel,
+    Multiclass,
+    Regression,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScheduleArg {
+    /// Cosine decay to 1 % of --lr.
+    Cosine,
+    /// x0.1 every third of the epochs.
+    Step,
+    Constant,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DtypeArg {
+    F32,
+    F16,
+    Bf16,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RateArg {
+    #[value(name = "100")]
+    Hz100,
+    #[value(name = "500")]
+    Hz500,
+}
 
 /// Arguments of `tlc train`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Data set: PTB-XL folder, folder of WFDB records, CODE-15% HDF5.
+    #[arg(long, required_unless_present = "synth")]
+    pub data: Option<PathBuf>,
+    /// Instead of --data: N synthetic records generated in memory exactly as `tlc synth`
+    /// writes them (its default settings, seed --synth-seed).
+    #[arg(long, conflicts_with = "data")]
+    pub synth: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub synth_seed: u64,
+    /// Which PTB-XL copy to read (records are resampled to the model's rate).
+    #[arg(long, value_enum, default_value = "500")]
+    pub ptbxl_rate: RateArg,
+    /// Overrides the config's task.
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// Architecture (JSON, as the config beside a model; class_names/n_outputs may be left out
+    /// and are then taken from the data set: its classes, or ["age"] for regression).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Where to write the model (safetensors; its JSON config is written beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1e-2)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Epochs without improvement of the validation loss before stopping.
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub schedule: ScheduleArg,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// k-fold cross-validation on the data set's folds (remapped to 1..=k as (fold-1) % k + 1;
+    /// records without a fold get index % k + 1): one model per fold, out-of-fold predictions
+    /// written to --oof, then the final model on all folds.
+    #[arg(long)]
+    pub folds: Option<u32>,
+    /// Validation fold for early stopping of the final model (default: the highest fold).
+    #[arg(long)]
+    pub val_fold: Option<u32>,
+    /// Out-of-fold predictions CSV (default: <out stem>.oof.csv beside --out).
+    #[arg(long)]
+    pub oof: Option<PathBuf>,
+    /// Also keep each fold's model as <out stem>.fold<k>.safetensors.
+    #[arg(long)]
+    pub save_fold_models: bool,
+    /// With --folds: stop after the cross-validation (no final model).
+    #[arg(long)]
+    pub no_final: bool,
+    /// Remove baseline wander (dsp::prepare's median filter) before the model. The model
+    /// config does not record it: explain with the same preprocessing.
+    #[arg(long)]
+    pub remove_baseline: bool,
+    /// Data type of the written weights.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub save_dtype: DtypeArg,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'tlc train' is not built yet")
+/// An indicatif bar behind the core's progress trait; Ctrl-C sets the cancel token.
+struct BarSink {
+    bar: ProgressBar,
+    cancel: CancelToken,
+}
+
+impl ProgressSink for BarSink {
+    fn report(&self, p: Progress) {
+        self.bar.set_length(p.total as u64);
+        self.bar.set_position(p.done as u64);
+        self.bar.set_message(p.stage);
+    }
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+fn bar() -> ProgressBar {
+    let bar = ProgressBar::new(1);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed}<{eta}] {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The training target of one record, or `None` when the record has none for this task.
+pub fn target_for(entry: &RecordEntry, task: Task, class_names: &[String]) -> Option<Vec<f32>> {
+    match task {
+        Task::Multilabel => Some(
+            class_names
+                .iter()
+                .map(|c| f32::from(u8::from(entry.labels.contains(c))))
+                .collect(),
+        ),
+        Task::Multiclass => {
+            let first = entry
+                .labels
+                .iter()
+                .find_map(|l| class_names.iter().position(|c| c == l))?;
+            Some(
+                (0..class_names.len())
+                    .map(|i| f32::from(u8::from(i == first)))
+                    .collect(),
+            )
+        }
+        Task::Regression => entry.age_years.filter(|a| a.is_finite()).map(|a| vec![a]),
+    }
+}
+
+/// Loads and prepares every record that has a target, in parallel.
+fn load_set(
+    ds: &dyn Dataset,
+    config: &ModelConfig,
+    settings: &PreprocessSettings,
+    folds: Option<u32>,
+    progress: &BarSink,
+) -> anyhow::Result<(TrainingSet, usize)> {
+    let spec = config.input_spec();
+    let n = ds.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let rows: Vec<Option<(ndarray::Array2<f32>, Vec<f32>, u32, String)>> = (0..n)
+        .into_par_iter()
+        .map(|i| -> anyhow::Result<_> {
+            let entry = ds
+                .entry(i)
+                .with_context(|| format!("record {i} has no index entry"))?;
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress.report(Progress {
+                stage: "loading records".into(),
+                done: d,
+                total: n,
+            });
+            let Some(target) = target_for(entry, config.task, &config.class_names) else {
+                return Ok(None);
+            };
+            let ecg = ds.load(i)?;
+            let prepared = prepare(&ecg, &spec, settings)
+                .with_context(|| format!("preparing record {}", entry.id))?;
+            let fold = match (entry.fold, folds) {
+                (Some(f), Some(k)) => (f.max(1) - 1) % k + 1,
+                (Some(f), None) => f,
+                (None, Some(k)) => (i as u32) % k + 1,
+                (None, None) => (i as u32) % 10 + 1,
+            };
+            Ok(Some((prepared.data, target, fold, entry.id.clone())))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut set = TrainingSet::default();
+    let mut skipped = 0;
+    for row in rows {
+        match row {
+            Some((x, t, f, id)) => {
+                set.inputs.push(x);
+                set.targets.push(t);
+                set.folds.push(f);
+                set.ids.push(id);
+            }
+            None => skipped += 1,
+        }
+    }
+    Ok((set, skipped))
+}
+
+fn command_line() -> String {
+    let mut args = std::env::args();
+    let _ = args.next();
+    std::iter::once("tlc".to_string())
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    let mut config: ModelConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{}: invalid model config", args.config.display()))?;
+    if let Some(t) = args.task {
+        config.task = match t {
+            TaskArg::Multilabel => Task::Multilabel,
+            TaskArg::Multiclass => Task::Multiclass,
+            TaskArg::Regression => Task::Regression,
+        };
+    }
+    let ds: Box<dyn Dataset> = match (&args.data, args.synth) {
+        (Some(path), _) => {
+            let ptbxl_rate = match args.ptbxl_rate {
+                RateArg::Hz100 => PtbxlRate::Hz100,
+                RateArg::Hz500 => PtbxlRate::Hz500,
+            };
+            open_dataset_with(path, &OpenOptions { ptbxl_rate })?
+        }
+        (None, Some(n)) => {
+            let params = crate::synth::SynthParams {
+                n_records: n,
+                seed: args.synth_seed,
+                ..Default::default()
+            };
+            Box::new(crate::synth::SyntheticDataset::new(params)?)
+        }
+        (None, None) => bail!("give --data or --synth"),
+    };
+    if config.class_names.is_empty() {
+        config.class_names = match config.task {
+            Task::Regression => vec!["age".to_string()],
+            _ => ds.class_names(),
+        };
+        config.n_outputs = config.class_names.len();
+    }
+    config
+        .validate()
+        .map_err(|m| anyhow::anyhow!("{}: {m}", args.config.display()))?;
+    let schedule = match args.schedule {
+        ScheduleArg::Cosine => LrSchedule::Cosine { min_factor: 0.01 },
+        ScheduleArg::Step => LrSchedule::Step {
+            every_epochs: args.epochs.div_ceil(3).max(1),
+            factor: 0.1,
+        },
+        ScheduleArg::Constant => LrSchedule::Constant,
+    };
+    let params = TrainParams {
+        epochs: args.epochs,
+        lr: args.lr,
+        weight_decay: args.weight_decay,
+        batch_size: args.batch_size,
+        schedule,
+        patience: args.patience,
+        seed: args.seed,
+        save_dtype: match args.save_dtype {
+            DtypeArg::F32 => DType::F32,
+            DtypeArg::F16 => DType::F16,
+            DtypeArg::Bf16 => DType::BF16,
+        },
+    };
+    params.validate()?;
+
+    let cancel = CancelToken::new();
+    {
+        let cancel = cancel.clone();
+        ctrlc::set_handler(move || cancel.cancel()).context("installing the Ctrl-C handler")?;
+    }
+    let sink = BarSink {
+        bar: bar(),
+        cancel: cancel.clone(),
+    };
+    let settings = PreprocessSettings {
+        remove_baseline: args.remove_baseline,
+        ..Default::default()
+    };
+    let t0 = std::time::Instant::now();
+    let (set, skipped) = load_set(ds.as_ref(), &config, &settings, args.folds, &sink)?;
+    sink.bar.finish_and_clear();
+    println!(
+        "{}: {} records prepared ({} without a target skipped) in {:.1} s",
+        ds.name(),
+        set.len(),
+        skipped,
+        t0.elapsed().as_secs_f64()
+    );
+    let device = default_device();
+    let command = command_line();
+    let mut description = format!(
+        "Trained by `{command}` on {} ({} records; {} x {} at {} Hz; blocks {:?}, kernel {}).",
+        ds.name(),
+        set.len(),
+        config.input_channels,
+        config.input_length,
+        config.sampling_rate,
+        config.blocks_dim,
+        config.kernel_size
+    );
+
+    if let Some(k) = args.folds {
+        let sink = BarSink {
+            bar: bar(),
+            cancel: cancel.clone(),
+        };
+        let cv = CvParams {
+            train: params.clone(),
+            fold_models: args.save_fold_models.then(|| args.out.clone()),
+        };
+        let t = std::time::Instant::now();
+        let outcome = cross_validate(&config, &set, &cv, &device, &sink);
+        sink.bar.finish_and_clear();
+        let outcome = match outcome {
+            Err(ModelError::Cancelled) => bail!("cancelled during cross-validation"),
+            other => other?,
+        };
+        let oof_path = args.oof.clone().unwrap_or_else(|| {
+            let stem = args
+                .out
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("model");
+            args.out.with_file_name(format!("{stem}.oof.csv"))
+        });
+        write_oof_csv(&oof_path, &set, &outcome.oof, &config.class_names)?;
+        let summary = cv_summary(config.task, &outcome.oof, &set.targets);
+        println!(
+            "{k}-fold cross-validation ({:.0} s): {summary}; out-of-fold predictions in {}",
+            t.elapsed().as_secs_f64(),
+            oof_path.display()
+        );
+        for (fold, best_epoch, history) in &outcome.per_fold {
+            println!(
+                "  fold {fold}: best epoch {} of {}",
+                best_epoch + 1,
+                history.len()
+            );
+        }
+        description.push_str(&format!(
+            " {k}-fold cross-validation on the data set's folds (out-of-fold): {summary}."
+        ));
+        if args.no_final {
+            return Ok(());
+        }
+    }
+
+    let val_fold = args
+        .val_fold
+        .or_else(|| set.folds.iter().copied().max())
+        .unwrap_or(1);
+    let train_idx = set.indices_where(|f| f != val_fold);
+    let val_idx = set.indices_where(|f| f == val_fold);
+    description.push_str(&format!(
+        " This model: trained on {} records, early stopping on fold {val_fold} ({} records).",
+        train_idx.len(),
+        val_idx.len()
+    ));
+    config.description = Some(description);
+    let sink = BarSink {
+        bar: bar(),
+        cancel: cancel.clone(),
+    };
+    let t = std::time::Instant::now();
+    let outcome = train(
+        &config,
+        &set,
+        &train_idx,
+        &val_idx,
+        &params,
+        Some(&args.out),
+        &device,
+        "final",
+        &sink,
+    );
+    sink.bar.finish_and_clear();
+    let outcome = match outcome {
+        Err(ModelError::Cancelled) => {
+            bail!("cancelled before the first epoch ended; nothing saved")
+        }
+        other => other?,
+    };
+    let best = &outcome.history[outcome.best_epoch];
+    println!(
+        "training {} after {} epochs ({:.0} s): best epoch {}, val loss {:.4}, val {} {:.4}; saved {} and {}",
+        if outcome.cancelled {
+            "interrupted"
+        } else {
+            "done"
+        },
+        outcome.history.len(),
+        t.elapsed().as_secs_f64(),
+        outcome.best_epoch + 1,
+        best.val_loss,
+        metric_name(config.task),
+        best.val_metric,
+        args.out.display(),
+        crate::model::config_path_for(&args.out).display()
+    );
+    Ok(())
+}
+
+/// Cross-validated figures from out-of-fold outputs.
+fn cv_summary(task: Task, oof: &[Vec<f32>], targets: &[Vec<f32>]) -> String {
+    match task {
+        Task::Multilabel => format!(
+            "macro AUROC {:.3}, label accuracy {:.3}, exact-match accuracy {:.3}",
+            macro_auroc(oof, targets).unwrap_or(f64::NAN),
+            accuracy(task, oof, targets),
+            exact_match(oof, targets)
+        ),
+        Task::Multiclass => format!("accuracy {:.3}", accuracy(task, oof, targets)),
+        Task::Regression => format!("MAE {:.3}", task_metric(task, oof, targets)),
+    }
 }

@@ -585,3 +585,95 @@ mod tests {
         assert_eq!(rep.clusters[1].dominant_segment, Some(T));
     }
 }
+
+/// Where explanations come from when aligning a data set: the TLC pipeline (model + explainer)
+/// or saved explanation files. Errors are boxed: they belong to the caller's world.
+pub type ExplainFn<'a> =
+    dyn Fn(&Ecg) -> Result<Explanation, Box<dyn std::error::Error + Send + Sync>> + Sync + 'a;
+
+/// The per-record and summed alignment of a data set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetAlignment {
+    pub total: AlignmentReport,
+    /// (record id, that record's report) in data-set order; records that could not be
+    /// delineated or explained are listed in `skipped` instead.
+    pub records: Vec<(String, AlignmentReport)>,
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Errors of [`align_dataset`] that stop the whole run.
+#[derive(Debug, thiserror::Error)]
+pub enum AlignDatasetError {
+    #[error(transparent)]
+    Align(#[from] AlignError),
+    #[error("alignment cancelled")]
+    Cancelled,
+    #[error("the data set is empty")]
+    Empty,
+}
+
+/// Delineate and explain every record of a data set and sum the alignment statistics.
+///
+/// A record that cannot be read, delineated (e.g. shorter than the delineator's minimum) or
+/// explained is skipped with its reason; statistics errors (cluster count mismatch) stop the
+/// run. Reports progress per record and stops when cancelled.
+pub fn align_dataset(
+    dataset: &dyn crate::io::Dataset,
+    explain: &ExplainFn<'_>,
+    k: usize,
+    delineator: &super::DelineatorParams,
+    params: &AlignParams,
+    progress: &dyn crate::progress::ProgressSink,
+) -> Result<DatasetAlignment, AlignDatasetError> {
+    if dataset.is_empty() {
+        return Err(AlignDatasetError::Empty);
+    }
+    let mut acc = AlignmentAccumulator::new(k, params.clone())?;
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    let total = dataset.len();
+    for index in 0..total {
+        if progress.is_cancelled() {
+            return Err(AlignDatasetError::Cancelled);
+        }
+        let id = dataset
+            .entry(index)
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| format!("#{index}"));
+        let outcome = (|| -> Result<Result<AlignmentReport, AlignError>, String> {
+            let ecg = dataset.load(index).map_err(|e| e.to_string())?;
+            let d = super::delineate(&ecg, delineator).map_err(|e| e.to_string())?;
+            let explanation = explain(&ecg).map_err(|e| e.to_string())?;
+            Ok(acc.add_record(&ecg, &d, &explanation))
+        })();
+        match outcome {
+            Ok(report) => records.push((id, report?)),
+            Err(reason) => skipped.push((id, reason)),
+        }
+        progress.report(crate::progress::Progress {
+            stage: "align".into(),
+            done: index + 1,
+            total,
+        });
+    }
+    Ok(DatasetAlignment {
+        total: acc.report(),
+        records,
+        skipped,
+    })
+}
+
+impl ClusterAlignment {
+    /// The explainer's description of this cluster; `None` when the cluster never fell in a
+    /// delineated segment.
+    pub fn description(&self) -> Option<crate::tlc::ClusterDescription> {
+        let dominant = self.dominant_segment?;
+        Some(crate::tlc::ClusterDescription {
+            dominant_segment: dominant.as_str().to_string(),
+            purity: self.purity as f32,
+            mean_offset_from_r_s: self.mean_offset_from_r_s.map(|v| v as f32),
+            prototype: (!self.prototype.is_empty()).then(|| self.prototype.clone()),
+            prototype_fs_hz: (!self.prototype.is_empty()).then_some(self.prototype_fs_hz),
+        })
+    }
+}

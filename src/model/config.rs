@@ -177,6 +177,9 @@ impl ModelConfig {
     /// Downsampling factor of the stem (`downsamples()[0]`) and of each block (`[i + 1]`).
     /// Only meaningful for a config that passed [`ModelConfig::validate`].
     pub fn downsamples(&self) -> Vec<usize> {
+        if self.blocks_dim.is_empty() {
+            return Vec::new();
+        }
         let mut length_in = self.input_length;
         let mut out = Vec::with_capacity(self.blocks_dim.len() + 1);
         for &(_, length) in &self.blocks_dim {
@@ -192,7 +195,11 @@ impl ModelConfig {
 
     /// Every parameter and buffer of the PyTorch `state_dict` (without `num_batches_tracked`),
     /// with its shape, in PyTorch's order.
+    /// Empty for a config without blocks.
     pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        if self.blocks_dim.is_empty() {
+            return Vec::new();
+        }
         let k = self.kernel_size;
         let mut out = Vec::new();
         let bn = |out: &mut Vec<(String, Vec<usize>)>, prefix: &str, n: usize| {
@@ -231,6 +238,9 @@ impl ModelConfig {
 
     /// Multiply-accumulates of one forward pass of one input (convolutions and the linear layer).
     pub fn macs_per_input(&self) -> u64 {
+        if self.blocks_dim.is_empty() {
+            return 0;
+        }
         let k = self.kernel_size as u64;
         let mut macs = 0u64;
         let (first, len0) = self.blocks_dim[0];

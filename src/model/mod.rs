@@ -81,6 +81,10 @@ pub struct LoadedModel {
     pub batch_size: usize,
 }
 
+/// Where a `.pth` file's state dict may sit: the top level, or under one of these keys of a
+/// training checkpoint (Ribeiro et al. save `{"model": state_dict, ...}`).
+const PTH_STATE_KEYS: [Option<&str>; 3] = [None, Some("model"), Some("state_dict")];
+
 /// `<dir>/<stem>.json` beside a weights file.
 pub fn config_path_for(weights: &Path) -> PathBuf {
     weights.with_extension("json")
@@ -196,15 +200,37 @@ impl LoadedModel {
             .unwrap_or("")
             .to_ascii_lowercase();
         let vb = if ext == "pth" || ext == "pt" || ext == "bin" {
-            let infos = candle_core::pickle::read_pth_tensor_info(weights, false, None)
-                .map_err(|e| werr(format!("not a readable PyTorch state dict: {e}")))?;
+            // A bare state dict, or a training checkpoint holding it under a usual key.
+            let mut chosen = None;
+            for key in PTH_STATE_KEYS {
+                let infos = candle_core::pickle::read_pth_tensor_info(weights, false, key)
+                    .map_err(|e| werr(format!("not a readable PyTorch file: {e}")));
+                match infos {
+                    Ok(infos) if !infos.is_empty() => {
+                        chosen = Some((key, infos));
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) if key.is_none() => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            let Some((key, infos)) = chosen else {
+                return Err(werr(format!(
+                    "no tensors found (looked at the top level and under the keys {:?})",
+                    &PTH_STATE_KEYS[1..]
+                )));
+            };
             let found = infos
                 .into_iter()
                 .map(|i| (i.name, (i.dtype, i.layout.shape().dims().to_vec())))
                 .collect();
             check_tensors(weights, config_path, &config, &found)?;
-            VarBuilder::from_pth(weights, DType::F32, device)
-                .map_err(|e| werr(format!("not a readable PyTorch state dict: {e}")))?
+            let vb = match key {
+                None => VarBuilder::from_pth(weights, DType::F32, device),
+                Some(k) => VarBuilder::from_pth_with_state(weights, DType::F32, k, device),
+            };
+            vb.map_err(|e| werr(format!("not a readable PyTorch state dict: {e}")))?
         } else {
             // SAFETY: the file is mapped read-only; as everywhere with mmap, it must not be
             // truncated by another process while the model is open.

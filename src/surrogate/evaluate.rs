@@ -601,8 +601,13 @@ fn summarise(folds: &[FoldResult], names: &[String]) -> Summary {
     }
 }
 
-fn pct(v: &Option<MeanSd>) -> String {
-    v.map(|m| m.percent()).unwrap_or_else(|| "undefined".into())
+/// Percent mean +- SD; "(n)" appended when defined in only n of `n_folds` folds.
+fn pct_of(v: &Option<MeanSd>, n_folds: usize) -> String {
+    match v {
+        None => "undefined".into(),
+        Some(m) if m.n < n_folds => format!("{} ({})", m.percent(), m.n),
+        Some(m) => m.percent(),
+    }
 }
 
 fn num(v: &Option<MeanSd>) -> String {
@@ -614,6 +619,8 @@ impl EvaluationReport {
     /// The paper-style table (percent, mean +- SD over folds).
     pub fn table(&self) -> String {
         let s = &self.summary;
+        let n_folds = self.folds.len();
+        let pct = |v: &Option<MeanSd>| pct_of(v, n_folds);
         let mut out = format!(
             "Surrogate evaluation: {} records, {} folds, K = {}, {} trees ({:?})\n",
             self.n_records,
@@ -666,10 +673,10 @@ impl EvaluationReport {
         } else {
             out += "(no true labels: fidelity only)\n";
         }
-        out += "\nper class: fidelity | accuracy CNN / forest | AUROC CNN / forest (%)\n";
+        out += "\nper class: fidelity | accuracy CNN / forest | AUROC CNN / forest (%; (n) = defined in n folds only)\n";
         for c in &s.per_class {
             out += &format!(
-                "  {:<8}{:>14} | {:>14} / {:<14} | {:>14} / {:<14}\n",
+                "  {:<8}{:>16} | {:>16} / {:<16} | {:>16} / {:<16}\n",
                 c.name,
                 pct(&c.fidelity),
                 pct(&c.cnn_accuracy),

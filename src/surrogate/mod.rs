@@ -13,6 +13,7 @@ pub mod evaluate;
 pub mod forest;
 pub mod metrics;
 pub mod oof;
+pub mod tlc_backend;
 
 pub use audit::{AuditRow, AuditSettings, Disagreement, audit, write_audit_csv};
 pub use cohort::{CohortStats, KSweep, KSweepPoint, cohort_stats, k_sweep};
@@ -24,6 +25,7 @@ pub use forest::{
     ClassificationForest, ForestSettings, MaxFeatures, MultiLabelForest, RegressionForest,
 };
 pub use metrics::MeanSd;
+pub use tlc_backend::TlcBackend;
 
 use std::path::PathBuf;
 

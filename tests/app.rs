@@ -570,3 +570,101 @@ fn opening_a_truncated_record_shows_a_readable_error() {
     eprintln!("shown error: {text}");
     assert!(h.state().current_record().is_none());
 }
+
+#[test]
+fn export_writes_a_figure_and_data_and_asks_before_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = explained_app();
+    app.settings.export_dir = Some(dir.path().to_path_buf());
+    app.settings.export_format = tlc_explorer::app::export::ExportFormat::Svg;
+    let mut h = harness(app, [1280.0, 900.0]);
+    h.run_ok();
+    h.get_by_label("File").click();
+    h.run_ok();
+    h.get_by_label("Export figure and data...").click();
+    wait_idle(&mut h, Duration::from_secs(60));
+    assert!(h.query_by_label("Figure preview").is_some(), "a preview is shown");
+
+    let svg = dir.path().join("synthetic-001.svg");
+    h.get_by_label("Export figure").click();
+    wait_idle(&mut h, Duration::from_secs(60));
+    let text = std::fs::read_to_string(&svg).expect("the SVG is written");
+    assert!(text.contains("<svg"), "an SVG file");
+
+    // A second export asks first and leaves the file alone until confirmed.
+    std::fs::write(&svg, "keep me").unwrap();
+    h.get_by_label("Export figure").click();
+    h.run_ok();
+    assert!(h.query_by_label_contains("Overwrite it?").is_some());
+    h.get_by_label("Keep the file").click();
+    wait_idle(&mut h, Duration::from_secs(10));
+    assert_eq!(std::fs::read_to_string(&svg).unwrap(), "keep me");
+    h.get_by_label("Export figure").click();
+    h.run_ok();
+    h.get_by_label("Overwrite").click();
+    wait_idle(&mut h, Duration::from_secs(60));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+
+    h.get_by_label("Export data (CSV + JSON)").click();
+    wait_idle(&mut h, Duration::from_secs(30));
+    for ext in ["segments.csv", "steps.csv", "predictions.csv", "landmarks.csv", "json"] {
+        let p = dir.path().join(format!("synthetic-001.{ext}"));
+        assert!(p.exists(), "{} written", p.display());
+    }
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+}
+
+/// The golden fixture's model, copied beside a config named as `LoadedModel::open` expects.
+fn fixture_model(dir: &Path) -> Option<PathBuf> {
+    let weights = common::fixture("resnet_fixture.safetensors")?;
+    let config = common::fixture("model_config.json")?;
+    let target = dir.join("fixture_model.safetensors");
+    std::fs::copy(weights, &target).unwrap();
+    std::fs::copy(config, dir.join("fixture_model.json")).unwrap();
+    Some(target)
+}
+
+#[test]
+fn opens_sample_data_fits_an_explainer_with_cancel_and_shows_the_bands() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(model) = fixture_model(dir.path()) else { return };
+    let sample = tlc_explorer::paths::sample_data();
+    let launch = tlc_explorer::app::Launch { path: Some(sample), model: Some(model), explainer: None };
+    let mut settings = Settings::default();
+    // The whole sample data set for the fit that is cancelled (it checks between records).
+    settings.fit.max_records = 0;
+    settings.fit.max_time_steps = 2000;
+    settings.fit.k = 4;
+    let app = TlcApp::new(None, settings, launch).expect("app starts");
+    let mut h = harness(app, [1280.0, 860.0]);
+    wait_idle(&mut h, Duration::from_secs(120));
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+    assert_eq!(h.state().current_record().map(|r| r.ecg.meta.id.as_str()), Some("synth_00000"));
+    assert!(h.query_by_label("synth_00001").is_some(), "the browser lists the sample records");
+    assert!(h.state().current_record().unwrap().explanation.is_none(), "no explainer yet");
+
+    h.get_by_label("Model").click();
+    h.run_ok();
+    h.get_by_label("Fit explainer...").click();
+    h.run_ok();
+    // Start, then cancel while it runs: the UI keeps drawing and nothing is installed.
+    h.get_by_label("Fit").click();
+    h.step();
+    h.step();
+    assert!(h.state().is_fitting());
+    h.get_by_label("Cancel fit").click();
+    wait_idle(&mut h, Duration::from_secs(120));
+    assert!(!h.state().is_fitting());
+    assert!(!h.state().has_explainer(), "a cancelled fit installs nothing");
+
+    // Fit to the end (on 3 records): the record on screen gets its cluster bands.
+    h.state_mut().settings.fit.max_records = 3;
+    h.get_by_label("Fit").click();
+    wait_idle(&mut h, Duration::from_secs(300));
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+    assert!(h.state().has_explainer());
+    let ex = h.state().current_record().and_then(|r| r.explanation.clone()).expect("explained after the fit");
+    assert_eq!(ex.k, 4);
+    assert!(!ex.segments.is_empty());
+    assert!(h.query_by_label("Outputs").is_some(), "the explanation panel appears");
+}

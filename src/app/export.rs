@@ -40,8 +40,6 @@ pub struct FigureSource {
     pub explanation: Option<Arc<Explanation>>,
     pub delineation: Option<Arc<Delineation>>,
     pub cluster_names: Vec<String>,
-    /// Where the record was read from (for WFDB annotations beside it).
-    pub record_path: Option<PathBuf>,
 }
 
 impl FigureSource {
@@ -79,6 +77,12 @@ pub fn spec_for_view(settings: &Settings, ecg: &Ecg, window_s: Option<(f64, f64)
         gain_mm_mv: settings.gain_mm_mv as f64,
         layers: settings.layers.clone(),
         dpi: settings.export_dpi as f64,
+        // Stacked leads closer together than a printout so twelve fit a screen; the clinical
+        // layout keeps the printed spacing.
+        row_height_mv: match settings.layout {
+            ViewLayout::Stacked => 2.0,
+            ViewLayout::Clinical => 3.0,
+        },
         page: if settings.export_a4 { PageSize::A4Landscape } else { PageSize::Fit },
         ..FigureSpec::default()
     }
@@ -105,6 +109,10 @@ pub struct ExportDialog {
     /// Waiting for the user to confirm overwriting this file.
     pub confirm_overwrite: Option<PathBuf>,
     pub message: Option<String>,
+    /// Folder for data export.
+    pub data_dir_text: String,
+    pub data_annotations: bool,
+    pub confirm_data_overwrite: bool,
     /// A save dialog (egui_file) when no native dialog is available.
     pub file_dialog: Option<egui_file::FileDialog>,
 }
@@ -114,6 +122,7 @@ pub enum ExportAction {
     None,
     RenderPreview(FigureSpec),
     Export { path: PathBuf, spec: FigureSpec, overwrite: bool },
+    ExportData { dir: PathBuf, annotations: bool, overwrite: bool },
     Browse,
 }
 
@@ -126,6 +135,7 @@ impl ExportDialog {
         let dir = settings.export_dir.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
         let safe_id: String = record_id.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
         self.path_text = dir.join(format!("{safe_id}.{}", settings.export_format.extension())).display().to_string();
+        self.data_dir_text = dir.display().to_string();
     }
 
     /// Make sure the path's extension matches the chosen format.
@@ -170,7 +180,7 @@ pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings
         });
     }
     ui.horizontal(|ui| {
-        let label = ui.label("File");
+        let label = ui.label("File name");
         ui.add(egui::TextEdit::singleline(&mut dialog.path_text).desired_width(360.0)).labelled_by(label.id);
         if ui.button("Choose...").clicked() {
             action = ExportAction::Browse;
@@ -212,7 +222,7 @@ pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings
                 dialog.confirm_overwrite = None;
             }
         });
-    } else if ui.button("Export").clicked() {
+    } else if ui.button("Export figure").clicked() {
         let path = PathBuf::from(dialog.path_text.trim());
         if dialog.path_text.trim().is_empty() {
             dialog.message = Some("Choose a file name first.".into());
@@ -225,8 +235,50 @@ pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings
     action
 }
 
-/// The folder and file stem for data export of a record.
-pub fn data_target(dir: &Path, record_id: &str) -> (PathBuf, String) {
-    let stem: String = record_id.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    (dir.to_path_buf(), stem)
+/// A file stem from a record id (characters other than letters, digits, '-' and '_' become '_').
+pub fn file_stem(record_id: &str) -> String {
+    record_id.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// The files `crate::figure::export_data` writes for a record that already exist in `dir`.
+pub fn existing_data_files(dir: &Path, record_id: &str) -> Vec<PathBuf> {
+    let stem = file_stem(record_id);
+    ["segments.csv", "steps.csv", "predictions.csv", "landmarks.csv", "json"]
+        .iter()
+        .map(|ext| dir.join(format!("{stem}.{ext}")))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// The data part of the export window: folder, WFDB annotations, export button (with the same
+/// confirm-before-overwrite rule as figures).
+pub fn export_data_ui(ui: &mut Ui, dialog: &mut ExportDialog, record_id: &str, has_explanation: bool) -> ExportAction {
+    let mut action = ExportAction::None;
+    ui.horizontal(|ui| {
+        let label = ui.label("Folder");
+        ui.add(egui::TextEdit::singleline(&mut dialog.data_dir_text).desired_width(360.0)).labelled_by(label.id);
+    });
+    ui.add_enabled(has_explanation, egui::Checkbox::new(&mut dialog.data_annotations, "WFDB cluster annotations (.tlc) beside the record"));
+    let dir = PathBuf::from(dialog.data_dir_text.trim());
+    if dialog.confirm_data_overwrite {
+        ui.label(RichText::new("Some of these files exist in that folder. Overwrite them?").strong());
+        ui.horizontal(|ui| {
+            if ui.button("Overwrite data").clicked() {
+                dialog.confirm_data_overwrite = false;
+                action = ExportAction::ExportData { dir: dir.clone(), annotations: dialog.data_annotations, overwrite: true };
+            }
+            if ui.button("Keep the files").clicked() {
+                dialog.confirm_data_overwrite = false;
+            }
+        });
+    } else if ui.button("Export data (CSV + JSON)").clicked() {
+        if !dir.is_dir() {
+            dialog.message = Some(format!("{} is not a folder.", dir.display()));
+        } else if !existing_data_files(&dir, record_id).is_empty() {
+            dialog.confirm_data_overwrite = true;
+        } else {
+            action = ExportAction::ExportData { dir, annotations: dialog.data_annotations, overwrite: false };
+        }
+    }
+    action
 }

@@ -106,6 +106,32 @@ pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput
             let explainer = fit_explainer(&model, dataset.as_ref(), &indices, &settings, sink)?;
             Ok(JobOutput::Fitted(Arc::new(explainer)))
         }
+        Job::RenderFigure { source, spec, purpose } => {
+            let png = crate::figure::render_png(&source.input(), &spec)?;
+            let image = super::export::png_to_image(&png)?;
+            Ok(JobOutput::FigureImage { purpose, image })
+        }
+        Job::ExportFigure { source, path, spec, overwrite } => {
+            crate::figure::export_figure(&path, &source.input(), &spec, overwrite)?;
+            Ok(JobOutput::Written(vec![path]))
+        }
+        Job::ExportData { source, dir, annotations, overwrite } => {
+            let stem = super::export::file_stem(&source.ecg.meta.id);
+            let mut written = crate::figure::export_data(&dir, &stem, &source.input(), overwrite)?;
+            if annotations {
+                match (&source.explanation, &source.ecg.meta.source) {
+                    (Some(ex), Some(record)) => written.push(crate::figure::annotations::write_cluster_annotations(
+                        record,
+                        ex,
+                        source.ecg.n_samples(),
+                        Some(&source.cluster_names),
+                        overwrite,
+                    )?),
+                    _ => anyhow::bail!("WFDB annotations need an explained record read from a file"),
+                }
+            }
+            Ok(JobOutput::Written(written))
+        }
         Job::ExplainDataset { dataset, indices, analysis } => {
             Ok(JobOutput::DatasetExplained(explain_dataset(dataset.as_ref(), &indices, &analysis, sink)?))
         }

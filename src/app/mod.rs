@@ -70,6 +70,7 @@ pub struct TlcApp {
     dataset_results: Option<jobs::DatasetExplained>,
     dataset_job: Option<JobId>,
     show_cohort: bool,
+    export: export::ExportDialog,
 }
 
 struct ScreenshotState {
@@ -143,6 +144,7 @@ impl TlcApp {
             dataset_results: None,
             dataset_job: None,
             show_cohort: false,
+            export: export::ExportDialog::default(),
         })
     }
 
@@ -326,7 +328,7 @@ impl TlcApp {
     }
 
     /// Take the worker's messages into the app state.
-    fn poll_worker(&mut self) {
+    fn poll_worker(&mut self, ctx: &egui::Context) {
         for (id, result) in self.worker.poll() {
             match result {
                 Ok(JobOutput::Dataset { path, dataset }) => self.set_dataset(Some(path), dataset),
@@ -368,6 +370,23 @@ impl TlcApp {
                     self.browser.dirty = true;
                     self.dataset_results = Some(results);
                 }
+                Ok(JobOutput::FigureImage { purpose, image }) => match purpose {
+                    export::FigurePurpose::Preview => {
+                        self.export.preview_pending = false;
+                        self.export.preview = Some(ctx.load_texture("figure-preview", image, egui::TextureOptions::LINEAR));
+                    }
+                    export::FigurePurpose::Clipboard => {
+                        ctx.copy_image(image);
+                        self.export.message = Some("Figure copied to the clipboard.".into());
+                    }
+                },
+                Ok(JobOutput::Written(paths)) => {
+                    if let Some(dir) = paths.first().and_then(|p| p.parent()) {
+                        self.settings.export_dir = Some(dir.to_path_buf());
+                    }
+                    let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                    self.export.message = Some(format!("Written: {}", list.join(", ")));
+                }
                 Err(err) if err.cancelled => {
                     self.forget_job(id);
                 }
@@ -394,8 +413,8 @@ impl TlcApp {
 
     /// The whole UI (eframe's `App::ui` calls this; tests call it through kittest).
     pub fn ui_root(&mut self, ui: &mut Ui) {
-        self.poll_worker();
         let ctx = ui.ctx().clone();
+        self.poll_worker(&ctx);
         ctx.set_visuals(if self.settings.dark_mode {
             egui::Visuals::dark()
         } else {
@@ -548,6 +567,14 @@ impl TlcApp {
             });
             if ui.button("Open sample data").clicked() {
                 self.open_path(&crate::paths::sample_data());
+            }
+            ui.separator();
+            let has_record = self.current.is_some();
+            if ui.add_enabled(has_record, egui::Button::new("Export figure and data...")).clicked() {
+                self.open_export();
+            }
+            if ui.add_enabled(has_record, egui::Button::new("Copy figure")).clicked() {
+                self.copy_figure();
             }
             ui.separator();
             if ui.button("Quit").clicked() {
@@ -844,7 +871,78 @@ impl TlcApp {
         self.hover = hover;
     }
 
+    /// What the figure functions need, copied from the record on screen.
+    fn figure_source(&self) -> Option<export::FigureSource> {
+        let cur = self.current.as_ref()?;
+        Some(export::FigureSource {
+            ecg: cur.ecg.clone(),
+            explanation: cur.explanation.clone(),
+            delineation: cur.delineation.clone(),
+            cluster_names: self.cluster_names(),
+        })
+    }
+
+    /// Open the export window for the record on screen.
+    pub fn open_export(&mut self) {
+        if let Some(cur) = &self.current {
+            let id = cur.ecg.meta.id.clone();
+            self.export.show_for(&self.settings, &id);
+            self.export.preview = None;
+            self.export.preview_spec = None;
+        }
+    }
+
+    /// Render the current view as PNG and put it on the clipboard.
+    pub fn copy_figure(&mut self) {
+        let Some(source) = self.figure_source() else { return };
+        let spec = crate::figure::FigureSpec { dpi: 150.0, ..export::spec_for_view(&self.settings, &source.ecg, None) };
+        self.worker.submit(Job::RenderFigure { source, spec, purpose: export::FigurePurpose::Clipboard });
+    }
+
+    fn export_window_ui(&mut self, ctx: &egui::Context) {
+        if !self.export.open {
+            return;
+        }
+        let Some(source) = self.figure_source() else {
+            self.export.open = false;
+            return;
+        };
+        let mut open = true;
+        let mut actions = Vec::new();
+        let visible = self.view.visible_s;
+        egui::Window::new("Export").open(&mut open).default_width(560.0).show(ctx, |ui| {
+            ui.heading("Figure");
+            actions.push(export::export_ui(ui, &mut self.export, &mut self.settings, &source.ecg, visible));
+            ui.separator();
+            ui.heading("Data");
+            actions.push(export::export_data_ui(ui, &mut self.export, &source.ecg.meta.id, source.explanation.is_some()));
+        });
+        self.export.open = open;
+        for action in actions {
+            match action {
+                export::ExportAction::None => {}
+                export::ExportAction::RenderPreview(spec) => {
+                    self.worker.submit(Job::RenderFigure { source: source.clone(), spec, purpose: export::FigurePurpose::Preview });
+                }
+                export::ExportAction::Export { path, spec, overwrite } => {
+                    self.export.message = Some(format!("Exporting {}...", path.display()));
+                    self.worker.submit(Job::ExportFigure { source: source.clone(), path, spec, overwrite });
+                }
+                export::ExportAction::ExportData { dir, annotations, overwrite } => {
+                    self.worker.submit(Job::ExportData { source: source.clone(), dir, annotations, overwrite });
+                }
+                export::ExportAction::Browse => {
+                    let ext = self.settings.export_format.extension();
+                    if let Some(path) = rfd::FileDialog::new().add_filter(ext.to_uppercase(), &[ext]).save_file() {
+                        self.export.path_text = path.with_extension(ext).display().to_string();
+                    }
+                }
+            }
+        }
+    }
+
     fn windows_ui(&mut self, ctx: &egui::Context) {
+        self.export_window_ui(ctx);
         self.fit_window_ui(ctx);
         self.cohort_window_ui(ctx);
         if !self.errors.is_empty() {

@@ -12,24 +12,12 @@ use crate::record::{Ecg, LeadName};
 use crate::tlc::Explanation;
 
 use super::colors;
-use super::settings::{Layers, Settings, ViewLayout};
+use super::settings::{Layers, Settings};
 
-/// Space around the page (mm).
-const MARGIN_MM: f32 = 4.0;
-/// Left margin that holds the 1 mV calibration pulse (mm).
-const CALIBRATION_MM: f32 = 8.0;
-/// Height of a track (entropy, Grad-CAM) in mm.
-const TRACK_MM: f32 = 15.0;
-/// Gap between stacked panels (mm).
-const GAP_MM: f32 = 2.0;
-/// Millivolts shown per stacked lead row (the row height is this times the gain).
-const STACKED_ROW_MV: f32 = 2.0;
-/// Millivolts shown per clinical row.
-const CLINICAL_ROW_MV: f32 = 3.0;
+/// Space around the page on screen (mm).
+const SCREEN_MARGIN_MM: f64 = 4.0;
 /// At the default zoom at most this many seconds fill the canvas width.
 const FIT_WINDOW_S: f32 = 10.0;
-/// Length of the clinical printout window (s): 4 columns of 2.5 s and the rhythm strip.
-const CLINICAL_WINDOW_S: f64 = 10.0;
 
 /// One lead drawn over a time span in a rectangle of the page (mm).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +30,8 @@ pub struct LeadPanel {
     pub rect_mm: Rect,
     /// Vertical position (mm) of 0 mV.
     pub baseline_mm: f32,
+    /// The 1 mV x 0.2 s pulse in the gutter before the row: (x, width, height) in mm.
+    pub calibration: Option<(f32, f32, f32)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,113 +60,62 @@ pub struct PaperLayout {
 }
 
 impl PaperLayout {
-    /// Lay out the visible leads of `ecg` as `settings` ask. Tracks are added only for layers
-    /// that have data (`has_entropy`, `has_gradcam`).
+    /// Lay out the record as the exported figure does (`crate::figure::compute_layout` with the
+    /// view's spec), without the title, legend and footer bands the app shows as widgets.
+    /// Tracks are asked for only when they have data (`has_entropy`, `has_gradcam`).
     pub fn compute(
         ecg: &Ecg,
         settings: &Settings,
         has_entropy: bool,
         has_gradcam: bool,
-    ) -> PaperLayout {
-        let speed = settings.paper_speed_mm_s;
-        let gain = settings.gain_mm_mv;
-        let rows: Vec<usize> = (0..ecg.n_leads())
-            .filter(|&r| settings.lead_visible(&ecg.leads[r]))
+    ) -> Result<PaperLayout, crate::figure::FigureError> {
+        let mut spec = super::export::spec_for_view(settings, ecg, None);
+        spec.layers.entropy &= has_entropy;
+        spec.layers.gradcam &= has_gradcam;
+        spec.title_height_mm = 0.0;
+        spec.legend_height_mm = 0.0;
+        spec.footer_height_mm = 0.0;
+        spec.margin_mm = SCREEN_MARGIN_MM;
+        spec.page = crate::figure::PageSize::Fit;
+        // The screen draws only what is visible, so a long record is no problem here.
+        spec.max_page_mm = f64::MAX;
+        let d = crate::figure::compute_layout(ecg, &spec)?;
+        let rect = |r: crate::figure::RectMm| Rect::from_min_size(pos2(r.x as f32, r.y as f32), vec2(r.w as f32, r.h as f32));
+        let leads = d
+            .panels
+            .iter()
+            .filter_map(|p| {
+                Some(LeadPanel {
+                    row: p.lead_index?,
+                    lead: p.lead.clone(),
+                    t0_s: p.start_s,
+                    t1_s: p.end_s,
+                    rect_mm: rect(p.rect),
+                    baseline_mm: p.baseline_y_mm as f32,
+                    calibration: p.calibration.map(|c| (c.x_mm as f32, c.width_mm as f32, c.height_mm as f32)),
+                })
+            })
             .collect();
-        let left = MARGIN_MM + CALIBRATION_MM;
-        let mut leads = Vec::new();
-        let mut y = MARGIN_MM;
-        let (t0, t1, width_mm) = match settings.layout {
-            ViewLayout::Stacked => {
-                let duration = ecg.duration_s();
-                let width = duration as f32 * speed;
-                let row_h = (STACKED_ROW_MV * gain).max(8.0);
-                for &row in &rows {
-                    let rect = Rect::from_min_size(pos2(left, y), vec2(width, row_h));
-                    leads.push(LeadPanel {
-                        row,
-                        lead: ecg.leads[row].clone(),
-                        t0_s: 0.0,
-                        t1_s: duration,
-                        rect_mm: rect,
-                        baseline_mm: rect.center().y,
-                    });
-                    y += row_h + GAP_MM;
-                }
-                (0.0, duration, width)
-            }
-            ViewLayout::Clinical => {
-                let window = ecg.duration_s().min(CLINICAL_WINDOW_S);
-                let col_s = window / 4.0;
-                let col_w = col_s as f32 * speed;
-                let row_h = (CLINICAL_ROW_MV * gain).max(8.0);
-                use LeadName::*;
-                let grid = [[I, AVR, V1, V4], [II, AVL, V2, V5], [III, AVF, V3, V6]];
-                for line in &grid {
-                    for (col, lead) in line.iter().enumerate() {
-                        let Some(row) = ecg.lead_index(lead) else {
-                            continue;
-                        };
-                        if !rows.contains(&row) {
-                            continue;
-                        }
-                        let rect = Rect::from_min_size(
-                            pos2(left + col as f32 * col_w, y),
-                            vec2(col_w, row_h),
-                        );
-                        leads.push(LeadPanel {
-                            row,
-                            lead: lead.clone(),
-                            t0_s: col as f64 * col_s,
-                            t1_s: (col + 1) as f64 * col_s,
-                            rect_mm: rect,
-                            baseline_mm: rect.center().y,
-                        });
-                    }
-                    y += row_h;
-                }
-                // The rhythm strip (lead II unless chosen otherwise; the first lead if absent).
-                let rhythm_row = ecg
-                    .lead_index(&settings.rhythm_lead)
-                    .or_else(|| rows.first().copied())
-                    .unwrap_or(0);
-                y += GAP_MM;
-                let rect = Rect::from_min_size(pos2(left, y), vec2(4.0 * col_w, row_h));
-                leads.push(LeadPanel {
-                    row: rhythm_row,
-                    lead: ecg.leads[rhythm_row].clone(),
-                    t0_s: 0.0,
-                    t1_s: window,
-                    rect_mm: rect,
-                    baseline_mm: rect.center().y,
-                });
-                y += row_h + GAP_MM;
-                (0.0, window, 4.0 * col_w)
-            }
-        };
-        let mut tracks = Vec::new();
-        let layers = &settings.layers;
-        for (on, kind) in [
-            (layers.entropy && has_entropy, TrackKind::Entropy),
-            (layers.gradcam && has_gradcam, TrackKind::GradCam),
-        ] {
-            if on {
-                tracks.push(TrackPanel {
-                    kind,
-                    t0_s: t0,
-                    t1_s: t1,
-                    rect_mm: Rect::from_min_size(pos2(left, y), vec2(width_mm, TRACK_MM)),
-                });
-                y += TRACK_MM + GAP_MM;
-            }
-        }
-        PaperLayout {
+        let tracks = d
+            .tracks
+            .iter()
+            .map(|t| TrackPanel {
+                kind: match t.kind {
+                    crate::figure::TrackKind::Entropy => TrackKind::Entropy,
+                    crate::figure::TrackKind::GradCam => TrackKind::GradCam,
+                },
+                t0_s: t.start_s,
+                t1_s: t.end_s,
+                rect_mm: rect(t.rect),
+            })
+            .collect();
+        Ok(PaperLayout {
             leads,
             tracks,
-            size_mm: vec2(left + width_mm + MARGIN_MM, y - GAP_MM + MARGIN_MM),
-            speed_mm_s: speed,
-            gain_mm_mv: gain,
-        }
+            size_mm: vec2(d.page_width_mm as f32, d.page_height_mm as f32),
+            speed_mm_s: d.paper_speed_mm_s as f32,
+            gain_mm_mv: d.gain_mm_mv as f32,
+        })
     }
 
     /// The horizontal position (mm) of time `t_s` in a panel that starts at `rect.left()`.
@@ -198,6 +137,8 @@ pub struct PaperView {
     pub offset_mm: Vec2,
     /// Time under the pointer (s), shared by all panels for the cursor line.
     pub hover_time_s: Option<f64>,
+    /// Time span (s) visible in the first lead panel (for "export the visible span").
+    pub visible_s: Option<(f64, f64)>,
 }
 
 impl Default for PaperView {
@@ -206,6 +147,7 @@ impl Default for PaperView {
             points_per_mm: None,
             offset_mm: Vec2::ZERO,
             hover_time_s: None,
+            visible_s: None,
         }
     }
 }
@@ -380,16 +322,19 @@ pub fn paper_ui(
 ) -> (Response, Option<HoverInfo>) {
     let has_entropy = data.explanation.is_some();
     let has_gradcam = data.explanation.and_then(|e| e.gradcam.as_ref()).is_some();
-    let layout = PaperLayout::compute(data.ecg, settings, has_entropy, has_gradcam);
+    let layout = match PaperLayout::compute(data.ecg, settings, has_entropy, has_gradcam) {
+        Ok(l) => l,
+        Err(err) => {
+            let response = ui.label(format!("Nothing to draw: {err}"));
+            return (response, None);
+        }
+    };
     let size = ui.available_size().max(vec2(100.0, 100.0));
     let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "ECG view"));
     let canvas = response.rect;
     // Default zoom: the whole page height, and at most FIT_WINDOW_S seconds across.
-    let fit_width_mm = layout
-        .size_mm
-        .x
-        .min(FIT_WINDOW_S * layout.speed_mm_s + CALIBRATION_MM + 2.0 * MARGIN_MM);
+    let fit_width_mm = layout.size_mm.x.min(FIT_WINDOW_S * layout.speed_mm_s + 20.0);
     let fit = (canvas.width() / fit_width_mm)
         .min(canvas.height() / layout.size_mm.y)
         .clamp(MIN_POINTS_PER_MM, MAX_POINTS_PER_MM);
@@ -423,6 +368,10 @@ pub fn paper_ui(
         ppm,
     };
     let painter = painter.with_clip_rect(canvas);
+    view.visible_s = layout.leads.first().map(|p| {
+        let t = |x: f32| layout.t_s(p.rect_mm, p.t0_s, xf.mm(pos2(x, 0.0)).x);
+        (t(canvas.left()).max(p.t0_s), t(canvas.right()).min(p.t1_s))
+    });
 
     painter.rect_filled(canvas, 0.0, ui.visuals().extreme_bg_color);
     let page = xf.rect(Rect::from_min_size(Pos2::ZERO, layout.size_mm));
@@ -556,26 +505,19 @@ fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, layout: &PaperLayou
     painter.extend(shapes);
 }
 
-/// The 1 mV, 200 ms calibration pulse at the start of each row of panels.
+/// The 1 mV x 0.2 s calibration pulses the layout places before each row.
 fn draw_calibration(painter: &egui::Painter, xf: Xf, layout: &PaperLayout) {
     let stroke = Stroke::new((xf.ppm * 0.2).clamp(1.0, 2.0), colors::TRACE);
-    let mut seen_rows: Vec<f32> = Vec::new();
     for panel in &layout.leads {
+        let Some((x0, w, h)) = panel.calibration else { continue };
         let y = panel.baseline_mm;
-        if seen_rows.iter().any(|r| (r - y).abs() < 0.5) {
-            continue;
-        }
-        seen_rows.push(y);
-        let x0 = panel.rect_mm.left() - CALIBRATION_MM + 1.0;
-        let w = 0.2 * layout.speed_mm_s;
-        let h = layout.gain_mm_mv;
         let pts = vec![
+            xf.pt(x0 - 1.0, y),
             xf.pt(x0, y),
-            xf.pt(x0 + 1.0, y),
-            xf.pt(x0 + 1.0, y - h),
-            xf.pt(x0 + 1.0 + w, y - h),
-            xf.pt(x0 + 1.0 + w, y),
-            xf.pt(x0 + 2.0 + w, y),
+            xf.pt(x0, y - h),
+            xf.pt(x0 + w, y - h),
+            xf.pt(x0 + w, y),
+            xf.pt(x0 + w + 1.0, y),
         ];
         painter.add(Shape::line(pts, stroke));
     }
@@ -913,7 +855,7 @@ mod tests {
         let mut v = PaperView {
             points_per_mm: Some(2.0),
             offset_mm: vec2(10.0, 5.0),
-            hover_time_s: None,
+            ..Default::default()
         };
         let anchor = pos2(500.0, 300.0);
         let before = v.offset_mm + (anchor - canvas.min) / 2.0;

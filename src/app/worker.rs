@@ -48,6 +48,26 @@ pub enum Job {
         indices: Vec<usize>,
         settings: crate::tlc::FitSettings,
     },
+    /// Render a figure to an image (export preview, clipboard).
+    RenderFigure {
+        source: super::export::FigureSource,
+        spec: crate::figure::FigureSpec,
+        purpose: super::export::FigurePurpose,
+    },
+    /// Write a figure file (SVG, PNG or PDF by extension).
+    ExportFigure {
+        source: super::export::FigureSource,
+        path: PathBuf,
+        spec: crate::figure::FigureSpec,
+        overwrite: bool,
+    },
+    /// Write the record's data (CSV, JSON) and optionally WFDB cluster annotations.
+    ExportData {
+        source: super::export::FigureSource,
+        dir: PathBuf,
+        annotations: bool,
+        overwrite: bool,
+    },
     /// Explain records of a data set (predictions, proportions, entropy per record).
     ExplainDataset {
         dataset: Arc<dyn Dataset>,
@@ -74,6 +94,9 @@ impl Job {
                 format!("Fitting K = {} on {} records", settings.clusters.k, indices.len())
             }
             Job::ExplainDataset { indices, .. } => format!("Explaining {} records", indices.len()),
+            Job::RenderFigure { source, .. } => format!("Rendering a figure of {}", source.ecg.meta.id),
+            Job::ExportFigure { path, .. } => format!("Exporting {}", path.display()),
+            Job::ExportData { dir, .. } => format!("Exporting data to {}", dir.display()),
         }
     }
 }
@@ -92,6 +115,11 @@ pub enum JobOutput {
     },
     Fitted(Arc<crate::tlc::Explainer>),
     DatasetExplained(jobs::DatasetExplained),
+    FigureImage {
+        purpose: super::export::FigurePurpose,
+        image: egui::ColorImage,
+    },
+    Written(Vec<PathBuf>),
 }
 
 /// A failure, ready to show: what was being done, and the cause chain (which names the file).

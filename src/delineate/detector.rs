@@ -146,7 +146,7 @@ pub(crate) fn detect_qrs(leads: &[LeadSignals], fs_hz: f64, p: &DelineatorParams
     let reference = envelope[accepted[(n_ref - 1) / 2]];
     let threshold =
         (p.detect_threshold_fraction * reference).max(p.min_peak_to_median * median_env);
-    if !(threshold > 0.0) {
+    if threshold.is_nan() || threshold <= 0.0 {
         return Vec::new();
     }
     let mut beats: Vec<usize> = accepted
@@ -172,7 +172,7 @@ pub(crate) fn measure_qrs(
     let lo = c.saturating_sub(half);
     let hi = (c + half).min(n - 1);
     let dmax = l.dx[lo..=hi].iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    if !(dmax > 0.0) {
+    if dmax.is_nan() || dmax <= 0.0 {
         return None;
     }
     let sig = p.qrs_significant_slope * dmax;
@@ -329,7 +329,7 @@ pub(crate) fn measure_wave(
     } else {
         (imin, -1.0f32, imax, amp_pos, amp_neg)
     };
-    if !(main_amp >= min_amplitude_mv) || main_amp <= 0.0 {
+    if main_amp.is_nan() || main_amp < min_amplitude_mv || main_amp <= 0.0 {
         return None;
     }
     let biphasic = other_amp >= biphasic_ratio * main_amp && main.abs_diff(other) <= lobe_gap;

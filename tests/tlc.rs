@@ -643,4 +643,9 @@ fn bundled_explainer_fits_the_bundled_model_and_explains_sample_data() {
     assert_eq!((first.start_s, first.start_sample), (0.0, 0));
     assert!((last.end_s - ecg.duration_s()).abs() < 1e-9);
     assert_eq!(last.end_sample, ecg.n_samples());
+    // The real-data model's explainer matches it too.
+    let ptbxl = LoadedModel::open(&paths::ptbxl_model()).expect("bundled PTB-XL model opens");
+    let ptbxl_explainer = Explainer::load(&paths::ptbxl_explainer()).unwrap();
+    ptbxl_explainer.check_model(&ptbxl).unwrap();
+    assert!(explainer.check_model(&ptbxl).is_err());
 }

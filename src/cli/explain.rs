@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use crate::io::open_dataset;
+use crate::io::{OpenOptions, PtbxlRate, open_dataset_with};
 use crate::model::LoadedModel;
 use crate::tlc::gradcam::to_steps;
 use crate::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
@@ -23,6 +23,9 @@ pub struct Args {
     /// model).
     #[arg(long)]
     pub explainer: Option<PathBuf>,
+    /// Which PTB-XL copy to read (100 or 500 Hz); other data sets ignore it.
+    #[arg(long, value_enum, default_value = "500")]
+    pub ptbxl_rate: crate::cli::train::RateArg,
     /// Record id within a data set.
     #[arg(long, conflicts_with = "index")]
     pub id: Option<String>,
@@ -65,8 +68,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("opening model {}", model_path.display()))?;
     let explainer = Explainer::load(&explainer_path)?;
     explainer.check_model(&model)?;
-    let dataset =
-        open_dataset(&args.record).with_context(|| format!("opening {}", args.record.display()))?;
+    let ptbxl_rate = match args.ptbxl_rate {
+        crate::cli::train::RateArg::Hz100 => PtbxlRate::Hz100,
+        crate::cli::train::RateArg::Hz500 => PtbxlRate::Hz500,
+    };
+    let dataset = open_dataset_with(&args.record, &OpenOptions { ptbxl_rate })
+        .with_context(|| format!("opening {}", args.record.display()))?;
     let index = match (&args.id, args.index) {
         (Some(id), _) => (0..dataset.len())
             .find(|&i| dataset.entry(i).is_some_and(|e| &e.id == id))

@@ -623,6 +623,19 @@ fn export_writes_a_figure_and_data_and_asks_before_overwriting() {
     assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
 }
 
+/// Click a menu entry (opening the menu first; a click on an open menu's title closes it).
+fn menu_item(h: &mut Harness<'_, TlcApp>, menu: &str, item: &str) {
+    for _ in 0..3 {
+        if h.query_by_label(item).is_some() {
+            break;
+        }
+        h.get_by_label(menu).click();
+        h.run_ok();
+    }
+    h.get_by_label(item).click();
+    h.run_ok();
+}
+
 /// The golden fixture's model, copied beside a config named as `LoadedModel::open` expects.
 fn fixture_model(dir: &Path) -> Option<PathBuf> {
     let weights = common::fixture("resnet_fixture.safetensors")?;
@@ -701,4 +714,21 @@ fn opens_sample_data_fits_an_explainer_with_cancel_and_shows_the_bands() {
         h.query_by_label("Outputs").is_some(),
         "the explanation panel appears"
     );
+
+    // Explain the whole data set: predictions and entropy fill the browser; the cohort view
+    // shows the proportions per label.
+    menu_item(&mut h, "Model", "Explain all records");
+    wait_idle(&mut h, Duration::from_secs(300));
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+    menu_item(&mut h, "Model", "Cohort view");
+    h.run_ok();
+    assert!(
+        h.query_by_label("Mean cluster proportions by predicted label")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("Mean cluster proportions by true label")
+            .is_some()
+    );
+    assert!(h.query_by_label("Model and label disagree").is_some());
 }

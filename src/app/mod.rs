@@ -1012,6 +1012,7 @@ impl TlcApp {
         let mut actions = Vec::new();
         let visible = self.view.visible_s;
         egui::Window::new("Export")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
             .open(&mut open)
             .default_width(560.0)
             .show(ctx, |ui| {
@@ -1089,6 +1090,7 @@ impl TlcApp {
             let mut open = true;
             let mut dismiss = None;
             egui::Window::new("Problems")
+                .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
                 .open(&mut open)
                 .default_width(520.0)
                 .show(ctx, |ui| {
@@ -1114,6 +1116,7 @@ impl TlcApp {
         }
         if self.show_shortcuts {
             egui::Window::new("Keyboard and mouse")
+                .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
                 .open(&mut self.show_shortcuts)
                 .show(ctx, |ui| {
                     egui::Grid::new("shortcuts")
@@ -1139,7 +1142,8 @@ impl TlcApp {
                 });
         }
         if self.show_about {
-            egui::Window::new("About TLC Explorer").open(&mut self.show_about).show(ctx, |ui| {
+            egui::Window::new("About TLC Explorer")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0)).open(&mut self.show_about).show(ctx, |ui| {
                 ui.label("Time-localized clusters of a 1D-ResNet's activations on ECGs (Boubekki et al., IEEE TBME 2026).");
                 ui.label(format!("Version {}", env!("CARGO_PKG_VERSION")));
             });

@@ -104,6 +104,7 @@ impl TlcApp {
         }
         let mut open = true;
         egui::Window::new("Fit explainer")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
             .open(&mut open)
             .resizable(false)
             .show(ctx, |ui| self.fit_ui(ui));
@@ -206,6 +207,7 @@ impl TlcApp {
         let mut open = true;
         let mut jump = None;
         egui::Window::new("Cohort")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
             .open(&mut open)
             .default_size([720.0, 560.0])
             .show(ctx, |ui| {
@@ -228,11 +230,6 @@ impl TlcApp {
                 .map(|r| r.proportions.len())
                 .unwrap_or(0),
         );
-        let k = names.len();
-        let classes: Vec<String> = match (&self.analysis.model, ds.class_names()) {
-            (Some(m), _) => m.config.class_names.clone(),
-            (None, c) => c,
-        };
         let mut jump = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.label(format!(
@@ -244,55 +241,42 @@ impl TlcApp {
                     ""
                 }
             ));
-            let mean_of = |members: &dyn Fn(&super::jobs::RecordResult) -> bool| {
-                let rows: Vec<&super::jobs::RecordResult> =
-                    results.results.iter().filter(|r| members(r)).collect();
-                if rows.is_empty() {
-                    return (None, 0, None);
+            let stats = match cohort_stats(self.analysis.model.as_deref(), ds.as_ref(), results) {
+                Ok(stats) => stats,
+                Err(err) => {
+                    ui.label(format!("Cohort statistics unavailable: {err:#}"));
+                    return;
                 }
-                let mut acc = vec![0.0f32; k];
-                for r in &rows {
-                    for (a, p) in acc.iter_mut().zip(&r.proportions) {
-                        *a += p / rows.len() as f32;
-                    }
-                }
-                let ent = rows.iter().map(|r| r.mean_entropy).sum::<f32>() / rows.len() as f32;
-                (Some(acc), rows.len(), Some(ent))
             };
-            let by_pred: Vec<_> = classes
+            let pred: Vec<(Option<Vec<f32>>, usize)> = stats
+                .mean_proportions_by_predicted
                 .iter()
-                .map(|c| mean_of(&|r| r.predicted.contains(c)))
-                .collect();
-            let by_true: Vec<_> = classes
-                .iter()
-                .map(|c| mean_of(&|r| ds.entry(r.index).is_some_and(|e| e.labels.contains(c))))
+                .cloned()
+                .zip(stats.n_predicted.iter().copied())
                 .collect();
             ui.heading("Mean cluster proportions by predicted label");
-            heatmap_ui(
-                ui,
-                &classes,
-                &names,
-                &by_pred
+            heatmap_ui(ui, &stats.output_names, &names, &pred);
+            if let (Some(by_true), Some(n_true)) = (&stats.mean_proportions_by_true, &stats.n_true)
+            {
+                let truth: Vec<(Option<Vec<f32>>, usize)> = by_true
                     .iter()
-                    .map(|(m, n, _)| (m.clone(), *n))
-                    .collect::<Vec<_>>(),
-            );
-            ui.heading("Mean cluster proportions by true label");
-            heatmap_ui(
-                ui,
-                &classes,
-                &names,
-                &by_true
-                    .iter()
-                    .map(|(m, n, _)| (m.clone(), *n))
-                    .collect::<Vec<_>>(),
-            );
+                    .cloned()
+                    .zip(n_true.iter().copied())
+                    .collect();
+                ui.heading("Mean cluster proportions by true label");
+                heatmap_ui(ui, &stats.output_names, &names, &truth);
+            }
             ui.heading("Mean entropy by predicted label");
             egui::Grid::new("entropy_by_class")
                 .num_columns(3)
                 .striped(true)
                 .show(ui, |ui| {
-                    for (c, (_, n, e)) in classes.iter().zip(&by_pred) {
+                    for ((c, e), n) in stats
+                        .output_names
+                        .iter()
+                        .zip(&stats.mean_entropy_by_predicted)
+                        .zip(&stats.n_predicted)
+                    {
                         ui.label(c);
                         ui.label(e.map(|e| format!("{e:.3}")).unwrap_or_else(|| "-".into()));
                         ui.label(format!("n = {n}"));
@@ -442,4 +426,52 @@ fn heatmap_ui(ui: &mut Ui, rows: &[String], cols: &[String], values: &[(Option<V
             }
         }
     }
+}
+
+/// Cohort statistics (`crate::surrogate::cohort_stats`) of an explained data set: the model's
+/// outputs per record, true labels as indicators of the model's output names.
+fn cohort_stats(
+    model: Option<&crate::model::LoadedModel>,
+    ds: &dyn crate::io::Dataset,
+    results: &super::jobs::DatasetExplained,
+) -> anyhow::Result<crate::surrogate::CohortStats> {
+    use crate::surrogate::evaluate::{CnnOutputs, Truth};
+    let model = model.ok_or_else(|| anyhow::anyhow!("no model loaded"))?;
+    let n = results.results.len();
+    let k = results
+        .results
+        .first()
+        .map(|r| r.proportions.len())
+        .unwrap_or(0);
+    let names = model.config.class_names.clone();
+    let n_out = names.len();
+    let mut proportions = ndarray::Array2::<f32>::zeros((n, k));
+    let mut raw = ndarray::Array2::<f32>::zeros((n, n_out));
+    let mut truth = ndarray::Array2::<bool>::from_elem((n, n_out), false);
+    let mut labelled = false;
+    for (i, r) in results.results.iter().enumerate() {
+        for (j, p) in r.proportions.iter().take(k).enumerate() {
+            proportions[[i, j]] = *p;
+        }
+        for (j, v) in r.raw.iter().take(n_out).enumerate() {
+            raw[[i, j]] = *v;
+        }
+        if let Some(e) = ds.entry(r.index) {
+            labelled |= !e.labels.is_empty();
+            for (j, name) in names.iter().enumerate() {
+                truth[[i, j]] = e.labels.contains(name);
+            }
+        }
+    }
+    let entropy: Vec<f32> = results.results.iter().map(|r| r.mean_entropy).collect();
+    let cnn = CnnOutputs::from_raw(model.config.task, names, raw);
+    // Only multi-label truth is built from the index's labels; other tasks get none.
+    let truth = (labelled && model.config.task == crate::model::Task::Multilabel)
+        .then_some(Truth::MultiLabel(truth));
+    Ok(crate::surrogate::cohort_stats(
+        proportions.view(),
+        &entropy,
+        &cnn,
+        truth.as_ref(),
+    )?)
 }

@@ -159,7 +159,10 @@ fn app(layout: ViewLayout) -> TlcApp {
     settings.layout = layout;
     settings.layers.gradcam_overlay = true;
     let mut app = TlcApp::without_data(None, settings).expect("worker");
-    let record = AnalysedRecord { explanation: Some(Arc::new(ex)), ..AnalysedRecord::plain(Arc::new(rec.ecg), None) };
+    let record = AnalysedRecord {
+        explanation: Some(Arc::new(ex)),
+        ..AnalysedRecord::plain(Arc::new(rec.ecg), None)
+    };
     app.show_record(record.with_delineation(delineation));
     app
 }

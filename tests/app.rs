@@ -583,7 +583,10 @@ fn export_writes_a_figure_and_data_and_asks_before_overwriting() {
     h.run_ok();
     h.get_by_label("Export figure and data...").click();
     wait_idle(&mut h, Duration::from_secs(60));
-    assert!(h.query_by_label("Figure preview").is_some(), "a preview is shown");
+    assert!(
+        h.query_by_label("Figure preview").is_some(),
+        "a preview is shown"
+    );
 
     let svg = dir.path().join("synthetic-001.svg");
     h.get_by_label("Export figure").click();
@@ -607,11 +610,30 @@ fn export_writes_a_figure_and_data_and_asks_before_overwriting() {
 
     h.get_by_label("Export data (CSV + JSON)").click();
     wait_idle(&mut h, Duration::from_secs(30));
-    for ext in ["segments.csv", "steps.csv", "predictions.csv", "landmarks.csv", "json"] {
+    for ext in [
+        "segments.csv",
+        "steps.csv",
+        "predictions.csv",
+        "landmarks.csv",
+        "json",
+    ] {
         let p = dir.path().join(format!("synthetic-001.{ext}"));
         assert!(p.exists(), "{} written", p.display());
     }
     assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+}
+
+/// Click a menu entry (opening the menu first; a click on an open menu's title closes it).
+fn menu_item(h: &mut Harness<'_, TlcApp>, menu: &str, item: &str) {
+    for _ in 0..3 {
+        if h.query_by_label(item).is_some() {
+            break;
+        }
+        h.get_by_label(menu).click();
+        h.run_ok();
+    }
+    h.get_by_label(item).click();
+    h.run_ok();
 }
 
 /// The golden fixture's model, copied beside a config named as `LoadedModel::open` expects.
@@ -627,9 +649,15 @@ fn fixture_model(dir: &Path) -> Option<PathBuf> {
 #[test]
 fn opens_sample_data_fits_an_explainer_with_cancel_and_shows_the_bands() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(model) = fixture_model(dir.path()) else { return };
+    let Some(model) = fixture_model(dir.path()) else {
+        return;
+    };
     let sample = tlc_explorer::paths::sample_data();
-    let launch = tlc_explorer::app::Launch { path: Some(sample), model: Some(model), explainer: None };
+    let launch = tlc_explorer::app::Launch {
+        path: Some(sample),
+        model: Some(model),
+        explainer: None,
+    };
     let mut settings = Settings::default();
     // The whole sample data set for the fit that is cancelled (it checks between records).
     settings.fit.max_records = 0;
@@ -639,9 +667,18 @@ fn opens_sample_data_fits_an_explainer_with_cancel_and_shows_the_bands() {
     let mut h = harness(app, [1280.0, 860.0]);
     wait_idle(&mut h, Duration::from_secs(120));
     assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
-    assert_eq!(h.state().current_record().map(|r| r.ecg.meta.id.as_str()), Some("synth_00000"));
-    assert!(h.query_by_label("synth_00001").is_some(), "the browser lists the sample records");
-    assert!(h.state().current_record().unwrap().explanation.is_none(), "no explainer yet");
+    assert_eq!(
+        h.state().current_record().map(|r| r.ecg.meta.id.as_str()),
+        Some("synth_00000")
+    );
+    assert!(
+        h.query_by_label("synth_00001").is_some(),
+        "the browser lists the sample records"
+    );
+    assert!(
+        h.state().current_record().unwrap().explanation.is_none(),
+        "no explainer yet"
+    );
 
     h.get_by_label("Model").click();
     h.run_ok();
@@ -655,7 +692,10 @@ fn opens_sample_data_fits_an_explainer_with_cancel_and_shows_the_bands() {
     h.get_by_label("Cancel fit").click();
     wait_idle(&mut h, Duration::from_secs(120));
     assert!(!h.state().is_fitting());
-    assert!(!h.state().has_explainer(), "a cancelled fit installs nothing");
+    assert!(
+        !h.state().has_explainer(),
+        "a cancelled fit installs nothing"
+    );
 
     // Fit to the end (on 3 records): the record on screen gets its cluster bands.
     h.state_mut().settings.fit.max_records = 3;
@@ -663,8 +703,32 @@ fn opens_sample_data_fits_an_explainer_with_cancel_and_shows_the_bands() {
     wait_idle(&mut h, Duration::from_secs(300));
     assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
     assert!(h.state().has_explainer());
-    let ex = h.state().current_record().and_then(|r| r.explanation.clone()).expect("explained after the fit");
+    let ex = h
+        .state()
+        .current_record()
+        .and_then(|r| r.explanation.clone())
+        .expect("explained after the fit");
     assert_eq!(ex.k, 4);
     assert!(!ex.segments.is_empty());
-    assert!(h.query_by_label("Outputs").is_some(), "the explanation panel appears");
+    assert!(
+        h.query_by_label("Outputs").is_some(),
+        "the explanation panel appears"
+    );
+
+    // Explain the whole data set: predictions and entropy fill the browser; the cohort view
+    // shows the proportions per label.
+    menu_item(&mut h, "Model", "Explain all records");
+    wait_idle(&mut h, Duration::from_secs(300));
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+    menu_item(&mut h, "Model", "Cohort view");
+    h.run_ok();
+    assert!(
+        h.query_by_label("Mean cluster proportions by predicted label")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label("Mean cluster proportions by true label")
+            .is_some()
+    );
+    assert!(h.query_by_label("Model and label disagree").is_some());
 }

@@ -24,7 +24,11 @@ pub fn entropy() -> Color32 {
 
 /// Grad-CAM heat colour for `v` in [0, 1].
 pub fn heat(v: f32) -> Color32 {
-    c32(palette::gradcam_colour(if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 }))
+    c32(palette::gradcam_colour(if v.is_finite() {
+        v.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }))
 }
 
 pub const PAPER: Color32 = Color32::from_rgb(255, 250, 248);

@@ -188,14 +188,22 @@ pub fn legend_ui(ui: &mut Ui, k: usize, cluster_names: &[String]) {
 }
 
 /// What each cluster stands for: dominant segment, purity and the prototype waveform.
-pub fn cluster_descriptions_ui(ui: &mut Ui, descriptions: &[Option<crate::tlc::ClusterDescription>], names: &[String]) {
+pub fn cluster_descriptions_ui(
+    ui: &mut Ui,
+    descriptions: &[Option<crate::tlc::ClusterDescription>],
+    names: &[String],
+) {
     for (k, d) in descriptions.iter().enumerate() {
         let Some(d) = d else { continue };
         ui.horizontal(|ui| {
             let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
             ui.painter().rect_filled(rect, 2.0, colors::cluster(k));
             let name = names.get(k).cloned().unwrap_or_else(|| format!("C{k}"));
-            let mut text = format!("{name}: mostly {} ({:.0}% of its steps)", d.dominant_segment, d.purity * 100.0);
+            let mut text = format!(
+                "{name}: mostly {} ({:.0}% of its steps)",
+                d.dominant_segment,
+                d.purity * 100.0
+            );
             if let Some(off) = d.mean_offset_from_r_s {
                 text.push_str(&format!(", {:+.0} ms from R", off * 1000.0));
             }
@@ -211,16 +219,31 @@ pub fn cluster_descriptions_ui(ui: &mut Ui, descriptions: &[Option<crate::tlc::C
 
 /// A small drawing of a prototype waveform (mV over its window).
 fn prototype_ui(ui: &mut Ui, proto: &[f32], color: Color32) {
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width().min(260.0), 44.0), egui::Sense::hover());
+    let (rect, _) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width().min(260.0), 44.0),
+        egui::Sense::hover(),
+    );
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, colors::PAPER);
-    let (lo, hi) = proto.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = proto
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
     let span = (hi - lo).max(0.1);
     let n = proto.len() as f32 - 1.0;
     let pts: Vec<egui::Pos2> = proto
         .iter()
         .enumerate()
-        .map(|(i, &v)| egui::pos2(rect.left() + rect.width() * i as f32 / n, rect.bottom() - 4.0 - (v - lo) / span * (rect.height() - 8.0)))
+        .map(|(i, &v)| {
+            egui::pos2(
+                rect.left() + rect.width() * i as f32 / n,
+                rect.bottom() - 4.0 - (v - lo) / span * (rect.height() - 8.0),
+            )
+        })
         .collect();
-    painter.add(egui::Shape::line(pts, egui::Stroke::new(1.5, color.gamma_multiply(0.6).to_opaque())));
+    painter.add(egui::Shape::line(
+        pts,
+        egui::Stroke::new(1.5, color.gamma_multiply(0.6).to_opaque()),
+    ));
 }

@@ -65,9 +65,16 @@ pub enum FigurePurpose {
 pub fn spec_for_view(settings: &Settings, ecg: &Ecg, window_s: Option<(f64, f64)>) -> FigureSpec {
     let layout = match settings.layout {
         ViewLayout::Stacked => Layout::Stacked,
-        ViewLayout::Clinical => Layout::Clinical3x4Rhythm { rhythm_lead: settings.rhythm_lead.clone() },
+        ViewLayout::Clinical => Layout::Clinical3x4Rhythm {
+            rhythm_lead: settings.rhythm_lead.clone(),
+        },
     };
-    let visible: Vec<_> = ecg.leads.iter().filter(|l| settings.lead_visible(l)).cloned().collect();
+    let visible: Vec<_> = ecg
+        .leads
+        .iter()
+        .filter(|l| settings.lead_visible(l))
+        .cloned()
+        .collect();
     let leads = (visible.len() != ecg.leads.len() && !visible.is_empty()).then_some(visible);
     FigureSpec {
         layout,
@@ -83,7 +90,11 @@ pub fn spec_for_view(settings: &Settings, ecg: &Ecg, window_s: Option<(f64, f64)
             ViewLayout::Stacked => 2.0,
             ViewLayout::Clinical => 3.0,
         },
-        page: if settings.export_a4 { PageSize::A4Landscape } else { PageSize::Fit },
+        page: if settings.export_a4 {
+            PageSize::A4Landscape
+        } else {
+            PageSize::Fit
+        },
         ..FigureSpec::default()
     }
 }
@@ -121,8 +132,16 @@ pub struct ExportDialog {
 pub enum ExportAction {
     None,
     RenderPreview(FigureSpec),
-    Export { path: PathBuf, spec: FigureSpec, overwrite: bool },
-    ExportData { dir: PathBuf, annotations: bool, overwrite: bool },
+    Export {
+        path: PathBuf,
+        spec: FigureSpec,
+        overwrite: bool,
+    },
+    ExportData {
+        dir: PathBuf,
+        annotations: bool,
+        overwrite: bool,
+    },
     Browse,
 }
 
@@ -132,9 +151,24 @@ impl ExportDialog {
         self.open = true;
         self.message = None;
         self.confirm_overwrite = None;
-        let dir = settings.export_dir.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-        let safe_id: String = record_id.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-        self.path_text = dir.join(format!("{safe_id}.{}", settings.export_format.extension())).display().to_string();
+        let dir = settings
+            .export_dir
+            .clone()
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        let safe_id: String = record_id
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.path_text = dir
+            .join(format!("{safe_id}.{}", settings.export_format.extension()))
+            .display()
+            .to_string();
         self.data_dir_text = dir.display().to_string();
     }
 
@@ -144,12 +178,21 @@ impl ExportDialog {
             return;
         }
         let path = PathBuf::from(&self.path_text);
-        self.path_text = path.with_extension(format.extension()).display().to_string();
+        self.path_text = path
+            .with_extension(format.extension())
+            .display()
+            .to_string();
     }
 }
 
 /// Draw the export window; returns what to do.
-pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings, ecg: &Ecg, visible_s: Option<(f64, f64)>) -> ExportAction {
+pub fn export_ui(
+    ui: &mut Ui,
+    dialog: &mut ExportDialog,
+    settings: &mut Settings,
+    ecg: &Ecg,
+    visible_s: Option<(f64, f64)>,
+) -> ExportAction {
     let mut action = ExportAction::None;
     ui.horizontal(|ui| {
         ui.label("Format");
@@ -172,23 +215,34 @@ pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings
     let spec = spec_for_view(settings, ecg, window);
     if let Ok(layout) = crate::figure::compute_layout(ecg, &spec) {
         let px = |mm: f64| (mm / 25.4 * spec.dpi).round();
-        let size = format!("{:.0} x {:.0} mm", layout.page_width_mm, layout.page_height_mm);
+        let size = format!(
+            "{:.0} x {:.0} mm",
+            layout.page_width_mm, layout.page_height_mm
+        );
         ui.label(if settings.export_format == ExportFormat::Png {
-            format!("{size}, {:.0} x {:.0} px", px(layout.page_width_mm), px(layout.page_height_mm))
+            format!(
+                "{size}, {:.0} x {:.0} px",
+                px(layout.page_width_mm),
+                px(layout.page_height_mm)
+            )
         } else {
             size
         });
     }
     ui.horizontal(|ui| {
         let label = ui.label("File name");
-        ui.add(egui::TextEdit::singleline(&mut dialog.path_text).desired_width(360.0)).labelled_by(label.id);
+        ui.add(egui::TextEdit::singleline(&mut dialog.path_text).desired_width(360.0))
+            .labelled_by(label.id);
         if ui.button("Choose...").clicked() {
             action = ExportAction::Browse;
         }
     });
 
     // The preview follows the settings (same spec at a low resolution).
-    let preview_spec = FigureSpec { dpi: 60.0, ..spec.clone() };
+    let preview_spec = FigureSpec {
+        dpi: 60.0,
+        ..spec.clone()
+    };
     if dialog.preview_spec.as_ref() != Some(&preview_spec) && !dialog.preview_pending {
         dialog.preview_spec = Some(preview_spec.clone());
         dialog.preview_pending = true;
@@ -216,7 +270,11 @@ pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings
         ui.horizontal(|ui| {
             if ui.button("Overwrite").clicked() {
                 dialog.confirm_overwrite = None;
-                action = ExportAction::Export { path: existing.clone(), spec: spec.clone(), overwrite: true };
+                action = ExportAction::Export {
+                    path: existing.clone(),
+                    spec: spec.clone(),
+                    overwrite: true,
+                };
             }
             if ui.button("Keep the file").clicked() {
                 dialog.confirm_overwrite = None;
@@ -229,7 +287,11 @@ pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings
         } else if path.exists() {
             dialog.confirm_overwrite = Some(path);
         } else {
-            action = ExportAction::Export { path, spec, overwrite: false };
+            action = ExportAction::Export {
+                path,
+                spec,
+                overwrite: false,
+            };
         }
     }
     action
@@ -237,35 +299,68 @@ pub fn export_ui(ui: &mut Ui, dialog: &mut ExportDialog, settings: &mut Settings
 
 /// A file stem from a record id (characters other than letters, digits, '-' and '_' become '_').
 pub fn file_stem(record_id: &str) -> String {
-    record_id.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    record_id
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The files `crate::figure::export_data` writes for a record that already exist in `dir`.
 pub fn existing_data_files(dir: &Path, record_id: &str) -> Vec<PathBuf> {
     let stem = file_stem(record_id);
-    ["segments.csv", "steps.csv", "predictions.csv", "landmarks.csv", "json"]
-        .iter()
-        .map(|ext| dir.join(format!("{stem}.{ext}")))
-        .filter(|p| p.exists())
-        .collect()
+    [
+        "segments.csv",
+        "steps.csv",
+        "predictions.csv",
+        "landmarks.csv",
+        "json",
+    ]
+    .iter()
+    .map(|ext| dir.join(format!("{stem}.{ext}")))
+    .filter(|p| p.exists())
+    .collect()
 }
 
 /// The data part of the export window: folder, WFDB annotations, export button (with the same
 /// confirm-before-overwrite rule as figures).
-pub fn export_data_ui(ui: &mut Ui, dialog: &mut ExportDialog, record_id: &str, has_explanation: bool) -> ExportAction {
+pub fn export_data_ui(
+    ui: &mut Ui,
+    dialog: &mut ExportDialog,
+    record_id: &str,
+    has_explanation: bool,
+) -> ExportAction {
     let mut action = ExportAction::None;
     ui.horizontal(|ui| {
         let label = ui.label("Folder");
-        ui.add(egui::TextEdit::singleline(&mut dialog.data_dir_text).desired_width(360.0)).labelled_by(label.id);
+        ui.add(egui::TextEdit::singleline(&mut dialog.data_dir_text).desired_width(360.0))
+            .labelled_by(label.id);
     });
-    ui.add_enabled(has_explanation, egui::Checkbox::new(&mut dialog.data_annotations, "WFDB cluster annotations (.tlc) beside the record"));
+    ui.add_enabled(
+        has_explanation,
+        egui::Checkbox::new(
+            &mut dialog.data_annotations,
+            "WFDB cluster annotations (.tlc) beside the record",
+        ),
+    );
     let dir = PathBuf::from(dialog.data_dir_text.trim());
     if dialog.confirm_data_overwrite {
-        ui.label(RichText::new("Some of these files exist in that folder. Overwrite them?").strong());
+        ui.label(
+            RichText::new("Some of these files exist in that folder. Overwrite them?").strong(),
+        );
         ui.horizontal(|ui| {
             if ui.button("Overwrite data").clicked() {
                 dialog.confirm_data_overwrite = false;
-                action = ExportAction::ExportData { dir: dir.clone(), annotations: dialog.data_annotations, overwrite: true };
+                action = ExportAction::ExportData {
+                    dir: dir.clone(),
+                    annotations: dialog.data_annotations,
+                    overwrite: true,
+                };
             }
             if ui.button("Keep the files").clicked() {
                 dialog.confirm_data_overwrite = false;
@@ -277,7 +372,11 @@ pub fn export_data_ui(ui: &mut Ui, dialog: &mut ExportDialog, record_id: &str, h
         } else if !existing_data_files(&dir, record_id).is_empty() {
             dialog.confirm_data_overwrite = true;
         } else {
-            action = ExportAction::ExportData { dir, annotations: dialog.data_annotations, overwrite: false };
+            action = ExportAction::ExportData {
+                dir,
+                annotations: dialog.data_annotations,
+                overwrite: false,
+            };
         }
     }
     action

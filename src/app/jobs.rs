@@ -41,7 +41,14 @@ pub struct AnalysedRecord {
 impl AnalysedRecord {
     /// A record without analysis.
     pub fn plain(ecg: Arc<Ecg>, index: Option<usize>) -> Self {
-        AnalysedRecord { index, ecg, explanation: None, delineation: None, segment_labels: None, problems: Vec::new() }
+        AnalysedRecord {
+            index,
+            ecg,
+            explanation: None,
+            delineation: None,
+            segment_labels: None,
+            problems: Vec::new(),
+        }
     }
 
     /// Attach a delineation (and its per-sample segment labels).
@@ -78,19 +85,38 @@ pub struct DatasetExplained {
 pub fn mean_entropy(ex: &Explanation) -> f32 {
     let (a, b) = ex.valid_steps;
     let valid = &ex.entropy[a.min(ex.entropy.len())..b.min(ex.entropy.len())];
-    if valid.is_empty() { f32::NAN } else { valid.iter().sum::<f32>() / valid.len() as f32 }
+    if valid.is_empty() {
+        f32::NAN
+    } else {
+        valid.iter().sum::<f32>() / valid.len() as f32
+    }
 }
 
 pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
     match job {
         Job::OpenDataset { path } => {
-            sink.report(Progress { stage: "reading the index".into(), done: 0, total: 1 });
+            sink.report(Progress {
+                stage: "reading the index".into(),
+                done: 0,
+                total: 1,
+            });
             let dataset = crate::io::open_dataset(&path)?;
-            Ok(JobOutput::Dataset { path, dataset: Arc::from(dataset) })
+            Ok(JobOutput::Dataset {
+                path,
+                dataset: Arc::from(dataset),
+            })
         }
         Job::LoadModels { model, explainer } => load_models(model, explainer, sink),
-        Job::LoadRecord { dataset, index, analysis } => {
-            sink.report(Progress { stage: "loading".into(), done: 0, total: 2 });
+        Job::LoadRecord {
+            dataset,
+            index,
+            analysis,
+        } => {
+            sink.report(Progress {
+                stage: "loading".into(),
+                done: 0,
+                total: 2,
+            });
             let ecg = dataset.load(index).with_context(|| {
                 let id = dataset.entry(index).map(|e| e.id.as_str()).unwrap_or("?");
                 format!("record {id} of {}", dataset.name())
@@ -101,54 +127,106 @@ pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput
             let record = analyse(Arc::new(ecg), Some(index), &analysis, sink);
             Ok(JobOutput::Record(Box::new(record)))
         }
-        Job::Analyse { ecg, index, analysis } => Ok(JobOutput::Record(Box::new(analyse(ecg, index, &analysis, sink)))),
-        Job::Fit { model, dataset, indices, settings } => {
+        Job::Analyse {
+            ecg,
+            index,
+            analysis,
+        } => Ok(JobOutput::Record(Box::new(analyse(
+            ecg, index, &analysis, sink,
+        )))),
+        Job::Fit {
+            model,
+            dataset,
+            indices,
+            settings,
+        } => {
             let explainer = fit_explainer(&model, dataset.as_ref(), &indices, &settings, sink)?;
             Ok(JobOutput::Fitted(Arc::new(explainer)))
         }
-        Job::RenderFigure { source, spec, purpose } => {
+        Job::RenderFigure {
+            source,
+            spec,
+            purpose,
+        } => {
             let png = crate::figure::render_png(&source.input(), &spec)?;
             let image = super::export::png_to_image(&png)?;
             Ok(JobOutput::FigureImage { purpose, image })
         }
-        Job::ExportFigure { source, path, spec, overwrite } => {
+        Job::ExportFigure {
+            source,
+            path,
+            spec,
+            overwrite,
+        } => {
             crate::figure::export_figure(&path, &source.input(), &spec, overwrite)?;
             Ok(JobOutput::Written(vec![path]))
         }
-        Job::ExportData { source, dir, annotations, overwrite } => {
+        Job::ExportData {
+            source,
+            dir,
+            annotations,
+            overwrite,
+        } => {
             let stem = super::export::file_stem(&source.ecg.meta.id);
             let mut written = crate::figure::export_data(&dir, &stem, &source.input(), overwrite)?;
             if annotations {
                 match (&source.explanation, &source.ecg.meta.source) {
-                    (Some(ex), Some(record)) => written.push(crate::figure::annotations::write_cluster_annotations(
-                        record,
-                        ex,
-                        source.ecg.n_samples(),
-                        Some(&source.cluster_names),
-                        overwrite,
-                    )?),
-                    _ => anyhow::bail!("WFDB annotations need an explained record read from a file"),
+                    (Some(ex), Some(record)) => {
+                        written.push(crate::figure::annotations::write_cluster_annotations(
+                            record,
+                            ex,
+                            source.ecg.n_samples(),
+                            Some(&source.cluster_names),
+                            overwrite,
+                        )?)
+                    }
+                    _ => {
+                        anyhow::bail!("WFDB annotations need an explained record read from a file")
+                    }
                 }
             }
             Ok(JobOutput::Written(written))
         }
-        Job::ExplainDataset { dataset, indices, analysis } => {
-            Ok(JobOutput::DatasetExplained(explain_dataset(dataset.as_ref(), &indices, &analysis, sink)?))
-        }
+        Job::ExplainDataset {
+            dataset,
+            indices,
+            analysis,
+        } => Ok(JobOutput::DatasetExplained(explain_dataset(
+            dataset.as_ref(),
+            &indices,
+            &analysis,
+            sink,
+        )?)),
     }
 }
 
-fn load_models(model: PathBuf, explainer: Option<PathBuf>, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
-    sink.report(Progress { stage: "model".into(), done: 0, total: 2 });
+fn load_models(
+    model: PathBuf,
+    explainer: Option<PathBuf>,
+    sink: &dyn ProgressSink,
+) -> anyhow::Result<JobOutput> {
+    sink.report(Progress {
+        stage: "model".into(),
+        done: 0,
+        total: 2,
+    });
     let loaded = LoadedModel::open(&model).with_context(|| format!("model {}", model.display()))?;
     let mut problems = Vec::new();
-    sink.report(Progress { stage: "explainer".into(), done: 1, total: 2 });
+    sink.report(Progress {
+        stage: "explainer".into(),
+        done: 1,
+        total: 2,
+    });
     let explainer = match explainer {
         Some(path) => match Explainer::load(&path) {
             Ok(e) => match e.check_model(&loaded) {
                 Ok(()) => Some(Arc::new(e)),
                 Err(err) => {
-                    problems.push(format!("explainer {} does not fit model {}: {err}", path.display(), model.display()));
+                    problems.push(format!(
+                        "explainer {} does not fit model {}: {err}",
+                        path.display(),
+                        model.display()
+                    ));
                     None
                 }
             },
@@ -159,28 +237,49 @@ fn load_models(model: PathBuf, explainer: Option<PathBuf>, sink: &dyn ProgressSi
         },
         None => None,
     };
-    Ok(JobOutput::Models { model: Arc::new(loaded), explainer, problems })
+    Ok(JobOutput::Models {
+        model: Arc::new(loaded),
+        explainer,
+        problems,
+    })
 }
 
 /// Explain and delineate a loaded record with what the context provides.
-fn analyse(ecg: Arc<Ecg>, index: Option<usize>, analysis: &AnalysisContext, sink: &dyn ProgressSink) -> AnalysedRecord {
-    sink.report(Progress { stage: "explaining".into(), done: 1, total: 2 });
+fn analyse(
+    ecg: Arc<Ecg>,
+    index: Option<usize>,
+    analysis: &AnalysisContext,
+    sink: &dyn ProgressSink,
+) -> AnalysedRecord {
+    sink.report(Progress {
+        stage: "explaining".into(),
+        done: 1,
+        total: 2,
+    });
     let mut problems = Vec::new();
     let explanation = match (&analysis.model, &analysis.explainer) {
-        (Some(model), Some(explainer)) => match explain_record(model, explainer, &ecg, &analysis.explain) {
-            Ok(ex) => Some(Arc::new(ex)),
-            Err(err) => {
-                problems.push(format!("explaining {}: {err}", ecg.meta.id));
-                None
+        (Some(model), Some(explainer)) => {
+            match explain_record(model, explainer, &ecg, &analysis.explain) {
+                Ok(ex) => Some(Arc::new(ex)),
+                Err(err) => {
+                    problems.push(format!("explaining {}: {err}", ecg.meta.id));
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
-    let mut record = AnalysedRecord { explanation, problems, ..AnalysedRecord::plain(ecg, index) };
+    let mut record = AnalysedRecord {
+        explanation,
+        problems,
+        ..AnalysedRecord::plain(ecg, index)
+    };
     if let Some(params) = &analysis.delineate {
         match crate::delineate::delineate(&record.ecg, params) {
             Ok(d) => record = record.with_delineation(d),
-            Err(err) => record.problems.push(format!("delineating {}: {err}", record.ecg.meta.id)),
+            Err(err) => record
+                .problems
+                .push(format!("delineating {}: {err}", record.ecg.meta.id)),
         }
     }
     record
@@ -201,12 +300,30 @@ fn explain_dataset(
             out.cancelled = true;
             break;
         }
-        sink.report(Progress { stage: "explaining records".into(), done, total: indices.len() });
-        let id = dataset.entry(index).map(|e| e.id.clone()).unwrap_or_else(|| index.to_string());
+        sink.report(Progress {
+            stage: "explaining records".into(),
+            done,
+            total: indices.len(),
+        });
+        let id = dataset
+            .entry(index)
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| index.to_string());
         let result = dataset
             .load(index)
             .map_err(anyhow::Error::from)
-            .and_then(|ecg| explain_record(model, explainer, &ecg, &ExplainSettings { with_gradcam: false, ..analysis.explain.clone() }).map_err(anyhow::Error::from));
+            .and_then(|ecg| {
+                explain_record(
+                    model,
+                    explainer,
+                    &ecg,
+                    &ExplainSettings {
+                        with_gradcam: false,
+                        ..analysis.explain.clone()
+                    },
+                )
+                .map_err(anyhow::Error::from)
+            });
         match result {
             Ok(ex) => out.results.push(RecordResult {
                 index,
@@ -219,7 +336,11 @@ fn explain_dataset(
             Err(err) => out.failures.push(format!("{id}: {err:#}")),
         }
     }
-    sink.report(Progress { stage: "explaining records".into(), done: indices.len(), total: indices.len() });
+    sink.report(Progress {
+        stage: "explaining records".into(),
+        done: indices.len(),
+        total: indices.len(),
+    });
     Ok(out)
 }
 
@@ -240,7 +361,14 @@ pub struct FitChoice {
 
 impl Default for FitChoice {
     fn default() -> Self {
-        FitChoice { blocks: Vec::new(), k: 8, linear_alignment: false, seed: 0, max_records: 200, max_time_steps: 50_000 }
+        FitChoice {
+            blocks: Vec::new(),
+            k: 8,
+            linear_alignment: false,
+            seed: 0,
+            max_records: 200,
+            max_time_steps: 50_000,
+        }
     }
 }
 
@@ -248,8 +376,11 @@ impl FitChoice {
     pub fn to_settings(&self) -> FitSettings {
         let mut s = FitSettings::default();
         s.features.blocks = (!self.blocks.is_empty()).then(|| self.blocks.clone());
-        s.features.alignment =
-            if self.linear_alignment { crate::tlc::Alignment::Linear } else { crate::tlc::Alignment::Nearest };
+        s.features.alignment = if self.linear_alignment {
+            crate::tlc::Alignment::Linear
+        } else {
+            crate::tlc::Alignment::Nearest
+        };
         s.clusters.k = self.k;
         s.clusters.seed = self.seed;
         s.clusters.max_time_steps = (self.max_time_steps > 0).then_some(self.max_time_steps);

@@ -130,7 +130,10 @@ impl TlcApp {
             current: None,
             selected: None,
             latest_record_job: None,
-            analysis: AnalysisContext { delineate: Some(Default::default()), ..Default::default() },
+            analysis: AnalysisContext {
+                delineate: Some(Default::default()),
+                ..Default::default()
+            },
             view: PaperView::default(),
             hover: None,
             errors: Vec::new(),
@@ -150,7 +153,11 @@ impl TlcApp {
 
     /// Load the model and explainer of the settings (default: the bundled ones) on the worker.
     pub fn load_models(&mut self) {
-        let model = self.settings.model_path.clone().unwrap_or_else(crate::paths::default_model);
+        let model = self
+            .settings
+            .model_path
+            .clone()
+            .unwrap_or_else(crate::paths::default_model);
         if !model.exists() && self.settings.model_path.is_none() {
             return; // No bundled model in this checkout: records are shown without explanation.
         }
@@ -169,7 +176,11 @@ impl TlcApp {
     /// Re-analyse the record on screen (after the model, explainer or settings changed).
     pub fn reanalyse_current(&mut self) {
         let Some(cur) = &self.current else { return };
-        let job = Job::Analyse { ecg: cur.ecg.clone(), index: cur.index, analysis: self.analysis.clone() };
+        let job = Job::Analyse {
+            ecg: cur.ecg.clone(),
+            index: cur.index,
+            analysis: self.analysis.clone(),
+        };
         if let Some(old) = self.latest_record_job {
             self.worker.cancel(old);
         }
@@ -181,8 +192,17 @@ impl TlcApp {
         let (Some(model), Some(ds)) = (self.analysis.model.clone(), self.dataset.clone()) else {
             return None;
         };
-        let n = if self.settings.fit.max_records == 0 { ds.len() } else { self.settings.fit.max_records.min(ds.len()) };
-        let job = Job::Fit { model, dataset: ds, indices: (0..n).collect(), settings: self.settings.fit.to_settings() };
+        let n = if self.settings.fit.max_records == 0 {
+            ds.len()
+        } else {
+            self.settings.fit.max_records.min(ds.len())
+        };
+        let job = Job::Fit {
+            model,
+            dataset: ds,
+            indices: (0..n).collect(),
+            settings: self.settings.fit.to_settings(),
+        };
         let id = self.worker.submit(job);
         self.fit_job = Some(id);
         Some(id)
@@ -205,7 +225,11 @@ impl TlcApp {
         if !self.has_explainer() {
             return None;
         }
-        let job = Job::ExplainDataset { indices: (0..ds.len()).collect(), dataset: ds, analysis: self.analysis.clone() };
+        let job = Job::ExplainDataset {
+            indices: (0..ds.len()).collect(),
+            dataset: ds,
+            analysis: self.analysis.clone(),
+        };
         let id = self.worker.submit(job);
         self.dataset_job = Some(id);
         Some(id)
@@ -338,14 +362,26 @@ impl TlcApp {
                         self.show_record(*record);
                     }
                 }
-                Ok(JobOutput::Models { model, explainer, problems }) => {
+                Ok(JobOutput::Models {
+                    model,
+                    explainer,
+                    problems,
+                }) => {
                     self.analysis.model = Some(model);
                     self.analysis.explainer = explainer;
                     self.unsaved_explainer = false;
                     for p in problems {
-                        self.errors.push(JobError { task: "Loading the explainer".into(), cause: p, cancelled: false });
+                        self.errors.push(JobError {
+                            task: "Loading the explainer".into(),
+                            cause: p,
+                            cancelled: false,
+                        });
                     }
-                    if self.current.as_ref().is_some_and(|c| c.explanation.is_none()) {
+                    if self
+                        .current
+                        .as_ref()
+                        .is_some_and(|c| c.explanation.is_none())
+                    {
                         self.reanalyse_current();
                     }
                 }
@@ -362,10 +398,20 @@ impl TlcApp {
                 Ok(JobOutput::DatasetExplained(results)) => {
                     self.dataset_job = None;
                     for r in &results.results {
-                        self.summaries.insert(r.index, RecordSummary { predicted: r.predicted.clone(), mean_entropy: r.mean_entropy });
+                        self.summaries.insert(
+                            r.index,
+                            RecordSummary {
+                                predicted: r.predicted.clone(),
+                                mean_entropy: r.mean_entropy,
+                            },
+                        );
                     }
                     for f in &results.failures {
-                        self.errors.push(JobError { task: "Explaining the data set".into(), cause: f.clone(), cancelled: false });
+                        self.errors.push(JobError {
+                            task: "Explaining the data set".into(),
+                            cause: f.clone(),
+                            cancelled: false,
+                        });
                     }
                     self.browser.dirty = true;
                     self.dataset_results = Some(results);
@@ -373,7 +419,11 @@ impl TlcApp {
                 Ok(JobOutput::FigureImage { purpose, image }) => match purpose {
                     export::FigurePurpose::Preview => {
                         self.export.preview_pending = false;
-                        self.export.preview = Some(ctx.load_texture("figure-preview", image, egui::TextureOptions::LINEAR));
+                        self.export.preview = Some(ctx.load_texture(
+                            "figure-preview",
+                            image,
+                            egui::TextureOptions::LINEAR,
+                        ));
                     }
                     export::FigurePurpose::Clipboard => {
                         ctx.copy_image(image);
@@ -570,10 +620,16 @@ impl TlcApp {
             }
             ui.separator();
             let has_record = self.current.is_some();
-            if ui.add_enabled(has_record, egui::Button::new("Export figure and data...")).clicked() {
+            if ui
+                .add_enabled(has_record, egui::Button::new("Export figure and data..."))
+                .clicked()
+            {
                 self.open_export();
             }
-            if ui.add_enabled(has_record, egui::Button::new("Copy figure")).clicked() {
+            if ui
+                .add_enabled(has_record, egui::Button::new("Copy figure"))
+                .clicked()
+            {
                 self.copy_figure();
             }
             ui.separator();
@@ -728,8 +784,18 @@ impl TlcApp {
 
     /// Cluster names for legends: "C3 QRS" from the explainer's descriptions, else "C3".
     fn cluster_names(&self) -> Vec<String> {
-        let k = self.current.as_ref().and_then(|c| c.explanation.as_ref()).map(|e| e.k).unwrap_or(0);
-        let descriptions = self.analysis.explainer.as_ref().map(|e| e.cluster_descriptions.as_slice()).unwrap_or(&[]);
+        let k = self
+            .current
+            .as_ref()
+            .and_then(|c| c.explanation.as_ref())
+            .map(|e| e.k)
+            .unwrap_or(0);
+        let descriptions = self
+            .analysis
+            .explainer
+            .as_ref()
+            .map(|e| e.cluster_descriptions.as_slice())
+            .unwrap_or(&[]);
         (0..k)
             .map(|c| match descriptions.get(c).and_then(|d| d.as_ref()) {
                 Some(d) => format!("C{c} {}", d.dominant_segment),
@@ -766,9 +832,23 @@ impl TlcApp {
         };
         let names = self.cluster_names();
         let mut jump = None;
+        let mut gradcam_output = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Outputs");
             explain_panel::outputs_ui(ui, &cur.ecg, &ex);
+            if let Some(cam) = &ex.gradcam {
+                let mut output = cam.output_index;
+                egui::ComboBox::from_label("Grad-CAM output")
+                    .selected_text(cam.output_name.clone())
+                    .show_ui(ui, |ui| {
+                        for (i, name) in ex.prediction.output_names.iter().enumerate() {
+                            ui.selectable_value(&mut output, i, name);
+                        }
+                    });
+                if output != cam.output_index {
+                    gradcam_output = Some(output);
+                }
+            }
             ui.separator();
             ui.heading("Clusters");
             explain_panel::summary_ui(ui, &ex);
@@ -777,13 +857,25 @@ impl TlcApp {
                 if explainer.cluster_descriptions.iter().any(Option::is_some) {
                     ui.separator();
                     ui.heading("What the clusters are");
-                    explain_panel::cluster_descriptions_ui(ui, &explainer.cluster_descriptions, &names);
+                    explain_panel::cluster_descriptions_ui(
+                        ui,
+                        &explainer.cluster_descriptions,
+                        &names,
+                    );
                 }
             }
             ui.separator();
             ui.heading("Segments");
             jump = explain_panel::segments_ui(ui, &ex, &names);
         });
+        if let Some(output) = gradcam_output {
+            // Grad-CAM for another output needs another backward pass: re-explain on the worker.
+            self.analysis.explain.gradcam = Some(crate::tlc::pipeline::GradCamTarget {
+                output,
+                block: None,
+            });
+            self.reanalyse_current();
+        }
         if let Some(t) = jump {
             // Centre the view on the segment at the current zoom.
             let ppm = self.view.points_per_mm.unwrap_or(2.0);
@@ -894,9 +986,18 @@ impl TlcApp {
 
     /// Render the current view as PNG and put it on the clipboard.
     pub fn copy_figure(&mut self) {
-        let Some(source) = self.figure_source() else { return };
-        let spec = crate::figure::FigureSpec { dpi: 150.0, ..export::spec_for_view(&self.settings, &source.ecg, None) };
-        self.worker.submit(Job::RenderFigure { source, spec, purpose: export::FigurePurpose::Clipboard });
+        let Some(source) = self.figure_source() else {
+            return;
+        };
+        let spec = crate::figure::FigureSpec {
+            dpi: 150.0,
+            ..export::spec_for_view(&self.settings, &source.ecg, None)
+        };
+        self.worker.submit(Job::RenderFigure {
+            source,
+            spec,
+            purpose: export::FigurePurpose::Clipboard,
+        });
     }
 
     fn export_window_ui(&mut self, ctx: &egui::Context) {
@@ -910,30 +1011,70 @@ impl TlcApp {
         let mut open = true;
         let mut actions = Vec::new();
         let visible = self.view.visible_s;
-        egui::Window::new("Export").open(&mut open).default_width(560.0).show(ctx, |ui| {
-            ui.heading("Figure");
-            actions.push(export::export_ui(ui, &mut self.export, &mut self.settings, &source.ecg, visible));
-            ui.separator();
-            ui.heading("Data");
-            actions.push(export::export_data_ui(ui, &mut self.export, &source.ecg.meta.id, source.explanation.is_some()));
-        });
+        egui::Window::new("Export")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
+            .open(&mut open)
+            .default_width(560.0)
+            .show(ctx, |ui| {
+                ui.heading("Figure");
+                actions.push(export::export_ui(
+                    ui,
+                    &mut self.export,
+                    &mut self.settings,
+                    &source.ecg,
+                    visible,
+                ));
+                ui.separator();
+                ui.heading("Data");
+                actions.push(export::export_data_ui(
+                    ui,
+                    &mut self.export,
+                    &source.ecg.meta.id,
+                    source.explanation.is_some(),
+                ));
+            });
         self.export.open = open;
         for action in actions {
             match action {
                 export::ExportAction::None => {}
                 export::ExportAction::RenderPreview(spec) => {
-                    self.worker.submit(Job::RenderFigure { source: source.clone(), spec, purpose: export::FigurePurpose::Preview });
+                    self.worker.submit(Job::RenderFigure {
+                        source: source.clone(),
+                        spec,
+                        purpose: export::FigurePurpose::Preview,
+                    });
                 }
-                export::ExportAction::Export { path, spec, overwrite } => {
+                export::ExportAction::Export {
+                    path,
+                    spec,
+                    overwrite,
+                } => {
                     self.export.message = Some(format!("Exporting {}...", path.display()));
-                    self.worker.submit(Job::ExportFigure { source: source.clone(), path, spec, overwrite });
+                    self.worker.submit(Job::ExportFigure {
+                        source: source.clone(),
+                        path,
+                        spec,
+                        overwrite,
+                    });
                 }
-                export::ExportAction::ExportData { dir, annotations, overwrite } => {
-                    self.worker.submit(Job::ExportData { source: source.clone(), dir, annotations, overwrite });
+                export::ExportAction::ExportData {
+                    dir,
+                    annotations,
+                    overwrite,
+                } => {
+                    self.worker.submit(Job::ExportData {
+                        source: source.clone(),
+                        dir,
+                        annotations,
+                        overwrite,
+                    });
                 }
                 export::ExportAction::Browse => {
                     let ext = self.settings.export_format.extension();
-                    if let Some(path) = rfd::FileDialog::new().add_filter(ext.to_uppercase(), &[ext]).save_file() {
+                    if let Some(path) = rfd::FileDialog::new()
+                        .add_filter(ext.to_uppercase(), &[ext])
+                        .save_file()
+                    {
                         self.export.path_text = path.with_extension(ext).display().to_string();
                     }
                 }
@@ -949,6 +1090,7 @@ impl TlcApp {
             let mut open = true;
             let mut dismiss = None;
             egui::Window::new("Problems")
+                .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
                 .open(&mut open)
                 .default_width(520.0)
                 .show(ctx, |ui| {
@@ -974,6 +1116,7 @@ impl TlcApp {
         }
         if self.show_shortcuts {
             egui::Window::new("Keyboard and mouse")
+                .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
                 .open(&mut self.show_shortcuts)
                 .show(ctx, |ui| {
                     egui::Grid::new("shortcuts")
@@ -999,7 +1142,8 @@ impl TlcApp {
                 });
         }
         if self.show_about {
-            egui::Window::new("About TLC Explorer").open(&mut self.show_about).show(ctx, |ui| {
+            egui::Window::new("About TLC Explorer")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0)).open(&mut self.show_about).show(ctx, |ui| {
                 ui.label("Time-localized clusters of a 1D-ResNet's activations on ECGs (Boubekki et al., IEEE TBME 2026).");
                 ui.label(format!("Version {}", env!("CARGO_PKG_VERSION")));
             });

@@ -80,7 +80,9 @@ impl PaperLayout {
         // The screen draws only what is visible, so a long record is no problem here.
         spec.max_page_mm = f64::MAX;
         let d = crate::figure::compute_layout(ecg, &spec)?;
-        let rect = |r: crate::figure::RectMm| Rect::from_min_size(pos2(r.x as f32, r.y as f32), vec2(r.w as f32, r.h as f32));
+        let rect = |r: crate::figure::RectMm| {
+            Rect::from_min_size(pos2(r.x as f32, r.y as f32), vec2(r.w as f32, r.h as f32))
+        };
         let leads = d
             .panels
             .iter()
@@ -92,7 +94,9 @@ impl PaperLayout {
                     t1_s: p.end_s,
                     rect_mm: rect(p.rect),
                     baseline_mm: p.baseline_y_mm as f32,
-                    calibration: p.calibration.map(|c| (c.x_mm as f32, c.width_mm as f32, c.height_mm as f32)),
+                    calibration: p
+                        .calibration
+                        .map(|c| (c.x_mm as f32, c.width_mm as f32, c.height_mm as f32)),
                 })
             })
             .collect();
@@ -334,7 +338,10 @@ pub fn paper_ui(
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "ECG view"));
     let canvas = response.rect;
     // Default zoom: the whole page height, and at most FIT_WINDOW_S seconds across.
-    let fit_width_mm = layout.size_mm.x.min(FIT_WINDOW_S * layout.speed_mm_s + 20.0);
+    let fit_width_mm = layout
+        .size_mm
+        .x
+        .min(FIT_WINDOW_S * layout.speed_mm_s + 20.0);
     let fit = (canvas.width() / fit_width_mm)
         .min(canvas.height() / layout.size_mm.y)
         .clamp(MIN_POINTS_PER_MM, MAX_POINTS_PER_MM);
@@ -509,7 +516,9 @@ fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, layout: &PaperLayou
 fn draw_calibration(painter: &egui::Painter, xf: Xf, layout: &PaperLayout) {
     let stroke = Stroke::new((xf.ppm * 0.2).clamp(1.0, 2.0), colors::TRACE);
     for panel in &layout.leads {
-        let Some((x0, w, h)) = panel.calibration else { continue };
+        let Some((x0, w, h)) = panel.calibration else {
+            continue;
+        };
         let y = panel.baseline_mm;
         let pts = vec![
             xf.pt(x0 - 1.0, y),

@@ -90,11 +90,19 @@ impl Job {
             }
             Job::Analyse { ecg, .. } => format!("Analysing record {}", ecg.meta.id),
             Job::LoadModels { model, .. } => format!("Loading model {}", model.display()),
-            Job::Fit { indices, settings, .. } => {
-                format!("Fitting K = {} on {} records", settings.clusters.k, indices.len())
+            Job::Fit {
+                indices, settings, ..
+            } => {
+                format!(
+                    "Fitting K = {} on {} records",
+                    settings.clusters.k,
+                    indices.len()
+                )
             }
             Job::ExplainDataset { indices, .. } => format!("Explaining {} records", indices.len()),
-            Job::RenderFigure { source, .. } => format!("Rendering a figure of {}", source.ecg.meta.id),
+            Job::RenderFigure { source, .. } => {
+                format!("Rendering a figure of {}", source.ecg.meta.id)
+            }
             Job::ExportFigure { path, .. } => format!("Exporting {}", path.display()),
             Job::ExportData { dir, .. } => format!("Exporting data to {}", dir.display()),
         }

@@ -40,3 +40,28 @@ pub fn ptbxl_model() -> PathBuf {
 pub fn ptbxl_explainer() -> PathBuf {
     assets().join("models").join("ptbxl_resnet.explainer.safetensors")
 }
+
+/// The explainer that belongs beside a model: `dir/name.safetensors` ->
+/// `dir/name.explainer.safetensors` (the layout `tlc fit` and the bundled assets use).
+pub fn explainer_beside(model: &std::path::Path) -> PathBuf {
+    let stem = model.with_extension("");
+    PathBuf::from(format!("{}.explainer.safetensors", stem.display()))
+}
+
+/// The explainer to use with `model`: the one given, else the one beside the model.
+pub fn resolve_explainer(model: &std::path::Path, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| explainer_beside(model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_explainer_is_the_one_beside_the_bundled_model() {
+        assert_eq!(explainer_beside(&default_model()), default_explainer());
+        assert_eq!(explainer_beside(&ptbxl_model()), ptbxl_explainer());
+        let given = PathBuf::from("/x/other.explainer.safetensors");
+        assert_eq!(resolve_explainer(&default_model(), Some(given.clone())), given);
+    }
+}

@@ -28,8 +28,9 @@ pub struct InputArgs {
     pub model: PathBuf,
     /// Explainer of the model: gives the blocks, alignment, K and k-means settings (the
     /// clusters themselves are refitted on each fold's training records).
-    #[arg(long, default_value_os_t = crate::paths::default_explainer())]
-    pub explainer: PathBuf,
+    /// Default: `<model stem>.explainer.safetensors` beside the model.
+    #[arg(long)]
+    pub explainer: Option<PathBuf>,
     /// Data set: PTB-XL folder, folder of WFDB records, CODE-15% HDF5.
     #[arg(long)]
     pub data: PathBuf,
@@ -68,7 +69,7 @@ pub struct InputArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Which PTB-XL copy to read (100 or 500 Hz records; use the one the model was trained on).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, alias = "ptbxl-rate", default_value_t = 500)]
     pub ptbxl_hz: u32,
     /// Remove baseline wander before the model (use the setting the explainer was fitted with).
     #[arg(long)]
@@ -112,11 +113,12 @@ pub(crate) struct Prepared {
 pub(crate) fn prepare(a: &InputArgs, progress: &BarProgress) -> anyhow::Result<Prepared> {
     let model = LoadedModel::open(&a.model)
         .with_context(|| format!("opening model {}", a.model.display()))?;
-    let explainer = Explainer::load(&a.explainer)
-        .with_context(|| format!("opening explainer {}", a.explainer.display()))?;
+    let explainer_path = crate::paths::resolve_explainer(&a.model, a.explainer.clone());
+    let explainer = Explainer::load(&explainer_path)
+        .with_context(|| format!("opening explainer {}", explainer_path.display()))?;
     explainer
         .check_model(&model)
-        .with_context(|| format!("explainer {}", a.explainer.display()))?;
+        .with_context(|| format!("explainer {}", explainer_path.display()))?;
     let ptbxl_rate = match a.ptbxl_hz {
         100 => PtbxlRate::Hz100,
         500 => PtbxlRate::Hz500,

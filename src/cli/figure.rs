@@ -259,10 +259,7 @@ impl Explaining {
             .model
             .clone()
             .unwrap_or_else(crate::paths::default_model);
-        let explainer_path = args
-            .explainer
-            .clone()
-            .unwrap_or_else(crate::paths::default_explainer);
+        let explainer_path = crate::paths::resolve_explainer(&model_path, args.explainer.clone());
         let model = LoadedModel::open(&model_path).with_context(|| {
             format!(
                 "opening model {} (use --no-explain to draw the record only)",

@@ -64,6 +64,9 @@ pub struct Args {
     /// Record id inside RECORD when RECORD is a data set.
     #[arg(long, requires = "record")]
     pub id: Option<String>,
+    /// Which PTB-XL copy to read (100 or 500 Hz); other data sets ignore it.
+    #[arg(long, value_enum, default_value = "500")]
+    pub ptbxl_rate: crate::cli::train::RateArg,
     /// Output file of a single figure; the format follows the extension (.svg, .png, .pdf).
     #[arg(long, requires = "record")]
     pub out: Option<PathBuf>,
@@ -207,7 +210,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Load one record: a WFDB header directly, or `--id` inside a data set.
-fn load_record(path: &Path, id: Option<&str>) -> anyhow::Result<(Ecg, Option<PathBuf>)> {
+fn load_record(
+    path: &Path,
+    id: Option<&str>,
+    open: &crate::io::OpenOptions,
+) -> anyhow::Result<(Ecg, Option<PathBuf>)> {
     let is_header = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("hea"));
@@ -215,7 +222,7 @@ fn load_record(path: &Path, id: Option<&str>) -> anyhow::Result<(Ecg, Option<Pat
         let ecg = crate::io::read_record(path)?;
         return Ok((ecg, Some(path.to_path_buf())));
     }
-    let ds = crate::io::open_dataset(path)?;
+    let ds = crate::io::open_dataset_with(path, open)?;
     let index = match id {
         Some(id) => (0..ds.len())
             .find(|&i| ds.entry(i).is_some_and(|e| e.id == id))
@@ -361,7 +368,10 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         .out
         .as_deref()
         .context("--out FILE.{svg,png,pdf} is required with a RECORD")?;
-    let (ecg, header) = load_record(record, args.id.as_deref())?;
+    let open = crate::io::OpenOptions {
+        ptbxl_rate: args.ptbxl_rate.into(),
+    };
+    let (ecg, header) = load_record(record, args.id.as_deref(), &open)?;
     let (explanation, names) = if let Some(path) = &args.explanation {
         (Some(read_explanation(path)?), args.cluster_names.clone())
     } else if args.no_explain {
@@ -463,7 +473,10 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         .out_dir
         .as_deref()
         .context("--out-dir is required with --data")?;
-    let ds: Arc<dyn Dataset> = Arc::from(crate::io::open_dataset(data)?);
+    let open = crate::io::OpenOptions {
+        ptbxl_rate: args.ptbxl_rate.into(),
+    };
+    let ds: Arc<dyn Dataset> = Arc::from(crate::io::open_dataset_with(data, &open)?);
     let indices = select_records(ds.as_ref(), args.label.as_deref(), args.limit);
     if indices.is_empty() {
         bail!(

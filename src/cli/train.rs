@@ -49,6 +49,15 @@ pub enum RateArg {
     Hz500,
 }
 
+impl From<RateArg> for PtbxlRate {
+    fn from(rate: RateArg) -> Self {
+        match rate {
+            RateArg::Hz100 => PtbxlRate::Hz100,
+            RateArg::Hz500 => PtbxlRate::Hz500,
+        }
+    }
+}
+
 /// Arguments of `tlc train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -473,7 +473,21 @@ fn pipeline_reproduces_the_fixture_with_the_model() {
             b
         }
     });
-    assert_eq!(e.gradcam.unwrap().output_index, top);
+    let default_cam = e.gradcam.unwrap();
+    assert_eq!(default_cam.output_index, top);
+    // Choosing the output inside the pass (one forward, one backward) gives exactly what naming
+    // that output up front gives.
+    let named = ExplainSettings {
+        gradcam: Some(GradCamTarget {
+            output: top,
+            block: None,
+        }),
+        ..Default::default()
+    };
+    let e = explain_record(&model, &explainer, &fixture_ecg(&input, 1), &named).unwrap();
+    let named_cam = e.gradcam.unwrap();
+    assert!(rel_err(&default_cam.weights, &named_cam.weights) < 1e-6);
+    assert!(rel_err(&default_cam.map, &named_cam.map) < 1e-6);
 }
 
 #[test]

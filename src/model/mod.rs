@@ -6,7 +6,7 @@ pub mod resnet;
 pub mod train;
 
 pub use config::{ModelConfig, Task};
-pub use resnet::{ForwardOutput, ResNet1d};
+pub use resnet::{ForwardOutput, GradOutput, ResNet1d};
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -396,5 +396,17 @@ impl LoadedModel {
     ) -> Result<ForwardOutput, ModelError> {
         let x = self.input_tensor(inputs)?;
         self.net.forward_explain(&x, blocks, grad)
+    }
+
+    /// [`Self::explain_forward`] with the gradient's output chosen after the forward pass
+    /// (see [`ResNet1d::forward_explain_for`]).
+    pub fn explain_forward_for(
+        &self,
+        inputs: &[Array2<f32>],
+        blocks: &[usize],
+        grad: Option<(usize, GradOutput)>,
+    ) -> Result<ForwardOutput, ModelError> {
+        let x = self.input_tensor(inputs)?;
+        self.net.forward_explain_for(&x, blocks, grad)
     }
 }

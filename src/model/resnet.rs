@@ -165,6 +165,17 @@ pub struct ForwardOutput {
     /// fixed, exactly as a PyTorch hook on the block's returned `x` sees it (`y` is computed
     /// before `x`, so it does not depend on `x`).
     pub grad: Option<Tensor>,
+    /// Per record, the output whose gradient `grad` holds (empty without a gradient).
+    pub grad_outputs: Vec<usize>,
+}
+
+/// Which output's gradient [`ResNet1d::forward_explain_for`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradOutput {
+    /// This output for every record.
+    Fixed(usize),
+    /// Each record's highest raw output (its top prediction).
+    TopLogit,
 }
 
 /// Ribeiro et al.'s 1D ResNet.
@@ -270,19 +281,35 @@ impl ResNet1d {
         blocks: &[usize],
         grad: Option<(usize, usize)>,
     ) -> Result<ForwardOutput, ModelError> {
+        self.forward_explain_for(x, blocks, grad.map(|(b, o)| (b, GradOutput::Fixed(o))))
+    }
+
+    /// [`Self::forward_explain`] with the gradient's output chosen after the forward pass:
+    /// `GradOutput::TopLogit` takes each record's highest raw output (its top prediction for
+    /// every task: sigmoid and softmax are monotone), so the default Grad-CAM target costs one
+    /// forward and one backward, not two forwards. The outputs used are in
+    /// `ForwardOutput::grad_outputs`.
+    pub fn forward_explain_for(
+        &self,
+        x: &Tensor,
+        blocks: &[usize],
+        grad: Option<(usize, GradOutput)>,
+    ) -> Result<ForwardOutput, ModelError> {
         let n_blocks = self.blocks.len();
         if let Some(&bad) = blocks.iter().find(|&&b| b >= n_blocks) {
             return Err(ModelError::Request(format!(
                 "block {bad} requested but the model has {n_blocks} blocks"
             )));
         }
-        if let Some((block, output)) = grad {
+        if let Some((block, choice)) = grad {
             if block >= n_blocks {
                 return Err(ModelError::Request(format!(
                     "gradient at block {block} requested but the model has {n_blocks} blocks"
                 )));
             }
-            if output >= self.config.n_outputs {
+            if let GradOutput::Fixed(output) = choice
+                && output >= self.config.n_outputs
+            {
                 return Err(ModelError::Request(format!(
                     "gradient of output {output} requested but the model has {} outputs",
                     self.config.n_outputs
@@ -308,21 +335,46 @@ impl ResNet1d {
             }
         }
         let logits = self.lin.forward(&x.flatten_from(1)?)?;
-        let grad = match (grad, grad_var) {
-            (Some((_, output)), Some(var)) => {
-                let target = logits.narrow(1, output, 1)?.sum_all()?;
+        let (grad, grad_outputs) = match (grad, grad_var) {
+            (Some((_, choice)), Some(var)) => {
+                let batch = logits.dim(0)?;
+                let (target, chosen) = match choice {
+                    GradOutput::Fixed(output) => {
+                        (logits.narrow(1, output, 1)?.sum_all()?, vec![output; batch])
+                    }
+                    GradOutput::TopLogit => {
+                        // A constant one-hot mask picks each row's top logit; the gradient
+                        // flows through the logits only.
+                        let n_outputs = logits.dim(1)?;
+                        let top = logits.detach().argmax_keepdim(1)?; // (B, 1) u32
+                        let columns = Tensor::arange(0u32, n_outputs as u32, logits.device())?
+                            .unsqueeze(0)?
+                            .broadcast_as((batch, n_outputs))?;
+                        let mask = columns
+                            .eq(&top.broadcast_as((batch, n_outputs))?)?
+                            .to_dtype(logits.dtype())?;
+                        let chosen = top
+                            .flatten_all()?
+                            .to_vec1::<u32>()?
+                            .into_iter()
+                            .map(|o| o as usize)
+                            .collect();
+                        ((&logits * &mask)?.sum_all()?, chosen)
+                    }
+                };
                 let grads = target.backward()?;
                 let g = grads.get(var.as_tensor()).cloned().ok_or_else(|| {
                     ModelError::Request("the chosen output does not depend on the block".into())
                 })?;
-                Some(g)
+                (Some(g), chosen)
             }
-            _ => None,
+            _ => (None, Vec::new()),
         };
         Ok(ForwardOutput {
             logits: logits.detach(),
             blocks: outputs,
             grad,
+            grad_outputs,
         })
     }
 

@@ -381,8 +381,8 @@ pub fn dataset_features(
 
 /// Explain one record: prepare once, one forward pass (explainer blocks + Grad-CAM gradient),
 /// features, assignment, entropy, segments, proportions, Grad-CAM, predictions, correlation.
-/// With the default Grad-CAM target (top predicted output) a second pass computes the gradient
-/// once the top output is known.
+/// With the default Grad-CAM target (top predicted output) the model chooses the output between
+/// the forward and the backward pass, so there is never a second forward.
 pub fn explain_record(
     model: &LoadedModel,
     explainer: &Explainer,
@@ -429,7 +429,16 @@ pub fn explain_record(
         Some(Some(t)) => Some(t.output),
         _ => None,
     };
-    let out = model.explain_forward(inputs, &wanted, known_output.map(|o| (grad_block, o)))?;
+    // One forward and at most one backward: with the default target the model picks the top
+    // output between the two.
+    let grad_request = target.map(|_| {
+        let choice = match known_output {
+            Some(o) => crate::model::GradOutput::Fixed(o),
+            None => crate::model::GradOutput::TopLogit,
+        };
+        (grad_block, choice)
+    });
+    let out = model.explain_forward_for(inputs, &wanted, grad_request)?;
     let (raw, _) = tensor_values(&out.logits)?;
     let block_of = |b: usize| -> Result<Array2<f32>, TlcError> {
         let t = out.blocks.get(b).and_then(|t| t.as_ref()).ok_or_else(|| {
@@ -449,17 +458,17 @@ pub fn explain_record(
     let gradcam = match target {
         None => None,
         Some(_) => {
-            let (output, grad) = match (known_output, &out.grad) {
-                (Some(o), Some(g)) => (o, g.clone()),
-                _ => {
-                    let top = top_output(&raw).unwrap_or(0);
-                    let second = model.explain_forward(inputs, &[], Some((grad_block, top)))?;
-                    let g = second.grad.ok_or_else(|| {
-                        TlcError::shape("Grad-CAM", "a gradient", "none from the model")
-                    })?;
-                    (top, g)
-                }
-            };
+            let grad = out
+                .grad
+                .clone()
+                .ok_or_else(|| TlcError::shape("Grad-CAM", "a gradient", "none from the model"))?;
+            let output = out.grad_outputs.first().copied().ok_or_else(|| {
+                TlcError::shape(
+                    "Grad-CAM",
+                    "the output of the gradient",
+                    "none from the model",
+                )
+            })?;
             let (gv, gd) = tensor_values(&grad)?;
             Some((
                 output,

@@ -790,3 +790,55 @@ fn a_long_real_record_needs_a_window_and_then_renders() {
     let svg = render_svg(&input, &clinical).unwrap();
     assert!(svg.contains("V1 not recorded"));
 }
+
+#[test]
+fn cli_batch_over_100_records_reports_the_broken_one_and_writes_the_rest() {
+    use clap::Parser;
+    use tlc_explorer::cli::{Cli, Command};
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // Short 3-lead records keep the test fast; record 57's signal file is cut short.
+    for i in 0..100 {
+        let full = beats_ecg(&format!("r{i:03}"));
+        let samples = full.samples_mv.slice(ndarray::s![0..3, 0..1250]).to_owned();
+        let ecg = Ecg::new(full.leads[..3].to_vec(), FS_HZ, samples, full.meta.clone()).unwrap();
+        let hea = tlc_explorer::io::write_record(
+            data.path(),
+            &format!("r{i:03}"),
+            &ecg,
+            &Default::default(),
+        )
+        .unwrap();
+        if i == 57 {
+            let dat = hea.with_extension("dat");
+            let bytes = std::fs::read(&dat).unwrap();
+            std::fs::write(&dat, &bytes[..bytes.len() / 3]).unwrap();
+        }
+    }
+    let argv = [
+        "tlc",
+        "figure",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--out-dir",
+        out.path().to_str().unwrap(),
+        "--no-explain",
+        "--format",
+        "svg",
+    ];
+    let Some(Command::Figure(args)) = Cli::try_parse_from(argv).unwrap().command else {
+        panic!("not the figure command")
+    };
+    tlc_explorer::cli::figure::run(args).unwrap();
+    let mut written: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written.len(), 99);
+    assert!(!written.contains(&"r057.svg".to_string()));
+    assert!(written.contains(&"r058.svg".to_string()));
+    // The figures carry the landmarks the delineator found.
+    let svg = std::fs::read_to_string(out.path().join("r000.svg")).unwrap();
+    assert!(svg.contains("<g id=\"landmarks\">"));
+}

@@ -505,4 +505,28 @@ fn bundled_synth_model_separates_fresh_synthetic_records() {
     let auc = macro_auroc(&probs, &targets).unwrap();
     eprintln!("bundled synth model: macro AUROC {auc:.3} on 100 fresh records (seed 2)");
     assert!(auc > BUNDLED_SYNTH_MIN_AUROC, "macro AUROC {auc}");
+
+    // And on the bundled sample data (40 records written by `tlc synth`, read from disk).
+    let ds = tlc_explorer::io::open_dataset(&tlc_explorer::paths::sample_data()).unwrap();
+    let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+    for i in 0..ds.len() {
+        let ecg = ds.load(i).unwrap();
+        let prepared = tlc_explorer::dsp::prepare(&ecg, &spec, &Default::default()).unwrap();
+        inputs.push(prepared.data);
+        let labels = &ds.entry(i).unwrap().labels;
+        let target: Vec<f32> = (model.config.class_names.iter())
+            .map(|c| f32::from(u8::from(labels.contains(c))))
+            .collect();
+        targets.push(target);
+    }
+    let probs = model.predict_probabilities(&inputs).unwrap();
+    let auc = macro_auroc(&probs, &targets).unwrap();
+    eprintln!(
+        "bundled synth model: macro AUROC {auc:.3} on sample_data ({} records)",
+        ds.len()
+    );
+    assert!(
+        auc > BUNDLED_SYNTH_MIN_AUROC,
+        "sample_data macro AUROC {auc}"
+    );
 }

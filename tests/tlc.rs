@@ -624,3 +624,28 @@ fn fit_explainer_is_deterministic_and_cancellable() {
         "{err}"
     );
 }
+
+#[test]
+fn bundled_explainer_fits_the_bundled_model_and_explains_sample_data() {
+    use tlc_explorer::paths;
+    let model = LoadedModel::open(&paths::default_model()).expect("bundled model opens");
+    let explainer = Explainer::load(&paths::default_explainer()).expect("bundled explainer loads");
+    // Refitted whenever the model changes: a stale explainer fails here.
+    explainer.check_model(&model).unwrap();
+    let data = tlc_explorer::io::open_dataset(&paths::sample_data()).unwrap();
+    let ecg = data.load(0).unwrap();
+    let e = explain_record(&model, &explainer, &ecg, &ExplainSettings::default()).unwrap();
+    assert_eq!(e.k, explainer.k);
+    assert!((e.proportions.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    // Segments lie on the 10 s record, not on the padding.
+    let first = e.segments.first().unwrap();
+    let last = e.segments.last().unwrap();
+    assert_eq!((first.start_s, first.start_sample), (0.0, 0));
+    assert!((last.end_s - ecg.duration_s()).abs() < 1e-9);
+    assert_eq!(last.end_sample, ecg.n_samples());
+    // The real-data model's explainer matches it too.
+    let ptbxl = LoadedModel::open(&paths::ptbxl_model()).expect("bundled PTB-XL model opens");
+    let ptbxl_explainer = Explainer::load(&paths::ptbxl_explainer()).unwrap();
+    ptbxl_explainer.check_model(&ptbxl).unwrap();
+    assert!(explainer.check_model(&ptbxl).is_err());
+}

@@ -73,13 +73,11 @@ pub fn write_outputs(
     let per_record = out.join("alignment_records.csv");
     let json = out.join("alignment.json");
     let paths = vec![table.clone(), per_record.clone(), json.clone()];
-    if !overwrite {
-        if let Some(p) = paths.iter().find(|p| p.exists()) {
-            anyhow::bail!(
-                "{} already exists (use --overwrite to replace it)",
-                p.display()
-            );
-        }
+    if let Some(p) = paths.iter().find(|p| !overwrite && p.exists()) {
+        anyhow::bail!(
+            "{} already exists (use --overwrite to replace it)",
+            p.display()
+        );
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(&table, result.total.table.to_csv())

@@ -8,7 +8,7 @@ use ndarray::Array2;
 
 use crate::cli::fit::BarProgress;
 use crate::dsp::PreprocessSettings;
-use crate::io::open_dataset;
+use crate::io::{OpenOptions, PtbxlRate, open_dataset_with};
 use crate::model::LoadedModel;
 use crate::model::config::Task;
 use crate::surrogate::cohort::{CohortStats, DEFAULT_K_SWEEP, KSweep, cohort_stats, k_sweep};
@@ -67,6 +67,9 @@ pub struct InputArgs {
     /// Use only the first N records.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Which PTB-XL copy to read (100 or 500 Hz records; use the one the model was trained on).
+    #[arg(long, default_value_t = 500)]
+    pub ptbxl_hz: u32,
     /// Remove baseline wander before the model (use the setting the explainer was fitted with).
     #[arg(long)]
     pub remove_baseline: bool,
@@ -114,8 +117,13 @@ pub(crate) fn prepare(a: &InputArgs, progress: &BarProgress) -> anyhow::Result<P
     explainer
         .check_model(&model)
         .with_context(|| format!("explainer {}", a.explainer.display()))?;
-    let dataset =
-        open_dataset(&a.data).with_context(|| format!("opening data set {}", a.data.display()))?;
+    let ptbxl_rate = match a.ptbxl_hz {
+        100 => PtbxlRate::Hz100,
+        500 => PtbxlRate::Hz500,
+        other => bail!("--ptbxl-hz {other}: PTB-XL has 100 and 500 Hz records"),
+    };
+    let dataset = open_dataset_with(&a.data, &OpenOptions { ptbxl_rate })
+        .with_context(|| format!("opening data set {}", a.data.display()))?;
     let n = a.limit.map_or(dataset.len(), |l| l.min(dataset.len()));
     if n == 0 {
         bail!("data set {} has no records", a.data.display());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use crate::io::open_dataset;
+use crate::io::{OpenOptions, PtbxlRate, open_dataset_with};
 use crate::model::LoadedModel;
 use crate::tlc::gradcam::to_steps;
 use crate::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
@@ -19,9 +19,13 @@ pub struct Args {
     /// Model weights (default: the bundled synthetic-data model).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Explainer fitted for the model (default: the bundled one).
+    /// Explainer fitted for the model (default: `<model stem>.explainer.safetensors` beside the
+    /// model).
     #[arg(long)]
     pub explainer: Option<PathBuf>,
+    /// Which PTB-XL copy to read (100 or 500 Hz); other data sets ignore it.
+    #[arg(long, value_enum, default_value = "500")]
+    pub ptbxl_rate: crate::cli::train::RateArg,
     /// Record id within a data set.
     #[arg(long, conflicts_with = "index")]
     pub id: Option<String>,
@@ -59,13 +63,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let explainer_path = args
         .explainer
         .clone()
-        .unwrap_or_else(crate::paths::default_explainer);
+        .unwrap_or_else(|| Explainer::file_paths(&model_path.with_extension("")).0);
     let model = LoadedModel::open(&model_path)
         .with_context(|| format!("opening model {}", model_path.display()))?;
     let explainer = Explainer::load(&explainer_path)?;
     explainer.check_model(&model)?;
-    let dataset =
-        open_dataset(&args.record).with_context(|| format!("opening {}", args.record.display()))?;
+    let ptbxl_rate = match args.ptbxl_rate {
+        crate::cli::train::RateArg::Hz100 => PtbxlRate::Hz100,
+        crate::cli::train::RateArg::Hz500 => PtbxlRate::Hz500,
+    };
+    let dataset = open_dataset_with(&args.record, &OpenOptions { ptbxl_rate })
+        .with_context(|| format!("opening {}", args.record.display()))?;
     let index = match (&args.id, args.index) {
         (Some(id), _) => (0..dataset.len())
             .find(|&i| dataset.entry(i).is_some_and(|e| &e.id == id))
@@ -173,8 +181,12 @@ pub fn write_steps_csv(e: &Explanation, path: &std::path::Path) -> anyhow::Resul
     Ok(())
 }
 
+/// A short summary on stdout (a closed pipe, e.g. `| head`, is not an error).
 fn print_summary(e: &Explanation) {
-    println!(
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "record {} (model {}, explainer {})",
         e.record_id, e.model_name, e.explainer_name
     );
@@ -184,7 +196,7 @@ fn print_summary(e: &Explanation) {
         .iter()
         .zip(&e.prediction.probabilities)
     {
-        println!("  {name:>8}: {p:.3}");
+        let _ = writeln!(out, "  {name:>8}: {p:.3}");
     }
     let props: Vec<String> = e
         .proportions
@@ -192,7 +204,8 @@ fn print_summary(e: &Explanation) {
         .enumerate()
         .map(|(k, p)| format!("{k}:{p:.2}"))
         .collect();
-    println!(
+    let _ = writeln!(
+        out,
         "  clusters: {} segments; proportions {}",
         e.segments.len(),
         props.join(" ")
@@ -201,9 +214,10 @@ fn print_summary(e: &Explanation) {
         .iter()
         .sum::<f32>()
         / (e.valid_steps.1 - e.valid_steps.0).max(1) as f32;
-    println!("  mean entropy {mean_entropy:.3}");
+    let _ = writeln!(out, "  mean entropy {mean_entropy:.3}");
     if let Some(g) = &e.gradcam {
-        println!(
+        let _ = writeln!(
+            out,
             "  Grad-CAM for {} at block {}; correlation with entropy {}",
             g.output_name,
             g.block,
@@ -211,4 +225,6 @@ fn print_summary(e: &Explanation) {
                 .map_or("n/a".to_string(), |r| format!("{r:.3}"))
         );
     }
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }

@@ -500,15 +500,29 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         ProgressStyle::with_template("{spinner} figures [{bar:40}] {pos}/{len} ({eta} left) {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let explaining = if args.no_explain {
+        None
+    } else {
+        Some(Explaining::open(args)?)
+    };
+    let names = explaining
+        .as_ref()
+        .map(|e| e.cluster_names.clone())
+        .or_else(|| args.cluster_names.clone());
     let sink = BarSink { bar, cancel };
     let ext = args.format.extension();
     let summary = run_batch(&ids, "figures", &sink, |k| -> anyhow::Result<PathBuf> {
         let ecg = ds.load(indices[k])?;
+        let explanation = explaining.as_ref().map(|e| e.explain(&ecg)).transpose()?;
+        let delineation = landmarks(args, &ecg).unwrap_or_else(|warning| {
+            log::warn!("{warning}");
+            None
+        });
         let input = FigureInput {
             ecg: &ecg,
-            explanation: None,
-            delineation: None,
-            cluster_names: args.cluster_names.clone(),
+            explanation: explanation.as_ref(),
+            delineation: delineation.as_ref(),
+            cluster_names: names.clone(),
         };
         let path = out_dir.join(format!("{}.{ext}", file_stem(&ids[k])));
         export_figure(&path, &input, spec, args.overwrite)?;

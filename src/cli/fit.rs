@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::dsp::PreprocessSettings;
-use crate::io::open_dataset;
+use crate::io::ptbxl::PtbxlRate;
+use crate::io::{OpenOptions, open_dataset_with};
 use crate::model::LoadedModel;
 use crate::progress::{CancelToken, Progress, ProgressSink};
 use crate::tlc::cluster::{ClusterSettings, Temperature};
@@ -55,6 +56,9 @@ pub struct Args {
     /// Fixed soft-assignment temperature instead of the median nearest squared distance.
     #[arg(long)]
     pub temperature: Option<f32>,
+    /// Which PTB-XL copy to read (100 or 500 Hz); other data sets ignore it.
+    #[arg(long, value_enum, default_value = "500")]
+    pub ptbxl_rate: crate::cli::train::RateArg,
     /// Use only the first N records of the data set.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -132,7 +136,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let model = LoadedModel::open(&args.model)
         .with_context(|| format!("opening model {}", args.model.display()))?;
-    let dataset = open_dataset(&args.data)
+    let ptbxl_rate = match args.ptbxl_rate {
+        crate::cli::train::RateArg::Hz100 => PtbxlRate::Hz100,
+        crate::cli::train::RateArg::Hz500 => PtbxlRate::Hz500,
+    };
+    let dataset = open_dataset_with(&args.data, &OpenOptions { ptbxl_rate })
         .with_context(|| format!("opening data set {}", args.data.display()))?;
     let n = args.limit.map_or(dataset.len(), |l| l.min(dataset.len()));
     if n == 0 {

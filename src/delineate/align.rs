@@ -398,7 +398,7 @@ impl AlignmentAccumulator {
         fs_hz: f64,
         centre_s: f64,
     ) {
-        if cluster >= self.k() || !(fs_hz > 0.0) || signal_mv.is_empty() {
+        if cluster >= self.k() || fs_hz.is_nan() || fs_hz <= 0.0 || signal_mv.is_empty() {
             return;
         }
         let half = self.params.prototype_half_window_s;

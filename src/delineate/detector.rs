@@ -1,6 +1,6 @@
 //! The delineator itself. Method (documented choice, see `README.md` in this folder):
 //!
-//! 1. Per lead: zero-phase 0.5 Hz high-pass (baseline wander), a 40 Hz low-pass copy for the
+//! 1. Per lead: zero-phase 0.5 Hz high-pass (baseline wander), a 30 Hz low-pass copy for the
 //!    QRS, a 12 Hz low-pass copy for P and T.
 //! 2. QRS detection on a multi-lead energy (Pan & Tompkins 1985 style): 5-20 Hz band, derivative,
 //!    each lead normalised by its 99th percentile, squared, summed, moving-window integrated,
@@ -30,7 +30,7 @@ use super::{Beat, DelineateError, DelineatorParams, Wave, WaveKind};
 
 /// Filtered copies of one lead.
 pub(crate) struct LeadSignals {
-    /// Baseline-removed, 40 Hz low-passed (QRS landmarks).
+    /// Baseline-removed, 30 Hz low-passed (QRS landmarks).
     pub x: Vec<f32>,
     pub dx: Vec<f32>,
     /// Baseline-removed, 12 Hz low-passed (P and T landmarks).
@@ -146,7 +146,7 @@ pub(crate) fn detect_qrs(leads: &[LeadSignals], fs_hz: f64, p: &DelineatorParams
     let reference = envelope[accepted[(n_ref - 1) / 2]];
     let threshold =
         (p.detect_threshold_fraction * reference).max(p.min_peak_to_median * median_env);
-    if !(threshold > 0.0) {
+    if threshold.is_nan() || threshold <= 0.0 {
         return Vec::new();
     }
     let mut beats: Vec<usize> = accepted
@@ -172,7 +172,7 @@ pub(crate) fn measure_qrs(
     let lo = c.saturating_sub(half);
     let hi = (c + half).min(n - 1);
     let dmax = l.dx[lo..=hi].iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    if !(dmax > 0.0) {
+    if dmax.is_nan() || dmax <= 0.0 {
         return None;
     }
     let sig = p.qrs_significant_slope * dmax;
@@ -207,7 +207,7 @@ pub(crate) fn measure_qrs(
 
 /// Isoelectric line of one lead: linear interpolation between PR-segment knots.
 pub(crate) struct Isoline {
-    knots: Vec<(usize, f32)>,
+    values: Vec<f32>,
 }
 
 impl Isoline {
@@ -224,20 +224,29 @@ impl Isoline {
             let mean = l.s[from..=to].iter().sum::<f32>() / (to - from + 1) as f32;
             knots.push(((from + to) / 2, mean));
         }
-        Isoline { knots }
+        // Dense values: every per-sample lookup below is then O(1).
+        let mut values = vec![0.0f32; n];
+        if let (Some(&(p_first, v_first)), Some(&(p_last, v_last))) = (knots.first(), knots.last())
+        {
+            values[..=p_first.min(n - 1)]
+                .iter_mut()
+                .for_each(|v| *v = v_first);
+            for w in knots.windows(2) {
+                let ((p0, v0), (p1, v1)) = (w[0], w[1]);
+                let span = (p1 - p0).max(1) as f32;
+                for (t, v) in values.iter_mut().enumerate().take(p1 + 1).skip(p0) {
+                    *v = v0 + (t - p0) as f32 / span * (v1 - v0);
+                }
+            }
+            values[p_last.min(n - 1)..]
+                .iter_mut()
+                .for_each(|v| *v = v_last);
+        }
+        Isoline { values }
     }
 
     pub fn at(&self, t: usize) -> f32 {
-        let k = self.knots.partition_point(|&(pos, _)| pos <= t);
-        match (k.checked_sub(1).map(|i| self.knots[i]), self.knots.get(k)) {
-            (Some((p0, v0)), Some(&(p1, v1))) => {
-                let w = (t - p0) as f32 / (p1 - p0).max(1) as f32;
-                v0 + w * (v1 - v0)
-            }
-            (Some((_, v0)), None) => v0,
-            (None, Some(&(_, v1))) => v1,
-            (None, None) => 0.0,
-        }
+        self.values.get(t).copied().unwrap_or(0.0)
     }
 }
 
@@ -329,7 +338,7 @@ pub(crate) fn measure_wave(
     } else {
         (imin, -1.0f32, imax, amp_pos, amp_neg)
     };
-    if !(main_amp >= min_amplitude_mv) || main_amp <= 0.0 {
+    if main_amp.is_nan() || main_amp < min_amplitude_mv || main_amp <= 0.0 {
         return None;
     }
     let biphasic = other_amp >= biphasic_ratio * main_amp && main.abs_diff(other) <= lobe_gap;

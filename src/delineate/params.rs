@@ -16,7 +16,7 @@ pub struct DelineatorParams {
     pub min_record_s: f64,
     /// Baseline-wander high-pass cut-off (zero-phase Butterworth). Default 0.5 Hz.
     pub baseline_highpass_hz: f64,
-    /// Low-pass of the signal used for QRS landmarks. Default 40 Hz (clamped below 0.45 fs).
+    /// Low-pass of the signal used for QRS landmarks. Default 30 Hz (clamped below 0.45 fs).
     pub qrs_lowpass_hz: f64,
     /// Low-pass of the signal used for P and T landmarks. Default 12 Hz.
     pub pt_lowpass_hz: f64,
@@ -87,7 +87,7 @@ pub struct DelineatorParams {
     /// Default 0.08 s.
     pub t_trapezium_s: f64,
     /// P search window: from QRS onset - `p_window_s` to QRS onset - `p_gap_s`.
-    /// Defaults 0.30 s and 0.02 s.
+    /// Defaults 0.30 s and 0.03 s.
     pub p_window_s: f64,
     pub p_gap_s: f64,
     /// Smallest P amplitude: RMS over the leads of the deviation from the window's baseline. Default 0.015 mV.
@@ -114,7 +114,7 @@ impl Default for DelineatorParams {
         DelineatorParams {
             min_record_s: 2.0,
             baseline_highpass_hz: 0.5,
-            qrs_lowpass_hz: 40.0,
+            qrs_lowpass_hz: 30.0,
             pt_lowpass_hz: 12.0,
             detect_band_hz: (5.0, 20.0),
             detect_integration_s: 0.10,
@@ -143,7 +143,7 @@ impl Default for DelineatorParams {
             iso_knot_window_s: (0.03, 0.01),
             t_trapezium_s: 0.08,
             p_window_s: 0.30,
-            p_gap_s: 0.02,
+            p_gap_s: 0.03,
             p_min_amplitude_mv: 0.015,
             p_trapezium_s: 0.03,
             p_edge_margin_s: 0.02,

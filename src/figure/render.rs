@@ -322,6 +322,8 @@ fn points_attr(points: &[(f64, f64)]) -> String {
 
 fn primitive_svg(s: &mut String, p: &Primitive) {
     match p {
+        // An empty rectangle draws nothing (and usvg warns about it).
+        Primitive::Rect { rect, .. } if !(rect.w > 0.0 && rect.h > 0.0) => {}
         Primitive::Rect { rect, fill, stroke } => {
             let fill = fill
                 .map(|c| paint("fill", c))
@@ -352,6 +354,27 @@ fn primitive_svg(s: &mut String, p: &Primitive) {
                 s,
                 "<polyline points=\"{}\" fill=\"none\" stroke-linejoin=\"round\" stroke-linecap=\"round\" {}/>",
                 points_attr(points),
+                stroke_attrs(stroke)
+            );
+        }
+        Primitive::Lines { segments, stroke } => {
+            if segments.is_empty() {
+                return;
+            }
+            let mut d = String::with_capacity(segments.len() * 32);
+            for ((x0, y0), (x1, y1)) in segments {
+                d.push('M');
+                push_num(&mut d, *x0);
+                d.push(' ');
+                push_num(&mut d, *y0);
+                d.push('L');
+                push_num(&mut d, *x1);
+                d.push(' ');
+                push_num(&mut d, *y1);
+            }
+            let _ = writeln!(
+                s,
+                "<path d=\"{d}\" fill=\"none\" {}/>",
                 stroke_attrs(stroke)
             );
         }

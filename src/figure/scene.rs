@@ -67,6 +67,11 @@ pub enum Primitive {
         points: Vec<(f64, f64)>,
         stroke: Stroke,
     },
+    /// Many separate straight segments with one stroke (the paper grid): one path to render.
+    Lines {
+        segments: Vec<((f64, f64), (f64, f64))>,
+        stroke: Stroke,
+    },
     /// A closed filled shape.
     Polygon { points: Vec<(f64, f64)>, fill: Rgba },
     /// `pos` is the baseline point of the text; `size_mm` the font size.
@@ -133,14 +138,11 @@ pub fn build_scene(
     let column_mm = 25.4 / spec.dpi;
     let mut layers = Vec::new();
 
-    let mut background = vec![Primitive::Rect {
+    let background = vec![Primitive::Rect {
         rect: RectMm::new(0.0, 0.0, layout.page_width_mm, layout.page_height_mm),
         fill: Some(palette::PAPER),
         stroke: None,
     }];
-    if spec.layers.grid {
-        grid(&layout.paper, &mut background);
-    }
     layers.push(SceneLayer {
         name: "paper".into(),
         primitives: background,
@@ -158,7 +160,10 @@ pub fn build_scene(
                         let x1 = panel.x_from_seconds(t1);
                         bands.push(Primitive::Rect {
                             rect: RectMm::new(x0, panel.rect.y, x1 - x0, panel.rect.h),
-                            fill: Some(palette::cluster_band_colour(seg.cluster, BAND_ALPHA)),
+                            fill: Some(palette::over_paper(palette::cluster_band_colour(
+                                seg.cluster,
+                                BAND_ALPHA,
+                            ))),
                             stroke: None,
                         });
                     }
@@ -169,6 +174,16 @@ pub fn build_scene(
                 primitives: bands,
             });
         }
+    }
+
+    // The grid over the (opaque, pale) bands, as on paper printed with coloured marks.
+    if spec.layers.grid {
+        let mut lines = Vec::new();
+        grid(&layout.paper, &mut lines);
+        layers.push(SceneLayer {
+            name: "grid".into(),
+            primitives: lines,
+        });
     }
 
     if spec.layers.gradcam_overlay {
@@ -352,7 +367,8 @@ pub fn band_areas(layout: &LayoutDescription) -> Vec<Panel> {
     out
 }
 
-/// 1 mm and 5 mm lines over the paper rect (minor lines first, bold ones on top).
+/// 1 mm and 5 mm lines over the paper rect (minor lines first, bold ones on top), as two
+/// `Lines` primitives.
 fn grid(paper: &RectMm, out: &mut Vec<Primitive>) {
     let minor = Stroke {
         colour: palette::GRID_MINOR,
@@ -364,27 +380,21 @@ fn grid(paper: &RectMm, out: &mut Vec<Primitive>) {
     };
     let nx = (paper.w + 1e-6).floor() as usize;
     let ny = (paper.h + 1e-6).floor() as usize;
-    for pass_major in [false, true] {
+    for (pass_major, stroke) in [(false, minor), (true, major)] {
+        let mut segments = Vec::new();
         for i in 0..=nx {
             if (i % 5 == 0) == pass_major {
                 let x = paper.x + i as f64;
-                out.push(Primitive::Line {
-                    from: (x, paper.y),
-                    to: (x, paper.bottom()),
-                    stroke: if pass_major { major } else { minor },
-                });
+                segments.push(((x, paper.y), (x, paper.bottom())));
             }
         }
         for j in 0..=ny {
             if (j % 5 == 0) == pass_major {
                 let y = paper.y + j as f64;
-                out.push(Primitive::Line {
-                    from: (paper.x, y),
-                    to: (paper.right(), y),
-                    stroke: if pass_major { major } else { minor },
-                });
+                segments.push(((paper.x, y), (paper.right(), y)));
             }
         }
+        out.push(Primitive::Lines { segments, stroke });
     }
 }
 
@@ -1041,9 +1051,20 @@ mod tests {
         assert!(texts.iter().any(|t| t.contains("Record s1")));
         assert!(texts.iter().any(|t| t.contains("entropy: not computed")));
         // Grid: 1 mm lines over the paper.
-        let paper = scene.layer("paper").unwrap();
+        let grid = scene.layer("grid").unwrap();
+        let n: usize = grid
+            .primitives
+            .iter()
+            .map(|p| {
+                if let Primitive::Lines { segments, .. } = p {
+                    segments.len()
+                } else {
+                    0
+                }
+            })
+            .sum();
         let expected =
             (layout.paper.w.floor() as usize + 1) + (layout.paper.h.floor() as usize + 1);
-        assert_eq!(paper.primitives.len(), 1 + expected);
+        assert_eq!(n, expected);
     }
 }

@@ -435,6 +435,36 @@ fn hover_reads_out_time_value_cluster_and_segment() {
     );
 }
 
+#[test]
+fn keyboard_zoom_and_reset() {
+    let mut h = harness(explained_app(), [1280.0, 860.0]);
+    h.run_ok();
+    assert_eq!(
+        h.state_mut().view_mut().points_per_mm,
+        None,
+        "starts fitted"
+    );
+    let fit = h.state_mut().view_mut().fit_points_per_mm;
+    h.key_press(egui::Key::Plus);
+    h.run_ok();
+    let zoomed = h.state_mut().view_mut().points_per_mm.expect("zoomed in");
+    assert!(
+        (zoomed / fit - 1.25).abs() < 1e-3,
+        "one step is x1.25: {zoomed} vs {fit}"
+    );
+    h.key_press(egui::Key::Minus);
+    h.key_press(egui::Key::Minus);
+    h.run_ok();
+    assert!(h.state_mut().view_mut().points_per_mm.unwrap() < zoomed);
+    h.key_press(egui::Key::Num0);
+    h.run_ok();
+    assert_eq!(
+        h.state_mut().view_mut().points_per_mm,
+        None,
+        "0 resets the view"
+    );
+}
+
 fn xvfb() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)

@@ -49,11 +49,12 @@ pub fn outputs_ui(ui: &mut Ui, ecg: &Ecg, ex: &Explanation) {
                         ui.label(if predicted { text.strong() } else { text });
                         let bar = egui::ProgressBar::new(prob.clamp(0.0, 1.0))
                             .desired_width(110.0)
-                            .text(format!("{prob:.2}"))
+                            // Light bars so the value stays readable on the fill.
+                            .text(RichText::new(format!("{prob:.2}")).color(Color32::BLACK))
                             .fill(if predicted {
-                                Color32::from_rgb(0, 114, 178)
+                                Color32::from_rgb(86, 180, 233)
                             } else {
-                                Color32::from_gray(150)
+                                Color32::from_gray(200)
                             });
                         ui.add(bar);
                         let mark =

@@ -540,8 +540,12 @@ impl TlcApp {
                 i.key_pressed(Key::F1),
             )
         });
-        let canvas = ui.ctx().content_rect();
-        let fit = self.view.points_per_mm.unwrap_or(2.0);
+        let canvas = if self.view.canvas.is_positive() {
+            self.view.canvas
+        } else {
+            ui.ctx().content_rect()
+        };
+        let fit = self.view.fit_points_per_mm;
         if zoom_in {
             self.view.zoom_about(1.25, canvas.center(), canvas, fit);
         }
@@ -878,7 +882,10 @@ impl TlcApp {
         }
         if let Some(t) = jump {
             // Centre the view on the segment at the current zoom.
-            let ppm = self.view.points_per_mm.unwrap_or(2.0);
+            let ppm = self
+                .view
+                .points_per_mm
+                .unwrap_or(self.view.fit_points_per_mm);
             self.view.points_per_mm = Some(ppm);
             self.view.offset_mm.x = (t as f32 * self.settings.paper_speed_mm_s - 20.0).max(0.0);
         }

@@ -143,6 +143,9 @@ pub struct PaperView {
     pub hover_time_s: Option<f64>,
     /// Time span (s) visible in the first lead panel (for "export the visible span").
     pub visible_s: Option<(f64, f64)>,
+    /// Canvas rectangle and fit zoom of the last frame (for keyboard zoom about the centre).
+    pub canvas: Rect,
+    pub fit_points_per_mm: f32,
 }
 
 impl Default for PaperView {
@@ -152,6 +155,8 @@ impl Default for PaperView {
             offset_mm: Vec2::ZERO,
             hover_time_s: None,
             visible_s: None,
+            canvas: Rect::NOTHING,
+            fit_points_per_mm: 2.0,
         }
     }
 }
@@ -365,6 +370,8 @@ pub fn paper_ui(
         view.offset_mm -= response.drag_delta() / view.points_per_mm.unwrap_or(fit);
     }
     let ppm = view.points_per_mm.unwrap_or(fit);
+    view.canvas = canvas;
+    view.fit_points_per_mm = fit;
     // Keep some of the page on screen whatever the pan.
     let max_x = (layout.size_mm.x - canvas.width() / ppm).max(0.0);
     let max_y = (layout.size_mm.y - canvas.height() / ppm).max(0.0);

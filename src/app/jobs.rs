@@ -333,7 +333,10 @@ fn explain_dataset(
                 raw: ex.prediction.raw.clone(),
                 probabilities: ex.prediction.probabilities.clone(),
             }),
-            Err(err) => out.failures.push(format!("{id}: {err:#}")),
+            Err(err) => out.failures.push(format!(
+                "{id}: {}",
+                crate::error_text::describe_anyhow(&err)
+            )),
         }
     }
     sink.report(Progress {

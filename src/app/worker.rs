@@ -360,7 +360,7 @@ fn worker_loop(rx: Receiver<Request>, tx: Sender<WorkerEvent>, repaint: Option<e
             Ok(Ok(output)) => Ok(output),
             Ok(Err(err)) => Err(JobError {
                 task,
-                cause: format!("{err:#}"),
+                cause: crate::error_text::describe_anyhow(&err),
                 cancelled: cancel.is_cancelled(),
             }),
             Err(panic) => {

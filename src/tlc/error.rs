@@ -52,7 +52,7 @@ pub enum TlcError {
         #[source]
         source: crate::io::IoError,
     },
-    #[error("record '{record}': {source}")]
+    #[error("{}", name_record_once(record, source))]
     Preprocess {
         record: String,
         #[source]
@@ -100,5 +100,15 @@ impl TlcError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// "record 'X': cause", unless the cause already names the record (a missing lead does).
+fn name_record_once(record: &str, cause: &dyn std::fmt::Display) -> String {
+    let cause = cause.to_string();
+    if cause.contains(&format!("'{record}'")) {
+        cause
+    } else {
+        format!("record '{record}': {cause}")
     }
 }

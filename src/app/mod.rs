@@ -161,9 +161,11 @@ impl TlcApp {
         if !model.exists() && self.settings.model_path.is_none() {
             return; // No bundled model in this checkout: records are shown without explanation.
         }
+        // The explainer given, else the one beside the model (as the CLI does); a model without
+        // one still predicts, and the Model menu can fit one.
         let explainer = self.settings.explainer_path.clone().or_else(|| {
-            let default = crate::paths::default_explainer();
-            (self.settings.model_path.is_none() && default.exists()).then_some(default)
+            let beside = crate::paths::explainer_beside(&model);
+            beside.exists().then_some(beside)
         });
         self.worker.submit(Job::LoadModels { model, explainer });
     }

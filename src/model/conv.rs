@@ -6,7 +6,7 @@
 //! training avoids candle 0.11's CPU `conv_transpose1d`, which falls back to a direct loop
 //! whenever padding is non-zero (every layer here). Other devices use candle's `conv1d`.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// A bias-free 1D convolution as PyTorch's `nn.Conv1d(..., bias=False)`: weight
@@ -171,6 +171,161 @@ impl CustomOp1 for Col2Im1d {
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(grad_res.apply_op1(self.im2col)?))
+    }
+}
+
+/// Eval-mode batch norm, optional residual and optional ReLU in ONE pass over the conv output:
+/// `out = act(scale[c] (x + residual) + shift[c])`. candle's batch norm is four broadcast ops
+/// (each a full pass and a thread barrier) plus the add and the ReLU; on a 2-core machine those
+/// barriers cost about as much as the convolutions. Differentiable in `x` and `residual` (the
+/// Grad-CAM path may back-propagate through later blocks); `scale`/`shift` are constants.
+pub fn affine_act(
+    x: &Tensor,
+    residual: Option<&Tensor>,
+    scale: &[f32],
+    shift: &[f32],
+    relu: bool,
+) -> Result<Tensor> {
+    let (_, c, _) = x.dims3()?;
+    if scale.len() != c || shift.len() != c {
+        candle_core::bail!("affine_act: {c} channels but {} scales", scale.len());
+    }
+    let op = AffineAct {
+        scale: scale.into(),
+        shift: shift.into(),
+        relu,
+    };
+    let fused = x.device().is_cpu()
+        && x.dtype() == DType::F32
+        && residual.is_none_or(|r| r.dtype() == DType::F32 && r.dims() == x.dims());
+    if fused {
+        match residual {
+            Some(r) => x.apply_op2(r, op),
+            None => x.apply_op1(op),
+        }
+    } else {
+        // Other devices: the same formula with candle's broadcast ops.
+        let sum = match residual {
+            Some(r) => (x + r)?,
+            None => x.clone(),
+        };
+        let s = Tensor::from_slice(scale, (1, c, 1), x.device())?.to_dtype(x.dtype())?;
+        let t = Tensor::from_slice(shift, (1, c, 1), x.device())?.to_dtype(x.dtype())?;
+        let out = sum.broadcast_mul(&s)?.broadcast_add(&t)?;
+        if relu { out.relu() } else { Ok(out) }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct AffineAct {
+    scale: std::sync::Arc<[f32]>,
+    shift: std::sync::Arc<[f32]>,
+    relu: bool,
+}
+
+impl AffineAct {
+    /// out (contiguous (B, C, L)) from x and an optional residual of the same shape.
+    fn run(&self, x: (&[f32], &Layout), r: Option<(&[f32], &Layout)>) -> Result<CpuStorage> {
+        let (b, c, l) = x.1.shape().dims3()?;
+        let sx = x.1.stride();
+        let ox = x.1.start_offset();
+        let mut out = vec![0f32; b * c * l];
+        if l == 0 {
+            return Ok(CpuStorage::F32(out));
+        }
+        out.par_chunks_mut(l).enumerate().for_each(|(row, dst)| {
+            let (bi, ci) = (row / c, row % c);
+            let (s, t) = (self.scale[ci], self.shift[ci]);
+            let xo = ox + bi * sx[0] + ci * sx[1];
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = x.0[xo + i * sx[2]];
+            }
+            if let Some((rd, rl)) = r {
+                let sr = rl.stride();
+                let ro = rl.start_offset() + bi * sr[0] + ci * sr[1];
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d += rd[ro + i * sr[2]];
+                }
+            }
+            if self.relu {
+                for d in dst.iter_mut() {
+                    *d = (*d * s + t).max(0.0);
+                }
+            } else {
+                for d in dst.iter_mut() {
+                    *d = *d * s + t;
+                }
+            }
+        });
+        Ok(CpuStorage::F32(out))
+    }
+
+    /// d out / d x (= d out / d residual): grad * scale, zero where the ReLU was inactive.
+    fn grad(&self, res: &Tensor, grad_res: &Tensor) -> Result<Tensor> {
+        let c = self.scale.len();
+        let s = Tensor::from_slice(&self.scale[..], (1, c, 1), grad_res.device())?
+            .to_dtype(grad_res.dtype())?;
+        let g = grad_res.broadcast_mul(&s)?;
+        if self.relu {
+            let mask = res.gt(0f64)?.to_dtype(g.dtype())?;
+            g * mask
+        } else {
+            Ok(g)
+        }
+    }
+}
+
+impl CustomOp1 for AffineAct {
+    fn name(&self) -> &'static str {
+        "affine_act"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("affine_act: only f32 is supported")
+        };
+        Ok((self.run((data, layout), None)?, layout.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(self.grad(res, grad_res)?))
+    }
+}
+
+impl CustomOp2 for AffineAct {
+    fn name(&self) -> &'static str {
+        "affine_act_residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(d1), CpuStorage::F32(d2)) = (s1, s2) else {
+            candle_core::bail!("affine_act: only f32 is supported")
+        };
+        if l1.shape() != l2.shape() {
+            candle_core::bail!(
+                "affine_act: residual shape {:?} != {:?}",
+                l2.shape(),
+                l1.shape()
+            );
+        }
+        Ok((self.run((d1, l1), Some((d2, l2)))?, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _arg1: &Tensor,
+        _arg2: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = self.grad(res, grad_res)?;
+        Ok((Some(g.clone()), Some(g)))
     }
 }
 

@@ -22,7 +22,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::ModelError;
 use super::config::ModelConfig;
-use super::conv::{Conv1d, max_pool1d, ribeiro_padding};
+use super::conv::{Conv1d, affine_act, max_pool1d, ribeiro_padding};
 
 /// Momentum of the batch-norm running statistics in training (PyTorch's default).
 pub const BN_MOMENTUM: f64 = 0.1;
@@ -95,6 +95,15 @@ impl ResBlock1d {
         if let Some(conv) = &self.skip_conv {
             y = conv.forward(&y)?;
         }
+        if !train {
+            // Eval: each batch norm (+ ReLU) is one fused pass over the conv output.
+            let (s1, t1) = bn_affine(&self.bn1)?;
+            let x = affine_act(&self.conv1.forward(x)?, None, &s1, &t1, true)?;
+            let sum = (self.conv2.forward(&x)? + y)?;
+            let (s2, t2) = bn_affine(&self.bn2)?;
+            let x = affine_act(&sum, None, &s2, &t2, true)?;
+            return Ok((x, sum));
+        }
         let mut x = self.bn1.forward_t(&self.conv1.forward(x)?, train)?.relu()?;
         if let Some(d) = dropout {
             x = d.apply(&x)?;
@@ -105,6 +114,42 @@ impl ResBlock1d {
             x = d.apply(&x)?;
         }
         Ok((x, sum))
+    }
+}
+
+/// Eval-mode batch norm as a per-channel affine map: (scale, shift) with
+/// scale = weight / sqrt(running_var + eps), shift = bias - running_mean scale. Computed at each
+/// forward (C values) so it always follows the current running statistics.
+fn bn_affine(bn: &BatchNorm) -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+    let f32v = |t: &Tensor| t.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>();
+    let mean = f32v(bn.running_mean())?;
+    let var = f32v(bn.running_var())?;
+    let (weight, bias) = match bn.weight_and_bias() {
+        Some((w, b)) => (f32v(w)?, f32v(b)?),
+        None => (vec![1.0; mean.len()], vec![0.0; mean.len()]),
+    };
+    let eps = bn.eps();
+    let scale: Vec<f32> = weight
+        .iter()
+        .zip(&var)
+        .map(|(w, v)| (*w as f64 / (*v as f64 + eps).sqrt()) as f32)
+        .collect();
+    let shift = bias
+        .iter()
+        .zip(&mean)
+        .zip(&scale)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
+    Ok((scale, shift))
+}
+
+/// Stem: conv, then batch norm (eval: one fused pass).
+fn stem(conv: &Conv1d, bn: &BatchNorm, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+    if train {
+        bn.forward_t(&conv.forward(x)?, true)
+    } else {
+        let (s, t) = bn_affine(bn)?;
+        affine_act(&conv.forward(x)?, None, &s, &t, false)
     }
 }
 
@@ -263,7 +308,7 @@ impl ResNet1d {
             rng: &self.dropout_rng,
         };
         let dropout = train.then_some(&dropout);
-        let mut x = self.bn1.forward_t(&self.conv1.forward(x)?, train)?;
+        let mut x = stem(&self.conv1, &self.bn1, x, train)?;
         let mut y = x.clone();
         for block in &self.blocks {
             (x, y) = block.forward(&x, &y, dropout)?;
@@ -318,7 +363,7 @@ impl ResNet1d {
         }
         let mut outputs: Vec<Option<Tensor>> = vec![None; n_blocks];
         let mut grad_var: Option<Var> = None;
-        let mut x = self.bn1.forward_t(&self.conv1.forward(x)?, false)?;
+        let mut x = stem(&self.conv1, &self.bn1, x, false)?;
         let mut y = x.clone();
         for (i, block) in self.blocks.iter().enumerate() {
             (x, y) = block.forward(&x, &y, None)?;

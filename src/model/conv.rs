@@ -97,11 +97,23 @@ impl CustomOp1 for Im2Col1d {
                 for bi in 0..b {
                     let src = &data[off + bi * sb + c * sc..];
                     let dst = &mut dst[bi * l_out..(bi + 1) * l_out];
-                    // t such that 0 <= t s + j - p < l
-                    for (t, d) in dst.iter_mut().enumerate() {
-                        let pos = t * s + j;
-                        if pos >= p && pos - p < l {
-                            *d = src[(pos - p) * sl];
+                    // Only t with 0 <= t s + j - p < l read the input (the rest stay zero):
+                    // t in [t0, t1), a plain copy for stride-1 contiguous rows.
+                    let t0 = p.saturating_sub(j).div_ceil(s);
+                    let t1 = if l + p > j {
+                        ((l + p - j - 1) / s + 1).min(l_out)
+                    } else {
+                        0
+                    };
+                    if t0 >= t1 {
+                        continue;
+                    }
+                    let first = t0 * s + j - p;
+                    if s == 1 && sl == 1 {
+                        dst[t0..t1].copy_from_slice(&src[first..first + (t1 - t0)]);
+                    } else {
+                        for (i, d) in dst[t0..t1].iter_mut().enumerate() {
+                            *d = src[first * sl + i * s * sl];
                         }
                     }
                 }

@@ -80,9 +80,13 @@ pub fn prepare_evaluation(
         .limit
         .map_or(dataset.len(), |l| l.min(dataset.len()));
     if n == 0 {
-        return Err(SurrogateError::input(format!(
-            "data set {} has no records",
-            dataset.name()
+        return Err(SurrogateError::settings(format!(
+            "no records to evaluate in {}{}",
+            dataset.name(),
+            settings
+                .limit
+                .map(|l| format!(" with a limit of {l}"))
+                .unwrap_or_default()
         )));
     }
     let indices: Vec<usize> = (0..n).collect();

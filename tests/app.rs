@@ -761,4 +761,70 @@ fn opens_sample_data_fits_an_explainer_with_cancel_and_shows_the_bands() {
             .is_some()
     );
     assert!(h.query_by_label("Model and label disagree").is_some());
+
+    // Surrogate evaluation from the cohort view: a cancelled run leaves nothing behind...
+    h.state_mut().settings.eval.folds = 3;
+    h.state_mut().settings.eval.k_sweep = true;
+    h.run_ok();
+    h.get_by_label("Evaluate surrogate (3-fold)").click();
+    h.step();
+    h.step();
+    assert!(h.state().is_evaluating());
+    h.get_by_label("Cancel evaluation").click();
+    wait_idle(&mut h, Duration::from_secs(120));
+    assert!(!h.state().is_evaluating());
+    assert!(
+        h.state().evaluation().is_none(),
+        "a cancelled evaluation shows nothing"
+    );
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+
+    // ...a finished one shows the table, the K sweep and the audit list.
+    let t0 = Instant::now();
+    h.get_by_label("Evaluate surrogate (3-fold)").click();
+    wait_idle(&mut h, Duration::from_secs(300));
+    eprintln!(
+        "3-fold evaluation with K sweep: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+    let ev = h.state().evaluation().expect("evaluation finished");
+    assert_eq!(ev.report.folds.len(), 3);
+    assert_eq!(ev.report.n_records, h.state().dataset().unwrap().len());
+    let fidelity = ev.report.summary.fidelity.expect("fidelity defined");
+    assert!((0.0..=1.0).contains(&fidelity.mean));
+    assert_eq!(ev.sweep.as_ref().map(|s| s.points.len()), Some(5));
+    let first = ev
+        .audit
+        .first()
+        .cloned()
+        .expect("some disagreements on 40 records");
+    let expected = ev.index_of[&first.id];
+    assert!(h.query_by_label("Fidelity (%)").is_some());
+    assert!(
+        h.query_by_label(&fidelity.percent()).is_some(),
+        "the table shows the fidelity {}",
+        fidelity.percent()
+    );
+    assert!(h.query_by_label("Macro AUROC (%)").is_some());
+    assert!(h.query_by_label("K sweep").is_some());
+    assert!(h.query_by_label("Label-quality audit").is_some());
+    assert!(h.query_by_label("mean entropy").is_some());
+    // Clicking an audit row opens that record.
+    // The audit list comes before the label-disagreement list, so its link is the first.
+    h.query_all_by_role_and_label(egui::accesskit::Role::Link, &first.id)
+        .next()
+        .expect("the audit row's link")
+        .scroll_to_me();
+    h.run_ok();
+    h.query_all_by_role_and_label(egui::accesskit::Role::Link, &first.id)
+        .next()
+        .unwrap()
+        .click();
+    wait_idle(&mut h, Duration::from_secs(60));
+    assert_eq!(h.state().selected_index(), Some(expected));
+    assert_eq!(
+        h.state().current_record().map(|r| r.ecg.meta.id.clone()),
+        Some(first.id.clone())
+    );
 }

@@ -187,6 +187,22 @@ pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput
             }
             Ok(JobOutput::Written(written))
         }
+        Job::Evaluate {
+            model,
+            explainer,
+            dataset,
+            preprocess,
+            folds,
+            k_sweep,
+        } => Ok(JobOutput::Evaluated(Box::new(evaluate(
+            &model,
+            &explainer,
+            dataset.as_ref(),
+            preprocess,
+            folds,
+            k_sweep,
+            sink,
+        )?))),
         Job::ExplainDataset {
             dataset,
             indices,
@@ -345,6 +361,97 @@ fn explain_dataset(
         total: indices.len(),
     });
     Ok(out)
+}
+
+/// The surrogate evaluation of a data set, as the cohort view shows it.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub report: crate::surrogate::EvaluationReport,
+    /// Present when the K sweep was asked for.
+    pub sweep: Option<crate::surrogate::KSweep>,
+    /// Disagreements between label, CNN and out-of-fold forest, most suspicious first.
+    pub audit: Vec<crate::surrogate::AuditRow>,
+    /// Record id -> index in the data set (to open an audit row).
+    pub index_of: std::collections::HashMap<String, usize>,
+}
+
+/// Cross-validates the surrogate on every record of `dataset` with the core functions that
+/// `tlc evaluate` and `tlc audit` use (forest and k-means settings: their defaults and the
+/// explainer's).
+fn evaluate(
+    model: &LoadedModel,
+    explainer: &Explainer,
+    dataset: &dyn Dataset,
+    preprocess: crate::dsp::PreprocessSettings,
+    folds: usize,
+    k_sweep: bool,
+    sink: &dyn ProgressSink,
+) -> anyhow::Result<Evaluated> {
+    use crate::surrogate::{
+        AuditSettings, ForestSettings, PrepareSettings, TlcBackend, audit, cohort, cross_validate,
+        prepare_evaluation,
+    };
+    let settings = PrepareSettings {
+        folds: Some(folds),
+        preprocess,
+        forest: if model.config.task == crate::model::config::Task::Regression {
+            ForestSettings::regression_default()
+        } else {
+            ForestSettings::default()
+        },
+        ..PrepareSettings::default()
+    };
+    let p = prepare_evaluation(model, explainer, dataset, None, &settings, sink)
+        .with_context(|| format!("data set {}", dataset.name()))?;
+    let report = cross_validate(&p.data, &p.backend, &p.settings, sink)?;
+    let rows = audit(&report, p.data.truth.as_ref(), &AuditSettings::default())?;
+    let sweep = if k_sweep {
+        let base = p.backend.settings.clone();
+        Some(cohort::k_sweep(
+            &p.data,
+            &cohort::DEFAULT_K_SWEEP,
+            |k| TlcBackend {
+                settings: crate::tlc::ClusterSettings { k, ..base.clone() },
+            },
+            &p.settings,
+            sink,
+        )?)
+    } else {
+        None
+    };
+    let index_of = p
+        .data
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i))
+        .collect();
+    Ok(Evaluated {
+        report,
+        sweep,
+        audit: rows,
+        index_of,
+    })
+}
+
+/// Surrogate evaluation choices (persisted).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct EvalChoice {
+    /// Cross-validation folds (default 10, as in the paper; the data set's own folds when
+    /// their count matches).
+    pub folds: usize,
+    /// Also sweep K = 4, 6, 8, 12, 16 (one cross-validation per K).
+    pub k_sweep: bool,
+}
+
+impl Default for EvalChoice {
+    fn default() -> Self {
+        EvalChoice {
+            folds: 10,
+            k_sweep: false,
+        }
+    }
 }
 
 /// Fit settings as the app offers them (persisted).

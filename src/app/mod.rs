@@ -70,6 +70,9 @@ pub struct TlcApp {
     dataset_results: Option<jobs::DatasetExplained>,
     dataset_job: Option<JobId>,
     show_cohort: bool,
+    /// The surrogate evaluation of the open data set (cohort view), and its running job.
+    evaluation: Option<Box<jobs::Evaluated>>,
+    eval_job: Option<JobId>,
     export: export::ExportDialog,
 }
 
@@ -147,6 +150,8 @@ impl TlcApp {
             dataset_results: None,
             dataset_job: None,
             show_cohort: false,
+            evaluation: None,
+            eval_job: None,
             export: export::ExportDialog::default(),
         })
     }
@@ -237,6 +242,44 @@ impl TlcApp {
         Some(id)
     }
 
+    /// Cross-validate the surrogate on the open data set with the loaded model and explainer
+    /// (folds and K sweep from `settings.eval`); the cohort view shows the result.
+    pub fn start_evaluation(&mut self) -> Option<JobId> {
+        let ds = self.dataset.clone()?;
+        let model = self.analysis.model.clone()?;
+        let explainer = self.analysis.explainer.clone()?;
+        if self.eval_job.is_some() {
+            return None;
+        }
+        let id = self.worker.submit(Job::Evaluate {
+            model,
+            explainer,
+            dataset: ds,
+            preprocess: self.analysis.explain.preprocess.clone(),
+            folds: self.settings.eval.folds,
+            k_sweep: self.settings.eval.k_sweep,
+        });
+        self.eval_job = Some(id);
+        self.show_cohort = true;
+        Some(id)
+    }
+
+    /// Stop a running surrogate evaluation.
+    pub fn cancel_evaluation(&mut self) {
+        if let Some(id) = self.eval_job {
+            self.worker.cancel(id);
+        }
+    }
+
+    pub fn is_evaluating(&self) -> bool {
+        self.eval_job.is_some()
+    }
+
+    /// The last finished surrogate evaluation.
+    pub fn evaluation(&self) -> Option<&jobs::Evaluated> {
+        self.evaluation.as_deref()
+    }
+
     /// True when the worker has nothing queued or running.
     pub fn is_idle(&self) -> bool {
         self.worker.is_idle()
@@ -278,6 +321,7 @@ impl TlcApp {
         }
         self.dataset_path = path;
         self.summaries.clear();
+        self.evaluation = None;
         self.browser.dirty = true;
         self.selected = None;
         self.current = None;
@@ -372,6 +416,7 @@ impl TlcApp {
                     self.analysis.model = Some(model);
                     self.analysis.explainer = explainer;
                     self.unsaved_explainer = false;
+                    self.evaluation = None;
                     for p in problems {
                         self.errors.push(JobError {
                             task: "Loading the explainer".into(),
@@ -393,6 +438,7 @@ impl TlcApp {
                     self.unsaved_explainer = true;
                     self.summaries.clear();
                     self.dataset_results = None;
+                    self.evaluation = None;
                     self.browser.dirty = true;
                     // Show the new bands on the record on screen.
                     self.reanalyse_current();
@@ -417,6 +463,10 @@ impl TlcApp {
                     }
                     self.browser.dirty = true;
                     self.dataset_results = Some(results);
+                }
+                Ok(JobOutput::Evaluated(evaluated)) => {
+                    self.eval_job = None;
+                    self.evaluation = Some(evaluated);
                 }
                 Ok(JobOutput::FigureImage { purpose, image }) => match purpose {
                     export::FigurePurpose::Preview => {
@@ -460,6 +510,9 @@ impl TlcApp {
         }
         if self.dataset_job == Some(id) {
             self.dataset_job = None;
+        }
+        if self.eval_job == Some(id) {
+            self.eval_job = None;
         }
     }
 

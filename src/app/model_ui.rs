@@ -62,9 +62,24 @@ impl TlcApp {
             {
                 self.start_explain_dataset();
             }
+            let can_evaluate = can_explain && self.eval_job.is_none();
             if ui
                 .add_enabled(
-                    self.dataset_results.is_some(),
+                    can_evaluate,
+                    egui::Button::new(format!(
+                        "Evaluate surrogate ({}-fold)",
+                        self.settings.eval.folds
+                    )),
+                )
+                .clicked()
+            {
+                self.start_evaluation();
+            }
+            if ui
+                .add_enabled(
+                    self.dataset_results.is_some()
+                        || self.evaluation.is_some()
+                        || self.eval_job.is_some(),
                     egui::Button::new("Cohort view"),
                 )
                 .clicked()
@@ -220,6 +235,211 @@ impl TlcApp {
     }
 
     fn cohort_ui(&mut self, ui: &mut Ui) -> Option<usize> {
+        let mut jump = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            jump = self.evaluation_ui(ui);
+            ui.separator();
+            if let Some(i) = self.proportions_ui(ui) {
+                jump = Some(i);
+            }
+        });
+        jump
+    }
+
+    /// Surrogate evaluation: start/cancel, the table, the K sweep and the label-quality audit.
+    fn evaluation_ui(&mut self, ui: &mut Ui) -> Option<usize> {
+        let mut jump = None;
+        ui.heading("Surrogate evaluation");
+        let can_start = self.has_explainer() && self.dataset.is_some();
+        ui.horizontal(|ui| {
+            let label = ui.label("Folds");
+            ui.add_enabled(
+                self.eval_job.is_none(),
+                egui::DragValue::new(&mut self.settings.eval.folds).range(2..=20),
+            )
+            .labelled_by(label.id)
+            .on_hover_text("Cross-validation folds");
+            ui.add_enabled(
+                self.eval_job.is_none(),
+                egui::Checkbox::new(&mut self.settings.eval.k_sweep, "K sweep (4, 6, 8, 12, 16)"),
+            );
+            if self.eval_job.is_none() {
+                if ui
+                    .add_enabled(
+                        can_start,
+                        egui::Button::new(format!(
+                            "Evaluate surrogate ({}-fold)",
+                            self.settings.eval.folds
+                        )),
+                    )
+                    .clicked()
+                {
+                    self.start_evaluation();
+                }
+            } else if ui.button("Cancel evaluation").clicked() {
+                self.cancel_evaluation();
+            }
+        });
+        if let Some(job) = self
+            .eval_job
+            .and_then(|id| self.worker.jobs.iter().find(|j| j.id == id))
+        {
+            match &job.progress {
+                Some(p) if p.total > 0 => {
+                    ui.add(
+                        egui::ProgressBar::new(p.done as f32 / p.total as f32)
+                            .text(format!("{} {}/{}", p.stage, p.done, p.total)),
+                    );
+                }
+                _ => {
+                    ui.label("Evaluating...");
+                }
+            }
+        }
+        let Some(ev) = &self.evaluation else {
+            if self.eval_job.is_none() {
+                ui.label(
+                    RichText::new(
+                        "Cross-validates a random forest on the cluster proportions against the \
+                         model's outputs (clusters refitted on each fold's training records).",
+                    )
+                    .weak(),
+                );
+            }
+            return None;
+        };
+        let r = &ev.report;
+        ui.label(format!(
+            "{} records, {} folds, K = {}, {} trees",
+            r.n_records,
+            r.folds.len(),
+            r.k,
+            r.settings.forest.n_trees
+        ));
+        let pct = |v: &Option<crate::surrogate::MeanSd>| {
+            v.map(|m| m.percent()).unwrap_or_else(|| "undefined".into())
+        };
+        let num = |v: &Option<crate::surrogate::MeanSd>| {
+            v.map(|m| format!("{:.3} +- {:.3}", m.mean, m.sd))
+                .unwrap_or_else(|| "undefined".into())
+        };
+        let s = &r.summary;
+        let rows: Vec<(&str, String, String)> = if r.task == crate::model::config::Task::Regression
+        {
+            vec![
+                ("MAE", num(&s.cnn_mae), num(&s.forest_mae)),
+                ("R2", num(&s.cnn_r2), num(&s.forest_r2)),
+            ]
+        } else {
+            vec![
+                ("Fidelity (%)", String::new(), pct(&s.fidelity)),
+                (
+                    "Accuracy (%)",
+                    pct(&s.cnn_accuracy),
+                    pct(&s.forest_accuracy),
+                ),
+                ("Macro AUROC (%)", pct(&s.cnn_auroc), pct(&s.forest_auroc)),
+            ]
+        };
+        egui::Grid::new("surrogate_table")
+            .num_columns(3)
+            .striped(true)
+            .show(ui, |ui| {
+                ui.label("");
+                ui.label(RichText::new("CNN").strong());
+                ui.label(RichText::new("forest").strong());
+                ui.end_row();
+                for (name, cnn, forest) in &rows {
+                    ui.label(*name);
+                    ui.label(cnn);
+                    ui.label(forest);
+                    ui.end_row();
+                }
+            });
+        ui.label(
+            RichText::new("mean +- SD over folds; accuracy and AUROC against the labels.").weak(),
+        );
+        if let Some(sweep) = &ev.sweep {
+            ui.heading("K sweep");
+            let points: Vec<[f64; 2]> = sweep
+                .points
+                .iter()
+                .filter_map(|p| p.fidelity.map(|m| [p.k as f64, 100.0 * m.mean]))
+                .collect();
+            egui_plot::Plot::new("k_sweep")
+                .height(160.0)
+                .x_axis_label("K")
+                .y_axis_label("fidelity (%)")
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .show(ui, |plot| {
+                    plot.line(egui_plot::Line::new(
+                        "fidelity",
+                        egui_plot::PlotPoints::from(points.clone()),
+                    ));
+                    plot.points(
+                        egui_plot::Points::new("fidelity", egui_plot::PlotPoints::from(points))
+                            .radius(3.0),
+                    );
+                });
+            for p in &sweep.points {
+                ui.label(format!("K = {}: fidelity {}", p.k, pct(&p.fidelity)));
+            }
+        }
+        ui.heading("Label-quality audit");
+        ui.label(
+            RichText::new(format!(
+                "{} disagreements of label, CNN and out-of-fold forest, ranked by CNN confidence x \
+                 (1 - mean entropy); click to open the record.",
+                ev.audit.len()
+            ))
+            .weak(),
+        );
+        egui::Grid::new("surrogate_audit")
+            .num_columns(7)
+            .striped(true)
+            .show(ui, |ui| {
+                for h in [
+                    "record",
+                    "kind",
+                    "label",
+                    "CNN",
+                    "forest",
+                    "confidence",
+                    "mean entropy",
+                ] {
+                    ui.label(RichText::new(h).strong());
+                }
+                ui.end_row();
+                for row in ev.audit.iter().take(200) {
+                    let index = ev.index_of.get(&row.id).copied();
+                    if ui
+                        .add_enabled(index.is_some(), egui::Link::new(&row.id))
+                        .clicked()
+                    {
+                        jump = index;
+                    }
+                    ui.label(format!("{:?}", row.kind));
+                    let output = if row.output == "class" {
+                        String::new()
+                    } else {
+                        format!("{}: ", row.output)
+                    };
+                    ui.label(format!("{output}{}", row.label.as_deref().unwrap_or("-")));
+                    ui.label(&row.cnn);
+                    ui.label(&row.forest);
+                    ui.label(format!("{:.3}", row.cnn_confidence));
+                    ui.label(format!("{:.3}", row.mean_entropy));
+                    ui.end_row();
+                }
+            });
+        jump
+    }
+
+    /// Mean proportions per label, entropy per class and model-vs-label disagreements of the
+    /// explained data set.
+    fn proportions_ui(&mut self, ui: &mut Ui) -> Option<usize> {
         let (Some(results), Some(ds)) = (&self.dataset_results, &self.dataset) else {
             return None;
         };
@@ -231,7 +451,7 @@ impl TlcApp {
                 .unwrap_or(0),
         );
         let mut jump = None;
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.scope(|ui| {
             ui.label(format!(
                 "{} records explained{}",
                 results.results.len(),

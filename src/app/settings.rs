@@ -64,6 +64,8 @@ pub struct Settings {
     pub dark_mode: bool,
     /// Choices of the fit window.
     pub fit: super::jobs::FitChoice,
+    /// Choices of the surrogate evaluation in the cohort view.
+    pub eval: super::jobs::EvalChoice,
     /// Last folder figures or data were exported to.
     pub export_dir: Option<PathBuf>,
     pub export_format: super::export::ExportFormat,
@@ -93,6 +95,7 @@ impl Default for Settings {
             show_explanation: true,
             dark_mode: false,
             fit: super::jobs::FitChoice::default(),
+            eval: super::jobs::EvalChoice::default(),
             export_dir: None,
             export_format: super::export::ExportFormat::Png,
             export_dpi: 300.0,

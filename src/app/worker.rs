@@ -68,6 +68,16 @@ pub enum Job {
         annotations: bool,
         overwrite: bool,
     },
+    /// Cross-validate the random-forest surrogate on the whole data set (`folds` folds), list the
+    /// label-quality audit, and optionally sweep K.
+    Evaluate {
+        model: Arc<crate::model::LoadedModel>,
+        explainer: Arc<crate::tlc::Explainer>,
+        dataset: Arc<dyn Dataset>,
+        preprocess: crate::dsp::PreprocessSettings,
+        folds: usize,
+        k_sweep: bool,
+    },
     /// Explain records of a data set (predictions, proportions, entropy per record).
     ExplainDataset {
         dataset: Arc<dyn Dataset>,
@@ -100,6 +110,10 @@ impl Job {
                 )
             }
             Job::ExplainDataset { indices, .. } => format!("Explaining {} records", indices.len()),
+            Job::Evaluate { dataset, folds, .. } => format!(
+                "Evaluating the surrogate ({folds}-fold) on {} records",
+                dataset.len()
+            ),
             Job::RenderFigure { source, .. } => {
                 format!("Rendering a figure of {}", source.ecg.meta.id)
             }
@@ -123,6 +137,7 @@ pub enum JobOutput {
     },
     Fitted(Arc<crate::tlc::Explainer>),
     DatasetExplained(jobs::DatasetExplained),
+    Evaluated(Box<jobs::Evaluated>),
     FigureImage {
         purpose: super::export::FigurePurpose,
         image: egui::ColorImage,

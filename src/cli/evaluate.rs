@@ -10,14 +10,13 @@ use crate::cli::fit::BarProgress;
 use crate::dsp::PreprocessSettings;
 use crate::io::{OpenOptions, PtbxlRate, open_dataset_with};
 use crate::model::LoadedModel;
-use crate::model::config::Task;
 use crate::surrogate::cohort::{CohortStats, DEFAULT_K_SWEEP, KSweep, cohort_stats, k_sweep};
-use crate::surrogate::data::{dataset_folds, dataset_truth};
 use crate::surrogate::evaluate::ClusterBackend;
-use crate::surrogate::oof::OofPredictions;
 use crate::surrogate::tlc_backend::TlcBackend;
-use crate::surrogate::{CnnOutputs, EvalData, EvalSettings, ForestSettings, MaxFeatures, Truth};
-use crate::tlc::pipeline::dataset_features;
+use crate::surrogate::{
+    EvalData, EvalSettings, ForestSettings, MaxFeatures, PrepareSettings, PreparedEvaluation,
+    Truth, prepare_evaluation,
+};
 use crate::tlc::{ClusterSettings, Explainer};
 
 /// Inputs shared by `tlc evaluate` and `tlc audit`.
@@ -126,104 +125,50 @@ pub(crate) fn prepare(a: &InputArgs, progress: &BarProgress) -> anyhow::Result<P
     };
     let dataset = open_dataset_with(&a.data, &OpenOptions { ptbxl_rate })
         .with_context(|| format!("opening data set {}", a.data.display()))?;
-    let n = a.limit.map_or(dataset.len(), |l| l.min(dataset.len()));
-    if n == 0 {
-        bail!("data set {} has no records", a.data.display());
-    }
-    let indices: Vec<usize> = (0..n).collect();
-    let ids: Vec<String> = indices
-        .iter()
-        .map(|&i| {
-            dataset
-                .entry(i)
-                .map(|e| e.id.clone())
-                .unwrap_or_else(|| format!("#{i}"))
-        })
-        .collect();
-    let preprocess = PreprocessSettings {
-        remove_baseline: a.remove_baseline,
-        ..Default::default()
+    let settings = PrepareSettings {
+        folds: a.folds,
+        k: a.k,
+        n_init: a.n_init,
+        max_time_steps: a.max_steps,
+        seed: a.seed,
+        limit: a.limit,
+        preprocess: PreprocessSettings {
+            remove_baseline: a.remove_baseline,
+            ..Default::default()
+        },
+        forest: ForestSettings {
+            n_trees: a.trees,
+            max_depth: a.max_depth,
+            min_samples_leaf: a.min_samples_leaf,
+            max_features: parse_max_features(&a.max_features)?,
+            ..ForestSettings::default()
+        },
     };
-    let t0 = Instant::now();
-    let feats = dataset_features(
+    let prepared = prepare_evaluation(
         &model,
-        &explainer.features,
+        &explainer,
         dataset.as_ref(),
-        &indices,
-        &preprocess,
+        a.oof.as_deref(),
+        &settings,
         progress,
     )
-    .context("computing features")?;
+    .with_context(|| format!("data set {}", a.data.display()))?;
     eprintln!(
-        "features of {n} records computed once in {:.1} s",
-        t0.elapsed().as_secs_f64()
+        "features of {} records computed once in {:.1} s",
+        prepared.data.ids.len(),
+        prepared.features_s
     );
-    let names = model.config.class_names.clone();
-    let task = model.config.task;
-    let (cnn, folds) = match &a.oof {
-        Some(path) => {
-            let oof = OofPredictions::read(path)?;
-            let (values, folds) = oof.aligned(path, &ids, &names)?;
-            (
-                CnnOutputs {
-                    task,
-                    names: names.clone(),
-                    values,
-                },
-                folds,
-            )
-        }
-        None => {
-            let mut raw = Array2::<f32>::zeros((n, names.len()));
-            for (i, f) in feats.iter().enumerate() {
-                if f.raw_outputs.len() != names.len() {
-                    bail!(
-                        "model gave {} outputs for record {}, config names {}",
-                        f.raw_outputs.len(),
-                        ids[i],
-                        names.len()
-                    );
-                }
-                raw.row_mut(i)
-                    .assign(&ndarray::ArrayView1::from(&f.raw_outputs[..]));
-            }
-            let folds = dataset_folds(dataset.as_ref(), &indices, a.folds, a.seed)?;
-            (CnnOutputs::from_raw(task, names.clone(), raw), folds)
-        }
-    };
-    let truth = dataset_truth(dataset.as_ref(), &indices, &names, task)?;
-    let fit = &explainer.fit.settings;
-    let cluster = ClusterSettings {
-        k: a.k.unwrap_or(explainer.k),
-        n_init: a.n_init.unwrap_or(fit.n_init),
-        max_time_steps: a.max_steps.or(fit.max_time_steps),
-        seed: a.seed,
-        ..fit.clone()
-    };
-    let forest = ForestSettings {
-        n_trees: a.trees,
-        max_depth: a.max_depth,
-        min_samples_leaf: a.min_samples_leaf,
-        max_features: parse_max_features(&a.max_features)?,
-        seed: a.seed,
-        ..if task == Task::Regression {
-            ForestSettings::regression_default()
-        } else {
-            ForestSettings::default()
-        }
-    };
-    let data = EvalData {
-        ids,
-        features: feats.into_iter().map(|f| f.features).collect(),
-        folds,
-        cnn,
-        truth,
-    };
+    let PreparedEvaluation {
+        data,
+        backend,
+        settings,
+        ..
+    } = prepared;
     Ok(Prepared {
         data,
         explainer,
-        backend: TlcBackend { settings: cluster },
-        settings: EvalSettings { forest },
+        backend,
+        settings,
         dataset_name: dataset.name(),
     })
 }

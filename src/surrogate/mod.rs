@@ -13,6 +13,7 @@ pub mod evaluate;
 pub mod forest;
 pub mod metrics;
 pub mod oof;
+pub mod prepare;
 pub mod tlc_backend;
 
 pub use audit::{AuditRow, AuditSettings, Disagreement, audit, write_audit_csv};
@@ -25,6 +26,7 @@ pub use forest::{
     ClassificationForest, ForestSettings, MaxFeatures, MultiLabelForest, RegressionForest,
 };
 pub use metrics::MeanSd;
+pub use prepare::{PrepareSettings, PreparedEvaluation, prepare_evaluation};
 pub use tlc_backend::TlcBackend;
 
 use std::path::PathBuf;

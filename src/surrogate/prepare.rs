@@ -1,0 +1,184 @@
+//! Building the evaluation input ([`EvalData`]) from a model, its explainer and a data set:
+//! shared by `tlc evaluate`, `tlc audit` and the app's cohort view.
+
+use std::path::Path;
+use std::time::Instant;
+
+use ndarray::Array2;
+
+use super::data::{dataset_folds, dataset_truth};
+use super::oof::OofPredictions;
+use super::{CnnOutputs, EvalData, EvalSettings, ForestSettings, SurrogateError, TlcBackend};
+use crate::dsp::PreprocessSettings;
+use crate::io::Dataset;
+use crate::model::LoadedModel;
+use crate::model::config::Task;
+use crate::progress::ProgressSink;
+use crate::tlc::pipeline::dataset_features;
+use crate::tlc::{ClusterSettings, Explainer};
+
+/// How the evaluation input is built. Unset options fall back to the explainer's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrepareSettings {
+    /// Number of folds. The data set's own folds are used when every record has one and their
+    /// count matches; otherwise records are dealt into N seeded folds (`None`: the data set's
+    /// folds, or 10).
+    pub folds: Option<usize>,
+    /// Number of clusters (default: the explainer's K).
+    pub k: Option<usize>,
+    /// k-means initialisations per fold (default: the explainer's).
+    pub n_init: Option<usize>,
+    /// Time-step budget of each fold's k-means (default: the explainer's).
+    pub max_time_steps: Option<usize>,
+    /// Seed of folds, k-means and forests (default 0).
+    pub seed: u64,
+    /// Use only the first N records (default: all).
+    pub limit: Option<usize>,
+    /// Preprocessing before the model (use the one the explainer was fitted with).
+    pub preprocess: PreprocessSettings,
+    /// Forest settings; `n_trees`, `max_depth`, `min_samples_leaf`, `max_features` are used,
+    /// the task's defaults fill the rest and `seed` above replaces the forest's seed.
+    pub forest: ForestSettings,
+}
+
+impl Default for PrepareSettings {
+    fn default() -> Self {
+        PrepareSettings {
+            folds: None,
+            k: None,
+            n_init: None,
+            max_time_steps: None,
+            seed: 0,
+            limit: None,
+            preprocess: PreprocessSettings::default(),
+            forest: ForestSettings::default(),
+        }
+    }
+}
+
+/// The evaluation input, computed once, and the backend and settings to evaluate it with.
+pub struct PreparedEvaluation {
+    pub data: EvalData,
+    pub backend: TlcBackend,
+    pub settings: EvalSettings,
+    /// Seconds spent computing the records' features (the expensive part).
+    pub features_s: f64,
+}
+
+/// Computes every record's features once (model forward passes), the CNN outputs (the model's
+/// own, or out-of-fold predictions read from `oof` whose folds then become the evaluation's),
+/// the folds and the labels. Stops when `progress` is cancelled.
+pub fn prepare_evaluation(
+    model: &LoadedModel,
+    explainer: &Explainer,
+    dataset: &dyn Dataset,
+    oof: Option<&Path>,
+    settings: &PrepareSettings,
+    progress: &dyn ProgressSink,
+) -> Result<PreparedEvaluation, SurrogateError> {
+    let n = settings
+        .limit
+        .map_or(dataset.len(), |l| l.min(dataset.len()));
+    if n == 0 {
+        return Err(SurrogateError::settings(format!(
+            "no records to evaluate in {}{}",
+            dataset.name(),
+            settings
+                .limit
+                .map(|l| format!(" with a limit of {l}"))
+                .unwrap_or_default()
+        )));
+    }
+    let indices: Vec<usize> = (0..n).collect();
+    let ids: Vec<String> = indices
+        .iter()
+        .map(|&i| {
+            dataset
+                .entry(i)
+                .map(|e| e.id.clone())
+                .unwrap_or_else(|| format!("#{i}"))
+        })
+        .collect();
+    let t0 = Instant::now();
+    let feats = dataset_features(
+        model,
+        &explainer.features,
+        dataset,
+        &indices,
+        &settings.preprocess,
+        progress,
+    )
+    .map_err(|e| match e {
+        crate::tlc::TlcError::Cancelled => SurrogateError::Cancelled,
+        e => SurrogateError::input(format!("computing features: {e}")),
+    })?;
+    let features_s = t0.elapsed().as_secs_f64();
+    let names = model.config.class_names.clone();
+    let task = model.config.task;
+    let (cnn, folds) = match oof {
+        Some(path) => {
+            let oof = OofPredictions::read(path)?;
+            let (values, folds) = oof.aligned(path, &ids, &names)?;
+            (
+                CnnOutputs {
+                    task,
+                    names: names.clone(),
+                    values,
+                },
+                folds,
+            )
+        }
+        None => {
+            let mut raw = Array2::<f32>::zeros((n, names.len()));
+            for (i, f) in feats.iter().enumerate() {
+                if f.raw_outputs.len() != names.len() {
+                    return Err(SurrogateError::input(format!(
+                        "model gave {} outputs for record {}, config names {}",
+                        f.raw_outputs.len(),
+                        ids[i],
+                        names.len()
+                    )));
+                }
+                raw.row_mut(i)
+                    .assign(&ndarray::ArrayView1::from(&f.raw_outputs[..]));
+            }
+            let folds = dataset_folds(dataset, &indices, settings.folds, settings.seed)?;
+            (CnnOutputs::from_raw(task, names.clone(), raw), folds)
+        }
+    };
+    let truth = dataset_truth(dataset, &indices, &names, task)?;
+    let fit = &explainer.fit.settings;
+    let cluster = ClusterSettings {
+        k: settings.k.unwrap_or(explainer.k),
+        n_init: settings.n_init.unwrap_or(fit.n_init),
+        max_time_steps: settings.max_time_steps.or(fit.max_time_steps),
+        seed: settings.seed,
+        ..fit.clone()
+    };
+    let f = &settings.forest;
+    let forest = ForestSettings {
+        n_trees: f.n_trees,
+        max_depth: f.max_depth,
+        min_samples_leaf: f.min_samples_leaf,
+        max_features: f.max_features,
+        seed: settings.seed,
+        ..if task == Task::Regression {
+            ForestSettings::regression_default()
+        } else {
+            ForestSettings::default()
+        }
+    };
+    let data = EvalData {
+        ids,
+        features: feats.into_iter().map(|f| f.features).collect(),
+        folds,
+        cnn,
+        truth,
+    };
+    Ok(PreparedEvaluation {
+        data,
+        backend: TlcBackend { settings: cluster },
+        settings: EvalSettings { forest },
+        features_s,
+    })
+}

@@ -18,8 +18,8 @@ use crate::tlc::fit::{FitSettings, fit_explainer};
 /// Arguments of `tlc fit`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model weights (safetensors, config JSON beside them).
-    #[arg(long)]
+    /// Model weights (safetensors, config JSON beside them); default: the bundled model.
+    #[arg(long, default_value_os_t = crate::paths::default_model())]
     pub model: PathBuf,
     /// Data set: PTB-XL folder, folder of WFDB records, CODE-15% HDF5, or one record.
     #[arg(long)]

@@ -503,6 +503,16 @@ fn folder_with_labels_csv_uses_it() {
         (loaded.meta.fold, loaded.meta.age_years),
         (Some(3), Some(70.0))
     );
+    // write_labels_csv writes the same format back
+    let entries: Vec<_> = (0..3).map(|i| ds.entry(i).unwrap().clone()).collect();
+    let copy = tmp.path().join("copy.csv");
+    tlc_explorer::io::folder::write_labels_csv(&copy, &entries, false).unwrap();
+    let table = tlc_explorer::io::table::Table::read(&copy).unwrap();
+    let back = tlc_explorer::io::folder::labels_from_table(&table).unwrap();
+    for e in &entries {
+        assert_eq!(&back[&e.id], e);
+    }
+    assert!(tlc_explorer::io::folder::write_labels_csv(&copy, &entries, false).is_err());
     // an id without a record is an error naming the file and the id
     std::fs::write(tmp.path().join("labels.csv"), "id,labels\na1,NORM\nzz,MI\n").unwrap();
     let err = open_dataset(tmp.path()).err().unwrap().to_string();

@@ -340,20 +340,34 @@ pub(crate) fn render(
     let ii = 1usize; // row of lead II in the standard order
     let tau = std::f64::consts::TAU;
 
-    // Add one Gaussian wave to every lead, with per-lead height dot(dipole, lead axis).
-    let add_wave = |data: &mut Array2<f32>, centre_s: f64, sigma_s: f64, dipole: Vec3| {
-        let lo = ((centre_s - 6.0 * sigma_s) * fs).floor().max(0.0) as usize;
-        let hi = (((centre_s + 6.0 * sigma_s) * fs).ceil().max(0.0) as usize).min(n);
+    // Add one Gaussian wave to every lead, with per-lead height dot(dipole, lead axis). The two
+    // sides may have different widths (split Gaussian, for the asymmetric T).
+    let add_split_wave = |data: &mut Array2<f32>,
+                          centre_s: f64,
+                          sigma_left_s: f64,
+                          sigma_right_s: f64,
+                          dipole: Vec3| {
+        let lo = ((centre_s - 6.0 * sigma_left_s) * fs).floor().max(0.0) as usize;
+        let hi = (((centre_s + 6.0 * sigma_right_s) * fs).ceil().max(0.0) as usize).min(n);
         if lo >= hi {
             return;
         }
         let heights: Vec<f64> = lead_vecs.iter().map(|v| dot(dipole, *v)).collect();
         for i in lo..hi {
-            let g = gaussian(i as f64 / fs, centre_s, sigma_s);
+            let t = i as f64 / fs;
+            let sigma = if t < centre_s {
+                sigma_left_s
+            } else {
+                sigma_right_s
+            };
+            let g = gaussian(t, centre_s, sigma);
             for (row, h) in heights.iter().enumerate() {
                 data[[row, i]] += (g * h) as f32;
             }
         }
+    };
+    let add_wave = |data: &mut Array2<f32>, centre_s: f64, sigma_s: f64, dipole: Vec3| {
+        add_split_wave(data, centre_s, sigma_s, sigma_s, dipole)
     };
 
     // Beat onsets (QRS onset times), from before the record to after it so the edges are
@@ -404,8 +418,11 @@ pub(crate) fn render(
         let t_dur = plan.t_duration_s * sqrt_rr;
         let j_point = q0 + plan.qrs_duration_s;
         let t_on = j_point + jt - t_dur;
+        // Split Gaussian: slower upstroke, steeper downstroke, same onset-offset duration.
         let t_sigma = t_dur / (2.0 * k);
-        let t_centre = t_on + t_dur / 2.0;
+        let t_sigma_left = t_sigma * (1.0 + params.t_wave_asymmetry);
+        let t_sigma_right = t_sigma * (1.0 - params.t_wave_asymmetry);
+        let t_centre = t_on + k * t_sigma_left;
         if dot(plan.st_dipole, plan.st_dipole) > 0.0 {
             let st_len = t_on - j_point;
             add_wave(
@@ -415,10 +432,16 @@ pub(crate) fn render(
                 plan.st_dipole,
             );
         }
-        add_wave(&mut data, t_centre, t_sigma, plan.t_dipole);
+        add_split_wave(
+            &mut data,
+            t_centre,
+            t_sigma_left,
+            t_sigma_right,
+            plan.t_dipole,
+        );
 
         let p_on = sample(p_centre - k * p_sigma);
-        let t_off = sample(t_centre + k * t_sigma);
+        let t_off = sample(t_centre + k * t_sigma_right);
         if p_on < 0.0 || t_off > (n as f64) - 1.0 {
             continue; // only complete beats carry ground truth
         }

@@ -21,6 +21,7 @@
 mod generate;
 pub mod model;
 mod params;
+pub mod write;
 
 pub use params::{ClassProbabilities, Powerline, SynthClass, SynthParams};
 
@@ -42,6 +43,12 @@ pub enum SynthError {
     Record(#[from] RecordError),
     #[error("synthetic data generation was cancelled")]
     Cancelled,
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    #[error(transparent)]
+    Dsp(#[from] crate::dsp::DspError),
+    #[error("{path}: folder exists and is not empty (use overwrite to write into it)")]
+    OutputNotEmpty { path: std::path::PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

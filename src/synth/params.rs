@@ -129,6 +129,10 @@ pub struct SynthParams {
     /// A wave's onset/offset is where its Gaussian falls below this fraction of its peak (default
     /// 0.05, i.e. 2.45 standard deviations from the centre).
     pub landmark_fraction: f64,
+    /// T-wave asymmetry: the rising side of the T is `1 + a` times as wide as a symmetric
+    /// Gaussian of the same duration, the falling side `1 - a` (default 0.25; 0 = ECGSYN's
+    /// symmetric T).
+    pub t_wave_asymmetry: f64,
     /// Random rotation of the heart's electrical axis per record, degrees either side (default 20).
     pub axis_jitter_deg: f64,
     /// Random scale of each record's wave amplitudes, fraction either side (default 0.2).
@@ -162,6 +166,7 @@ impl Default for SynthParams {
             rr_jitter_s: 0.01,
             respiration_modulation: 0.05,
             landmark_fraction: 0.05,
+            t_wave_asymmetry: 0.25,
             axis_jitter_deg: 20.0,
             amplitude_jitter: 0.2,
             mi_inferior_probability: 0.5,
@@ -221,6 +226,7 @@ impl SynthParams {
             0.5,
         )?;
         in_range("landmark_fraction", self.landmark_fraction, 1e-4, 0.5)?;
+        in_range("t_wave_asymmetry", self.t_wave_asymmetry, 0.0, 0.8)?;
         in_range("axis_jitter_deg", self.axis_jitter_deg, 0.0, 90.0)?;
         in_range("amplitude_jitter", self.amplitude_jitter, 0.0, 0.9)?;
         let (sl_lo, sl_hi) = self.hyp_sokolow_lyon_mv;

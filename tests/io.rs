@@ -1236,3 +1236,28 @@ fn multiplexed_files_byte_offsets_and_formats_212_24_80() {
         );
     }
 }
+
+#[test]
+fn bundled_sample_data_reads_as_a_folder_data_set() {
+    let dir = tlc_explorer::paths::sample_data();
+    if !dir.join("labels.csv").exists() {
+        eprintln!("SKIPPED: no bundled sample data at {}", dir.display());
+        return;
+    }
+    let ds = open_dataset(&dir).unwrap();
+    assert!(ds.len() > 0);
+    for i in 0..ds.len() {
+        let ecg = ds.load(i).unwrap();
+        let entry = ds.entry(i).unwrap();
+        // labels.csv and the header comments written by `tlc synth` agree
+        let hea = ecg.meta.source.clone().unwrap();
+        let from_header = wfdb::meta_from_comments(&wfdb::read_header(&hea).unwrap().comments);
+        assert_eq!(entry.labels, from_header.labels, "{}", entry.id);
+        assert_eq!(entry.fold, from_header.fold);
+        let gt = hea.with_extension("gt");
+        if gt.exists() {
+            let anns = annotation::read_annotations(&gt).unwrap();
+            assert!(anns.iter().all(|a| (a.sample as usize) < ecg.n_samples()));
+        }
+    }
+}

@@ -503,6 +503,16 @@ fn folder_with_labels_csv_uses_it() {
         (loaded.meta.fold, loaded.meta.age_years),
         (Some(3), Some(70.0))
     );
+    // write_labels_csv writes the same format back
+    let entries: Vec<_> = (0..3).map(|i| ds.entry(i).unwrap().clone()).collect();
+    let copy = tmp.path().join("copy.csv");
+    tlc_explorer::io::folder::write_labels_csv(&copy, &entries, false).unwrap();
+    let table = tlc_explorer::io::table::Table::read(&copy).unwrap();
+    let back = tlc_explorer::io::folder::labels_from_table(&table).unwrap();
+    for e in &entries {
+        assert_eq!(&back[&e.id], e);
+    }
+    assert!(tlc_explorer::io::folder::write_labels_csv(&copy, &entries, false).is_err());
     // an id without a record is an error naming the file and the id
     std::fs::write(tmp.path().join("labels.csv"), "id,labels\na1,NORM\nzz,MI\n").unwrap();
     let err = open_dataset(tmp.path()).err().unwrap().to_string();
@@ -1224,5 +1234,30 @@ fn multiplexed_files_byte_offsets_and_formats_212_24_80() {
             "{} vs {v1}",
             ecg.samples_mv[[2, i]]
         );
+    }
+}
+
+#[test]
+fn bundled_sample_data_reads_as_a_folder_data_set() {
+    let dir = tlc_explorer::paths::sample_data();
+    if !dir.join("labels.csv").exists() {
+        eprintln!("SKIPPED: no bundled sample data at {}", dir.display());
+        return;
+    }
+    let ds = open_dataset(&dir).unwrap();
+    assert!(ds.len() > 0);
+    for i in 0..ds.len() {
+        let ecg = ds.load(i).unwrap();
+        let entry = ds.entry(i).unwrap();
+        // labels.csv and the header comments written by `tlc synth` agree
+        let hea = ecg.meta.source.clone().unwrap();
+        let from_header = wfdb::meta_from_comments(&wfdb::read_header(&hea).unwrap().comments);
+        assert_eq!(entry.labels, from_header.labels, "{}", entry.id);
+        assert_eq!(entry.fold, from_header.fold);
+        let gt = hea.with_extension("gt");
+        if gt.exists() {
+            let anns = annotation::read_annotations(&gt).unwrap();
+            assert!(anns.iter().all(|a| (a.sample as usize) < ecg.n_samples()));
+        }
     }
 }

@@ -195,8 +195,10 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, String> {
     Ok(out)
 }
 
-/// Write annotations in the MIT format. Samples must not decrease; codes must be 0..=49 (code
-/// 0 only at a positive time increment, since `0 0` marks the end); AUX text at most 1023 bytes.
+/// Write annotations in the MIT format. The `code` field is stored (a standard `symbol` must
+/// agree with it; see [`Annotation::new`]). Samples must not decrease; codes must be 0..=49
+/// (code 0 only at a positive time increment, since `0 0` marks the end); AUX text at most
+/// 1023 bytes.
 /// Refuses to replace an existing file unless `overwrite`.
 pub fn write_annotations(
     path: &Path,
@@ -227,6 +229,14 @@ pub fn encode_annotations(annotations: &[Annotation]) -> Result<Vec<u8>, String>
             return Err(format!(
                 "annotation {i}: code {} is above {MAX_CODE}",
                 a.code
+            ));
+        }
+        // The code is what is stored; a standard symbol that disagrees with it is a caller's
+        // mistake worth reporting rather than silently writing the wrong wave type.
+        if let Some(expected) = code_for_symbol(&a.symbol).filter(|c| *c != a.code) {
+            return Err(format!(
+                "annotation {i}: symbol '{}' has code {expected}, but the code field is {}",
+                a.symbol, a.code
             ));
         }
         if a.sample < time {
@@ -325,6 +335,17 @@ mod tests {
         a[3].aux = Some("(AFIB".into());
         let bytes = encode_annotations(&a).unwrap();
         assert_eq!(parse_annotations(&bytes).unwrap(), a);
+    }
+
+    #[test]
+    fn symbol_code_disagreement_is_refused() {
+        let mut a = Annotation::new(9, "p").unwrap();
+        a.code = 27;
+        assert!(
+            encode_annotations(&[a])
+                .unwrap_err()
+                .contains("'p' has code 24")
+        );
     }
 
     #[test]

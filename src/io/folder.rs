@@ -263,3 +263,57 @@ impl Dataset for FolderDataset {
         ordered_class_names(all.iter())
     }
 }
+
+/// Write a `labels.csv` (format in the module docs) for `entries`. Refuses to replace an
+/// existing file unless `overwrite`. Labels must not contain whitespace (they are
+/// space-separated in the file).
+pub fn write_labels_csv(
+    path: &Path,
+    entries: &[RecordEntry],
+    overwrite: bool,
+) -> Result<(), IoError> {
+    if path.exists() && !overwrite {
+        return Err(IoError::format(
+            path,
+            "already exists (set overwrite to replace it)",
+        ));
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| IoError::format(path, format!("cannot write CSV: {e}"));
+    writer
+        .write_record(["id", "labels", "fold", "age", "sex"])
+        .map_err(csv_err)?;
+    for e in entries {
+        if let Some(bad) = e
+            .labels
+            .iter()
+            .find(|l| l.is_empty() || l.contains(char::is_whitespace))
+        {
+            return Err(IoError::format(
+                path,
+                format!(
+                    "record '{}': label '{bad}' is empty or contains whitespace",
+                    e.id
+                ),
+            ));
+        }
+        let sex = match e.sex {
+            Some(crate::record::Sex::Male) => "M",
+            Some(crate::record::Sex::Female) => "F",
+            None => "",
+        };
+        writer
+            .write_record([
+                e.id.as_str(),
+                &e.labels.join(" "),
+                &e.fold.map(|f| f.to_string()).unwrap_or_default(),
+                &e.age_years.map(|a| a.to_string()).unwrap_or_default(),
+                sex,
+            ])
+            .map_err(csv_err)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| IoError::format(path, format!("cannot write CSV: {e}")))?;
+    std::fs::write(path, bytes).map_err(|e| IoError::os(path, e))
+}

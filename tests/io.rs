@@ -442,6 +442,18 @@ fn ptbxl_dataset_super_classes_folds_and_both_rates() {
 }
 
 #[test]
+fn builtin_diagnostic_map_equals_scp_statements() {
+    let Some(root) = common::data("ptbxl") else {
+        return;
+    };
+    let scp = tlc_explorer::io::table::Table::read(&root.join("scp_statements.csv")).unwrap();
+    assert_eq!(
+        tlc_explorer::io::ptbxl::diagnostic_classes(&scp).unwrap(),
+        tlc_explorer::io::ptbxl::builtin_diagnostic_classes()
+    );
+}
+
+#[test]
 fn folders_and_single_records_open_as_data_sets() {
     let Some(ludb) = common::data("ludb/data") else {
         return;
@@ -540,7 +552,19 @@ fn code15_layout_file_matches_ptbxl_source() {
     );
     assert!(e.labels.contains(&"NORM".to_string()), "{:?}", e.labels);
     let source = open_dataset(&ptbxl).unwrap();
+    // labels, folds, age and sex agree with PTB-XL's own index for all 50 records (the CSV
+    // beside the file has scp_codes; super-classes via the built-in diagnostic map)
+    assert_eq!(ds.class_names(), source.class_names());
+    for i in 0..50 {
+        let (a, b) = (ds.entry(i).unwrap(), source.entry(i).unwrap());
+        assert_eq!(
+            (&a.id, &a.labels, a.fold, a.sex),
+            (&b.id, &b.labels, b.fold, b.sex)
+        );
+        assert_eq!(a.age_years, b.age_years);
+    }
     let mut worst = 0f64;
+    let mut worst_polyphase = 0f64;
     for index in [0usize, 1, 17, 49] {
         let ecg = ds.load(index).unwrap();
         assert_eq!(
@@ -564,12 +588,26 @@ fn code15_layout_file_matches_ptbxl_source() {
                 &resampled[inner.clone()],
             );
             worst = worst.max(err);
+            // and the project's polyphase resampler (crate::dsp)
+            let polyphase = tlc_explorer::dsp::resample(&x, 500.0, 400.0).unwrap();
+            assert_eq!(polyphase.len(), resampled.len());
+            let err = common::rel_err(
+                &got[pad + inner.start..pad + inner.end],
+                &polyphase[inner.clone()],
+            );
+            worst_polyphase = worst_polyphase.max(err);
         }
     }
-    // Linear interpolation vs the (unknown, smoother) resampler that made the file: measured
-    // worst relative error 0.031 over these 4 records x 12 leads; tolerance 0.05.
+    // Against the (unknown) resampler that made the file, over these 4 records x 12 leads,
+    // measured worst relative errors: linear interpolation 0.031 (tolerance 0.05),
+    // crate::dsp::resample 0.020 (tolerance 0.03).
     println!("worst relative error vs linear resampling: {worst:.4}");
+    println!("worst relative error vs crate::dsp::resample: {worst_polyphase:.5}");
     assert!(worst < 0.05, "worst relative error {worst}");
+    assert!(
+        worst_polyphase < 0.03,
+        "worst relative error {worst_polyphase}"
+    );
 }
 
 #[test]
@@ -624,6 +662,32 @@ fn code15_written_file_round_trips_exactly_and_refuses_overwrite() {
             Some(Sex::Male),
             Some(61.0)
         )
+    );
+    // a CODE-15% file set: several parts and one exams.csv, opened as a folder, parts in
+    // numeric order (part2 before part10)
+    code15::write_code15(
+        &tmp.path().join("exams_part10.hdf5"),
+        &records[1..],
+        &[20, 30],
+        false,
+    )
+    .unwrap();
+    code15::write_code15(
+        &tmp.path().join("exams_part2.hdf5"),
+        &records[..1],
+        &[10],
+        false,
+    )
+    .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let set = open_dataset(tmp.path()).unwrap();
+    assert_eq!(set.len(), 3);
+    let ids: Vec<&str> = (0..3).map(|i| set.entry(i).unwrap().id.as_str()).collect();
+    assert_eq!(ids, ["10", "20", "30"]);
+    assert_eq!(set.load(2).unwrap().samples_mv, records[2].samples_mv);
+    assert!(
+        set.entry(0).unwrap().labels.is_empty(),
+        "exam 10 is not in exams.csv"
     );
     // a record that is not 400 Hz x 4096 is refused, naming the exam
     let err = code15::write_code15(&tmp.path().join("b.h5"), &[demo_ecg()], &[5], false)
@@ -1045,5 +1109,120 @@ mod fuzz {
                 let _ = tlc_explorer::io::code15::entries_from_table(&dbt, Some(&scpt));
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `tlc info`
+
+#[test]
+fn info_describes_records_and_data_sets() {
+    use tlc_explorer::cli::info::describe;
+    let Some(root) = common::data("ptbxl") else {
+        return;
+    };
+    let text = describe(&root, &OpenOptions::default()).unwrap();
+    assert!(text.contains("records:   500"), "{text}");
+    assert!(text.contains("500 Hz, 10.000 s, 5000 samples"), "{text}");
+    for line in [
+        "NORM     297",
+        "MI       73",
+        "STTC     96",
+        "CD       78",
+        "HYP      40",
+    ] {
+        assert!(text.contains(line), "{line} missing in\n{text}");
+    }
+    assert!(text.contains("  9        81"), "{text}");
+    let Some(mitdb) = common::data("mitdb") else {
+        return;
+    };
+    let text = describe(&mitdb.join("100"), &OpenOptions::default()).unwrap();
+    for part in [
+        "leads:     2 (MLII, V5)",
+        "rate:      360 Hz",
+        "samples:   650000",
+        "1805.556 s",
+    ] {
+        assert!(text.contains(part), "{part} missing in\n{text}");
+    }
+    let err = describe(Path::new("/no/such/thing"), &OpenOptions::default()).unwrap_err();
+    assert!(format!("{err:#}").contains("/no/such/thing"));
+}
+
+#[test]
+fn multiplexed_files_byte_offsets_and_formats_212_24_80() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 101;
+    let s0: Vec<i32> = (0..n).map(|i| (i * 37 % 4000) as i32 - 2000).collect();
+    let s1: Vec<i32> = (0..n).map(|i| 1000 - (i * 11) as i32).collect();
+    let s2: Vec<i32> = (0..n).map(|i| (i as i32 - 50) * 150_001).collect();
+    let s3: Vec<i32> = (0..2 * n).map(|i| (i as i32 % 200) - 100).collect(); // 2 per frame
+    // a.dat: s0 and s1 multiplexed in format 212 (two 12-bit samples per 3 bytes)
+    let mut a = Vec::new();
+    for i in 0..n {
+        let (x, y) = ((s0[i] & 0xfff) as u32, (s1[i] & 0xfff) as u32);
+        a.extend_from_slice(&[
+            (x & 0xff) as u8,
+            ((x >> 8) | ((y >> 8) << 4)) as u8,
+            (y & 0xff) as u8,
+        ]);
+    }
+    // b.dat: 24 bytes of preamble, then s2 in format 24
+    let mut b = vec![0xAB; 24];
+    for v in &s2 {
+        b.extend_from_slice(&v.to_le_bytes()[..3]);
+    }
+    // c.dat: s3 in format 80 with 2 samples per frame
+    let c: Vec<u8> = s3.iter().map(|v| (v + 128) as u8).collect();
+    std::fs::write(tmp.path().join("a.dat"), a).unwrap();
+    std::fs::write(tmp.path().join("b.dat"), b).unwrap();
+    std::fs::write(tmp.path().join("c.dat"), c).unwrap();
+    let sum = |v: &[i32]| (v.iter().map(|&x| x as i64).sum::<i64>() & 0xffff) as i16;
+    let hea = format!(
+        "mux 4 250 {n}\n\
+         a.dat 212 200(0)/mV 12 0 {} {} 0 I\n\
+         a.dat 212 200/mV 12 0 {} {} 0 II\n\
+         b.dat 24+24 100000(-5)/uV 24 0 {} {} 0 V1\n\
+         c.dat 80x2 100/mV 8 0 {} {} 0 V2\n",
+        s0[0],
+        sum(&s0),
+        s1[0],
+        sum(&s1),
+        s2[0],
+        sum(&s2),
+        s3[0],
+        sum(&s3)
+    );
+    let hea_path = tmp.path().join("mux.hea");
+    std::fs::write(&hea_path, &hea).unwrap();
+    let (header, adc) = wfdb::read_adc(&hea_path).unwrap();
+    assert_eq!(header.signals[2].byte_offset, 24);
+    assert_eq!(header.signals[3].samples_per_frame, 2);
+    assert_eq!(adc, vec![s0.clone(), s1.clone(), s2.clone(), s3]);
+    // several samples per frame cannot form one Ecg: a clear error
+    let err = wfdb::read_record(&hea_path).unwrap_err().to_string();
+    assert!(
+        err.contains("signal 3") && err.contains("samples per frame"),
+        "{err}"
+    );
+    // without the multi-rate signal: mV from (adc - baseline) / gain, uV converted
+    let hea3 = hea
+        .replacen("mux 4", "mux 3", 1)
+        .lines()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&hea_path, hea3).unwrap();
+    let ecg = wfdb::read_record(&hea_path).unwrap();
+    assert_eq!(ecg.leads, vec![LeadName::I, LeadName::II, LeadName::V1]);
+    for i in [0, 50, 100] {
+        assert!((ecg.samples_mv[[0, i]] - s0[i] as f32 / 200.0).abs() < 1e-5);
+        let v1 = (s2[i] + 5) as f64 / 100_000.0 / 1000.0;
+        assert!(
+            (ecg.samples_mv[[2, i]] as f64 - v1).abs() < 1e-6,
+            "{} vs {v1}",
+            ecg.samples_mv[[2, i]]
+        );
     }
 }

@@ -1,6 +1,31 @@
 //! The eframe desktop app. It only calls the core; long work runs on a named worker thread.
+//!
+//! Structure (after the egui demo app): [`Settings`] is the persisted state (eframe storage);
+//! [`TlcApp`] holds it plus runtime handles (the [`worker::Worker`], loaded data, view state)
+//! that are never serialised. Drawing functions take `ui: &mut egui::Ui` and end in `_ui`.
 
-use std::path::PathBuf;
+pub mod browser;
+pub mod colors;
+pub mod explain_panel;
+pub mod jobs;
+pub mod paper;
+pub mod settings;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use egui::{Key, RichText, Ui};
+
+use crate::io::Dataset;
+
+pub use browser::{BrowserState, RecordSummary};
+pub use jobs::{AnalysedRecord, AnalysisContext};
+pub use paper::{HoverInfo, PaperView, ViewData};
+pub use settings::{Layers, Settings, ViewLayout};
+pub use worker::{Job, JobError, JobId, JobOutput, Worker};
 
 /// What to open at start.
 #[derive(Debug, Clone, Default)]
@@ -11,8 +36,901 @@ pub struct Launch {
     pub explainer: Option<PathBuf>,
 }
 
+/// Environment variable: when set to a path, the app loads its data, saves a screenshot of the
+/// window there as PNG and exits (used by the smoke test and for the README screenshot).
+pub const SCREENSHOT_ENV: &str = "TLC_SCREENSHOT";
+
+/// The desktop app: persisted settings plus runtime state.
+pub struct TlcApp {
+    pub settings: Settings,
+    worker: Worker,
+    dataset: Option<Arc<dyn Dataset>>,
+    dataset_path: Option<PathBuf>,
+    browser: BrowserState,
+    summaries: HashMap<usize, RecordSummary>,
+    current: Option<AnalysedRecord>,
+    selected: Option<usize>,
+    /// Only the latest record request is shown; results of older ones are dropped.
+    latest_record_job: Option<JobId>,
+    analysis: AnalysisContext,
+    view: PaperView,
+    hover: Option<HoverInfo>,
+    errors: Vec<JobError>,
+    show_shortcuts: bool,
+    show_about: bool,
+    file_dialog: Option<egui_file::FileDialog>,
+    screenshot: Option<ScreenshotState>,
+}
+
+struct ScreenshotState {
+    path: PathBuf,
+    started: Instant,
+    idle_frames: u32,
+    /// Start of each timed frame once the data is on screen (frame time of the real window).
+    frame_starts: Vec<Instant>,
+    requested: bool,
+    result: Arc<Mutex<Option<Result<(), String>>>>,
+}
+
+/// Frames timed (continuous repaint) before the screenshot is taken.
+const TIMED_FRAMES: usize = 60;
+
+impl TlcApp {
+    /// Build the app (spawns the worker and starts opening `launch.path`, or the bundled sample
+    /// data). `ctx` lets the worker wake the UI; tests may pass the harness' context.
+    pub fn new(
+        ctx: Option<&egui::Context>,
+        settings: Settings,
+        launch: Launch,
+    ) -> anyhow::Result<Self> {
+        let mut app = Self::without_data(ctx, settings)?;
+        if let Some(m) = &launch.model {
+            app.settings.model_path = Some(m.clone());
+        }
+        if let Some(e) = &launch.explainer {
+            app.settings.explainer_path = Some(e.clone());
+        }
+        let start = launch
+            .path
+            .clone()
+            .or_else(|| app.settings.last_path.clone())
+            .unwrap_or_else(crate::paths::sample_data);
+        if launch.path.is_some() || start.exists() {
+            app.open_path(&start);
+        }
+        Ok(app)
+    }
+
+    /// The app with nothing open (tests hand it data with [`TlcApp::set_dataset`]).
+    pub fn without_data(
+        ctx: Option<&egui::Context>,
+        mut settings: Settings,
+    ) -> anyhow::Result<Self> {
+        settings.sanitise();
+        let worker = Worker::spawn(ctx.cloned())?;
+        Ok(TlcApp {
+            settings,
+            worker,
+            dataset: None,
+            dataset_path: None,
+            browser: BrowserState::default(),
+            summaries: HashMap::new(),
+            current: None,
+            selected: None,
+            latest_record_job: None,
+            analysis: AnalysisContext::default(),
+            view: PaperView::default(),
+            hover: None,
+            errors: Vec::new(),
+            show_shortcuts: false,
+            show_about: false,
+            file_dialog: None,
+            screenshot: None,
+        })
+    }
+
+    /// True when the worker has nothing queued or running.
+    pub fn is_idle(&self) -> bool {
+        self.worker.is_idle()
+    }
+
+    /// Errors reported so far (most recent last).
+    pub fn errors(&self) -> &[JobError] {
+        &self.errors
+    }
+
+    pub fn current_record(&self) -> Option<&AnalysedRecord> {
+        self.current.as_ref()
+    }
+
+    pub fn dataset(&self) -> Option<&Arc<dyn Dataset>> {
+        self.dataset.as_ref()
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected
+    }
+
+    pub fn view_mut(&mut self) -> &mut PaperView {
+        &mut self.view
+    }
+
+    /// Ask the worker to open a record, folder or data set.
+    pub fn open_path(&mut self, path: &Path) {
+        self.worker.submit(Job::OpenDataset {
+            path: path.to_path_buf(),
+        });
+    }
+
+    /// Use an already opened data set (e.g. built in memory) and show its first record.
+    pub fn set_dataset(&mut self, path: Option<PathBuf>, dataset: Arc<dyn Dataset>) {
+        if let Some(p) = &path {
+            self.settings.remember(p);
+            self.settings.last_path = Some(p.clone());
+        }
+        self.dataset_path = path;
+        self.summaries.clear();
+        self.browser.dirty = true;
+        self.selected = None;
+        self.current = None;
+        let first = self
+            .settings
+            .last_record_id
+            .as_ref()
+            .and_then(|id| {
+                (0..dataset.len()).find(|&i| dataset.entry(i).is_some_and(|e| &e.id == id))
+            })
+            .or(if dataset.is_empty() { None } else { Some(0) });
+        self.dataset = Some(dataset);
+        if let Some(i) = first {
+            self.select_record(i);
+        }
+    }
+
+    /// Show a record that is already analysed (tests, and results from the worker).
+    pub fn show_record(&mut self, record: AnalysedRecord) {
+        if let (Some(i), Some(ex)) = (record.index, &record.explanation) {
+            let (a, b) = ex.valid_steps;
+            let valid = &ex.entropy[a.min(ex.entropy.len())..b.min(ex.entropy.len())];
+            let mean = if valid.is_empty() {
+                f32::NAN
+            } else {
+                valid.iter().sum::<f32>() / valid.len() as f32
+            };
+            self.summaries.insert(
+                i,
+                RecordSummary {
+                    predicted: ex.prediction.predicted_labels.clone(),
+                    mean_entropy: mean,
+                },
+            );
+            self.browser.dirty = true;
+        }
+        for p in &record.problems {
+            self.errors.push(JobError {
+                task: format!("Analysing record {}", record.ecg.meta.id),
+                cause: p.clone(),
+                cancelled: false,
+            });
+        }
+        self.settings.last_record_id = Some(record.ecg.meta.id.clone());
+        // Keep the zoom when stepping through records of the same length, reset otherwise.
+        let same_shape = self.current.as_ref().is_some_and(|c| {
+            c.ecg.n_samples() == record.ecg.n_samples() && c.ecg.fs_hz == record.ecg.fs_hz
+        });
+        if !same_shape {
+            self.view.reset();
+        }
+        self.current = Some(record);
+    }
+
+    /// Select a record of the open data set and load it on the worker.
+    pub fn select_record(&mut self, index: usize) {
+        let Some(ds) = self.dataset.clone() else {
+            return;
+        };
+        if index >= ds.len() {
+            return;
+        }
+        self.selected = Some(index);
+        // A newer selection supersedes a record still loading.
+        if let Some(old) = self.latest_record_job {
+            self.worker.cancel(old);
+        }
+        let id = self.worker.submit(Job::LoadRecord {
+            dataset: ds,
+            index,
+            analysis: self.analysis.clone(),
+        });
+        self.latest_record_job = Some(id);
+    }
+
+    /// Take the worker's messages into the app state.
+    fn poll_worker(&mut self) {
+        for (id, result) in self.worker.poll() {
+            match result {
+                Ok(JobOutput::Dataset { path, dataset }) => self.set_dataset(Some(path), dataset),
+                Ok(JobOutput::Record(record)) => {
+                    if self.latest_record_job == Some(id) {
+                        self.latest_record_job = None;
+                        self.show_record(*record);
+                    }
+                }
+                Err(err) if err.cancelled => {}
+                Err(err) => {
+                    if self.latest_record_job == Some(id) {
+                        self.latest_record_job = None;
+                    }
+                    log::warn!("{err}");
+                    self.errors.push(err);
+                }
+            }
+        }
+    }
+
+    /// The whole UI (eframe's `App::ui` calls this; tests call it through kittest).
+    pub fn ui_root(&mut self, ui: &mut Ui) {
+        self.poll_worker();
+        let ctx = ui.ctx().clone();
+        ctx.set_visuals(if self.settings.dark_mode {
+            egui::Visuals::dark()
+        } else {
+            egui::Visuals::light()
+        });
+        self.handle_dropped_files(&ctx);
+        self.handle_shortcuts(ui);
+
+        egui::Panel::top("menu").show(ui, |ui| {
+            egui::MenuBar::new().ui(ui, |ui| self.menu_ui(ui));
+        });
+        if self.current.is_some() {
+            egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
+        }
+        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        if self.settings.show_browser && self.dataset.is_some() {
+            egui::Panel::left("browser")
+                .default_size(300.0)
+                .resizable(true)
+                .show(ui, |ui| self.browser_panel_ui(ui));
+        }
+        let has_explanation = self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.explanation.is_some());
+        if self.settings.show_explanation && has_explanation {
+            egui::Panel::right("explanation")
+                .default_size(340.0)
+                .resizable(true)
+                .show(ui, |ui| self.explanation_panel_ui(ui));
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.record_ui(ui));
+
+        self.windows_ui(&ctx);
+        if !self.worker.is_idle() {
+            // Keep the progress bar moving even if a job reports rarely.
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+        self.screenshot_step(&ctx);
+    }
+
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            self.open_path(&path);
+        }
+    }
+
+    fn handle_shortcuts(&mut self, ui: &Ui) {
+        if ui.ctx().egui_wants_keyboard_input() {
+            return;
+        }
+        if let Some(delta) = browser::navigation_delta(ui, self.browser.page_rows()) {
+            if let Some(next) = self.browser.step(self.selected, delta) {
+                if Some(next) != self.selected {
+                    self.select_record(next);
+                }
+            }
+        }
+        let (zoom_in, zoom_out, reset, open, help) = ui.input_mut(|i| {
+            (
+                i.key_pressed(Key::Plus) || i.key_pressed(Key::Equals),
+                i.key_pressed(Key::Minus),
+                i.key_pressed(Key::Num0),
+                i.consume_key(egui::Modifiers::COMMAND, Key::O),
+                i.key_pressed(Key::F1),
+            )
+        });
+        let canvas = ui.ctx().content_rect();
+        let fit = self.view.points_per_mm.unwrap_or(2.0);
+        if zoom_in {
+            self.view.zoom_about(1.25, canvas.center(), canvas, fit);
+        }
+        if zoom_out {
+            self.view.zoom_about(0.8, canvas.center(), canvas, fit);
+        }
+        if reset {
+            self.view.reset();
+        }
+        if open {
+            self.open_dialog(false);
+        }
+        if help {
+            self.show_shortcuts = true;
+        }
+    }
+
+    /// Ask for a file or folder: the native dialog (rfd) when an xdg-desktop-portal answers,
+    /// else the in-app browser (egui_file).
+    fn open_dialog(&mut self, folder: bool) {
+        let start = self
+            .dataset_path
+            .clone()
+            .or_else(|| self.settings.recent.first().cloned())
+            .unwrap_or_else(crate::paths::sample_data);
+        let started = Instant::now();
+        let dialog = rfd::FileDialog::new().set_directory(if start.is_dir() {
+            start.clone()
+        } else {
+            start.parent().map(Path::to_path_buf).unwrap_or_default()
+        });
+        let picked = if folder {
+            dialog.pick_folder()
+        } else {
+            dialog
+                .add_filter("ECG", &["hea", "h5", "hdf5", "csv"])
+                .pick_file()
+        };
+        match picked {
+            Some(path) => self.open_path(&path),
+            // Without a portal rfd returns at once; a person cancelling takes longer.
+            None if started.elapsed() < Duration::from_millis(300) => {
+                let mut d = if folder {
+                    egui_file::FileDialog::select_folder()
+                } else {
+                    egui_file::FileDialog::open_file()
+                }
+                .initial_path(start);
+                d.open();
+                self.file_dialog = Some(d);
+            }
+            None => {}
+        }
+    }
+
+    fn menu_ui(&mut self, ui: &mut Ui) {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open record or data set...").clicked() {
+                self.open_dialog(false);
+            }
+            if ui.button("Open folder...").clicked() {
+                self.open_dialog(true);
+            }
+            ui.menu_button("Open recent", |ui| {
+                if self.settings.recent.is_empty() {
+                    ui.label("(none yet)");
+                }
+                for path in self.settings.recent.clone() {
+                    if ui.button(path.display().to_string()).clicked() {
+                        self.open_path(&path);
+                    }
+                }
+            });
+            if ui.button("Open sample data").clicked() {
+                self.open_path(&crate::paths::sample_data());
+            }
+            ui.separator();
+            if ui.button("Quit").clicked() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        });
+        ui.menu_button("View", |ui| {
+            ui.checkbox(&mut self.settings.show_browser, "Record browser");
+            ui.checkbox(&mut self.settings.show_explanation, "Explanation panel");
+            ui.checkbox(&mut self.settings.dark_mode, "Dark mode");
+            if ui.button("Reset zoom").clicked() {
+                self.view.reset();
+            }
+        });
+        ui.menu_button("Help", |ui| {
+            if ui.button("Keyboard and mouse").clicked() {
+                self.show_shortcuts = true;
+            }
+            if ui.button("About").clicked() {
+                self.show_about = true;
+            }
+        });
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Layout");
+            ui.selectable_value(&mut self.settings.layout, ViewLayout::Stacked, "Stacked");
+            ui.selectable_value(
+                &mut self.settings.layout,
+                ViewLayout::Clinical,
+                "3 x 4 + rhythm",
+            );
+            ui.separator();
+            let ex = self.current.as_ref().and_then(|c| c.explanation.as_ref());
+            let has_ex = ex.is_some();
+            let has_cam = ex.is_some_and(|e| e.gradcam.is_some());
+            let has_del = self
+                .current
+                .as_ref()
+                .is_some_and(|c| c.delineation.is_some());
+            let layers = &mut self.settings.layers;
+            let why = "not computed for this record";
+            ui.add_enabled(
+                has_ex,
+                egui::Checkbox::new(&mut layers.clusters, "clusters"),
+            )
+            .on_disabled_hover_text(why);
+            ui.add_enabled(has_ex, egui::Checkbox::new(&mut layers.entropy, "entropy"))
+                .on_disabled_hover_text(why);
+            ui.add_enabled(
+                has_del,
+                egui::Checkbox::new(&mut layers.landmarks, "landmarks"),
+            )
+            .on_disabled_hover_text(why);
+            ui.add_enabled(
+                has_cam,
+                egui::Checkbox::new(&mut layers.gradcam, "Grad-CAM"),
+            )
+            .on_disabled_hover_text(why);
+            ui.add_enabled(
+                has_cam,
+                egui::Checkbox::new(&mut layers.gradcam_overlay, "heat overlay"),
+            )
+            .on_disabled_hover_text(why);
+            ui.checkbox(&mut layers.grid, "grid");
+            ui.separator();
+            ui.add(
+                egui::DragValue::new(&mut self.settings.paper_speed_mm_s)
+                    .range(5.0..=200.0)
+                    .speed(0.5)
+                    .suffix(" mm/s"),
+            )
+            .on_hover_text("Paper speed");
+            ui.add(
+                egui::DragValue::new(&mut self.settings.gain_mm_mv)
+                    .range(1.0..=100.0)
+                    .speed(0.2)
+                    .suffix(" mm/mV"),
+            )
+            .on_hover_text("Gain");
+            if let Some(cur) = &self.current {
+                let leads = cur.ecg.leads.clone();
+                ui.menu_button("Leads", |ui| {
+                    for lead in leads {
+                        let mut on = self.settings.lead_visible(&lead);
+                        if ui.checkbox(&mut on, lead.as_str()).changed() {
+                            if on {
+                                self.settings.hidden_leads.retain(|l| l != &lead);
+                            } else {
+                                self.settings.hidden_leads.push(lead.clone());
+                            }
+                        }
+                    }
+                    if ui.button("Show all").clicked() {
+                        self.settings.hidden_leads.clear();
+                    }
+                });
+            }
+        });
+    }
+
+    fn status_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            let mut cancel = None;
+            if let Some(job) = self.worker.jobs.first() {
+                ui.spinner();
+                let fraction = job
+                    .progress
+                    .as_ref()
+                    .filter(|p| p.total > 0)
+                    .map(|p| p.done as f32 / p.total as f32);
+                let text = match &job.progress {
+                    Some(p) if p.total > 0 => {
+                        format!("{} - {} {}/{}", job.description, p.stage, p.done, p.total)
+                    }
+                    _ => job.description.clone(),
+                };
+                ui.add(
+                    egui::ProgressBar::new(fraction.unwrap_or(0.0))
+                        .desired_width(220.0)
+                        .text(text),
+                );
+                if ui.button("Cancel").clicked() {
+                    cancel = Some(job.id);
+                }
+                if self.worker.jobs.len() > 1 {
+                    ui.label(format!("+{} queued", self.worker.jobs.len() - 1));
+                }
+                ui.separator();
+            }
+            if let Some(id) = cancel {
+                self.worker.cancel(id);
+            }
+            if !self.errors.is_empty() {
+                let label = format!("{} problem(s)", self.errors.len());
+                if ui
+                    .button(RichText::new(label).color(egui::Color32::from_rgb(213, 94, 0)))
+                    .clicked()
+                {
+                    self.errors.clear();
+                }
+                ui.separator();
+            }
+            if let Some(h) = &self.hover {
+                ui.label(h.describe(&self.cluster_names()));
+            }
+        });
+    }
+
+    fn cluster_names(&self) -> Vec<String> {
+        let k = self
+            .current
+            .as_ref()
+            .and_then(|c| c.explanation.as_ref())
+            .map(|e| e.k)
+            .unwrap_or(0);
+        (0..k).map(|c| format!("C{c}")).collect()
+    }
+
+    fn browser_panel_ui(&mut self, ui: &mut Ui) {
+        let Some(ds) = self.dataset.clone() else {
+            return;
+        };
+        ui.heading(ds.name());
+        if self.browser.dirty {
+            self.browser
+                .rebuild(ds.as_ref(), &self.summaries, &self.settings);
+        }
+        if let Some(i) = browser::browser_ui(
+            ui,
+            &mut self.browser,
+            &mut self.settings,
+            ds.as_ref(),
+            &self.summaries,
+            self.selected,
+        ) {
+            self.select_record(i);
+        }
+    }
+
+    fn explanation_panel_ui(&mut self, ui: &mut Ui) {
+        let Some(cur) = &self.current else { return };
+        let Some(ex) = cur.explanation.clone() else {
+            return;
+        };
+        let names = self.cluster_names();
+        let mut jump = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.heading("Outputs");
+            explain_panel::outputs_ui(ui, &cur.ecg, &ex);
+            ui.separator();
+            ui.heading("Clusters");
+            explain_panel::summary_ui(ui, &ex);
+            explain_panel::proportions_ui(ui, &ex, &names);
+            ui.separator();
+            ui.heading("Segments");
+            jump = explain_panel::segments_ui(ui, &ex, &names);
+        });
+        if let Some(t) = jump {
+            // Centre the view on the segment at the current zoom.
+            let ppm = self.view.points_per_mm.unwrap_or(2.0);
+            self.view.points_per_mm = Some(ppm);
+            self.view.offset_mm.x = (t as f32 * self.settings.paper_speed_mm_s - 20.0).max(0.0);
+        }
+    }
+
+    fn record_ui(&mut self, ui: &mut Ui) {
+        let Some(cur) = &self.current else {
+            ui.vertical_centered(|ui| {
+                ui.add_space(60.0);
+                ui.heading("TLC Explorer");
+                if self.worker.is_idle() {
+                    ui.label("Open a WFDB record, a folder of records, a PTB-XL folder or a CODE-15% HDF5 file (File > Open, Ctrl+O, or drop it here).");
+                    ui.add_space(8.0);
+                    if ui.button("Open record or data set...").clicked() {
+                        self.open_dialog(false);
+                    }
+                    if ui.button("Open folder...").clicked() {
+                        self.open_dialog(true);
+                    }
+                    let sample = crate::paths::sample_data();
+                    if sample.exists() && ui.button("Open the sample data").clicked() {
+                        self.open_path(&sample);
+                    }
+                    if !self.settings.recent.is_empty() {
+                        ui.add_space(8.0);
+                        ui.label(RichText::new("Recent").strong());
+                        for path in self.settings.recent.clone() {
+                            if ui.link(path.display().to_string()).clicked() {
+                                self.open_path(&path);
+                            }
+                        }
+                    }
+                } else {
+                    ui.spinner();
+                    ui.label("Loading...");
+                }
+            });
+            return;
+        };
+        let ecg = cur.ecg.clone();
+        let explanation = cur.explanation.clone();
+        let delineation = cur.delineation.clone();
+        ui.horizontal_wrapped(|ui| {
+            ui.heading(&ecg.meta.id);
+            let mut facts = vec![
+                format!("{} leads", ecg.n_leads()),
+                format!("{} Hz", ecg.fs_hz),
+                format!("{:.1} s", ecg.duration_s()),
+            ];
+            if let Some(a) = ecg.meta.age_years {
+                facts.push(format!("{a:.0} y"));
+            }
+            if let Some(s) = ecg.meta.sex {
+                facts.push(s.to_string());
+            }
+            if !ecg.meta.labels.is_empty() {
+                facts.push(format!("labels: {}", ecg.meta.labels.join(", ")));
+            }
+            if let Some(ex) = &explanation {
+                if !ex.prediction.predicted_labels.is_empty() {
+                    facts.push(format!(
+                        "predicted: {}",
+                        ex.prediction.predicted_labels.join(", ")
+                    ));
+                }
+            }
+            ui.label(facts.join("  |  "));
+        });
+        if let Some(ex) = &explanation {
+            if self.settings.layers.clusters {
+                explain_panel::legend_ui(ui, ex.k, &self.cluster_names());
+            }
+        }
+        let data = ViewData {
+            ecg: &ecg,
+            explanation: explanation.as_deref(),
+            delineation: delineation.as_deref(),
+        };
+        let (_resp, hover) = paper::paper_ui(ui, &mut self.view, &self.settings, data);
+        self.hover = hover;
+    }
+
+    fn windows_ui(&mut self, ctx: &egui::Context) {
+        if !self.errors.is_empty() {
+            let mut open = true;
+            let mut dismiss = None;
+            egui::Window::new("Problems")
+                .open(&mut open)
+                .default_width(520.0)
+                .show(ctx, |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(300.0)
+                        .show(ui, |ui| {
+                            for (i, err) in self.errors.iter().enumerate().rev() {
+                                ui.label(RichText::new(&err.task).strong());
+                                ui.label(&err.cause);
+                                if ui.small_button("Dismiss").clicked() {
+                                    dismiss = Some(i);
+                                }
+                                ui.separator();
+                            }
+                        });
+                });
+            if let Some(i) = dismiss {
+                self.errors.remove(i);
+            }
+            if !open {
+                self.errors.clear();
+            }
+        }
+        if self.show_shortcuts {
+            egui::Window::new("Keyboard and mouse")
+                .open(&mut self.show_shortcuts)
+                .show(ctx, |ui| {
+                    egui::Grid::new("shortcuts")
+                        .num_columns(2)
+                        .striped(true)
+                        .show(ui, |ui| {
+                            for (k, what) in [
+                                ("Up / Down", "previous / next record"),
+                                ("Page Up / Page Down", "a page of records"),
+                                ("Home / End", "first / last record"),
+                                ("+ / -", "zoom in / out"),
+                                ("Ctrl + wheel, pinch", "zoom about the pointer"),
+                                ("drag, wheel", "pan"),
+                                ("double-click, 0", "reset the view"),
+                                ("Ctrl + O", "open a file"),
+                                ("F1", "this help"),
+                            ] {
+                                ui.label(RichText::new(k).strong());
+                                ui.label(what);
+                                ui.end_row();
+                            }
+                        });
+                });
+        }
+        if self.show_about {
+            egui::Window::new("About TLC Explorer").open(&mut self.show_about).show(ctx, |ui| {
+                ui.label("Time-localized clusters of a 1D-ResNet's activations on ECGs (Boubekki et al., IEEE TBME 2026).");
+                ui.label(format!("Version {}", env!("CARGO_PKG_VERSION")));
+            });
+        }
+        let mut picked = None;
+        if let Some(d) = &mut self.file_dialog {
+            if d.show(ctx).selected() {
+                picked = d.path().map(Path::to_path_buf);
+            }
+            if !d.visible() {
+                self.file_dialog = None;
+            }
+        }
+        if let Some(p) = picked {
+            self.file_dialog = None;
+            self.open_path(&p);
+        }
+    }
+
+    /// Screenshot mode: once the data is loaded (or after a time-out), capture the window,
+    /// save it and close.
+    fn screenshot_step(&mut self, ctx: &egui::Context) {
+        let Some(shot) = &mut self.screenshot else {
+            return;
+        };
+        if shot.requested {
+            ctx.request_repaint_after(Duration::from_millis(50));
+            return;
+        }
+        if self.worker.is_idle() {
+            shot.idle_frames += 1;
+        }
+        let timed_out = shot.started.elapsed() > Duration::from_secs(120);
+        // A few settled frames so layouts (e.g. grids' sizing pass) are final, then time
+        // continuously repainted frames (wall clock between frame starts: CPU pass, render and
+        // present on whatever renderer the window has), then capture.
+        if shot.idle_frames >= 5 && shot.frame_starts.len() <= TIMED_FRAMES && !timed_out {
+            shot.frame_starts.push(Instant::now());
+            ctx.request_repaint();
+            if shot.frame_starts.len() <= TIMED_FRAMES {
+                return;
+            }
+            let n = shot.frame_starts.len() - 1;
+            let total = shot.frame_starts[n] - shot.frame_starts[0];
+            let mut gaps: Vec<f64> = shot
+                .frame_starts
+                .windows(2)
+                .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3)
+                .collect();
+            gaps.sort_by(f64::total_cmp);
+            eprintln!(
+                "frame time over {n} frames: mean {:.1} ms, median {:.1} ms, max {:.1} ms",
+                total.as_secs_f64() * 1e3 / n as f64,
+                gaps[gaps.len() / 2],
+                gaps[gaps.len() - 1]
+            );
+        }
+        if shot.frame_starts.len() > TIMED_FRAMES || timed_out {
+            shot.requested = true;
+            let path = shot.path.clone();
+            let result = shot.result.clone();
+            let ctx2 = ctx.clone();
+            ctx.request_screenshot(move |image| {
+                let outcome = save_png(&path, &image);
+                if let Ok(mut slot) = result.lock() {
+                    *slot = Some(outcome);
+                }
+                ctx2.send_viewport_cmd(egui::ViewportCommand::Close);
+                ctx2.request_repaint();
+            });
+        }
+        ctx.request_repaint_after(Duration::from_millis(50));
+    }
+}
+
+/// Write an egui image as PNG (through resvg's tiny-skia, already a dependency).
+pub fn save_png(path: &Path, image: &egui::ColorImage) -> Result<(), String> {
+    let [w, h] = image.size;
+    let size = resvg::tiny_skia::IntSize::from_wh(w as u32, h as u32)
+        .ok_or_else(|| format!("{}: empty image", path.display()))?;
+    let mut data = Vec::with_capacity(w * h * 4);
+    for px in &image.pixels {
+        // Screenshots are opaque; premultiplication is then the identity.
+        data.extend_from_slice(&[px.r(), px.g(), px.b(), 255]);
+    }
+    let pixmap = resvg::tiny_skia::Pixmap::from_vec(data, size)
+        .ok_or_else(|| format!("{}: bad image size", path.display()))?;
+    pixmap
+        .save_png(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+impl eframe::App for TlcApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.ui_root(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if self.screenshot.is_none() {
+            eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+        }
+    }
+}
+
+/// Environment variable choosing the renderer: `glow` (OpenGL) or `wgpu`.
+pub const RENDERER_ENV: &str = "TLC_RENDERER";
+
+/// OpenGL (glow) by default: on machines without a GPU, Mesa's llvmpipe draws this app's many
+/// thin lines much faster through OpenGL than through Vulkan (lavapipe).
+fn renderer_from_env() -> eframe::Renderer {
+    match std::env::var(RENDERER_ENV).ok().as_deref() {
+        Some("wgpu") => eframe::Renderer::Wgpu,
+        _ => eframe::Renderer::Glow,
+    }
+}
+
 /// Open the window and run until it is closed.
 pub fn run(launch: Launch) -> anyhow::Result<()> {
-    let _ = launch;
-    anyhow::bail!("the desktop app is not built yet")
+    let screenshot = std::env::var_os(SCREENSHOT_ENV).map(PathBuf::from);
+    let result: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
+    let viewport = egui::ViewportBuilder::default()
+        .with_title("TLC Explorer")
+        .with_inner_size([1400.0, 900.0])
+        .with_min_inner_size([640.0, 400.0])
+        .with_drag_and_drop(true);
+    let options = eframe::NativeOptions {
+        viewport,
+        persist_window: screenshot.is_none(),
+        renderer: renderer_from_env(),
+        ..Default::default()
+    };
+    let result_for_app = result.clone();
+    let shot = screenshot.clone();
+    eframe::run_native(
+        "TLC Explorer",
+        options,
+        Box::new(move |cc| {
+            // Screenshot runs start from defaults so the picture does not depend on who ran the
+            // app before.
+            let settings = match (&shot, cc.storage) {
+                (None, Some(storage)) => {
+                    eframe::get_value(storage, settings::STORAGE_KEY).unwrap_or_default()
+                }
+                _ => Settings::default(),
+            };
+            let mut app = TlcApp::new(Some(&cc.egui_ctx), settings, launch)?;
+            if let Some(path) = shot {
+                app.screenshot = Some(ScreenshotState {
+                    path,
+                    started: Instant::now(),
+                    idle_frames: 0,
+                    frame_starts: Vec::new(),
+                    requested: false,
+                    result: result_for_app,
+                });
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}"))?;
+    if let Some(path) = screenshot {
+        let outcome = result.lock().ok().and_then(|mut r| r.take());
+        match outcome {
+            Some(Ok(())) => eprintln!("screenshot saved to {}", path.display()),
+            Some(Err(e)) => anyhow::bail!("screenshot failed: {e}"),
+            None => anyhow::bail!("the window closed before the screenshot was taken"),
+        }
+    }
+    Ok(())
 }

@@ -1,9 +1,130 @@
-//! `tlc delineate`.
+//! `tlc delineate`: P/QRS/T landmarks of one record as CSV, JSON and WFDB annotations.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::delineate::export::{annotations_for_beats, landmarks_csv};
+use crate::delineate::{DelineatorParams, delineate};
 
 /// Arguments of `tlc delineate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// WFDB record: its `.hea` file, or the record path without extension.
+    pub record: PathBuf,
+    /// Output folder (created if needed). Default: `<record id>_delineation` in the current folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Delineator settings as JSON (any subset of the fields of `DelineatorParams`).
+    #[arg(long)]
+    pub params: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'tlc delineate' is not built yet")
+fn header_path(record: &Path) -> PathBuf {
+    if record
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("hea"))
+    {
+        record.to_path_buf()
+    } else {
+        let mut p = record.as_os_str().to_owned();
+        p.push(".hea");
+        PathBuf::from(p)
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let params: DelineatorParams = match &args.params {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: not valid delineator settings", path.display()))?
+        }
+        None => DelineatorParams::default(),
+    };
+    let hea = header_path(&args.record);
+    let ecg = crate::io::wfdb::read_record(&hea)?;
+    let id = ecg.meta.id.clone();
+    let d = delineate(&ecg, &params).with_context(|| format!("delineating {}", hea.display()))?;
+
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{id}_delineation")));
+    // Every output path, checked before anything is written.
+    let csv_path = out.join(format!("{id}_landmarks.csv"));
+    let json_path = out.join(format!("{id}_delineation.json"));
+    let mut ann_paths: Vec<(PathBuf, Vec<crate::delineate::Beat>)> = ecg
+        .leads
+        .iter()
+        .zip(&d.per_lead)
+        .map(|(lead, beats)| {
+            (
+                out.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase())),
+                beats.clone(),
+            )
+        })
+        .collect();
+    ann_paths.push((out.join(format!("{id}.fused")), d.beats.clone()));
+    if !args.overwrite {
+        for p in std::iter::once(&csv_path)
+            .chain(std::iter::once(&json_path))
+            .chain(ann_paths.iter().map(|(p, _)| p))
+        {
+            if p.exists() {
+                anyhow::bail!(
+                    "{} already exists (use --overwrite to replace it)",
+                    p.display()
+                );
+            }
+        }
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(&csv_path, landmarks_csv(&d, &ecg.leads))
+        .with_context(|| format!("writing {}", csv_path.display()))?;
+    let json = serde_json::to_string_pretty(&d)?;
+    std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
+    for (path, beats) in &ann_paths {
+        crate::io::annotation::write_annotations(
+            path,
+            &annotations_for_beats(beats),
+            args.overwrite,
+        )?;
+    }
+
+    let with_p = d.beats.iter().filter(|b| b.p.is_some()).count();
+    let with_t = d.beats.iter().filter(|b| b.t.is_some()).count();
+    let rr: Vec<f64> = d
+        .beats
+        .windows(2)
+        .map(|w| (w[1].qrs.peak - w[0].qrs.peak) as f64 / d.fs_hz)
+        .collect();
+    let hr = if rr.is_empty() {
+        f64::NAN
+    } else {
+        60.0 * rr.len() as f64 / rr.iter().sum::<f64>()
+    };
+    println!(
+        "{id}: {} beats ({hr:.0} bpm), P in {with_p}, T in {with_t}{}",
+        d.beats.len(),
+        if d.atrial_fibrillation_suspected {
+            "; no consistent P waves (atrial fibrillation/flutter suspected)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "wrote {}, {} and {} WFDB annotation files ({}.<lead>, {}.fused) in {}",
+        csv_path.file_name().unwrap_or_default().to_string_lossy(),
+        json_path.file_name().unwrap_or_default().to_string_lossy(),
+        ann_paths.len(),
+        id,
+        id,
+        out.display()
+    );
+    Ok(())
 }

@@ -1,9 +1,214 @@
-//! `tlc explain`.
+//! `tlc explain`: explain one record (predictions, clusters, entropy, segments, Grad-CAM) to
+//! JSON, and optionally one CSV row per time step.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::io::open_dataset;
+use crate::model::LoadedModel;
+use crate::tlc::gradcam::to_steps;
+use crate::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+use crate::tlc::{Explainer, Explanation};
 
 /// Arguments of `tlc explain`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The record (WFDB header, or a data set with --record / --index).
+    pub record: PathBuf,
+    /// Model weights (default: the bundled synthetic-data model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Explainer fitted for the model (default: the bundled one).
+    #[arg(long)]
+    pub explainer: Option<PathBuf>,
+    /// Record id within a data set.
+    #[arg(long, conflicts_with = "index")]
+    pub id: Option<String>,
+    /// Record index within a data set.
+    #[arg(long)]
+    pub index: Option<usize>,
+    /// JSON output (the full explanation).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// CSV output: one row per time step (step, time_s, cluster, entropy, gradcam, p_0..p_K-1).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Grad-CAM target output, by index or name (default: the top predicted output).
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Grad-CAM block (default: the last).
+    #[arg(long)]
+    pub gradcam_block: Option<usize>,
+    /// Skip Grad-CAM.
+    #[arg(long)]
+    pub no_gradcam: bool,
+    /// Remove baseline wander before the model.
+    #[arg(long)]
+    pub remove_baseline: bool,
+    /// Window start (s) in records longer than the model's input (default: centred).
+    #[arg(long)]
+    pub window_start_s: Option<f64>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'tlc explain' is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let model_path = args
+        .model
+        .clone()
+        .unwrap_or_else(crate::paths::default_model);
+    let explainer_path = args
+        .explainer
+        .clone()
+        .unwrap_or_else(crate::paths::default_explainer);
+    let model = LoadedModel::open(&model_path)
+        .with_context(|| format!("opening model {}", model_path.display()))?;
+    let explainer = Explainer::load(&explainer_path)?;
+    explainer.check_model(&model)?;
+    let dataset =
+        open_dataset(&args.record).with_context(|| format!("opening {}", args.record.display()))?;
+    let index = match (&args.id, args.index) {
+        (Some(id), _) => (0..dataset.len())
+            .find(|&i| dataset.entry(i).is_some_and(|e| &e.id == id))
+            .with_context(|| format!("no record '{id}' in {}", dataset.name()))?,
+        (None, Some(i)) if i < dataset.len() => i,
+        (None, Some(i)) => bail!(
+            "index {i} is outside {} ({} records)",
+            dataset.name(),
+            dataset.len()
+        ),
+        (None, None) if dataset.len() == 1 => 0,
+        (None, None) => bail!(
+            "{} holds {} records: choose one with --id or --index",
+            dataset.name(),
+            dataset.len()
+        ),
+    };
+    let ecg = dataset.load(index)?;
+    let gradcam = match &args.output {
+        None => None,
+        Some(o) => {
+            let output = match o.parse::<usize>() {
+                Ok(i) => i,
+                Err(_) => model
+                    .config
+                    .class_names
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case(o))
+                    .with_context(|| {
+                        format!(
+                            "no output '{o}' (outputs: {})",
+                            model.config.class_names.join(", ")
+                        )
+                    })?,
+            };
+            Some(GradCamTarget {
+                output,
+                block: args.gradcam_block,
+            })
+        }
+    };
+    let preprocess = crate::dsp::PreprocessSettings {
+        remove_baseline: args.remove_baseline,
+        bandpass_hz: None,
+        window_start_s: args.window_start_s,
+    };
+    let gradcam = match (gradcam, args.gradcam_block) {
+        (None, Some(b)) if !args.no_gradcam => {
+            // A block without an output: the top predicted output, at that block.
+            let prepared = crate::tlc::pipeline::prepare_for(&model, &ecg, &preprocess)?;
+            let raw = model.predict(&[prepared.data])?;
+            let top = crate::tlc::pipeline::top_output(&raw[0]).unwrap_or(0);
+            Some(GradCamTarget {
+                output: top,
+                block: Some(b),
+            })
+        }
+        (g, _) => g,
+    };
+    let settings = ExplainSettings {
+        preprocess,
+        gradcam,
+        with_gradcam: !args.no_gradcam,
+    };
+    let e = explain_record(&model, &explainer, &ecg, &settings)?;
+    let json = serde_json::to_string_pretty(&e)?;
+    std::fs::write(&args.out, json + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(csv_path) = &args.csv {
+        write_steps_csv(&e, csv_path)?;
+    }
+    print_summary(&e);
+    Ok(())
+}
+
+/// One row per time step: step, time_s, cluster, entropy, gradcam (mean of the normalised map
+/// over the step; empty without Grad-CAM), p_0..p_K-1.
+pub fn write_steps_csv(e: &Explanation, path: &std::path::Path) -> anyhow::Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut header = vec![
+        "step".to_string(),
+        "time_s".into(),
+        "cluster".into(),
+        "entropy".into(),
+        "gradcam".into(),
+    ];
+    header.extend((0..e.k).map(|k| format!("p_{k}")));
+    w.write_record(&header)?;
+    let cam = e.gradcam.as_ref().map(|g| to_steps(&g.map, e.labels.len()));
+    for t in 0..e.labels.len() {
+        let mut row = vec![
+            t.to_string(),
+            format!("{:.6}", e.step_times_s[t]),
+            e.labels[t].to_string(),
+            format!("{:.6}", e.entropy[t]),
+            cam.as_ref()
+                .map_or(String::new(), |c| format!("{:.6}", c[t])),
+        ];
+        row.extend(e.soft[t].iter().map(|p| format!("{p:.6}")));
+        w.write_record(&row)?;
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn print_summary(e: &Explanation) {
+    println!(
+        "record {} (model {}, explainer {})",
+        e.record_id, e.model_name, e.explainer_name
+    );
+    for (name, p) in e
+        .prediction
+        .output_names
+        .iter()
+        .zip(&e.prediction.probabilities)
+    {
+        println!("  {name:>8}: {p:.3}");
+    }
+    let props: Vec<String> = e
+        .proportions
+        .iter()
+        .enumerate()
+        .map(|(k, p)| format!("{k}:{p:.2}"))
+        .collect();
+    println!(
+        "  clusters: {} segments; proportions {}",
+        e.segments.len(),
+        props.join(" ")
+    );
+    let mean_entropy = e.entropy[e.valid_steps.0..e.valid_steps.1]
+        .iter()
+        .sum::<f32>()
+        / (e.valid_steps.1 - e.valid_steps.0).max(1) as f32;
+    println!("  mean entropy {mean_entropy:.3}");
+    if let Some(g) = &e.gradcam {
+        println!(
+            "  Grad-CAM for {} at block {}; correlation with entropy {}",
+            g.output_name,
+            g.block,
+            e.entropy_gradcam_correlation
+                .map_or("n/a".to_string(), |r| format!("{r:.3}"))
+        );
+    }
 }

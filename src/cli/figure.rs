@@ -1,9 +1,451 @@
-//! `tlc figure`.
+//! `tlc figure`: annotated figures (SVG, PNG, PDF) of one record or of a whole data set.
+//!
+//! One record: `tlc figure RECORD --out FILE.{svg,png,pdf}` (RECORD a WFDB `.hea`, or a data set
+//! with `--id`). A data set: `tlc figure --data D --out-dir DIR [--label MI] [--format png]`,
+//! in parallel on all cores; a record that fails is reported and the others go on.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::figure::annotations::write_cluster_annotations;
+use crate::figure::{
+    FigureInput, FigureSpec, Layers, Layout, PageSize, data::export_data, export_figure, run_batch,
+};
+use crate::io::Dataset;
+use crate::progress::{CancelToken, Progress, ProgressSink};
+use crate::record::{Ecg, LeadName};
+use crate::tlc::Explanation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutArg {
+    /// One row per lead over the whole window.
+    Stacked,
+    /// 3 x 4 leads of 2.5 s and a 10 s rhythm strip, as printed ECGs.
+    Clinical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PageArg {
+    /// The page is as large as the figure.
+    Fit,
+    /// A4 landscape (297 x 210 mm); the figure must fit.
+    A4,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Svg,
+    Png,
+    Pdf,
+}
+
+impl FormatArg {
+    fn extension(self) -> &'static str {
+        match self {
+            FormatArg::Svg => "svg",
+            FormatArg::Png => "png",
+            FormatArg::Pdf => "pdf",
+        }
+    }
+}
 
 /// Arguments of `tlc figure`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The record: a WFDB header (`100.hea` or `100`), or a data set with `--id`.
+    #[arg(required_unless_present = "data", conflicts_with = "data")]
+    pub record: Option<PathBuf>,
+    /// Record id inside RECORD when RECORD is a data set.
+    #[arg(long, requires = "record")]
+    pub id: Option<String>,
+    /// Output file of a single figure; the format follows the extension (.svg, .png, .pdf).
+    #[arg(long, requires = "record")]
+    pub out: Option<PathBuf>,
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'tlc figure' is not built yet")
+    /// Batch: a data set (PTB-XL folder, folder of WFDB records, CODE-15% HDF5).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Batch: folder for the figures (created if missing), one `<id>.<format>` per record.
+    #[arg(long, requires = "data")]
+    pub out_dir: Option<PathBuf>,
+    /// Batch: only records with this true label (e.g. MI).
+    #[arg(long, requires = "data")]
+    pub label: Option<String>,
+    /// Batch: output format.
+    #[arg(long, value_enum, default_value = "png", requires = "data")]
+    pub format: FormatArg,
+    /// Batch: at most this many records (after the label filter), in data set order.
+    #[arg(long, requires = "data")]
+    pub limit: Option<usize>,
+
+    /// An explanation already computed (JSON of `Explanation`, e.g. from `tlc explain`) for a
+    /// single record; without it the record is drawn without clusters, entropy and Grad-CAM.
+    #[arg(long, requires = "record")]
+    pub explanation: Option<PathBuf>,
+
+    #[arg(long, value_enum, default_value = "stacked")]
+    pub layout: LayoutArg,
+    /// Lead of the rhythm strip of the clinical layout.
+    #[arg(long, default_value = "II")]
+    pub rhythm_lead: String,
+    /// Leads to show, comma-separated, in order (stacked layout), e.g. I,II,V1.
+    #[arg(long, value_delimiter = ',')]
+    pub leads: Option<Vec<String>>,
+    /// Time window START,END in seconds of the record, e.g. 2,6.
+    #[arg(long, value_delimiter = ',')]
+    pub window: Option<Vec<f64>>,
+    /// PNG resolution.
+    #[arg(long, default_value_t = 300.0)]
+    pub dpi: f64,
+    /// Paper speed, mm/s.
+    #[arg(long, default_value_t = 25.0)]
+    pub speed: f64,
+    /// Gain, mm/mV.
+    #[arg(long, default_value_t = 10.0)]
+    pub gain: f64,
+    #[arg(long, value_enum, default_value = "fit")]
+    pub page: PageArg,
+    #[arg(long)]
+    pub no_clusters: bool,
+    #[arg(long)]
+    pub no_entropy: bool,
+    #[arg(long)]
+    pub no_gradcam: bool,
+    #[arg(long)]
+    pub no_landmarks: bool,
+    #[arg(long)]
+    pub no_grid: bool,
+    /// Also tint the traces with Grad-CAM.
+    #[arg(long)]
+    pub gradcam_overlay: bool,
+    /// Cluster names, comma-separated in cluster order (default: C0, C1, ...).
+    #[arg(long, value_delimiter = ',')]
+    pub cluster_names: Option<Vec<String>>,
+    /// Also write the data behind the figure (segments, steps, landmarks, predictions as CSV,
+    /// everything as JSON) into this folder.
+    #[arg(long)]
+    pub data_out: Option<PathBuf>,
+    /// Also write the cluster segments as a WFDB annotation file `<record>.tlc` beside the
+    /// record's header (single WFDB record with an explanation).
+    #[arg(long)]
+    pub annotations: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// The figure settings the options ask for.
+pub fn spec_from_args(args: &Args) -> anyhow::Result<FigureSpec> {
+    let layout = match args.layout {
+        LayoutArg::Stacked => Layout::Stacked,
+        LayoutArg::Clinical => Layout::Clinical3x4Rhythm {
+            rhythm_lead: LeadName::parse(&args.rhythm_lead),
+        },
+    };
+    let window_s = match args.window.as_deref() {
+        None => None,
+        Some([a, b]) => Some((*a, *b)),
+        Some(other) => bail!(
+            "--window takes START,END in seconds, got {} values",
+            other.len()
+        ),
+    };
+    let spec = FigureSpec {
+        layout,
+        leads: args
+            .leads
+            .as_ref()
+            .map(|l| l.iter().map(|s| LeadName::parse(s)).collect()),
+        window_s,
+        paper_speed_mm_s: args.speed,
+        gain_mm_mv: args.gain,
+        layers: Layers {
+            clusters: !args.no_clusters,
+            entropy: !args.no_entropy,
+            landmarks: !args.no_landmarks,
+            gradcam: !args.no_gradcam,
+            gradcam_overlay: args.gradcam_overlay,
+            grid: !args.no_grid,
+            calibration: true,
+        },
+        dpi: args.dpi,
+        page: match args.page {
+            PageArg::Fit => PageSize::Fit,
+            PageArg::A4 => PageSize::A4Landscape,
+        },
+        ..Default::default()
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let spec = spec_from_args(&args)?;
+    if args.data.is_some() {
+        run_batch_cli(&args, &spec)
+    } else {
+        run_single(&args, &spec)
+    }
+}
+
+/// Load one record: a WFDB header directly, or `--id` inside a data set.
+fn load_record(path: &Path, id: Option<&str>) -> anyhow::Result<(Ecg, Option<PathBuf>)> {
+    let is_header = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("hea"));
+    if is_header && id.is_none() {
+        let ecg = crate::io::read_record(path)?;
+        return Ok((ecg, Some(path.to_path_buf())));
+    }
+    let ds = crate::io::open_dataset(path)?;
+    let index = match id {
+        Some(id) => (0..ds.len())
+            .find(|&i| ds.entry(i).is_some_and(|e| e.id == id))
+            .with_context(|| format!("{}: no record with id '{id}'", path.display()))?,
+        None if ds.len() == 1 => 0,
+        None => bail!(
+            "{} holds {} records: choose one with --id, or use --data for all",
+            path.display(),
+            ds.len()
+        ),
+    };
+    let ecg = ds.load(index)?;
+    let header = ecg
+        .meta
+        .source
+        .clone()
+        .filter(|p| p.extension().is_some_and(|e| e == "hea"));
+    Ok((ecg, header))
+}
+
+fn read_explanation(path: &Path) -> anyhow::Result<Explanation> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not an explanation JSON", path.display()))
+}
+
+fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
+    let record = args.record.as_deref().context("a RECORD is required")?;
+    let out = args
+        .out
+        .as_deref()
+        .context("--out FILE.{svg,png,pdf} is required with a RECORD")?;
+    let (ecg, header) = load_record(record, args.id.as_deref())?;
+    let explanation = args
+        .explanation
+        .as_deref()
+        .map(read_explanation)
+        .transpose()?;
+    let input = FigureInput {
+        ecg: &ecg,
+        explanation: explanation.as_ref(),
+        delineation: None,
+        cluster_names: args.cluster_names.clone(),
+    };
+    export_figure(out, &input, spec, args.overwrite)?;
+    println!("wrote {}", out.display());
+    if let Some(dir) = &args.data_out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        for p in export_data(dir, &file_stem(&ecg.meta.id), &input, args.overwrite)? {
+            println!("wrote {}", p.display());
+        }
+    }
+    if args.annotations {
+        let ex = explanation
+            .as_ref()
+            .context("--annotations needs an explanation (clusters to write)")?;
+        let header = header
+            .context("--annotations needs a WFDB record (the .tlc file goes beside its header)")?;
+        let path = write_cluster_annotations(
+            &header,
+            ex,
+            ecg.n_samples(),
+            args.cluster_names.as_deref(),
+            args.overwrite,
+        )?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// A file name from a record id (ids may hold path separators, e.g. PTB-XL's `records500/...`).
+fn file_stem(id: &str) -> String {
+    let s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "record".into() } else { s }
+}
+
+/// A progress bar that also carries the Ctrl-C flag.
+struct BarSink {
+    bar: ProgressBar,
+    cancel: CancelToken,
+}
+
+impl ProgressSink for BarSink {
+    fn report(&self, p: Progress) {
+        self.bar.set_length(p.total as u64);
+        self.bar.set_position(p.done as u64);
+    }
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// Indices of the data set's records carrying `label` (all when `None`), at most `limit`.
+pub fn select_records(ds: &dyn Dataset, label: Option<&str>, limit: Option<usize>) -> Vec<usize> {
+    let mut out: Vec<usize> = (0..ds.len())
+        .filter(|&i| match (label, ds.entry(i)) {
+            (None, _) => true,
+            (Some(l), Some(e)) => e.labels.iter().any(|x| x.eq_ignore_ascii_case(l)),
+            (Some(_), None) => false,
+        })
+        .collect();
+    if let Some(n) = limit {
+        out.truncate(n);
+    }
+    out
+}
+
+fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
+    let data = args
+        .data
+        .as_deref()
+        .context("--data is required for a batch")?;
+    let out_dir = args
+        .out_dir
+        .as_deref()
+        .context("--out-dir is required with --data")?;
+    let ds: Arc<dyn Dataset> = Arc::from(crate::io::open_dataset(data)?);
+    let indices = select_records(ds.as_ref(), args.label.as_deref(), args.limit);
+    if indices.is_empty() {
+        bail!(
+            "{}: no records{}",
+            data.display(),
+            args.label
+                .as_ref()
+                .map(|l| format!(" with label {l}"))
+                .unwrap_or_default()
+        );
+    }
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("{}: cannot create", out_dir.display()))?;
+    let ids: Vec<String> = indices
+        .iter()
+        .map(|&i| {
+            ds.entry(i)
+                .map(|e| e.id.clone())
+                .unwrap_or_else(|| format!("#{i}"))
+        })
+        .collect();
+
+    let cancel = CancelToken::new();
+    {
+        let cancel = cancel.clone();
+        // A second handler cannot be installed (e.g. in tests): then Ctrl-C just stops.
+        let _ = ctrlc::set_handler(move || cancel.cancel());
+    }
+    let bar = ProgressBar::new(ids.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} figures [{bar:40}] {pos}/{len} ({eta} left) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let sink = BarSink { bar, cancel };
+    let ext = args.format.extension();
+    let summary = run_batch(&ids, "figures", &sink, |k| -> anyhow::Result<PathBuf> {
+        let ecg = ds.load(indices[k])?;
+        let input = FigureInput {
+            ecg: &ecg,
+            explanation: None,
+            delineation: None,
+            cluster_names: args.cluster_names.clone(),
+        };
+        let path = out_dir.join(format!("{}.{ext}", file_stem(&ids[k])));
+        export_figure(&path, &input, spec, args.overwrite)?;
+        Ok(path)
+    });
+    sink.bar.finish_and_clear();
+    for f in &summary.failures {
+        eprintln!("failed: {}: {}", f.id, f.message);
+    }
+    println!("{summary} (into {})", out_dir.display());
+    if summary.cancelled > 0 {
+        bail!("cancelled");
+    }
+    if summary.written.is_empty() {
+        bail!("no figure could be written");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("figure").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn options_become_a_spec() {
+        let a = parse(&[
+            "r.hea",
+            "--out",
+            "x.png",
+            "--layout",
+            "clinical",
+            "--window",
+            "2,6",
+            "--dpi",
+            "150",
+            "--no-gradcam",
+            "--leads",
+            "I,ii,v1",
+        ])
+        .unwrap();
+        let s = spec_from_args(&a).unwrap();
+        assert_eq!(s.layout, Layout::clinical());
+        assert_eq!(s.window_s, Some((2.0, 6.0)));
+        assert_eq!(s.dpi, 150.0);
+        assert!(!s.layers.gradcam && s.layers.entropy);
+        assert_eq!(s.leads, Some(vec![LeadName::I, LeadName::II, LeadName::V1]));
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        assert!(
+            parse(&["--out", "x.png"]).is_err(),
+            "a record or --data is needed"
+        );
+        assert!(parse(&["r.hea", "--data", "d"]).is_err());
+        let a = parse(&["r.hea", "--out", "x.png", "--window", "6,2"]).unwrap();
+        assert!(
+            spec_from_args(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("window")
+        );
+        let a = parse(&["r.hea", "--out", "x.png", "--dpi", "0"]).unwrap();
+        assert!(spec_from_args(&a).is_err());
+        assert_eq!(file_stem("records500/00001_hr"), "records500_00001_hr");
+    }
 }

@@ -1,9 +1,175 @@
-//! `tlc info`.
+//! `tlc info PATH`: summarise a record (leads, rate, duration, samples, labels, metadata) or a
+//! data set (name, count, rate, counts per class and per fold).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::io::{self, OpenOptions, PtbxlRate};
+use crate::record::Ecg;
 
 /// Arguments of `tlc info`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A WFDB record (`.hea`, or its name without extension), a PTB-XL folder, a folder of WFDB
+    /// records, or a CODE-15%-layout `.hdf5` file.
+    pub path: PathBuf,
+    /// For PTB-XL: which copy to describe (100 or 500 Hz).
+    #[arg(long, default_value_t = 500)]
+    pub ptbxl_hz: u32,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'tlc info' is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let rate = match args.ptbxl_hz {
+        100 => PtbxlRate::Hz100,
+        500 => PtbxlRate::Hz500,
+        other => anyhow::bail!("--ptbxl-hz must be 100 or 500, not {other}"),
+    };
+    print!(
+        "{}",
+        describe(&args.path, &OpenOptions { ptbxl_rate: rate })?
+    );
+    Ok(())
+}
+
+/// The record's `.hea` path if `path` names a single WFDB record.
+fn record_header(path: &Path) -> Option<PathBuf> {
+    if path.is_file() && path.extension().is_some_and(|e| e == "hea") {
+        return Some(path.to_path_buf());
+    }
+    if !path.exists() {
+        let mut with_hea = path.as_os_str().to_owned();
+        with_hea.push(".hea");
+        let with_hea = PathBuf::from(with_hea);
+        if with_hea.is_file() {
+            return Some(with_hea);
+        }
+    }
+    None
+}
+
+/// The text `tlc info` prints.
+pub fn describe(path: &Path, opts: &OpenOptions) -> anyhow::Result<String> {
+    match record_header(path) {
+        Some(hea) => describe_record(&hea),
+        None => describe_dataset(path, opts),
+    }
+}
+
+fn push_meta(out: &mut String, ecg: &Ecg) {
+    let m = &ecg.meta;
+    let _ = writeln!(
+        out,
+        "labels:    {}",
+        if m.labels.is_empty() {
+            "(none)".to_string()
+        } else {
+            m.labels.join(" ")
+        }
+    );
+    if let Some(age) = m.age_years {
+        let _ = writeln!(out, "age:       {age} years");
+    }
+    if let Some(sex) = m.sex {
+        let _ = writeln!(out, "sex:       {sex}");
+    }
+    if let Some(fold) = m.fold {
+        let _ = writeln!(out, "fold:      {fold}");
+    }
+    if let Some(report) = &m.report {
+        let _ = writeln!(out, "report:    {report}");
+    }
+}
+
+fn describe_record(hea: &Path) -> anyhow::Result<String> {
+    let header = io::read_header(hea)?;
+    let ecg = io::read_record(hea)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "record:    {} ({})", ecg.meta.id, hea.display());
+    let leads: Vec<&str> = ecg.leads.iter().map(|l| l.as_str()).collect();
+    let _ = writeln!(out, "leads:     {} ({})", ecg.n_leads(), leads.join(", "));
+    let _ = writeln!(out, "rate:      {} Hz", ecg.fs_hz);
+    let _ = writeln!(out, "duration:  {:.3} s", ecg.duration_s());
+    let _ = writeln!(out, "samples:   {}", ecg.n_samples());
+    let formats: std::collections::BTreeSet<u16> =
+        header.signals.iter().map(|s| s.format).collect();
+    let _ = writeln!(out, "format:    {formats:?} (checksums verified)");
+    push_meta(&mut out, &ecg);
+    if !header.comments.is_empty() {
+        let _ = writeln!(out, "comments:");
+        for c in &header.comments {
+            let _ = writeln!(out, "  # {c}");
+        }
+    }
+    Ok(out)
+}
+
+fn describe_dataset(path: &Path, opts: &OpenOptions) -> anyhow::Result<String> {
+    let ds = io::open_dataset_with(path, opts)
+        .with_context(|| format!("cannot open {} as a record or a data set", path.display()))?;
+    let mut out = String::new();
+    let _ = writeln!(out, "data set:  {}", ds.name());
+    let _ = writeln!(out, "path:      {}", path.display());
+    let _ = writeln!(out, "records:   {}", ds.len());
+    if !ds.is_empty() {
+        // The rate and length come from the first record (the index does not store them).
+        let first = ds.load(0).context("cannot load the first record")?;
+        let leads: Vec<&str> = first.leads.iter().map(|l| l.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "first:     {} — {} Hz, {:.3} s, {} samples, leads {}",
+            first.meta.id,
+            first.fs_hz,
+            first.duration_s(),
+            first.n_samples(),
+            leads.join(", ")
+        );
+    }
+    let classes = ds.class_names();
+    let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_fold: BTreeMap<Option<u32>, usize> = BTreeMap::new();
+    let mut unlabelled = 0;
+    for i in 0..ds.len() {
+        let Some(e) = ds.entry(i) else { continue };
+        if e.labels.is_empty() {
+            unlabelled += 1;
+        }
+        for l in &e.labels {
+            if let Some(c) = classes.iter().find(|c| *c == l) {
+                *per_class.entry(c.as_str()).or_default() += 1;
+            }
+        }
+        *per_fold.entry(e.fold).or_default() += 1;
+    }
+    if classes.is_empty() {
+        let _ = writeln!(out, "classes:   (unlabelled)");
+    } else {
+        let _ = writeln!(out, "classes (records per class; multi-label):");
+        for c in &classes {
+            let _ = writeln!(
+                out,
+                "  {c:<8} {}",
+                per_class.get(c.as_str()).copied().unwrap_or(0)
+            );
+        }
+        let _ = writeln!(out, "  (none)   {unlabelled}");
+    }
+    if per_fold.keys().any(Option::is_some) {
+        let _ = writeln!(out, "folds:");
+        for (fold, n) in &per_fold {
+            match fold {
+                Some(f) => {
+                    let _ = writeln!(out, "  {f:<8} {n}");
+                }
+                None => {
+                    let _ = writeln!(out, "  (none)   {n}");
+                }
+            }
+        }
+    } else {
+        let _ = writeln!(out, "folds:     (none)");
+    }
+    Ok(out)
 }

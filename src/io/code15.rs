@@ -8,8 +8,8 @@
 //!   AF, ST, patient_id, normal_ecg, death, timey, trace_file): labels are the six
 //!   abnormality columns that are true;
 //! - the PTB-XL-derived layout (exam_id, patient_id, age, sex, scp_codes, strat_fold): labels
-//!   are PTB-XL super-classes when a `scp_statements.csv` lies beside the file, else the raw
-//!   SCP codes; sex 0 = male, 1 = female as in PTB-XL;
+//!   are PTB-XL super-classes, from a `scp_statements.csv` beside the file if there is one,
+//!   else from [`ptbxl::BUILTIN_DIAGNOSTIC_CLASSES`]; sex 0 = male, 1 = female as in PTB-XL;
 //! - the project's `labels.csv` (see [`crate::io::folder`]) with `id` = exam_id.
 //!
 //! Without a CSV, records are unlabelled.
@@ -29,6 +29,12 @@ pub const CODE15_FS_HZ: f64 = 400.0;
 pub const CODE15_LENGTH: usize = 4096;
 /// The six CODE-15% abnormality columns, in their file order.
 pub const CODE15_CLASSES: [&str; 6] = ["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"];
+
+/// Sanity caps on what a file may declare, so a corrupt or hostile header cannot make a read
+/// allocate without bound: records per file (CODE-15% has 345,779 exams in all) and samples
+/// per tracing (4096 in CODE-15%; 2^22 is over an hour at 1 kHz).
+pub const MAX_RECORDS: usize = 50_000_000;
+pub const MAX_SAMPLES_PER_TRACING: usize = 1 << 22;
 
 fn h5err(path: &Path, what: &str, e: hdf5::Error) -> IoError {
     IoError::format(path, format!("{what}: {e}"))
@@ -68,6 +74,12 @@ impl Code15File {
             return Err(IoError::format(
                 path,
                 format!("'tracings' has shape {shape:?}, expected (N, samples, leads)"),
+            ));
+        }
+        if shape[0] > MAX_RECORDS || shape[1] > MAX_SAMPLES_PER_TRACING || shape[1] == 0 {
+            return Err(IoError::format(
+                path,
+                format!("'tracings' has an implausible shape {shape:?}"),
             ));
         }
         if shape[2] != 12 {
@@ -282,13 +294,57 @@ pub fn write_code15(
     writer.finish()
 }
 
-/// A CODE-15%-layout HDF5 file with its CSV, as a data set.
+/// One or more CODE-15%-layout HDF5 files (CODE-15% itself is split in `exams_part0.hdf5` ..
+/// `exams_part17.hdf5` with one `exams.csv`) with their CSV, as a data set.
 #[derive(Debug)]
 pub struct Code15Dataset {
-    file: Code15File,
+    files: Vec<Code15File>,
+    /// (file, row) of each record.
+    locations: Vec<(usize, usize)>,
     entries: Vec<RecordEntry>,
     class_names: Vec<String>,
     csv: Option<PathBuf>,
+}
+
+/// The `.hdf5`/`.h5` files of a folder, sorted by name (`exams_part2` before `exams_part10`:
+/// numbers in names compare by value).
+pub fn hdf5_files_in(dir: &Path) -> Result<Vec<PathBuf>, IoError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| IoError::os(dir, e))? {
+        let p = entry.map_err(|e| IoError::os(dir, e))?.path();
+        let ext = p
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if matches!(ext.as_deref(), Some("hdf5" | "h5")) && p.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort_by_key(|p| natural_key(&p.file_name().unwrap_or_default().to_string_lossy()));
+    Ok(out)
+}
+
+/// A sort key where runs of digits compare as numbers.
+fn natural_key(name: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut digits = c.to_string();
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                digits.push(d);
+                chars.next();
+            }
+            key.push((
+                std::mem::take(&mut text),
+                digits.parse().unwrap_or(u64::MAX),
+            ));
+        } else {
+            text.push(c);
+        }
+    }
+    key.push((text, 0));
+    key
 }
 
 /// The CSV that describes `hdf5_path`, if any (see the module docs).
@@ -369,16 +425,14 @@ pub fn entries_from_table(
         let c_age = table.optional_column("age");
         let c_sex = table.optional_column("sex");
         let c_fold = table.optional_column("strat_fold");
-        let classes = scp_statements.map(ptbxl::diagnostic_classes).transpose()?;
-        let mut all_labels = Vec::new();
+        let classes = match scp_statements {
+            Some(scp) => ptbxl::diagnostic_classes(scp)?,
+            None => ptbxl::builtin_diagnostic_classes(),
+        };
         for (i, row) in table.rows.iter().enumerate() {
             let id = parse_id(i, table.field(row, c_id))?;
             let codes = table.field(row, c_codes);
-            let labels = match &classes {
-                Some(map) => ptbxl::super_classes(codes, map),
-                None => ptbxl::scp_code_keys(codes),
-            };
-            all_labels.extend(labels.iter().cloned());
+            let labels = ptbxl::super_classes(codes, &classes);
             let age = match c_age {
                 Some(c) => table.parse_opt::<f32>(i, "age", table.field(row, c))?,
                 None => None,
@@ -401,11 +455,7 @@ pub fn entries_from_table(
                 },
             );
         }
-        let names = if classes.is_some() {
-            ptbxl::SUPER_CLASSES.iter().map(|s| s.to_string()).collect()
-        } else {
-            ordered_class_names(all_labels.iter())
-        };
+        let names = ptbxl::SUPER_CLASSES.iter().map(|s| s.to_string()).collect();
         return Ok((out, names));
     }
     // the project's labels.csv
@@ -427,9 +477,39 @@ pub fn entries_from_table(
 impl Code15Dataset {
     /// Open an HDF5 file and the CSV beside it (see the module docs).
     pub fn open(path: &Path) -> Result<Code15Dataset, IoError> {
-        let file = Code15File::open(path)?;
-        let csv = companion_csv(path);
-        let (by_id, class_names) = match &csv {
+        Self::open_files(&[path.to_path_buf()], companion_csv(path).as_deref())
+    }
+
+    /// Open every `.hdf5`/`.h5` file of a folder (sorted by name) with the folder's
+    /// `exams.csv` (or `labels.csv`, or the one file's same-stem CSV).
+    pub fn open_folder(dir: &Path) -> Result<Code15Dataset, IoError> {
+        let paths = hdf5_files_in(dir)?;
+        if paths.is_empty() {
+            return Err(IoError::format(
+                dir,
+                "no HDF5 file (.hdf5 or .h5) in this folder",
+            ));
+        }
+        let csv = [dir.join("exams.csv"), dir.join("labels.csv")]
+            .into_iter()
+            .find(|p| p.exists())
+            .or_else(|| {
+                if paths.len() == 1 {
+                    companion_csv(&paths[0])
+                } else {
+                    None
+                }
+            });
+        Self::open_files(&paths, csv.as_deref())
+    }
+
+    /// Open the given files (records in file order) with an optional CSV of labels.
+    pub fn open_files(paths: &[PathBuf], csv: Option<&Path>) -> Result<Code15Dataset, IoError> {
+        let files = paths
+            .iter()
+            .map(|p| Code15File::open(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (by_id, class_names) = match csv {
             Some(csv_path) => {
                 let table = Table::read(csv_path)?;
                 let scp_path = csv_path.with_file_name("scp_statements.csv");
@@ -442,26 +522,29 @@ impl Code15Dataset {
             }
             None => (HashMap::new(), Vec::new()),
         };
-        let entries = file
-            .exam_ids()
-            .iter()
-            .map(|id| {
-                by_id.get(id).cloned().unwrap_or_else(|| RecordEntry {
+        let mut locations = Vec::new();
+        let mut entries = Vec::new();
+        for (f, file) in files.iter().enumerate() {
+            for (row, id) in file.exam_ids().iter().enumerate() {
+                locations.push((f, row));
+                entries.push(by_id.get(id).cloned().unwrap_or_else(|| RecordEntry {
                     id: id.to_string(),
                     ..Default::default()
-                })
-            })
-            .collect();
+                }));
+            }
+        }
         Ok(Code15Dataset {
-            file,
+            files,
+            locations,
             entries,
             class_names,
-            csv,
+            csv: csv.map(Path::to_path_buf),
         })
     }
 
-    pub fn file(&self) -> &Code15File {
-        &self.file
+    /// The HDF5 files, in record order.
+    pub fn files(&self) -> &[Code15File] {
+        &self.files
     }
 
     /// The CSV the labels came from, if any.
@@ -472,8 +555,17 @@ impl Code15Dataset {
 
 impl Dataset for Code15Dataset {
     fn name(&self) -> String {
-        let stem = self
-            .file
+        let Some(first) = self.files.first() else {
+            return "CODE-15% layout (no file)".to_string();
+        };
+        if self.files.len() > 1 {
+            return format!(
+                "CODE-15% layout, {} files ({} records, 400 Hz)",
+                self.files.len(),
+                self.entries.len()
+            );
+        }
+        let stem = first
             .path()
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -493,12 +585,17 @@ impl Dataset for Code15Dataset {
     }
 
     fn load(&self, index: usize) -> Result<Ecg, IoError> {
-        let entry = self.entries.get(index).ok_or_else(|| {
-            IoError::format(
-                self.file.path(),
-                format!("no record {index} (the file has {})", self.len()),
-            )
-        })?;
+        let (Some(entry), Some(&(f, row))) = (self.entries.get(index), self.locations.get(index))
+        else {
+            let path = self
+                .files
+                .first()
+                .map_or_else(PathBuf::new, |f| f.path().to_path_buf());
+            return Err(IoError::format(
+                path,
+                format!("no record {index} (the data set has {})", self.len()),
+            ));
+        };
         let meta = EcgMeta {
             id: entry.id.clone(),
             age_years: entry.age_years,
@@ -508,7 +605,7 @@ impl Dataset for Code15Dataset {
             fold: entry.fold,
             source: None,
         };
-        self.file.read_ecg(index, meta)
+        self.files[f].read_ecg(row, meta)
     }
 
     fn class_names(&self) -> Vec<String> {

@@ -61,8 +61,8 @@ pub struct OpenOptions {
 
 /// Open a data set, detecting its kind: a folder with `ptbxl_database.csv` (PTB-XL, 500 Hz),
 /// a `.hdf5`/`.h5` file (CODE-15% layout), a folder of `.hea` records, a single `.hea` record
-/// (a data set of one), or a folder holding no header but exactly one HDF5 file. Reads only
-/// the index.
+/// (a data set of one), or a folder holding no header but HDF5 files (a CODE-15% file set,
+/// with `exams.csv`). Reads only the index.
 pub fn open_dataset(path: &Path) -> Result<Box<dyn Dataset>, IoError> {
     open_dataset_with(path, &OpenOptions::default())
 }
@@ -79,19 +79,9 @@ pub fn open_dataset_with(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Data
         match FolderDataset::open(path) {
             Ok(ds) => return Ok(Box::new(ds)),
             Err(no_headers @ IoError::Format { .. }) => {
-                let mut hdf5_files = Vec::new();
-                let reader = std::fs::read_dir(path).map_err(|e| IoError::os(path, e))?;
-                for entry in reader {
-                    let p = entry.map_err(|e| IoError::os(path, e))?.path();
-                    let e = p
-                        .extension()
-                        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-                    if matches!(e.as_deref(), Some("hdf5" | "h5")) {
-                        hdf5_files.push(p);
-                    }
-                }
-                if hdf5_files.len() == 1 {
-                    return Ok(Box::new(Code15Dataset::open(&hdf5_files[0])?));
+                // no WFDB header: a folder of CODE-15% HDF5 parts?
+                if !code15::hdf5_files_in(path)?.is_empty() {
+                    return Ok(Box::new(Code15Dataset::open_folder(path)?));
                 }
                 return Err(no_headers);
             }

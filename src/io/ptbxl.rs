@@ -34,6 +34,31 @@ impl PtbxlRate {
 /// The PTB-XL super-classes in the benchmark's order.
 pub const SUPER_CLASSES: [&str; 5] = ["NORM", "MI", "STTC", "CD", "HYP"];
 
+/// PTB-XL 1.0's `scp_statements.csv` reduced to its 44 diagnostic statements (`diagnostic ==
+/// 1`) and their `diagnostic_class`: used when a CSV in PTB-XL's coding (such as the
+/// CODE-15%-layout copy of PTB-XL) comes without `scp_statements.csv`. A file beside the data
+/// always takes precedence.
+#[rustfmt::skip]
+pub const BUILTIN_DIAGNOSTIC_CLASSES: [(&str, &str); 44] = [
+    ("NDT", "STTC"), ("NST_", "STTC"), ("DIG", "STTC"), ("LNGQT", "STTC"), ("NORM", "NORM"),
+    ("IMI", "MI"), ("ASMI", "MI"), ("LVH", "HYP"), ("LAFB", "CD"), ("ISC_", "STTC"),
+    ("IRBBB", "CD"), ("1AVB", "CD"), ("IVCD", "CD"), ("ISCAL", "STTC"), ("CRBBB", "CD"),
+    ("CLBBB", "CD"), ("ILMI", "MI"), ("LAO/LAE", "HYP"), ("AMI", "MI"), ("ALMI", "MI"),
+    ("ISCIN", "STTC"), ("INJAS", "MI"), ("LMI", "MI"), ("ISCIL", "STTC"), ("LPFB", "CD"),
+    ("ISCAS", "STTC"), ("INJAL", "MI"), ("ISCLA", "STTC"), ("RVH", "HYP"), ("ANEUR", "STTC"),
+    ("RAO/RAE", "HYP"), ("EL", "STTC"), ("WPW", "CD"), ("ILBBB", "CD"), ("IPLMI", "MI"),
+    ("ISCAN", "STTC"), ("IPMI", "MI"), ("SEHYP", "HYP"), ("INJIN", "MI"), ("INJLA", "MI"),
+    ("PMI", "MI"), ("3AVB", "CD"), ("INJIL", "MI"), ("2AVB", "CD"),
+];
+
+/// [`BUILTIN_DIAGNOSTIC_CLASSES`] as a map.
+pub fn builtin_diagnostic_classes() -> HashMap<String, String> {
+    BUILTIN_DIAGNOSTIC_CLASSES
+        .iter()
+        .map(|(c, k)| (c.to_string(), k.to_string()))
+        .collect()
+}
+
 /// An opened PTB-XL folder.
 #[derive(Debug, Clone)]
 pub struct PtbxlDataset {

@@ -33,10 +33,13 @@ pub struct ModelConfig {
     pub kernel_size: usize,
     #[serde(default = "default_dropout")]
     pub dropout_rate: f32,
+    /// May be left out of a training config: `tlc train` fills it from the data set.
+    #[serde(default)]
     pub n_outputs: usize,
     pub task: Task,
-    /// Output names (class names, or e.g. `["age"]`).
-    #[serde(alias = "output_names")]
+    /// Output names (class names, or e.g. `["age"]`). May be left out of a training config:
+    /// `tlc train` fills it from the data set.
+    #[serde(alias = "output_names", default)]
     pub class_names: Vec<String>,
     /// Input sampling rate in Hz.
     #[serde(alias = "sampling_rate_hz")]

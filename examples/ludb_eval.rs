@@ -1,0 +1,70 @@
+//! Print the delineator's accuracy on LUDB (the table in `src/delineate/README.md`).
+//!
+//! `cargo run --release --example ludb_eval -- [LUDB_DIR] [--resample HZ]`
+//! (default folder `../shared/data/ludb` beside the repository).
+
+use std::path::PathBuf;
+
+use tlc_explorer::delineate::DelineatorParams;
+use tlc_explorer::delineate::score::{LudbOptions, evaluate_ludb};
+use tlc_explorer::progress::NoProgress;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ludb");
+    let mut options = LudbOptions::default();
+    while let Some(a) = args.next() {
+        if a == "--resample" {
+            let hz: f64 = args
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("--resample needs a rate"))?
+                .parse()?;
+            options.resample_hz = Some(hz);
+        } else {
+            dir = PathBuf::from(a);
+        }
+    }
+    let started = std::time::Instant::now();
+    let eval = evaluate_ludb(&dir, &DelineatorParams::default(), &options, &NoProgress)?;
+    println!(
+        "LUDB, {} records x 12 leads, tolerance {} ms{}",
+        eval.records.len(),
+        options.tolerance_s * 1000.0,
+        options
+            .resample_hz
+            .map(|h| format!(", delineated at {h} Hz"))
+            .unwrap_or_default()
+    );
+    print!("{}", eval.total.table());
+    let af: Vec<_> = eval
+        .records
+        .iter()
+        .filter(|r| r.rhythm.contains("Atrial fibrillation") || r.rhythm.contains("flutter"))
+        .collect();
+    let af_p: usize = af.iter().map(|r| r.n_beats_with_p).sum();
+    let af_beats: usize = af.iter().map(|r| r.n_beats).sum();
+    let af_flagged = af
+        .iter()
+        .filter(|r| r.atrial_fibrillation_suspected)
+        .count();
+    let other_flagged: Vec<&str> = eval
+        .records
+        .iter()
+        .filter(|r| {
+            r.atrial_fibrillation_suspected
+                && !(r.rhythm.contains("Atrial fibrillation") || r.rhythm.contains("flutter"))
+        })
+        .map(|r| r.id.as_str())
+        .collect();
+    println!(
+        "AF/flutter records: {} ({} flagged), P waves reported in {af_p} of {af_beats} beats",
+        af.len(),
+        af_flagged
+    );
+    println!(
+        "other records with no consistent P: {}",
+        other_flagged.join(" ")
+    );
+    println!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}

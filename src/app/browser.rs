@@ -1,0 +1,366 @@
+//! The record browser: a virtualised, sortable, filterable list of the data set's records.
+
+use std::collections::HashMap;
+
+use egui::{Align2, Color32, FontId, Key, Rect, Sense, Ui, pos2, vec2};
+
+use crate::io::Dataset;
+
+use super::settings::{Settings, SortColumn};
+
+/// What the app learnt about a record by explaining it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordSummary {
+    pub predicted: Vec<String>,
+    pub mean_entropy: f32,
+}
+
+/// Filter inputs and the cached, filtered and sorted order (runtime only).
+#[derive(Debug, Default)]
+pub struct BrowserState {
+    pub search: String,
+    pub label_filter: Option<String>,
+    pub disagreement_only: bool,
+    /// Data set indices in display order.
+    pub order: Vec<usize>,
+    /// Set when inputs changed and `order` must be rebuilt.
+    pub dirty: bool,
+    /// Scroll so this display position becomes visible.
+    scroll_to: Option<usize>,
+    last_offset: f32,
+    last_height: f32,
+}
+
+pub const ROW_HEIGHT: f32 = 20.0;
+
+const COLUMNS: [(SortColumn, &str, f32); 7] = [
+    (SortColumn::Index, "#", 44.0),
+    (SortColumn::Id, "record", 90.0),
+    (SortColumn::Labels, "labels", 90.0),
+    (SortColumn::Predicted, "predicted", 90.0),
+    (SortColumn::Age, "age", 36.0),
+    (SortColumn::Sex, "sex", 50.0),
+    (SortColumn::Entropy, "entropy", 56.0),
+];
+
+/// Do predicted and true labels disagree? Unknown when not predicted yet.
+pub fn disagrees(labels: &[String], summary: Option<&RecordSummary>) -> bool {
+    let Some(s) = summary else { return false };
+    let mut a: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let mut b: Vec<&str> = s.predicted.iter().map(String::as_str).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    a != b
+}
+
+impl BrowserState {
+    /// Rebuild the display order from the data set, the summaries and the filters.
+    pub fn rebuild(
+        &mut self,
+        dataset: &dyn Dataset,
+        summaries: &HashMap<usize, RecordSummary>,
+        settings: &Settings,
+    ) {
+        let needle = self.search.trim().to_lowercase();
+        let mut order: Vec<usize> = (0..dataset.len())
+            .filter(|&i| {
+                let Some(e) = dataset.entry(i) else {
+                    return false;
+                };
+                if !needle.is_empty()
+                    && !e.id.to_lowercase().contains(&needle)
+                    && !e.labels.iter().any(|l| l.to_lowercase().contains(&needle))
+                    && !e
+                        .report
+                        .as_deref()
+                        .is_some_and(|r| r.to_lowercase().contains(&needle))
+                {
+                    return false;
+                }
+                if let Some(label) = &self.label_filter {
+                    let predicted = summaries
+                        .get(&i)
+                        .is_some_and(|s| s.predicted.contains(label));
+                    if !e.labels.contains(label) && !predicted {
+                        return false;
+                    }
+                }
+                !self.disagreement_only || disagrees(&e.labels, summaries.get(&i))
+            })
+            .collect();
+        let key = |i: usize| dataset.entry(i);
+        let cmp_f = |a: Option<f32>, b: Option<f32>| {
+            // Unknown values sort last either way.
+            match (a, b) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+        };
+        match settings.sort_column {
+            SortColumn::Index => {}
+            SortColumn::Id => order.sort_by(|&a, &b| {
+                natural_cmp(
+                    &key(a).map(|e| e.id.clone()).unwrap_or_default(),
+                    &key(b).map(|e| e.id.clone()).unwrap_or_default(),
+                )
+            }),
+            SortColumn::Labels => {
+                order.sort_by_key(|&i| key(i).map(|e| e.labels.join(",")).unwrap_or_default())
+            }
+            SortColumn::Predicted => order.sort_by_key(|&i| {
+                summaries
+                    .get(&i)
+                    .map(|s| s.predicted.join(","))
+                    .unwrap_or_else(|| "\u{10FFFF}".into())
+            }),
+            SortColumn::Age => order.sort_by(|&a, &b| {
+                cmp_f(
+                    key(a).and_then(|e| e.age_years),
+                    key(b).and_then(|e| e.age_years),
+                )
+            }),
+            SortColumn::Sex => order.sort_by_key(|&i| {
+                key(i)
+                    .and_then(|e| e.sex)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "~".into())
+            }),
+            SortColumn::Entropy => order.sort_by(|&a, &b| {
+                cmp_f(
+                    summaries.get(&a).map(|s| s.mean_entropy),
+                    summaries.get(&b).map(|s| s.mean_entropy),
+                )
+            }),
+        }
+        if !settings.sort_ascending {
+            order.reverse();
+        }
+        self.order = order;
+        self.dirty = false;
+    }
+
+    /// The display position of data set index `index`, if shown.
+    pub fn position_of(&self, index: usize) -> Option<usize> {
+        self.order.iter().position(|&i| i == index)
+    }
+
+    /// The record `delta` rows from `current` in display order (clamped); the first row when
+    /// nothing is selected.
+    pub fn step(&mut self, current: Option<usize>, delta: isize) -> Option<usize> {
+        if self.order.is_empty() {
+            return None;
+        }
+        let pos = match current.and_then(|c| self.position_of(c)) {
+            Some(p) => (p as isize + delta).clamp(0, self.order.len() as isize - 1) as usize,
+            None => 0,
+        };
+        self.scroll_to = Some(pos);
+        Some(self.order[pos])
+    }
+
+    /// Rows per visible page (for Page Up / Page Down).
+    pub fn page_rows(&self) -> isize {
+        ((self.last_height / (ROW_HEIGHT + 4.0)).floor() as isize).max(1)
+    }
+}
+
+/// Ids compare with their numbers as numbers ("9" before "10").
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+/// Keyboard navigation keys and how many rows each moves.
+pub fn navigation_delta(ui: &Ui, page: isize) -> Option<isize> {
+    ui.input(|i| {
+        if i.key_pressed(Key::ArrowDown) {
+            Some(1)
+        } else if i.key_pressed(Key::ArrowUp) {
+            Some(-1)
+        } else if i.key_pressed(Key::PageDown) {
+            Some(page)
+        } else if i.key_pressed(Key::PageUp) {
+            Some(-page)
+        } else if i.key_pressed(Key::Home) {
+            Some(isize::MIN / 2)
+        } else if i.key_pressed(Key::End) {
+            Some(isize::MAX / 2)
+        } else {
+            None
+        }
+    })
+}
+
+/// Draw the browser; returns the data set index the user clicked.
+pub fn browser_ui(
+    ui: &mut Ui,
+    state: &mut BrowserState,
+    settings: &mut Settings,
+    dataset: &dyn Dataset,
+    summaries: &HashMap<usize, RecordSummary>,
+    selected: Option<usize>,
+) -> Option<usize> {
+    let mut clicked = None;
+    ui.horizontal(|ui| {
+        let label = ui.label("Search");
+        let search = ui
+            .add(
+                egui::TextEdit::singleline(&mut state.search)
+                    .hint_text("id, label, report")
+                    .desired_width(170.0),
+            )
+            .labelled_by(label.id);
+        if search.changed() {
+            state.dirty = true;
+        }
+    });
+    ui.horizontal(|ui| {
+        let mut classes = dataset.class_names();
+        if classes.is_empty() {
+            let mut seen: Vec<String> = Vec::new();
+            for i in 0..dataset.len().min(50_000) {
+                for l in dataset.entry(i).map(|e| e.labels.as_slice()).unwrap_or(&[]) {
+                    if !seen.contains(l) {
+                        seen.push(l.clone());
+                    }
+                }
+            }
+            classes = seen;
+        }
+        let before = state.label_filter.clone();
+        egui::ComboBox::from_label("label")
+            .selected_text(state.label_filter.clone().unwrap_or_else(|| "all".into()))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut state.label_filter, None, "all");
+                for c in classes {
+                    ui.selectable_value(&mut state.label_filter, Some(c.clone()), c);
+                }
+            });
+        if before != state.label_filter {
+            state.dirty = true;
+        }
+        if ui
+            .checkbox(&mut state.disagreement_only, "disagreement")
+            .on_hover_text("Only records whose predicted labels differ from the true labels")
+            .changed()
+        {
+            state.dirty = true;
+        }
+    });
+    ui.label(format!(
+        "{} of {} records",
+        state.order.len(),
+        dataset.len()
+    ));
+
+    // Header with sort buttons.
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 0.0;
+        for (col, name, width) in COLUMNS {
+            let arrow = if settings.sort_column == col {
+                if settings.sort_ascending { " ^" } else { " v" }
+            } else {
+                ""
+            };
+            let b = ui
+                .add_sized(
+                    [width, ROW_HEIGHT],
+                    egui::Button::new(format!("{name}{arrow}")).frame(false),
+                )
+                .on_hover_text(format!("Sort by {name}"));
+            if b.clicked() {
+                if settings.sort_column == col {
+                    settings.sort_ascending = !settings.sort_ascending;
+                } else {
+                    settings.sort_column = col;
+                    settings.sort_ascending = true;
+                }
+                state.dirty = true;
+            }
+        }
+    });
+    ui.separator();
+
+    let spacing = ui.spacing().item_spacing.y;
+    let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
+    if let Some(pos) = state.scroll_to.take() {
+        let y = pos as f32 * (ROW_HEIGHT + spacing);
+        if y < state.last_offset {
+            area = area.vertical_scroll_offset(y);
+        } else if y + ROW_HEIGHT > state.last_offset + state.last_height {
+            area = area.vertical_scroll_offset(y + ROW_HEIGHT - state.last_height);
+        }
+    }
+    let text_color = ui.visuals().text_color();
+    let strong = ui.visuals().strong_text_color();
+    let select_bg = ui.visuals().selection.bg_fill;
+    let hover_bg = ui.visuals().widgets.hovered.weak_bg_fill;
+    let font = FontId::proportional(13.0);
+    let out = area.show_rows(ui, ROW_HEIGHT, state.order.len(), |ui, range| {
+        for pos in range {
+            let index = state.order[pos];
+            let Some(entry) = dataset.entry(index) else {
+                continue;
+            };
+            let summary = summaries.get(&index);
+            let width = ui.available_width();
+            let (rect, resp) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::click());
+            let is_selected = selected == Some(index);
+            resp.widget_info(|| {
+                egui::WidgetInfo::selected(egui::Role::ListBoxOption, true, is_selected, &entry.id)
+            });
+            if is_selected {
+                ui.painter().rect_filled(rect, 2.0, select_bg);
+            } else if resp.hovered() {
+                ui.painter().rect_filled(rect, 2.0, hover_bg);
+            }
+            if resp.clicked() {
+                clicked = Some(index);
+            }
+            let disagree = disagrees(&entry.labels, summary);
+            let cells: [String; 7] = [
+                (index + 1).to_string(),
+                entry.id.clone(),
+                entry.labels.join(", "),
+                summary.map(|s| s.predicted.join(", ")).unwrap_or_default(),
+                entry
+                    .age_years
+                    .map(|a| format!("{a:.0}"))
+                    .unwrap_or_default(),
+                entry.sex.map(|s| s.to_string()).unwrap_or_default(),
+                summary
+                    .map(|s| format!("{:.2}", s.mean_entropy))
+                    .unwrap_or_default(),
+            ];
+            let mut x = rect.left();
+            for (c, (_, _, w)) in COLUMNS.iter().enumerate() {
+                let color = if c == 3 && disagree {
+                    Color32::from_rgb(213, 94, 0)
+                } else if is_selected {
+                    strong
+                } else {
+                    text_color
+                };
+                let cell =
+                    Rect::from_min_size(pos2(x + 3.0, rect.top()), vec2(w - 6.0, ROW_HEIGHT));
+                ui.painter()
+                    .with_clip_rect(cell.intersect(ui.clip_rect()))
+                    .text(
+                        pos2(cell.left(), cell.center().y),
+                        Align2::LEFT_CENTER,
+                        &cells[c],
+                        font.clone(),
+                        color,
+                    );
+                x += w;
+            }
+        }
+    });
+    state.last_offset = out.state.clamped_offset().y;
+    state.last_height = out.inner_rect.height();
+    clicked
+}

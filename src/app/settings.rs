@@ -1,0 +1,186 @@
+//! The app's persisted state (eframe storage): view settings, layers, recent files. Runtime
+//! handles (worker, loaded data) live elsewhere and are never serialised.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::LeadName;
+
+/// Key under which [`Settings`] are stored.
+pub const STORAGE_KEY: &str = "tlc-explorer-settings";
+
+/// How many recent files are remembered.
+pub const MAX_RECENT: usize = 10;
+
+/// Which layers are drawn over the ECG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Layers {
+    /// Coloured bands of the time-localized clusters.
+    pub clusters: bool,
+    /// Entropy track under the leads.
+    pub entropy: bool,
+    /// P/QRS/T landmarks and segment shading.
+    pub landmarks: bool,
+    /// Grad-CAM track beside the entropy track.
+    pub gradcam: bool,
+    /// Grad-CAM as a heat overlay on the leads.
+    pub gradcam_overlay: bool,
+    /// The ECG paper grid.
+    pub grid: bool,
+}
+
+impl Default for Layers {
+    fn default() -> Self {
+        Layers {
+            clusters: true,
+            entropy: true,
+            landmarks: true,
+            gradcam: true,
+            gradcam_overlay: false,
+            grid: true,
+        }
+    }
+}
+
+/// How the leads are arranged on the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViewLayout {
+    /// Every lead over the whole record, one under the other.
+    Stacked,
+    /// The printed clinical layout: 3 rows x 4 columns of 2.5 s plus a 10 s rhythm strip.
+    Clinical,
+}
+
+/// Columns of the record browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortColumn {
+    Index,
+    Id,
+    Labels,
+    Predicted,
+    Age,
+    Sex,
+    Entropy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub layers: Layers,
+    pub layout: ViewLayout,
+    /// Lead of the rhythm strip in the clinical layout.
+    pub rhythm_lead: LeadName,
+    /// Paper speed (mm per second); 25 mm/s is the clinical default.
+    pub paper_speed_mm_s: f32,
+    /// Gain (mm per mV); 10 mm/mV is the clinical default.
+    pub gain_mm_mv: f32,
+    /// Leads the user switched off.
+    pub hidden_leads: Vec<LeadName>,
+    /// Most recent first.
+    pub recent: Vec<PathBuf>,
+    /// What was open when the app was closed (reopened at start when no path is given).
+    pub last_path: Option<PathBuf>,
+    pub last_record_id: Option<String>,
+    pub model_path: Option<PathBuf>,
+    pub explainer_path: Option<PathBuf>,
+    pub sort_column: SortColumn,
+    pub sort_ascending: bool,
+    pub show_browser: bool,
+    pub show_explanation: bool,
+    pub dark_mode: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            layers: Layers::default(),
+            layout: ViewLayout::Stacked,
+            rhythm_lead: LeadName::II,
+            paper_speed_mm_s: 25.0,
+            gain_mm_mv: 10.0,
+            hidden_leads: Vec::new(),
+            recent: Vec::new(),
+            last_path: None,
+            last_record_id: None,
+            model_path: None,
+            explainer_path: None,
+            sort_column: SortColumn::Index,
+            sort_ascending: true,
+            show_browser: true,
+            show_explanation: true,
+            dark_mode: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Put `path` first in the recent list (no duplicates, at most [`MAX_RECENT`]).
+    pub fn remember(&mut self, path: &Path) {
+        self.recent.retain(|p| p != path);
+        self.recent.insert(0, path.to_path_buf());
+        self.recent.truncate(MAX_RECENT);
+    }
+
+    /// Paper speed and gain clamped to what a viewer can show (5..=200 mm/s, 1..=100 mm/mV).
+    pub fn sanitise(&mut self) {
+        if !(self.paper_speed_mm_s.is_finite() && (5.0..=200.0).contains(&self.paper_speed_mm_s)) {
+            self.paper_speed_mm_s = 25.0;
+        }
+        if !(self.gain_mm_mv.is_finite() && (1.0..=100.0).contains(&self.gain_mm_mv)) {
+            self.gain_mm_mv = 10.0;
+        }
+    }
+
+    pub fn lead_visible(&self, lead: &LeadName) -> bool {
+        !self.hidden_leads.contains(lead)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_list_has_no_duplicates_and_is_bounded() {
+        let mut s = Settings::default();
+        for i in 0..15 {
+            s.remember(Path::new(&format!("/r/{i}")));
+        }
+        s.remember(Path::new("/r/12"));
+        assert_eq!(s.recent.len(), MAX_RECENT);
+        assert_eq!(s.recent[0], PathBuf::from("/r/12"));
+        assert_eq!(
+            s.recent
+                .iter()
+                .filter(|p| **p == PathBuf::from("/r/12"))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn settings_round_trip_and_tolerate_missing_fields() {
+        let mut s = Settings::default();
+        s.layers.gradcam_overlay = true;
+        s.hidden_leads.push(LeadName::AVR);
+        let text = serde_json::to_string(&s).unwrap();
+        let back: Settings = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        let partial: Settings = serde_json::from_str(r#"{"gain_mm_mv": 20.0}"#).unwrap();
+        assert_eq!(partial.gain_mm_mv, 20.0);
+        assert_eq!(partial.paper_speed_mm_s, 25.0);
+    }
+
+    #[test]
+    fn sanitise_resets_absurd_scales() {
+        let mut s = Settings {
+            paper_speed_mm_s: 0.0,
+            gain_mm_mv: f32::NAN,
+            ..Default::default()
+        };
+        s.sanitise();
+        assert_eq!((s.paper_speed_mm_s, s.gain_mm_mv), (25.0, 10.0));
+    }
+}

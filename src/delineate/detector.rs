@@ -1,0 +1,690 @@
+//! The delineator itself. Method (documented choice, see `README.md` in this folder):
+//!
+//! 1. Per lead: zero-phase 0.5 Hz high-pass (baseline wander), a 40 Hz low-pass copy for the
+//!    QRS, a 12 Hz low-pass copy for P and T.
+//! 2. QRS detection on a multi-lead energy (Pan & Tompkins 1985 style): 5-20 Hz band, derivative,
+//!    each lead normalised by its 99th percentile, squared, summed, moving-window integrated,
+//!    square-rooted. Peaks separated by a refractory period; the threshold is a fraction of the
+//!    median height of the tallest candidates and a multiple of the envelope's median (so that
+//!    flat lines and pure noise yield no beats).
+//! 3. Per lead QRS onset/offset: the first/last significant slope, then outwards until the slope
+//!    falls below a fraction of it (the slope-threshold rule of Martinez et al. 2004, applied to
+//!    the derivative of the low-passed signal instead of the wavelet scales).
+//! 4. Per lead T: the largest deviation from an isoelectric line (linear interpolation between
+//!    PR-segment knots of successive beats) in an RR-dependent window; biphasic waves recognised
+//!    by a second opposite lobe; onset and offset by the trapezium-area method (Zhang et al.
+//!    2006, Vazquez-Seisdedos et al. 2011), which is robust to noise.
+//! 5. P waves on a multi-lead envelope: in the window before each QRS, every lead is detrended
+//!    by the line through the window's end points and the RMS over the leads is taken (inverted
+//!    or biphasic P waves in some leads add up instead of cancelling); its maximum is the P peak
+//!    when it is large enough and away from the window's edges, onset and offset by the
+//!    trapezium method on the envelope. In each lead the P onset/offset are the fused ones and
+//!    the peak is the lead's own extremum. The record gets no P at all when P waves are missing
+//!    in most beats or the PR interval is unstable (atrial fibrillation/flutter).
+//! 6. Fused landmarks: QRS onset = 10th percentile of the lead onsets and offset = 90th
+//!    percentile (a robust form of the CSE earliest-onset/latest-offset convention); QRS peak and
+//!    T landmarks = medians over the leads (T only when at least half the usable leads have one).
+
+use super::dsp;
+use super::{Beat, DelineateError, DelineatorParams, Wave, WaveKind};
+
+/// Filtered copies of one lead.
+pub(crate) struct LeadSignals {
+    /// Baseline-removed, 40 Hz low-passed (QRS landmarks).
+    pub x: Vec<f32>,
+    pub dx: Vec<f32>,
+    /// Baseline-removed, 12 Hz low-passed (P and T landmarks).
+    pub s: Vec<f32>,
+    pub ds: Vec<f32>,
+    /// Derivative of the 5-20 Hz band (detection energy).
+    pub det: Vec<f32>,
+    /// False for a flat lead (ignored).
+    pub usable: bool,
+}
+
+/// Filter every lead (all leads of a record at once, see [`dsp::lowpass_zero_phase_many`]).
+pub(crate) fn prepare_leads(
+    rows: Vec<Vec<f32>>,
+    fs_hz: f64,
+    p: &DelineatorParams,
+) -> Vec<LeadSignals> {
+    let mut base = rows;
+    dsp::highpass_zero_phase_many(&mut base, p.baseline_highpass_hz, fs_hz);
+    let mut x = base.clone();
+    dsp::lowpass_zero_phase_many(&mut x, p.qrs_lowpass_hz, fs_hz);
+    let mut s = base;
+    dsp::lowpass_zero_phase_many(&mut s, p.pt_lowpass_hz, fs_hz);
+    let mut band = x.clone();
+    dsp::highpass_zero_phase_many(&mut band, p.detect_band_hz.0, fs_hz);
+    dsp::lowpass_zero_phase_many(&mut band, p.detect_band_hz.1, fs_hz);
+    x.into_iter()
+        .zip(s)
+        .zip(band)
+        .map(|((x, s), band)| {
+            let det = dsp::derivative(&band, fs_hz);
+            let dx = dsp::derivative(&x, fs_hz);
+            let ds = dsp::derivative(&s, fs_hz);
+            // Robust peak-to-peak (1st to 99th percentile) so a single spike does not make a
+            // lead usable.
+            let mut tmp = x.clone();
+            let hi = dsp::quantile_in_place(&mut tmp, 0.99);
+            let lo = dsp::quantile_in_place(&mut tmp, 0.01);
+            let usable = (hi - lo) > p.flat_lead_mv;
+            LeadSignals {
+                x,
+                dx,
+                s,
+                ds,
+                det,
+                usable,
+            }
+        })
+        .collect()
+}
+
+fn samples(seconds: f64, fs_hz: f64) -> usize {
+    (seconds * fs_hz).round().max(0.0) as usize
+}
+
+/// QRS detection on the usable leads; returns the sample of each QRS energy maximum.
+pub(crate) fn detect_qrs(leads: &[LeadSignals], fs_hz: f64, p: &DelineatorParams) -> Vec<usize> {
+    let usable: Vec<&LeadSignals> = leads.iter().filter(|l| l.usable).collect();
+    let Some(first) = usable.first() else {
+        return Vec::new();
+    };
+    let n = first.det.len();
+    let mut energy = vec![0.0f32; n];
+    let mut n_used = 0usize;
+    for lead in &usable {
+        let mut mags: Vec<f32> = lead.det.iter().map(|v| v.abs()).collect();
+        let scale = dsp::quantile_in_place(&mut mags, 0.99);
+        if !(scale > 0.0 && scale.is_finite()) {
+            continue;
+        }
+        let inv = 1.0 / scale;
+        for (e, v) in energy.iter_mut().zip(&lead.det) {
+            let z = v * inv;
+            *e += z * z;
+        }
+        n_used += 1;
+    }
+    if n_used == 0 {
+        return Vec::new();
+    }
+    let width = samples(p.detect_integration_s, fs_hz).max(1);
+    let envelope: Vec<f32> = dsp::moving_average(&energy, width)
+        .into_iter()
+        .map(|v| (v / n_used as f32).max(0.0).sqrt())
+        .collect();
+    let median_env = dsp::median(&envelope);
+
+    // Local maxima, tallest first, non-maximum suppression within the refractory period.
+    let mut maxima: Vec<usize> = (1..n.saturating_sub(1))
+        .filter(|&i| envelope[i] >= envelope[i - 1] && envelope[i] > envelope[i + 1])
+        .collect();
+    maxima.sort_by(|&a, &b| envelope[b].total_cmp(&envelope[a]));
+    let refractory = samples(p.refractory_s, fs_hz).max(1);
+    let mut accepted: Vec<usize> = Vec::new();
+    // Sorted positions of accepted peaks for the refractory check.
+    let mut sorted_pos: Vec<usize> = Vec::new();
+    for i in maxima {
+        let k = sorted_pos.partition_point(|&q| q < i);
+        let near_left = k > 0 && i - sorted_pos[k - 1] < refractory;
+        let near_right = k < sorted_pos.len() && sorted_pos[k] - i < refractory;
+        if near_left || near_right {
+            continue;
+        }
+        sorted_pos.insert(k, i);
+        accepted.push(i);
+    }
+    if accepted.is_empty() {
+        return Vec::new();
+    }
+    // Reference height: median of the tallest candidates, one per `reference_rr_s`.
+    let duration_s = n as f64 / fs_hz;
+    let n_ref = ((duration_s / p.reference_rr_s).ceil() as usize).clamp(1, accepted.len());
+    let reference = envelope[accepted[(n_ref - 1) / 2]];
+    let threshold =
+        (p.detect_threshold_fraction * reference).max(p.min_peak_to_median * median_env);
+    if !(threshold > 0.0) {
+        return Vec::new();
+    }
+    let mut beats: Vec<usize> = accepted
+        .into_iter()
+        .filter(|&i| envelope[i] >= threshold)
+        .collect();
+    beats.sort_unstable();
+    beats
+}
+
+/// QRS of one lead around the detection `c`.
+pub(crate) fn measure_qrs(
+    l: &LeadSignals,
+    c: usize,
+    fs_hz: f64,
+    p: &DelineatorParams,
+) -> Option<Wave> {
+    let n = l.x.len();
+    if n < 3 || c >= n {
+        return None;
+    }
+    let half = samples(p.qrs_search_half_s, fs_hz).max(1);
+    let lo = c.saturating_sub(half);
+    let hi = (c + half).min(n - 1);
+    let dmax = l.dx[lo..=hi].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if !(dmax > 0.0) {
+        return None;
+    }
+    let sig = p.qrs_significant_slope * dmax;
+    let is_peak = |k: usize| {
+        let a = l.dx[k].abs();
+        a >= sig && (k == 0 || a >= l.dx[k - 1].abs()) && (k + 1 >= n || a >= l.dx[k + 1].abs())
+    };
+    let first = (lo..=hi).find(|&k| is_peak(k))?;
+    let last = (lo..=hi).rev().find(|&k| is_peak(k))?;
+    let min_on = c.saturating_sub(samples(p.qrs_max_before_s, fs_hz));
+    let max_off = (c + samples(p.qrs_max_after_s, fs_hz)).min(n - 1);
+    let on_thr = p.qrs_onset_slope_fraction * l.dx[first].abs();
+    let mut onset = first;
+    while onset > min_on && l.dx[onset].abs() >= on_thr {
+        onset -= 1;
+    }
+    let off_thr = p.qrs_offset_slope_fraction * l.dx[last].abs();
+    let mut offset = last;
+    while offset < max_off && l.dx[offset].abs() >= off_thr {
+        offset += 1;
+    }
+    let base = l.x[onset];
+    let peak = (onset..=offset)
+        .max_by(|&a, &b| (l.x[a] - base).abs().total_cmp(&(l.x[b] - base).abs()))?;
+    Some(Wave {
+        kind: WaveKind::Qrs,
+        onset,
+        peak,
+        offset,
+    })
+}
+
+/// Isoelectric line of one lead: linear interpolation between PR-segment knots.
+pub(crate) struct Isoline {
+    knots: Vec<(usize, f32)>,
+}
+
+impl Isoline {
+    pub fn new(l: &LeadSignals, qrs_onsets: &[usize], fs_hz: f64, window_s: (f64, f64)) -> Isoline {
+        let n = l.s.len();
+        let a = samples(window_s.0, fs_hz).max(1);
+        let b = samples(window_s.1, fs_hz);
+        let mut knots = Vec::with_capacity(qrs_onsets.len());
+        for &on in qrs_onsets {
+            if on < a || on >= n {
+                continue;
+            }
+            let (from, to) = (on - a, on - b.min(a - 1));
+            let mean = l.s[from..=to].iter().sum::<f32>() / (to - from + 1) as f32;
+            knots.push(((from + to) / 2, mean));
+        }
+        Isoline { knots }
+    }
+
+    pub fn at(&self, t: usize) -> f32 {
+        let k = self.knots.partition_point(|&(pos, _)| pos <= t);
+        match (k.checked_sub(1).map(|i| self.knots[i]), self.knots.get(k)) {
+            (Some((p0, v0)), Some(&(p1, v1))) => {
+                let w = (t - p0) as f32 / (p1 - p0).max(1) as f32;
+                v0 + w * (v1 - v0)
+            }
+            (Some((_, v0)), None) => v0,
+            (None, Some(&(_, v1))) => v1,
+            (None, None) => 0.0,
+        }
+    }
+}
+
+/// Trapezium-area end of a wave (Zhang et al. 2006): from the steepest return to baseline after
+/// `peak` (within `trapezium` samples), the point within `trapezium` further that maximises the
+/// trapezium area. `sign` is the wave's polarity.
+fn trapezium_end(
+    sig: &[f32],
+    dsig: &[f32],
+    peak: usize,
+    sign: f32,
+    bound_hi: usize,
+    trapezium: usize,
+) -> usize {
+    let bound_hi = bound_hi.min(sig.len().saturating_sub(1)).max(peak);
+    let xm_hi = (peak + trapezium).min(bound_hi);
+    let xm = (peak..=xm_hi)
+        .max_by(|&a, &b| (-sign * dsig[a]).total_cmp(&(-sign * dsig[b])))
+        .unwrap_or(peak);
+    let xr = (xm + trapezium).min(bound_hi);
+    (xm..=xr)
+        .max_by(|&a, &b| {
+            let area = |t: usize| sign * (sig[xm] - sig[t]) * (2 * xr - t - xm) as f32;
+            area(a).total_cmp(&area(b))
+        })
+        .unwrap_or(xm)
+}
+
+/// Mirror of [`trapezium_end`] for the start of a wave.
+fn trapezium_start(
+    sig: &[f32],
+    dsig: &[f32],
+    peak: usize,
+    sign: f32,
+    bound_lo: usize,
+    trapezium: usize,
+) -> usize {
+    let bound_lo = bound_lo.min(peak);
+    let xm_lo = peak.saturating_sub(trapezium).max(bound_lo);
+    let xm = (xm_lo..=peak)
+        .max_by(|&a, &b| (sign * dsig[a]).total_cmp(&(sign * dsig[b])))
+        .unwrap_or(peak);
+    let xr = xm.saturating_sub(trapezium).max(bound_lo);
+    (xr..=xm)
+        .max_by(|&a, &b| {
+            let area = |t: usize| sign * (sig[xm] - sig[t]) * (t + xm - 2 * xr) as f32;
+            area(a).total_cmp(&area(b))
+        })
+        .unwrap_or(xm)
+}
+
+/// A wave (P or T) measured in `s`: main peak searched in `[search_lo, search_hi]`, outer
+/// landmarks bounded by `[bound_lo, bound_hi]`. Returns None below `min_amplitude_mv`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn measure_wave(
+    l: &LeadSignals,
+    iso: &Isoline,
+    kind: WaveKind,
+    search_lo: usize,
+    search_hi: usize,
+    bound_lo: usize,
+    bound_hi: usize,
+    trapezium: usize,
+    min_amplitude_mv: f32,
+    biphasic_ratio: f32,
+    lobe_gap: usize,
+) -> Option<Wave> {
+    let n = l.s.len();
+    if n == 0 || search_hi >= n || search_lo >= search_hi {
+        return None;
+    }
+    let bound_lo = bound_lo.min(search_lo);
+    let bound_hi = bound_hi.clamp(search_hi, n - 1);
+    let dev = |t: usize| l.s[t] - iso.at(t);
+    let mut imax = search_lo;
+    let mut imin = search_lo;
+    for t in search_lo..=search_hi {
+        if dev(t) > dev(imax) {
+            imax = t;
+        }
+        if dev(t) < dev(imin) {
+            imin = t;
+        }
+    }
+    let amp_pos = dev(imax).max(0.0);
+    let amp_neg = (-dev(imin)).max(0.0);
+    let (main, main_sign, other, other_amp, main_amp) = if amp_pos >= amp_neg {
+        (imax, 1.0f32, imin, amp_neg, amp_pos)
+    } else {
+        (imin, -1.0f32, imax, amp_pos, amp_neg)
+    };
+    if !(main_amp >= min_amplitude_mv) || main_amp <= 0.0 {
+        return None;
+    }
+    let biphasic = other_amp >= biphasic_ratio * main_amp && main.abs_diff(other) <= lobe_gap;
+    let (early, early_sign, late, late_sign) = if biphasic {
+        if other < main {
+            (other, -main_sign, main, main_sign)
+        } else {
+            (main, main_sign, other, -main_sign)
+        }
+    } else {
+        (main, main_sign, main, main_sign)
+    };
+    let offset = trapezium_end(&l.s, &l.ds, late, late_sign, bound_hi, trapezium);
+    let onset = trapezium_start(&l.s, &l.ds, early, early_sign, bound_lo, trapezium);
+    if !(onset <= main && main <= offset) {
+        return None;
+    }
+    Some(Wave {
+        kind,
+        onset,
+        peak: main,
+        offset,
+    })
+}
+
+/// Everything measured for one record (or one lead): fused beats, per-lead beats, AF flag.
+pub(crate) struct Measured {
+    pub beats: Vec<Beat>,
+    pub per_lead: Vec<Vec<Beat>>,
+    pub no_consistent_p: bool,
+}
+
+fn quantile_usize(values: &[usize], q: f64) -> usize {
+    let mut v: Vec<usize> = values.to_vec();
+    v.sort_unstable();
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    v[i]
+}
+
+/// Delineate prepared leads (all from one record). `detections` are the QRS energy maxima.
+pub(crate) fn delineate_prepared(
+    leads: &[LeadSignals],
+    fs_hz: f64,
+    p: &DelineatorParams,
+) -> Result<Measured, DelineateError> {
+    let n_leads = leads.len();
+    let detections = detect_qrs(leads, fs_hz, p);
+    let n = leads.first().map(|l| l.x.len()).unwrap_or(0);
+    let mut empty = Measured {
+        beats: Vec::new(),
+        per_lead: vec![Vec::new(); n_leads],
+        no_consistent_p: false,
+    };
+    if detections.is_empty() || n == 0 {
+        return Ok(empty);
+    }
+    let nb = detections.len();
+    // QRS per lead and beat.
+    let mut qrs: Vec<Vec<Option<Wave>>> = leads
+        .iter()
+        .map(|l| {
+            detections
+                .iter()
+                .map(|&c| {
+                    if l.usable {
+                        measure_qrs(l, c, fs_hz, p)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    // Fused QRS; beats where no lead could measure a QRS are dropped.
+    let mut fused_qrs: Vec<Option<Wave>> = Vec::with_capacity(nb);
+    for b in 0..nb {
+        let waves: Vec<Wave> = qrs.iter().filter_map(|lq| lq[b]).collect();
+        if waves.is_empty() {
+            fused_qrs.push(None);
+            continue;
+        }
+        let onsets: Vec<usize> = waves.iter().map(|w| w.onset).collect();
+        let offsets: Vec<usize> = waves.iter().map(|w| w.offset).collect();
+        let peaks: Vec<usize> = waves.iter().map(|w| w.peak).collect();
+        let onset = quantile_usize(&onsets, p.qrs_fused_onset_quantile);
+        let offset = quantile_usize(&offsets, p.qrs_fused_offset_quantile);
+        let peak = quantile_usize(&peaks, 0.5).clamp(onset, offset);
+        fused_qrs.push(Some(Wave {
+            kind: WaveKind::Qrs,
+            onset,
+            peak,
+            offset,
+        }));
+    }
+    let keep: Vec<usize> = (0..nb).filter(|&b| fused_qrs[b].is_some()).collect();
+    if keep.is_empty() {
+        return Ok(empty);
+    }
+    let detections: Vec<usize> = keep.iter().map(|&b| detections[b]).collect();
+    let fused_qrs: Vec<Wave> = keep.iter().filter_map(|&b| fused_qrs[b]).collect();
+    for lq in qrs.iter_mut() {
+        *lq = keep.iter().map(|&b| lq[b]).collect();
+    }
+    let nb = detections.len();
+    let rr: Vec<usize> = detections.windows(2).map(|w| w[1] - w[0]).collect();
+    let median_rr = dsp::median_usize(&rr).unwrap_or(samples(1.0, fs_hz));
+
+    // Isoelectric line of each usable lead.
+    let lobe_gap = samples(p.biphasic_max_lobe_gap_s, fs_hz);
+    let t_trap = samples(p.t_trapezium_s, fs_hz).max(2);
+    let p_trap = samples(p.p_trapezium_s, fs_hz).max(2);
+    let mut isolines: Vec<Option<Isoline>> = Vec::with_capacity(n_leads);
+    let mut lead_onsets: Vec<Vec<usize>> = Vec::with_capacity(n_leads);
+    for (li, l) in leads.iter().enumerate() {
+        let onsets: Vec<usize> = (0..nb)
+            .map(|b| qrs[li][b].map(|w| w.onset).unwrap_or(fused_qrs[b].onset))
+            .collect();
+        isolines.push(
+            l.usable
+                .then(|| Isoline::new(l, &onsets, fs_hz, p.iso_knot_window_s)),
+        );
+        lead_onsets.push(onsets);
+    }
+    let usable_idx: Vec<usize> = (0..n_leads).filter(|&li| isolines[li].is_some()).collect();
+    let t_window = |b: usize, qrs_offset: usize, next_onset: Option<usize>| -> (usize, usize) {
+        let c = detections[b];
+        let rr_b = rr.get(b).copied().unwrap_or(median_rr);
+        let start = qrs_offset + samples(p.t_start_after_qrs_s, fs_hz);
+        let mut end = (c + samples(p.t_end_rr_fraction * rr_b as f64 / fs_hz, fs_hz))
+            .min(c + samples(p.t_end_max_s, fs_hz))
+            .min(n - 1);
+        if let Some(next) = next_onset {
+            end = end.min(next.saturating_sub(samples(p.t_end_before_next_s, fs_hz)));
+        }
+        (start, end)
+    };
+    // Fused T peak: maximum of the RMS over the leads of the deviation from the isoelectric
+    // line, so that leads with a small T wave look for it where the large ones have it.
+    let mut t_fused_peak: Vec<Option<usize>> = vec![None; nb];
+    for b in 0..nb {
+        let next = (b + 1 < nb).then(|| fused_qrs[b + 1].onset);
+        let (start, end) = t_window(b, fused_qrs[b].offset, next);
+        if end <= start + 2 {
+            continue;
+        }
+        let mut best = (start, -1.0f32);
+        for t in start..=end {
+            let mut acc = 0.0f32;
+            for &li in &usable_idx {
+                if let Some(iso) = &isolines[li] {
+                    let d = leads[li].s[t] - iso.at(t);
+                    acc += d * d;
+                }
+            }
+            if acc > best.1 {
+                best = (t, acc);
+            }
+        }
+        let amp = (best.1 / usable_idx.len().max(1) as f32).sqrt();
+        if amp >= p.t_min_amplitude_mv {
+            t_fused_peak[b] = Some(best.0);
+        }
+    }
+    // T waves per lead, searched around the fused T peak.
+    let t_half = samples(p.t_lead_search_half_s, fs_hz).max(1);
+    let mut t_waves: Vec<Vec<Option<Wave>>> = vec![vec![None; nb]; n_leads];
+    for &li in &usable_idx {
+        let (l, Some(iso)) = (&leads[li], &isolines[li]) else {
+            continue;
+        };
+        for b in 0..nb {
+            let (Some(q), Some(tp)) = (qrs[li][b], t_fused_peak[b]) else {
+                continue;
+            };
+            let next_on = (b + 1 < nb).then(|| lead_onsets[li][b + 1]);
+            let (start, end) = t_window(b, q.offset, next_on);
+            let lo = tp.saturating_sub(t_half).max(start);
+            let hi = (tp + t_half).min(end);
+            let bound_hi = next_on.unwrap_or(n - 1).min(n - 1);
+            if hi > lo + 2 {
+                t_waves[li][b] = measure_wave(
+                    l,
+                    iso,
+                    WaveKind::T,
+                    lo,
+                    hi,
+                    q.offset,
+                    bound_hi,
+                    t_trap,
+                    0.0,
+                    p.biphasic_ratio,
+                    lobe_gap,
+                );
+            }
+        }
+    }
+
+    // P waves from the spatial envelope: RMS over the usable leads of each lead's deviation
+    // from its isoelectric line (12 Hz signals). Inverted and biphasic P waves in some leads
+    // then add up instead of cancelling.
+    let fused_t_offset = |b: usize| -> Option<usize> {
+        let offs: Vec<usize> = (0..n_leads)
+            .filter_map(|li| t_waves[li][b].map(|w| w.offset))
+            .collect();
+        if offs.len() * 2 >= usable_idx.len().max(1) {
+            dsp::median_usize(&offs)
+        } else {
+            None
+        }
+    };
+    let mut p_fused: Vec<Option<Wave>> = vec![None; nb];
+    for b in 0..nb {
+        let q = fused_qrs[b];
+        let mut lo = q.onset.saturating_sub(samples(p.p_window_s, fs_hz));
+        if b > 0 {
+            lo = lo.max(fused_t_offset(b - 1).unwrap_or(fused_qrs[b - 1].offset));
+        }
+        let hi = q.onset.saturating_sub(samples(p.p_gap_s, fs_hz));
+        if hi <= lo + 4 {
+            continue;
+        }
+        // Each lead detrended by the line through its values at the window's start and at the
+        // QRS onset, so that level differences between TP and PR segments do not lift the
+        // envelope.
+        let len = hi - lo + 1;
+        let mut acc = vec![0.0f32; len];
+        for &li in &usable_idx {
+            let sl = &leads[li].s;
+            let (a0, a1) = (sl[lo], sl[hi]);
+            for (k, e) in acc.iter_mut().enumerate() {
+                let line = a0 + (a1 - a0) * k as f32 / (len - 1) as f32;
+                let d = sl[lo + k] - line;
+                *e += d * d;
+            }
+        }
+        let env: Vec<f32> = acc
+            .iter()
+            .map(|v| (v / usable_idx.len().max(1) as f32).sqrt())
+            .collect();
+        let denv = dsp::derivative(&env, fs_hz);
+        let last = hi - lo;
+        let m = (0..=last)
+            .max_by(|&a, &b| env[a].total_cmp(&env[b]))
+            .unwrap_or(0);
+        let amp = env[m];
+        // A P wave rises from and returns to the baseline inside the window; a maximum near the
+        // window's start is the tail of T, at its end the start of the QRS.
+        let margin = samples(p.p_edge_margin_s, fs_hz);
+        if m <= margin || m + margin >= last || amp < p.p_min_amplitude_mv {
+            continue;
+        }
+        let offset = trapezium_end(&env, &denv, m, 1.0, env.len() - 1, p_trap);
+        let onset = trapezium_start(&env, &denv, m, 1.0, 0, p_trap);
+        p_fused[b] = Some(Wave {
+            kind: WaveKind::P,
+            onset: lo + onset,
+            peak: lo + m,
+            offset: lo + offset,
+        });
+    }
+    // Rhythm check: no consistent atrial activity -> no P anywhere.
+    let with_p: Vec<usize> = (0..nb).filter(|&b| p_fused[b].is_some()).collect();
+    let pr: Vec<f32> = with_p
+        .iter()
+        .filter_map(|&b| p_fused[b].map(|w| (detections[b] as f32 - w.peak as f32) / fs_hz as f32))
+        .collect();
+    let pr_sd = if pr.len() >= 2 {
+        let med = dsp::median(&pr);
+        let dev: Vec<f32> = pr.iter().map(|v| (v - med).abs()).collect();
+        1.4826 * dsp::median(&dev) as f64
+    } else {
+        0.0
+    };
+    let rr_irregularity = if rr.len() >= 2 {
+        let diffs: Vec<usize> = rr.windows(2).map(|w| w[0].abs_diff(w[1])).collect();
+        dsp::median_usize(&diffs).unwrap_or(0) as f64 / median_rr.max(1) as f64
+    } else {
+        0.0
+    };
+    let no_consistent_p = nb >= 3
+        && ((with_p.len() as f32) < p.af_min_p_fraction * nb as f32
+            || pr_sd > p.af_pr_sd_s
+            || (rr_irregularity > p.af_rr_irregularity && pr_sd > p.af_pr_sd_irregular_s));
+    if no_consistent_p {
+        p_fused.iter_mut().for_each(|w| *w = None);
+    }
+
+    // Per-lead beats: the fused P onset/offset, the lead's own extremum as its peak.
+    let mut per_lead: Vec<Vec<Beat>> = vec![Vec::new(); n_leads];
+    for (li, l) in leads.iter().enumerate() {
+        let Some(iso) = &isolines[li] else { continue };
+        for b in 0..nb {
+            let Some(q) = qrs[li][b] else { continue };
+            let p_wave = p_fused[b].map(|w| {
+                let peak = (w.onset..=w.offset)
+                    .max_by(|&x, &y| {
+                        (l.s[x] - iso.at(x))
+                            .abs()
+                            .total_cmp(&(l.s[y] - iso.at(y)).abs())
+                    })
+                    .unwrap_or(w.peak);
+                Wave { peak, ..w }
+            });
+            let q = if p.per_lead_fused_qrs_bounds {
+                Wave {
+                    onset: fused_qrs[b].onset.min(q.peak),
+                    offset: fused_qrs[b].offset.max(q.peak),
+                    ..q
+                }
+            } else {
+                q
+            };
+            per_lead[li].push(Beat {
+                p: p_wave,
+                qrs: q,
+                t: t_waves[li][b],
+            });
+        }
+    }
+
+    // Fused beats.
+    let median_wave = |kind: WaveKind, waves: &[Wave]| -> Option<Wave> {
+        if waves.is_empty() {
+            return None;
+        }
+        let on: Vec<usize> = waves.iter().map(|w| w.onset).collect();
+        let pk: Vec<usize> = waves.iter().map(|w| w.peak).collect();
+        let off: Vec<usize> = waves.iter().map(|w| w.offset).collect();
+        let onset = dsp::median_usize(&on)?;
+        let offset = dsp::median_usize(&off)?.max(onset);
+        let peak = dsp::median_usize(&pk)?.clamp(onset, offset);
+        Some(Wave {
+            kind,
+            onset,
+            peak,
+            offset,
+        })
+    };
+    let mut beats = Vec::with_capacity(nb);
+    for b in 0..nb {
+        let ts: Vec<Wave> = (0..n_leads).filter_map(|li| t_waves[li][b]).collect();
+        let p_wave = p_fused[b];
+        let t_wave = if ts.len() * 2 >= usable_idx.len().max(1) {
+            median_wave(WaveKind::T, &ts)
+        } else {
+            None
+        };
+        beats.push(Beat {
+            p: p_wave,
+            qrs: fused_qrs[b],
+            t: t_wave,
+        });
+    }
+    empty.beats = beats;
+    empty.per_lead = per_lead;
+    empty.no_consistent_p = no_consistent_p;
+    Ok(empty)
+}

@@ -1,0 +1,279 @@
+//! Every setting of the delineator, with documented defaults and validation.
+
+use serde::{Deserialize, Serialize};
+
+use super::DelineateError;
+
+/// Settings of [`crate::delineate::delineate`]. All durations are in seconds and all
+/// amplitudes in mV, so the same settings work at any sampling rate from 100 Hz up.
+///
+/// The defaults were tuned on LUDB (see `src/delineate/README.md` for the measured accuracy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DelineatorParams {
+    /// Records shorter than this are refused (`TooShort`): too little signal to learn the
+    /// rhythm and amplitudes. Default 2.0 s.
+    pub min_record_s: f64,
+    /// Baseline-wander high-pass cut-off (zero-phase Butterworth). Default 0.5 Hz.
+    pub baseline_highpass_hz: f64,
+    /// Low-pass of the signal used for QRS landmarks. Default 40 Hz (clamped below 0.45 fs).
+    pub qrs_lowpass_hz: f64,
+    /// Low-pass of the signal used for P and T landmarks. Default 12 Hz.
+    pub pt_lowpass_hz: f64,
+    /// Pass band of the QRS detection energy (Pan-Tompkins-like). Default 5-20 Hz.
+    pub detect_band_hz: (f64, f64),
+    /// Width of the moving-window integration of the detection energy. Default 0.10 s.
+    pub detect_integration_s: f64,
+    /// Two QRS complexes are never closer than this (refractory period; 200 bpm = 0.30 s).
+    /// Default 0.25 s.
+    pub refractory_s: f64,
+    /// A candidate is a QRS when its energy envelope exceeds this fraction of the reference
+    /// height (median of the tallest candidates, one per `reference_rr_s`). Default 0.30.
+    pub detect_threshold_fraction: f32,
+    /// Spacing that defines how many of the tallest candidates form the reference height
+    /// (one per this many seconds, i.e. the slowest rhythm handled). Default 2.0 s (30 bpm).
+    pub reference_rr_s: f64,
+    /// A QRS envelope peak must also exceed this multiple of the envelope's median: pure noise
+    /// has a flat envelope and yields no beats. Default 3.0.
+    pub min_peak_to_median: f32,
+    /// A lead whose filtered signal stays within this peak-to-peak amplitude is treated as flat
+    /// and ignored. Default 0.02 mV.
+    pub flat_lead_mv: f32,
+    /// Half-width of the window around the detection in which each lead's QRS is measured.
+    /// Default 0.10 s.
+    pub qrs_search_half_s: f64,
+    /// A slope is a significant part of the QRS when it reaches this fraction of the largest
+    /// slope in the window. Default 0.25.
+    pub qrs_significant_slope: f32,
+    /// QRS onset: first sample (going back from the first significant slope) where |slope|
+    /// falls below this fraction of that slope. Default 0.10.
+    pub qrs_onset_slope_fraction: f32,
+    /// QRS offset: same going forward from the last significant slope. Default 0.12.
+    pub qrs_offset_slope_fraction: f32,
+    /// Longest QRS half-extent from the detection (caps onset/offset for wide QRS).
+    /// Default 0.14 s before, 0.18 s after.
+    pub qrs_max_before_s: f64,
+    pub qrs_max_after_s: f64,
+    /// Fused QRS onset/offset: these quantiles of the lead onsets/offsets (a robust form of
+    /// the CSE earliest-onset/latest-offset rule). Defaults 0.10 and 0.90.
+    pub qrs_fused_onset_quantile: f64,
+    pub qrs_fused_offset_quantile: f64,
+    /// Report the fused QRS onset/offset in every lead (true) or each lead's own (false).
+    /// Default true: the QRS boundaries are one event of the heart, and across 12 leads they are
+    /// measured more reliably than in any single lead.
+    pub per_lead_fused_qrs_bounds: bool,
+    /// T search starts this long after the QRS offset. Default 0.08 s.
+    pub t_start_after_qrs_s: f64,
+    /// T search ends at min(detection + `t_end_rr_fraction` x RR, detection + `t_end_max_s`,
+    /// next QRS onset - `t_end_before_next_s`). Defaults 0.6, 0.65 s, 0.04 s.
+    pub t_end_rr_fraction: f64,
+    pub t_end_max_s: f64,
+    pub t_end_before_next_s: f64,
+    /// Smallest T amplitude (RMS over the leads of the deviation from the isoelectric line)
+    /// reported as a T wave. Default 0.02 mV.
+    pub t_min_amplitude_mv: f32,
+    /// Each lead looks for its T peak within this distance of the multi-lead T peak.
+    /// Default 0.03 s.
+    pub t_lead_search_half_s: f64,
+    /// A second lobe of opposite sign at least this fraction of the main lobe makes the wave
+    /// biphasic (its onset/offset then come from the outer lobes). Default 0.7.
+    pub biphasic_ratio: f32,
+    /// The two lobes of a biphasic wave are at most this far apart. Default 0.2 s.
+    pub biphasic_max_lobe_gap_s: f64,
+    /// Isoelectric knots: mean of the 12 Hz signal from `iso_knot_window_s.0` to
+    /// `iso_knot_window_s.1` before each QRS onset (the PR segment). Default (0.03, 0.01) s.
+    pub iso_knot_window_s: (f64, f64),
+    /// Reference distance of the trapezium-area method (Zhang et al. 2006) for T onset/offset.
+    /// Default 0.08 s.
+    pub t_trapezium_s: f64,
+    /// P search window: from QRS onset - `p_window_s` to QRS onset - `p_gap_s`.
+    /// Defaults 0.30 s and 0.02 s.
+    pub p_window_s: f64,
+    pub p_gap_s: f64,
+    /// Smallest P amplitude: RMS over the leads of the deviation from the window's baseline. Default 0.015 mV.
+    pub p_min_amplitude_mv: f32,
+    /// Reference distance of the trapezium-area method for P onset/offset. Default 0.03 s.
+    pub p_trapezium_s: f64,
+    /// A P envelope maximum closer than this to either end of the P window is the tail of T or
+    /// the start of the QRS, not a P wave. Default 0.02 s.
+    pub p_edge_margin_s: f64,
+    /// Rhythm check: the record is reported as atrial fibrillation/flutter (all P removed) when
+    /// fewer than this fraction of beats have a P wave, or when the PR interval (P peak to QRS
+    /// detection) varies with a robust standard deviation (1.4826 MAD) above `af_pr_sd_s`. Defaults 0.25, 0.04 s.
+    pub af_min_p_fraction: f32,
+    pub af_pr_sd_s: f64,
+    /// ... or when the ventricular rhythm is irregular (median |successive RR difference| /
+    /// median RR above `af_rr_irregularity`) and the PR interval is less stable than in sinus
+    /// rhythm (robust SD above `af_pr_sd_irregular_s`). Defaults 0.045 and 0.012 s.
+    pub af_rr_irregularity: f64,
+    pub af_pr_sd_irregular_s: f64,
+}
+
+impl Default for DelineatorParams {
+    fn default() -> Self {
+        DelineatorParams {
+            min_record_s: 2.0,
+            baseline_highpass_hz: 0.5,
+            qrs_lowpass_hz: 40.0,
+            pt_lowpass_hz: 12.0,
+            detect_band_hz: (5.0, 20.0),
+            detect_integration_s: 0.10,
+            refractory_s: 0.25,
+            detect_threshold_fraction: 0.30,
+            reference_rr_s: 2.0,
+            min_peak_to_median: 3.0,
+            flat_lead_mv: 0.02,
+            qrs_search_half_s: 0.10,
+            qrs_significant_slope: 0.25,
+            qrs_onset_slope_fraction: 0.1,
+            qrs_offset_slope_fraction: 0.12,
+            qrs_max_before_s: 0.14,
+            qrs_max_after_s: 0.18,
+            qrs_fused_onset_quantile: 0.1,
+            qrs_fused_offset_quantile: 0.9,
+            per_lead_fused_qrs_bounds: true,
+            t_start_after_qrs_s: 0.08,
+            t_end_rr_fraction: 0.6,
+            t_end_max_s: 0.65,
+            t_end_before_next_s: 0.04,
+            t_min_amplitude_mv: 0.02,
+            t_lead_search_half_s: 0.03,
+            biphasic_ratio: 0.7,
+            biphasic_max_lobe_gap_s: 0.2,
+            iso_knot_window_s: (0.03, 0.01),
+            t_trapezium_s: 0.08,
+            p_window_s: 0.30,
+            p_gap_s: 0.02,
+            p_min_amplitude_mv: 0.015,
+            p_trapezium_s: 0.03,
+            p_edge_margin_s: 0.02,
+            af_min_p_fraction: 0.25,
+            af_pr_sd_s: 0.04,
+            af_rr_irregularity: 0.045,
+            af_pr_sd_irregular_s: 0.012,
+        }
+    }
+}
+
+impl DelineatorParams {
+    /// Check every setting; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), DelineateError> {
+        let bad = |name: &'static str, why: &str| {
+            Err(DelineateError::InvalidParam {
+                name,
+                reason: why.to_string(),
+            })
+        };
+        let positive_s = [
+            ("min_record_s", self.min_record_s),
+            ("baseline_highpass_hz", self.baseline_highpass_hz),
+            ("qrs_lowpass_hz", self.qrs_lowpass_hz),
+            ("pt_lowpass_hz", self.pt_lowpass_hz),
+            ("detect_integration_s", self.detect_integration_s),
+            ("refractory_s", self.refractory_s),
+            ("reference_rr_s", self.reference_rr_s),
+            ("qrs_search_half_s", self.qrs_search_half_s),
+            ("qrs_max_before_s", self.qrs_max_before_s),
+            ("qrs_max_after_s", self.qrs_max_after_s),
+            ("t_end_rr_fraction", self.t_end_rr_fraction),
+            ("t_end_max_s", self.t_end_max_s),
+            ("t_trapezium_s", self.t_trapezium_s),
+            ("biphasic_max_lobe_gap_s", self.biphasic_max_lobe_gap_s),
+            ("t_lead_search_half_s", self.t_lead_search_half_s),
+            ("p_window_s", self.p_window_s),
+            ("p_trapezium_s", self.p_trapezium_s),
+            ("af_pr_sd_s", self.af_pr_sd_s),
+            ("af_rr_irregularity", self.af_rr_irregularity),
+            ("af_pr_sd_irregular_s", self.af_pr_sd_irregular_s),
+        ];
+        for (name, v) in positive_s {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(name, "must be a positive finite number");
+            }
+        }
+        let non_negative = [
+            ("t_start_after_qrs_s", self.t_start_after_qrs_s),
+            ("t_end_before_next_s", self.t_end_before_next_s),
+            ("p_gap_s", self.p_gap_s),
+            ("p_edge_margin_s", self.p_edge_margin_s),
+        ];
+        for (name, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(name, "must be a non-negative finite number");
+            }
+        }
+        for (name, q) in [
+            ("qrs_fused_onset_quantile", self.qrs_fused_onset_quantile),
+            ("qrs_fused_offset_quantile", self.qrs_fused_offset_quantile),
+        ] {
+            if !(0.0..=1.0).contains(&q) {
+                return bad(name, "must lie in [0, 1]");
+            }
+        }
+        let (far, near) = self.iso_knot_window_s;
+        if !(far.is_finite() && near.is_finite() && near >= 0.0 && far > near) {
+            return bad(
+                "iso_knot_window_s",
+                "must be (far, near) with far > near >= 0",
+            );
+        }
+        let (lo, hi) = self.detect_band_hz;
+        if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi > lo) {
+            return bad("detect_band_hz", "must be (low, high) with 0 < low < high");
+        }
+        if self.p_gap_s >= self.p_window_s {
+            return bad("p_gap_s", "must be shorter than p_window_s");
+        }
+        let fractions = [
+            ("detect_threshold_fraction", self.detect_threshold_fraction),
+            ("qrs_significant_slope", self.qrs_significant_slope),
+            ("qrs_onset_slope_fraction", self.qrs_onset_slope_fraction),
+            ("qrs_offset_slope_fraction", self.qrs_offset_slope_fraction),
+            ("biphasic_ratio", self.biphasic_ratio),
+            ("af_min_p_fraction", self.af_min_p_fraction),
+        ];
+        for (name, v) in fractions {
+            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+                return bad(name, "must lie in (0, 1]");
+            }
+        }
+        let amplitudes = [
+            ("min_peak_to_median", self.min_peak_to_median),
+            ("flat_lead_mv", self.flat_lead_mv),
+            ("t_min_amplitude_mv", self.t_min_amplitude_mv),
+            ("p_min_amplitude_mv", self.p_min_amplitude_mv),
+        ];
+        for (name, v) in amplitudes {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(name, "must be a non-negative finite number");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_are_named() {
+        DelineatorParams::default().validate().unwrap();
+        let p = DelineatorParams {
+            refractory_s: -1.0,
+            ..Default::default()
+        };
+        let err = p.validate().unwrap_err().to_string();
+        assert!(err.contains("refractory_s"), "{err}");
+        let p = DelineatorParams {
+            detect_band_hz: (20.0, 5.0),
+            ..Default::default()
+        };
+        assert!(p.validate().is_err());
+        let p = DelineatorParams {
+            af_min_p_fraction: 1.5,
+            ..Default::default()
+        };
+        assert!(p.validate().is_err());
+    }
+}

@@ -1,0 +1,573 @@
+//! Scoring a delineation against reference annotations (LUDB convention): sensitivity, positive
+//! predictive value and the error (mean, SD in ms) of each onset, peak and offset.
+//!
+//! Protocol: per lead, only the span from the lead's first to its last annotation is scored
+//! (LUDB annotates about samples 641-3996 of each record); a detected wave counts when its peak
+//! lies in that span. Detected and reference waves of the same kind are matched one-to-one by
+//! peak, nearest first, within a tolerance (150 ms by default).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Beat, Wave, WaveKind};
+
+/// A reference wave read from annotations.
+pub type ReferenceWave = Wave;
+
+/// Turn LUDB-style marks (`(` onset, `p`/`N`/`t` peak, `)` offset; in sample order) into waves.
+/// Incomplete triples (a peak without its brackets) are skipped; other symbols are ignored.
+pub fn waves_from_marks<'a>(
+    marks: impl IntoIterator<Item = (usize, &'a str)>,
+) -> Vec<ReferenceWave> {
+    let mut out = Vec::new();
+    let mut onset: Option<usize> = None;
+    let mut peak: Option<(usize, WaveKind)> = None;
+    for (sample, symbol) in marks {
+        match symbol {
+            "(" => {
+                onset = Some(sample);
+                peak = None;
+            }
+            "p" | "N" | "t" => {
+                let kind = match symbol {
+                    "p" => WaveKind::P,
+                    "N" => WaveKind::Qrs,
+                    _ => WaveKind::T,
+                };
+                peak = Some((sample, kind));
+            }
+            ")" => {
+                if let (Some(on), Some((pk, kind))) = (onset, peak) {
+                    out.push(Wave {
+                        kind,
+                        onset: on,
+                        peak: pk,
+                        offset: sample,
+                    });
+                }
+                onset = None;
+                peak = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The waves of a list of beats, in order.
+pub fn waves_of_beats(beats: &[Beat]) -> Vec<Wave> {
+    let mut out = Vec::with_capacity(beats.len() * 3);
+    for b in beats {
+        out.extend(b.p);
+        out.push(b.qrs);
+        out.extend(b.t);
+    }
+    out
+}
+
+/// Running mean and SD of an error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorStats {
+    pub n: usize,
+    pub sum_ms: f64,
+    pub sum_sq_ms: f64,
+}
+
+impl ErrorStats {
+    pub fn add(&mut self, error_ms: f64) {
+        self.n += 1;
+        self.sum_ms += error_ms;
+        self.sum_sq_ms += error_ms * error_ms;
+    }
+    pub fn merge(&mut self, other: &ErrorStats) {
+        self.n += other.n;
+        self.sum_ms += other.sum_ms;
+        self.sum_sq_ms += other.sum_sq_ms;
+    }
+    pub fn mean_ms(&self) -> f64 {
+        if self.n == 0 {
+            f64::NAN
+        } else {
+            self.sum_ms / self.n as f64
+        }
+    }
+    /// Sample standard deviation.
+    pub fn sd_ms(&self) -> f64 {
+        if self.n < 2 {
+            return f64::NAN;
+        }
+        let mean = self.mean_ms();
+        ((self.sum_sq_ms - self.n as f64 * mean * mean) / (self.n - 1) as f64)
+            .max(0.0)
+            .sqrt()
+    }
+}
+
+/// Counts and errors for one wave kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindScore {
+    pub true_positives: usize,
+    pub false_positives: usize,
+    pub false_negatives: usize,
+    pub onset: ErrorStats,
+    pub peak: ErrorStats,
+    pub offset: ErrorStats,
+}
+
+impl KindScore {
+    pub fn sensitivity(&self) -> f64 {
+        let d = self.true_positives + self.false_negatives;
+        if d == 0 {
+            f64::NAN
+        } else {
+            self.true_positives as f64 / d as f64
+        }
+    }
+    pub fn ppv(&self) -> f64 {
+        let d = self.true_positives + self.false_positives;
+        if d == 0 {
+            f64::NAN
+        } else {
+            self.true_positives as f64 / d as f64
+        }
+    }
+    pub fn merge(&mut self, o: &KindScore) {
+        self.true_positives += o.true_positives;
+        self.false_positives += o.false_positives;
+        self.false_negatives += o.false_negatives;
+        self.onset.merge(&o.onset);
+        self.peak.merge(&o.peak);
+        self.offset.merge(&o.offset);
+    }
+}
+
+/// Scores for P, QRS and T.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub p: KindScore,
+    pub qrs: KindScore,
+    pub t: KindScore,
+}
+
+impl Score {
+    pub fn kind(&self, kind: WaveKind) -> &KindScore {
+        match kind {
+            WaveKind::P => &self.p,
+            WaveKind::Qrs => &self.qrs,
+            WaveKind::T => &self.t,
+        }
+    }
+    fn kind_mut(&mut self, kind: WaveKind) -> &mut KindScore {
+        match kind {
+            WaveKind::P => &mut self.p,
+            WaveKind::Qrs => &mut self.qrs,
+            WaveKind::T => &mut self.t,
+        }
+    }
+    pub fn merge(&mut self, o: &Score) {
+        self.p.merge(&o.p);
+        self.qrs.merge(&o.qrs);
+        self.t.merge(&o.t);
+    }
+
+    /// A plain-text table (one row per wave kind).
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        s.push_str("| wave | n ref | Se % | PPV % | onset mean/SD ms | peak mean/SD ms | offset mean/SD ms |\n");
+        s.push_str("|---|---|---|---|---|---|---|\n");
+        for (name, k) in [("P", &self.p), ("QRS", &self.qrs), ("T", &self.t)] {
+            s.push_str(&format!(
+                "| {name} | {} | {:.2} | {:.2} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} |\n",
+                k.true_positives + k.false_negatives,
+                100.0 * k.sensitivity(),
+                100.0 * k.ppv(),
+                k.onset.mean_ms(),
+                k.onset.sd_ms(),
+                k.peak.mean_ms(),
+                k.peak.sd_ms(),
+                k.offset.mean_ms(),
+                k.offset.sd_ms(),
+            ));
+        }
+        s
+    }
+}
+
+/// Score one lead: `detected` against `reference` (both in samples at `fs_hz`).
+pub fn score_lead(detected: &[Wave], reference: &[Wave], fs_hz: f64, tolerance_s: f64) -> Score {
+    let mut score = Score::default();
+    let (Some(first), Some(last)) = (
+        reference.iter().map(|w| w.onset.min(w.peak)).min(),
+        reference.iter().map(|w| w.offset.max(w.peak)).max(),
+    ) else {
+        return score;
+    };
+    let tolerance = (tolerance_s * fs_hz).round() as usize;
+    let ms = 1000.0 / fs_hz;
+    for kind in [WaveKind::P, WaveKind::Qrs, WaveKind::T] {
+        let refs: Vec<&Wave> = reference.iter().filter(|w| w.kind == kind).collect();
+        let dets: Vec<&Wave> = detected
+            .iter()
+            .filter(|w| w.kind == kind && w.peak >= first && w.peak <= last)
+            .collect();
+        // All candidate pairs within tolerance, nearest first, matched greedily one-to-one.
+        let mut pairs: Vec<(usize, usize, usize)> = Vec::new();
+        for (i, r) in refs.iter().enumerate() {
+            for (j, d) in dets.iter().enumerate() {
+                let dist = r.peak.abs_diff(d.peak);
+                if dist <= tolerance {
+                    pairs.push((dist, i, j));
+                }
+            }
+        }
+        pairs.sort_unstable();
+        let mut ref_used = vec![false; refs.len()];
+        let mut det_used = vec![false; dets.len()];
+        let k = score.kind_mut(kind);
+        for (_, i, j) in pairs {
+            if ref_used[i] || det_used[j] {
+                continue;
+            }
+            ref_used[i] = true;
+            det_used[j] = true;
+            k.true_positives += 1;
+            let (r, d) = (refs[i], dets[j]);
+            k.onset.add((d.onset as f64 - r.onset as f64) * ms);
+            k.peak.add((d.peak as f64 - r.peak as f64) * ms);
+            k.offset.add((d.offset as f64 - r.offset as f64) * ms);
+        }
+        k.false_negatives += ref_used.iter().filter(|u| !**u).count();
+        k.false_positives += det_used.iter().filter(|u| !**u).count();
+    }
+    score
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(kind: WaveKind, onset: usize, peak: usize, offset: usize) -> Wave {
+        Wave {
+            kind,
+            onset,
+            peak,
+            offset,
+        }
+    }
+
+    #[test]
+    fn marks_become_waves() {
+        let marks = [
+            (10, "("),
+            (20, "p"),
+            (30, ")"),
+            (40, "("),
+            (50, "N"),
+            (60, ")"),
+            (70, "t"),
+            (80, ")"),
+        ];
+        let waves = waves_from_marks(marks);
+        assert_eq!(
+            waves,
+            vec![w(WaveKind::P, 10, 20, 30), w(WaveKind::Qrs, 40, 50, 60)]
+        );
+    }
+
+    #[test]
+    fn matching_counts_and_errors() {
+        let fs = 500.0;
+        let reference = vec![
+            w(WaveKind::Qrs, 100, 110, 120),
+            w(WaveKind::Qrs, 600, 610, 620),
+            w(WaveKind::T, 700, 750, 800),
+        ];
+        let detected = vec![
+            w(WaveKind::Qrs, 98, 111, 125),     // match, errors -4, +2, +10 ms
+            w(WaveKind::Qrs, 1000, 1010, 1020), // outside the annotated span: ignored
+            w(WaveKind::T, 300, 350, 400),      // inside, too far: false positive
+        ];
+        let s = score_lead(&detected, &reference, fs, 0.15);
+        assert_eq!(
+            (
+                s.qrs.true_positives,
+                s.qrs.false_negatives,
+                s.qrs.false_positives
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(
+            (s.t.true_positives, s.t.false_negatives, s.t.false_positives),
+            (0, 1, 1)
+        );
+        assert!((s.qrs.onset.mean_ms() + 4.0).abs() < 1e-9);
+        assert!((s.qrs.offset.mean_ms() - 10.0).abs() < 1e-9);
+        assert!((s.qrs.sensitivity() - 0.5).abs() < 1e-12 && s.qrs.ppv() == 1.0);
+    }
+}
+
+/// Why a data-set evaluation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    #[error("{path}: {message}")]
+    Table {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("record '{record}': {source}")]
+    Delineate {
+        record: String,
+        #[source]
+        source: super::DelineateError,
+    },
+    #[error("record '{record}': resampling failed: {source}")]
+    Resample {
+        record: String,
+        #[source]
+        source: crate::dsp::DspError,
+    },
+    #[error("evaluation cancelled")]
+    Cancelled,
+}
+
+/// Settings of [`evaluate_ludb`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LudbOptions {
+    /// Matching tolerance between detected and reference peaks. Default 0.15 s.
+    pub tolerance_s: f64,
+    /// Delineate a copy resampled to this rate (e.g. 100 Hz, as PTB-XL records100) and map the
+    /// landmarks back to the original samples. Default none.
+    pub resample_hz: Option<f64>,
+    /// Only the first `max_records` records (in `RECORDS` order). Default all.
+    pub max_records: Option<usize>,
+}
+
+impl Default for LudbOptions {
+    fn default() -> Self {
+        LudbOptions {
+            tolerance_s: 0.15,
+            resample_hz: None,
+            max_records: None,
+        }
+    }
+}
+
+/// One LUDB record's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LudbRecordResult {
+    pub id: String,
+    /// `Rhythms` column of `ludb.csv` (empty when the table is missing).
+    pub rhythm: String,
+    pub score: Score,
+    pub n_beats: usize,
+    pub n_beats_with_p: usize,
+    pub atrial_fibrillation_suspected: bool,
+}
+
+/// The summed score and each record's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LudbEvaluation {
+    pub total: Score,
+    pub records: Vec<LudbRecordResult>,
+}
+
+/// Read the `Rhythms` column of `ludb.csv` (ID -> rhythm, lines joined by "; ").
+fn ludb_rhythms(
+    path: &std::path::Path,
+) -> Result<std::collections::HashMap<String, String>, ScoreError> {
+    let table_err = |message: String| ScoreError::Table {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| table_err(e.to_string()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| table_err(e.to_string()))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (Some(id_col), Some(rhythm_col)) = (col("ID"), col("Rhythms")) else {
+        return Err(table_err("no 'ID' or 'Rhythms' column".into()));
+    };
+    let mut out = std::collections::HashMap::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| table_err(e.to_string()))?;
+        let id = row.get(id_col).unwrap_or("").trim().to_string();
+        let rhythm = row
+            .get(rhythm_col)
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        out.insert(id, rhythm);
+    }
+    Ok(out)
+}
+
+/// Delineate and score every LUDB record under `root` (the folder with `RECORDS`, `data/` and
+/// `ludb.csv`) in parallel, against each lead's annotation file (`data/<id>.<lead>`, lead in
+/// lower case). Records are read with the crate's WFDB readers.
+pub fn evaluate_ludb(
+    root: &std::path::Path,
+    params: &super::DelineatorParams,
+    options: &LudbOptions,
+    progress: &dyn crate::progress::ProgressSink,
+) -> Result<LudbEvaluation, ScoreError> {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    params.validate().map_err(|source| ScoreError::Delineate {
+        record: "(settings)".into(),
+        source,
+    })?;
+    let records_path = root.join("RECORDS");
+    let list = std::fs::read_to_string(&records_path)
+        .map_err(|e| crate::io::IoError::os(&records_path, e))?;
+    let mut ids: Vec<String> = list
+        .lines()
+        .map(|l| l.trim().trim_start_matches("data/").to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(max) = options.max_records {
+        ids.truncate(max);
+    }
+    let rhythms = ludb_rhythms(&root.join("ludb.csv"))?;
+    let done = AtomicUsize::new(0);
+    let total_n = ids.len();
+    let results: Vec<Result<LudbRecordResult, ScoreError>> = ids
+        .par_iter()
+        .map(|id| {
+            if progress.is_cancelled() {
+                return Err(ScoreError::Cancelled);
+            }
+            let result = evaluate_ludb_record(root, id, params, options, &rhythms);
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            progress.report(crate::progress::Progress {
+                stage: "LUDB".into(),
+                done: n,
+                total: total_n,
+            });
+            result
+        })
+        .collect();
+    let mut evaluation = LudbEvaluation {
+        total: Score::default(),
+        records: Vec::with_capacity(results.len()),
+    };
+    for r in results {
+        let r = r?;
+        evaluation.total.merge(&r.score);
+        evaluation.records.push(r);
+    }
+    Ok(evaluation)
+}
+
+fn evaluate_ludb_record(
+    root: &std::path::Path,
+    id: &str,
+    params: &super::DelineatorParams,
+    options: &LudbOptions,
+    rhythms: &std::collections::HashMap<String, String>,
+) -> Result<LudbRecordResult, ScoreError> {
+    let data = root.join("data");
+    let ecg = crate::io::wfdb::read_record(&data.join(format!("{id}.hea")))?;
+    let fs_hz = ecg.fs_hz;
+    let delineation = match options.resample_hz {
+        None => super::delineate(&ecg, params),
+        Some(to_hz) => {
+            let rows: Result<Vec<Vec<f32>>, _> = ecg
+                .samples_mv
+                .rows()
+                .into_iter()
+                .map(|r| crate::dsp::resample::resample(&r.to_vec(), fs_hz, to_hz))
+                .collect();
+            let rows = rows.map_err(|source| ScoreError::Resample {
+                record: id.to_string(),
+                source,
+            })?;
+            let n = rows.first().map(Vec::len).unwrap_or(0);
+            let flat: Vec<f32> = rows.into_iter().flatten().collect();
+            let array = ndarray::Array2::from_shape_vec((ecg.n_leads(), n), flat).map_err(|e| {
+                ScoreError::Table {
+                    path: data.join(format!("{id}.hea")),
+                    message: e.to_string(),
+                }
+            })?;
+            let low = crate::record::Ecg::new(ecg.leads.clone(), to_hz, array, ecg.meta.clone())
+                .map_err(|e| {
+                    ScoreError::Io(crate::io::IoError::Record {
+                        path: data.join(format!("{id}.hea")),
+                        source: e,
+                    })
+                })?;
+            super::delineate(&low, params).map(|d| rescale_delineation(d, fs_hz, ecg.n_samples()))
+        }
+    }
+    .map_err(|source| ScoreError::Delineate {
+        record: id.to_string(),
+        source,
+    })?;
+    let mut score = Score::default();
+    for (li, lead) in ecg.leads.iter().enumerate() {
+        let ann_path = data.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase()));
+        let annotations = crate::io::annotation::read_annotations(&ann_path)?;
+        let reference = waves_from_marks(
+            annotations
+                .iter()
+                .map(|a| (a.sample as usize, a.symbol.as_str())),
+        );
+        let detected = delineation
+            .per_lead
+            .get(li)
+            .map(|b| waves_of_beats(b))
+            .unwrap_or_default();
+        score.merge(&score_lead(
+            &detected,
+            &reference,
+            fs_hz,
+            options.tolerance_s,
+        ));
+    }
+    Ok(LudbRecordResult {
+        id: id.to_string(),
+        rhythm: rhythms.get(id).cloned().unwrap_or_default(),
+        score,
+        n_beats: delineation.beats.len(),
+        n_beats_with_p: delineation.beats.iter().filter(|b| b.p.is_some()).count(),
+        atrial_fibrillation_suspected: delineation.atrial_fibrillation_suspected,
+    })
+}
+
+/// Map a delineation made at another rate onto `fs_hz` samples.
+pub fn rescale_delineation(
+    d: super::Delineation,
+    fs_hz: f64,
+    n_samples: usize,
+) -> super::Delineation {
+    let ratio = fs_hz / d.fs_hz;
+    let map = |s: usize| (((s as f64) * ratio).round() as usize).min(n_samples.saturating_sub(1));
+    let wave = |w: Wave| Wave {
+        kind: w.kind,
+        onset: map(w.onset),
+        peak: map(w.peak),
+        offset: map(w.offset),
+    };
+    let beat = |b: &Beat| Beat {
+        p: b.p.map(wave),
+        qrs: wave(b.qrs),
+        t: b.t.map(wave),
+    };
+    super::Delineation {
+        fs_hz,
+        n_samples,
+        beats: d.beats.iter().map(beat).collect(),
+        per_lead: d
+            .per_lead
+            .iter()
+            .map(|l| l.iter().map(beat).collect())
+            .collect(),
+        atrial_fibrillation_suspected: d.atrial_fibrillation_suspected,
+    }
+}

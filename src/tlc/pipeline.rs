@@ -1,0 +1,488 @@
+//! The one pipeline: a record in, an [`Explanation`] out (used by the CLI, the app and tests),
+//! and per-record features for fitting and for the surrogate's cache.
+
+use candle_core::{DType, Tensor};
+use ndarray::{Array2, s};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::dsp::{PreparedInput, PreprocessSettings, prepare};
+use crate::io::Dataset;
+use crate::model::{LoadedModel, ModelConfig, Task};
+use crate::progress::{Progress, ProgressSink};
+use crate::record::Ecg;
+use crate::tlc::assign::{StepMap, assign, proportions, segments};
+use crate::tlc::features::FeatureSettings;
+use crate::tlc::features::features_from_blocks;
+use crate::tlc::gradcam::{gradcam, pearson, to_steps};
+use crate::tlc::{Explainer, Explanation, GradCam, Prediction, TlcError};
+
+/// Which output and block Grad-CAM explains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GradCamTarget {
+    /// Output index (class).
+    pub output: usize,
+    /// Residual block; `None` = the last block (the usual Grad-CAM layer).
+    pub block: Option<usize>,
+}
+
+/// Settings of [`explain_record`]. Default: no filtering, Grad-CAM on, for the top predicted
+/// output at the last block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExplainSettings {
+    pub preprocess: PreprocessSettings,
+    /// Grad-CAM target; `None` = the top predicted output (highest raw output) at the last
+    /// block. Naming the output saves a second pass through the network: the gradient has to be
+    /// requested before the forward pass, so the default target needs the logits first.
+    pub gradcam: Option<GradCamTarget>,
+    /// Compute Grad-CAM at all.
+    pub with_gradcam: bool,
+}
+
+impl Default for ExplainSettings {
+    fn default() -> Self {
+        ExplainSettings {
+            preprocess: PreprocessSettings::default(),
+            gradcam: None,
+            with_gradcam: true,
+        }
+    }
+}
+
+/// What the network gave for one record, already converted to arrays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordOutputs {
+    /// Raw outputs (logits or regression values).
+    pub raw: Vec<f32>,
+    /// Outputs (C_i, L_i) of the explainer's blocks, in the explainer's block order.
+    pub blocks: Vec<Array2<f32>>,
+    /// Grad-CAM inputs: (output, block, block activation (C, L), gradient (C, L)).
+    pub gradcam: Option<(usize, usize, Array2<f32>, Array2<f32>)>,
+}
+
+/// Identity of the record being explained, for mapping steps onto its own time axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordInfo {
+    pub id: String,
+    pub fs_hz: f64,
+    pub n_samples: usize,
+}
+
+/// The model's prediction from its raw outputs.
+pub fn prediction(config: &ModelConfig, raw: &[f32]) -> Prediction {
+    let probabilities = activate(config.task, raw);
+    let names = |i: usize| {
+        config
+            .class_names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("output {i}"))
+    };
+    let predicted_labels = match config.task {
+        Task::Multilabel => (0..raw.len())
+            .filter(|&i| probabilities[i] >= 0.5)
+            .map(names)
+            .collect(),
+        Task::Multiclass => top_output(raw).map(names).into_iter().collect(),
+        Task::Regression => Vec::new(),
+    };
+    Prediction {
+        task: config.task,
+        output_names: (0..raw.len()).map(names).collect(),
+        raw: raw.to_vec(),
+        probabilities,
+        predicted_labels,
+    }
+}
+
+fn activate(task: Task, raw: &[f32]) -> Vec<f32> {
+    match task {
+        Task::Multilabel => raw.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect(),
+        Task::Multiclass => {
+            let max = raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = raw.iter().map(|&v| (v - max).exp()).collect();
+            let total: f32 = e.iter().sum();
+            e.iter().map(|v| v / total).collect()
+        }
+        Task::Regression => raw.to_vec(),
+    }
+}
+
+/// Index of the highest raw output (ties -> lowest), `None` for no outputs.
+pub fn top_output(raw: &[f32]) -> Option<usize> {
+    (0..raw.len()).reduce(|b, i| if raw[i] > raw[b] { i } else { b })
+}
+
+/// Features (T, F) of one record from its block outputs, per the explainer's settings.
+pub fn explainer_features(
+    explainer: &Explainer,
+    blocks: &[Array2<f32>],
+) -> Result<Array2<f32>, TlcError> {
+    let f = features_from_blocks(blocks, explainer.features.alignment)?;
+    if f.ncols() != explainer.mean.len() {
+        return Err(TlcError::shape(
+            "features",
+            format!(
+                "{} features (explainer '{}')",
+                explainer.mean.len(),
+                explainer.name
+            ),
+            f.ncols(),
+        ));
+    }
+    Ok(f)
+}
+
+/// The rows of `features` (T, F) on valid steps (overlapping the real signal).
+pub fn valid_rows(features: &Array2<f32>, prepared: &PreparedInput) -> Array2<f32> {
+    let map = StepMap::new(prepared, features.nrows(), prepared.fs_hz, 0);
+    let v = map.valid_steps();
+    features.slice(s![v, ..]).to_owned()
+}
+
+/// Everything after the network: features, assignment, entropy, segments, proportions (over
+/// valid steps), Grad-CAM and its correlation with the entropy.
+pub fn explanation_from_outputs(
+    explainer: &Explainer,
+    model_name: &str,
+    record: &RecordInfo,
+    prepared: &PreparedInput,
+    outputs: RecordOutputs,
+) -> Result<Explanation, TlcError> {
+    let features = explainer_features(explainer, &outputs.blocks)?;
+    let clusters = explainer.cluster_model();
+    let a = assign(features.view(), &clusters)?;
+    let n_steps = features.nrows();
+    let map = StepMap::new(prepared, n_steps, record.fs_hz, record.n_samples);
+    let valid = map.valid_steps();
+    let entropy: Vec<f32> = a.entropy.to_vec();
+    let segs = segments(&a.labels, &entropy, &map);
+    let props = proportions(&a.labels, explainer.k, valid.clone());
+    let config = &explainer.model_config;
+    let gradcam = match outputs.gradcam {
+        None => None,
+        Some((output, block, activation, gradient)) => {
+            let maps = gradcam(activation.view(), gradient.view(), prepared.data.ncols())?;
+            Some(GradCam {
+                output_index: output,
+                output_name: config
+                    .class_names
+                    .get(output)
+                    .cloned()
+                    .unwrap_or_else(|| format!("output {output}")),
+                block,
+                weights: maps.weights,
+                lowres: maps.lowres,
+                map: maps.map,
+            })
+        }
+    };
+    let correlation = gradcam.as_ref().and_then(|g| {
+        let per_step = to_steps(&g.map, n_steps);
+        pearson(&entropy[valid.clone()], &per_step[valid.clone()])
+    });
+    Ok(Explanation {
+        record_id: record.id.clone(),
+        model_name: model_name.to_string(),
+        explainer_name: explainer.name.clone(),
+        prediction: prediction(config, &outputs.raw),
+        k: explainer.k,
+        step_times_s: map.step_centres_s(),
+        step_duration_s: map.step_duration_s(),
+        valid_steps: (valid.start, valid.end),
+        labels: a.labels,
+        entropy,
+        soft: a.soft.rows().into_iter().map(|r| r.to_vec()).collect(),
+        proportions: props,
+        segments: segs,
+        gradcam,
+        model_fs_hz: prepared.fs_hz,
+        model_start_s: prepared.start_s,
+        entropy_gradcam_correlation: correlation,
+    })
+}
+
+/// Features of one record for fitting or for a surrogate's cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordFeatures {
+    /// (valid steps, F): only the steps overlapping the real signal.
+    pub features: Array2<f32>,
+    pub prepared: PreparedInput,
+    /// The model's raw outputs for the record.
+    pub raw_outputs: Vec<f32>,
+}
+
+/// Row `b` of a (B, C, L) tensor as a (C, L) array.
+fn batch_item(values: &[f32], dims: &[usize], b: usize) -> Result<Array2<f32>, TlcError> {
+    if dims.len() != 3 || b >= dims[0] {
+        return Err(TlcError::shape(
+            "block output",
+            "(batch, channels, length)",
+            format!("{dims:?}"),
+        ));
+    }
+    let n = dims[1] * dims[2];
+    Array2::from_shape_vec((dims[1], dims[2]), values[b * n..(b + 1) * n].to_vec())
+        .map_err(|e| TlcError::shape("block output", format!("{dims:?}"), e))
+}
+
+fn tensor_values(t: &Tensor) -> Result<(Vec<f32>, Vec<usize>), TlcError> {
+    let dims = t.dims().to_vec();
+    let values = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    Ok((values, dims))
+}
+
+/// Prepare a record for `model`, naming the record on failure.
+pub fn prepare_for(
+    model: &LoadedModel,
+    ecg: &Ecg,
+    preprocess: &PreprocessSettings,
+) -> Result<PreparedInput, TlcError> {
+    prepare(ecg, &model.config.input_spec(), preprocess).map_err(|source| TlcError::Preprocess {
+        record: ecg.meta.id.clone(),
+        source,
+    })
+}
+
+/// Block outputs (in `blocks` order) and raw outputs of prepared inputs: one forward pass.
+fn forward_blocks(
+    model: &LoadedModel,
+    inputs: &[Array2<f32>],
+    blocks: &[usize],
+) -> Result<Vec<(Vec<Array2<f32>>, Vec<f32>)>, TlcError> {
+    let out = model.explain_forward(inputs, blocks, None)?;
+    let (logits, ldims) = tensor_values(&out.logits)?;
+    let mut per_block = Vec::with_capacity(blocks.len());
+    for &b in blocks {
+        let t = out.blocks.get(b).and_then(|t| t.as_ref()).ok_or_else(|| {
+            TlcError::shape(
+                "forward pass",
+                format!("the output of block {b}"),
+                "nothing",
+            )
+        })?;
+        per_block.push(tensor_values(t)?);
+    }
+    let n_out = ldims.get(1).copied().unwrap_or(0);
+    (0..inputs.len())
+        .map(|i| {
+            let arrays = per_block
+                .iter()
+                .map(|(v, d)| batch_item(v, d, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((arrays, logits[i * n_out..(i + 1) * n_out].to_vec()))
+        })
+        .collect()
+}
+
+/// Features on the valid steps, prepared input and raw outputs of one record.
+pub fn record_features(
+    model: &LoadedModel,
+    features: &FeatureSettings,
+    ecg: &Ecg,
+    preprocess: &PreprocessSettings,
+) -> Result<RecordFeatures, TlcError> {
+    let blocks = features.resolve_blocks(&model.config)?;
+    let prepared = prepare_for(model, ecg, preprocess)?;
+    let mut out = forward_blocks(model, std::slice::from_ref(&prepared.data), &blocks)?;
+    let (block_arrays, raw) = out
+        .pop()
+        .ok_or_else(|| TlcError::shape("forward pass", 1, 0))?;
+    let f = features_from_blocks(&block_arrays, features.alignment)?;
+    Ok(RecordFeatures {
+        features: valid_rows(&f, &prepared),
+        prepared,
+        raw_outputs: raw,
+    })
+}
+
+/// [`record_features`] for records of a data set, in forward batches of `model.batch_size`
+/// (records loaded and prepared in parallel); reports progress and stops when cancelled.
+/// `sink` receives each record's features in order, so callers choose what to keep.
+pub fn for_each_record_features(
+    model: &LoadedModel,
+    features: &FeatureSettings,
+    dataset: &dyn Dataset,
+    indices: &[usize],
+    preprocess: &PreprocessSettings,
+    progress: &dyn ProgressSink,
+    mut sink: impl FnMut(usize, RecordFeatures) -> Result<(), TlcError>,
+) -> Result<(), TlcError> {
+    let blocks = features.resolve_blocks(&model.config)?;
+    let batch = model.batch_size.max(1);
+    let total = indices.len();
+    for (c, chunk) in indices.chunks(batch).enumerate() {
+        if progress.is_cancelled() {
+            return Err(TlcError::Cancelled);
+        }
+        progress.report(Progress {
+            stage: "features".into(),
+            done: c * batch,
+            total,
+        });
+        let prepared: Vec<PreparedInput> = chunk
+            .par_iter()
+            .map(|&i| {
+                let ecg = dataset.load(i).map_err(|source| TlcError::Dataset {
+                    record: dataset
+                        .entry(i)
+                        .map_or_else(|| format!("#{i}"), |e| e.id.clone()),
+                    source,
+                })?;
+                prepare_for(model, &ecg, preprocess)
+            })
+            .collect::<Result<_, _>>()?;
+        let inputs: Vec<Array2<f32>> = prepared.iter().map(|p| p.data.clone()).collect();
+        let outs = forward_blocks(model, &inputs, &blocks)?;
+        for ((&i, p), (block_arrays, raw)) in chunk.iter().zip(prepared).zip(outs) {
+            let f = features_from_blocks(&block_arrays, features.alignment)?;
+            sink(
+                i,
+                RecordFeatures {
+                    features: valid_rows(&f, &p),
+                    prepared: p,
+                    raw_outputs: raw,
+                },
+            )?;
+        }
+    }
+    progress.report(Progress {
+        stage: "features".into(),
+        done: total,
+        total,
+    });
+    Ok(())
+}
+
+/// [`record_features`] of many records of a data set (for the surrogate's feature cache).
+pub fn dataset_features(
+    model: &LoadedModel,
+    features: &FeatureSettings,
+    dataset: &dyn Dataset,
+    indices: &[usize],
+    preprocess: &PreprocessSettings,
+    progress: &dyn ProgressSink,
+) -> Result<Vec<RecordFeatures>, TlcError> {
+    let mut out = Vec::with_capacity(indices.len());
+    for_each_record_features(
+        model,
+        features,
+        dataset,
+        indices,
+        preprocess,
+        progress,
+        |_, r| {
+            out.push(r);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Explain one record: prepare once, one forward pass (explainer blocks + Grad-CAM gradient),
+/// features, assignment, entropy, segments, proportions, Grad-CAM, predictions, correlation.
+/// With the default Grad-CAM target (top predicted output) a second pass computes the gradient
+/// once the top output is known.
+pub fn explain_record(
+    model: &LoadedModel,
+    explainer: &Explainer,
+    ecg: &Ecg,
+    settings: &ExplainSettings,
+) -> Result<Explanation, TlcError> {
+    explainer.check_model(model)?;
+    let blocks = explainer.blocks()?;
+    let prepared = prepare_for(model, ecg, &settings.preprocess)?;
+    let n_blocks = model.config.blocks_dim.len();
+    let n_outputs = model.config.n_outputs;
+    let target = if settings.with_gradcam {
+        Some(settings.gradcam)
+    } else {
+        None
+    };
+    let grad_block = match target {
+        Some(Some(GradCamTarget { block: Some(b), .. })) => b,
+        _ => n_blocks.saturating_sub(1),
+    };
+    if target.is_some() && grad_block >= n_blocks {
+        return Err(TlcError::setting(
+            "gradcam block",
+            format!("block {grad_block} does not exist (the model has {n_blocks})"),
+        ));
+    }
+    if let Some(Some(t)) = target {
+        if t.output >= n_outputs {
+            return Err(TlcError::setting(
+                "gradcam output",
+                format!(
+                    "output {} does not exist (the model has {n_outputs})",
+                    t.output
+                ),
+            ));
+        }
+    }
+    let mut wanted = blocks.clone();
+    if target.is_some() && !wanted.contains(&grad_block) {
+        wanted.push(grad_block);
+    }
+    let inputs = std::slice::from_ref(&prepared.data);
+    let known_output = match target {
+        Some(Some(t)) => Some(t.output),
+        _ => None,
+    };
+    let out = model.explain_forward(inputs, &wanted, known_output.map(|o| (grad_block, o)))?;
+    let (raw, _) = tensor_values(&out.logits)?;
+    let block_of = |b: usize| -> Result<Array2<f32>, TlcError> {
+        let t = out.blocks.get(b).and_then(|t| t.as_ref()).ok_or_else(|| {
+            TlcError::shape(
+                "forward pass",
+                format!("the output of block {b}"),
+                "nothing",
+            )
+        })?;
+        let (v, d) = tensor_values(t)?;
+        batch_item(&v, &d, 0)
+    };
+    let block_arrays = blocks
+        .iter()
+        .map(|&b| block_of(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let gradcam = match target {
+        None => None,
+        Some(_) => {
+            let (output, grad) = match (known_output, &out.grad) {
+                (Some(o), Some(g)) => (o, g.clone()),
+                _ => {
+                    let top = top_output(&raw).unwrap_or(0);
+                    let second = model.explain_forward(inputs, &[], Some((grad_block, top)))?;
+                    let g = second.grad.ok_or_else(|| {
+                        TlcError::shape("Grad-CAM", "a gradient", "none from the model")
+                    })?;
+                    (top, g)
+                }
+            };
+            let (gv, gd) = tensor_values(&grad)?;
+            Some((
+                output,
+                grad_block,
+                block_of(grad_block)?,
+                batch_item(&gv, &gd, 0)?,
+            ))
+        }
+    };
+    let record = RecordInfo {
+        id: ecg.meta.id.clone(),
+        fs_hz: ecg.fs_hz,
+        n_samples: ecg.n_samples(),
+    };
+    explanation_from_outputs(
+        explainer,
+        &model.name,
+        &record,
+        &prepared,
+        RecordOutputs {
+            raw,
+            blocks: block_arrays,
+            gradcam,
+        },
+    )
+}

@@ -1,0 +1,574 @@
+//! The desktop app driven through egui_kittest (accesskit queries, wgpu on the CPU for the
+//! snapshots), and a smoke run of the real binary in a real window under Xvfb.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::kittest::{NodeT as _, Queryable};
+use egui_kittest::{Harness, SnapshotOptions};
+use ndarray::Array2;
+use tlc_explorer::app::{AnalysedRecord, Settings, TlcApp, ViewLayout};
+use tlc_explorer::delineate::{Beat, Delineation, Wave, WaveKind};
+use tlc_explorer::io::{Dataset, IoError, RecordEntry};
+use tlc_explorer::model::Task;
+use tlc_explorer::record::{Ecg, EcgMeta, LeadName, Sex};
+use tlc_explorer::tlc::{Explanation, GradCam, Prediction, Segment};
+
+const FS_HZ: f64 = 500.0;
+const DURATION_S: f64 = 10.0;
+const BEAT_S: f64 = 0.8;
+const FIRST_QRS_S: f64 = 0.35;
+
+fn gauss(t: f64, centre: f64, width: f64, amp: f64) -> f64 {
+    amp * (-0.5 * ((t - centre) / width).powi(2)).exp()
+}
+
+/// A clean synthetic 12-lead ECG (P, QRS, T per beat) with known landmarks.
+fn synthetic_ecg(id: &str, labels: &[&str]) -> Ecg {
+    let n = (DURATION_S * FS_HZ) as usize;
+    let leads = LeadName::standard_12();
+    let scale = [1.0, 1.3, 0.4, -0.9, 0.5, 0.8, -0.6, 0.3, 0.9, 1.4, 1.2, 1.0];
+    let mut data = Array2::<f32>::zeros((12, n));
+    for (l, s) in scale.iter().enumerate() {
+        for i in 0..n {
+            let t = i as f64 / FS_HZ;
+            let mut v = 0.0;
+            let mut q = FIRST_QRS_S;
+            while q < DURATION_S + 1.0 {
+                v += gauss(t, q - 0.18, 0.025, 0.15);
+                v += gauss(t, q - 0.02, 0.008, -0.12);
+                v += gauss(t, q, 0.010, 1.2);
+                v += gauss(t, q + 0.025, 0.010, -0.3);
+                v += gauss(t, q + 0.30, 0.055, 0.3);
+                q += BEAT_S;
+            }
+            data[[l, i]] = (v * s) as f32;
+        }
+    }
+    let meta = EcgMeta {
+        id: id.to_string(),
+        age_years: Some(61.0),
+        sex: Some(Sex::Female),
+        labels: labels.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    Ecg::new(leads, FS_HZ, data, meta).expect("synthetic record is valid")
+}
+
+fn qrs_times() -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut q = FIRST_QRS_S;
+    while q < DURATION_S - 0.4 {
+        out.push(q);
+        q += BEAT_S;
+    }
+    out
+}
+
+fn synthetic_delineation() -> Delineation {
+    let s = |t: f64| (t * FS_HZ).round() as usize;
+    let beats: Vec<Beat> = qrs_times()
+        .into_iter()
+        .map(|q| Beat {
+            p: Some(Wave {
+                kind: WaveKind::P,
+                onset: s(q - 0.23),
+                peak: s(q - 0.18),
+                offset: s(q - 0.13),
+            }),
+            qrs: Wave {
+                kind: WaveKind::Qrs,
+                onset: s(q - 0.04),
+                peak: s(q),
+                offset: s(q + 0.05),
+            },
+            t: Some(Wave {
+                kind: WaveKind::T,
+                onset: s(q + 0.18),
+                peak: s(q + 0.30),
+                offset: s(q + 0.42),
+            }),
+        })
+        .collect();
+    Delineation {
+        fs_hz: FS_HZ,
+        n_samples: (DURATION_S * FS_HZ) as usize,
+        per_lead: vec![Vec::new(); 12],
+        beats,
+        atrial_fibrillation_suspected: false,
+    }
+}
+
+/// An explanation laid out like the pipeline's: 256 steps over a 4096-sample input at 400 Hz,
+/// the 10 s record centred in it; clusters follow the waves.
+fn synthetic_explanation(id: &str) -> Explanation {
+    let steps = 256;
+    let model_fs_hz = 400.0;
+    let model_start_s = -(4096.0 / model_fs_hz - DURATION_S) / 2.0;
+    let step_duration_s = 4096.0 / model_fs_hz / steps as f64;
+    let step_times_s: Vec<f64> = (0..steps)
+        .map(|i| model_start_s + (i as f64 + 0.5) * step_duration_s)
+        .collect();
+    let first = step_times_s.iter().position(|&t| t >= 0.0).unwrap();
+    let end = step_times_s.iter().rposition(|&t| t <= DURATION_S).unwrap() + 1;
+    let k = 4;
+    let phase = |t: f64| {
+        let d = (t - FIRST_QRS_S).rem_euclid(BEAT_S);
+        let d = if d > BEAT_S - 0.25 { d - BEAT_S } else { d };
+        if (-0.04..0.05).contains(&d) {
+            1
+        } else if (0.18..0.42).contains(&d) {
+            2
+        } else if (-0.23..-0.13).contains(&d) {
+            3
+        } else {
+            0
+        }
+    };
+    let labels: Vec<usize> = step_times_s.iter().map(|&t| phase(t)).collect();
+    let entropy: Vec<f32> = (0..steps)
+        .map(|i| {
+            let change = (i > 0 && labels[i] != labels[i - 1])
+                || (i + 1 < steps && labels[i] != labels[i + 1]);
+            if change { 0.7 } else { 0.15 }
+        })
+        .collect();
+    let soft: Vec<Vec<f32>> = labels
+        .iter()
+        .zip(&entropy)
+        .map(|(&c, &e)| {
+            (0..k)
+                .map(|j| {
+                    if j == c {
+                        1.0 - e / 2.0
+                    } else {
+                        e / 2.0 / (k - 1) as f32
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut proportions = vec![0.0f32; k];
+    for &c in &labels[first..end] {
+        proportions[c] += 1.0 / (end - first) as f32;
+    }
+    let mut segments = Vec::new();
+    let mut a = first;
+    for i in first + 1..=end {
+        if i == end || labels[i] != labels[a] {
+            let start_s = (step_times_s[a] - step_duration_s / 2.0).max(0.0);
+            let end_s = (step_times_s[i - 1] + step_duration_s / 2.0).min(DURATION_S);
+            segments.push(Segment {
+                cluster: labels[a],
+                start_step: a,
+                end_step: i,
+                start_s,
+                end_s,
+                start_sample: (start_s * FS_HZ) as usize,
+                end_sample: (end_s * FS_HZ) as usize,
+                mean_entropy: entropy[a..i].iter().sum::<f32>() / (i - a) as f32,
+            });
+            a = i;
+        }
+    }
+    let map: Vec<f32> = (0..4096)
+        .map(|m| {
+            let t = model_start_s + m as f64 / model_fs_hz;
+            qrs_times()
+                .iter()
+                .map(|&q| gauss(t, q + 0.02, 0.06, 1.0))
+                .fold(0.0, f64::max) as f32
+        })
+        .collect();
+    let names: Vec<String> = ["NORM", "MI", "STTC", "CD", "HYP"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    Explanation {
+        record_id: id.to_string(),
+        model_name: "synthetic test model".into(),
+        explainer_name: "synthetic test explainer".into(),
+        prediction: Prediction {
+            task: Task::Multilabel,
+            output_names: names,
+            raw: vec![2.0, -1.5, 0.3, -3.0, -2.2],
+            probabilities: vec![0.88, 0.18, 0.57, 0.05, 0.10],
+            predicted_labels: vec!["NORM".into(), "STTC".into()],
+        },
+        k,
+        step_times_s,
+        step_duration_s,
+        valid_steps: (first, end),
+        labels,
+        entropy,
+        soft,
+        proportions,
+        segments,
+        gradcam: Some(GradCam {
+            output_index: 0,
+            output_name: "NORM".into(),
+            block: 4,
+            weights: vec![0.1; 8],
+            lowres: vec![0.5; 16],
+            map,
+        }),
+        model_fs_hz,
+        model_start_s,
+        entropy_gradcam_correlation: Some(0.42),
+    }
+}
+
+/// A data set held in memory; one record can be made unreadable.
+struct MemoryDataset {
+    entries: Vec<RecordEntry>,
+    broken: Option<usize>,
+}
+
+impl MemoryDataset {
+    fn new(n: usize, broken: Option<usize>) -> Self {
+        let classes = ["NORM", "MI", "STTC", "CD", "HYP"];
+        let entries = (0..n)
+            .map(|i| RecordEntry {
+                id: format!("rec-{i:03}"),
+                labels: vec![classes[i % classes.len()].to_string()],
+                fold: Some((i % 10) as u32 + 1),
+                age_years: Some(40.0 + (i % 40) as f32),
+                sex: Some(if i % 2 == 0 { Sex::Female } else { Sex::Male }),
+                report: None,
+            })
+            .collect();
+        MemoryDataset { entries, broken }
+    }
+}
+
+impl Dataset for MemoryDataset {
+    fn name(&self) -> String {
+        format!("memory ({} records)", self.entries.len())
+    }
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+    fn entry(&self, index: usize) -> Option<&RecordEntry> {
+        self.entries.get(index)
+    }
+    fn load(&self, index: usize) -> Result<Ecg, IoError> {
+        let e = self
+            .entries
+            .get(index)
+            .ok_or_else(|| IoError::format("memory", format!("no record {index}")))?;
+        if self.broken == Some(index) {
+            return Err(IoError::format(
+                format!("/data/{}.dat", e.id),
+                "file ends after 12 of 60000 bytes",
+            ));
+        }
+        let labels: Vec<&str> = e.labels.iter().map(String::as_str).collect();
+        Ok(synthetic_ecg(&e.id, &labels))
+    }
+    fn class_names(&self) -> Vec<String> {
+        ["NORM", "MI", "STTC", "CD", "HYP"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+}
+
+fn harness(app: TlcApp, size: [f32; 2]) -> Harness<'static, TlcApp> {
+    Harness::builder()
+        .with_size(size)
+        .with_max_steps(16)
+        .build_ui_state(|ui, app: &mut TlcApp| app.ui_root(ui), app)
+}
+
+/// Step the UI until the worker is idle (fails after `timeout`).
+fn wait_idle(h: &mut Harness<'_, TlcApp>, timeout: Duration) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if h.state().is_idle() {
+            break;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "the worker did not finish within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+    let _ = h.run_ok();
+}
+
+fn snapshot_options() -> SnapshotOptions {
+    // Lavapipe and GPU drivers differ in anti-aliasing; allow a little.
+    SnapshotOptions::new()
+        .output_path("tests/snapshots/app")
+        .threshold(2.0)
+        .max_failed_pixels(600)
+}
+
+fn app_with_memory_data(n: usize, broken: Option<usize>) -> TlcApp {
+    let mut app = TlcApp::without_data(None, Settings::default()).expect("worker starts");
+    app.set_dataset(None, Arc::new(MemoryDataset::new(n, broken)));
+    app
+}
+
+#[test]
+fn browser_selects_records_with_mouse_and_keyboard() {
+    let mut h = harness(app_with_memory_data(200, None), [1200.0, 760.0]);
+    wait_idle(&mut h, Duration::from_secs(20));
+    assert_eq!(h.state().selected_index(), Some(0));
+    assert_eq!(
+        h.state().current_record().map(|r| r.ecg.meta.id.as_str()),
+        Some("rec-000")
+    );
+
+    h.get_by_label("rec-003").click();
+    wait_idle(&mut h, Duration::from_secs(20));
+    assert_eq!(
+        h.state().current_record().map(|r| r.ecg.meta.id.as_str()),
+        Some("rec-003")
+    );
+
+    h.key_press(egui::Key::ArrowDown);
+    wait_idle(&mut h, Duration::from_secs(20));
+    assert_eq!(h.state().selected_index(), Some(4));
+    h.key_press(egui::Key::PageDown);
+    wait_idle(&mut h, Duration::from_secs(20));
+    assert!(
+        h.state().selected_index().unwrap() > 10,
+        "page down moves a page"
+    );
+
+    // Search narrows the list; a filtered-out record is no longer offered.
+    h.get_by_label("Search").type_text("rec-01");
+    h.run_ok();
+    assert!(h.query_by_label("rec-150").is_none());
+    assert!(h.query_by_label("rec-012").is_some());
+}
+
+#[test]
+fn a_record_that_fails_to_load_shows_its_file_and_cause() {
+    let mut h = harness(app_with_memory_data(5, Some(2)), [1100.0, 700.0]);
+    wait_idle(&mut h, Duration::from_secs(20));
+    h.get_by_label("rec-002").click();
+    wait_idle(&mut h, Duration::from_secs(20));
+    let errors = h.state().errors().to_vec();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].cause.contains("/data/rec-002.dat") && errors[0].cause.contains("ends after"),
+        "{:?}",
+        errors[0]
+    );
+    // Shown in the UI, readably.
+    assert!(h.query_by_label_contains("rec-002.dat").is_some());
+    // The app still works: the previous record stays on screen and others load.
+    h.get_by_label("rec-003").click();
+    wait_idle(&mut h, Duration::from_secs(20));
+    assert_eq!(
+        h.state().current_record().map(|r| r.ecg.meta.id.as_str()),
+        Some("rec-003")
+    );
+}
+
+fn explained_app() -> TlcApp {
+    let mut app = TlcApp::without_data(None, Settings::default()).expect("worker starts");
+    let ecg = synthetic_ecg("synthetic-001", &["NORM"]);
+    app.show_record(AnalysedRecord {
+        index: None,
+        ecg: Arc::new(ecg),
+        explanation: Some(Arc::new(synthetic_explanation("synthetic-001"))),
+        delineation: Some(Arc::new(synthetic_delineation())),
+        problems: Vec::new(),
+    });
+    app
+}
+
+#[test]
+fn layers_toggle_and_layout_switches() {
+    let mut h = harness(explained_app(), [1280.0, 860.0]);
+    h.run_ok();
+    // The explanation panel shows outputs and segments with real data behind them.
+    assert!(h.query_by_label("Outputs").is_some());
+    assert!(h.query_by_label("Segments").is_some());
+    h.snapshot_options("stacked_all_layers", &snapshot_options());
+
+    h.get_by_label("clusters").click();
+    h.get_by_label("landmarks").click();
+    h.get_by_label("heat overlay").click();
+    h.run_ok();
+    let layers = h.state().settings.layers;
+    assert!(!layers.clusters && !layers.landmarks && layers.gradcam_overlay);
+
+    h.get_by_label("3 x 4 + rhythm").click();
+    h.run_ok();
+    assert_eq!(h.state().settings.layout, ViewLayout::Clinical);
+    h.snapshot_options("clinical_heat_overlay", &snapshot_options());
+}
+
+#[test]
+fn hover_reads_out_time_value_cluster_and_segment() {
+    let mut h = harness(explained_app(), [1280.0, 860.0]);
+    h.run_ok();
+    let canvas = h.get_by_label("ECG view").rect();
+    // Somewhere inside the first lead row.
+    h.hover_at(egui::pos2(
+        canvas.left() + canvas.width() * 0.4,
+        canvas.top() + 40.0,
+    ));
+    h.run_ok();
+    let status = h
+        .query_by_label_contains("t = ")
+        .expect("hover read-out in the status bar");
+    let node = status.accesskit_node();
+    let text = node
+        .value()
+        .or_else(|| node.label())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.contains("mV")
+            && text.contains("cluster")
+            && text.contains("entropy")
+            && text.contains("segment"),
+        "{text}"
+    );
+}
+
+fn xvfb() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("Xvfb"))
+            .find(|p| p.exists())
+    });
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI: Xvfb is required for the smoke test (.ci/setup installs it)");
+        }
+        eprintln!("SKIPPED: Xvfb not found");
+    }
+    found
+}
+
+/// Kill the child we started when the test ends, however it ends.
+struct ChildGuard(std::process::Child);
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn png_is_not_blank(path: &Path) -> bool {
+    let bytes = std::fs::read(path).expect("screenshot written");
+    let img = image_rgba(&bytes);
+    // Blank = (nearly) one colour; a drawn window has text, panels and widgets.
+    let mut colours: Vec<&[u8]> = img.chunks(4).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    colours.len() > 16
+}
+
+fn image_rgba(png: &[u8]) -> Vec<u8> {
+    let pixmap = resvg::tiny_skia::Pixmap::decode_png(png).expect("a valid PNG");
+    pixmap.data().to_vec()
+}
+
+#[test]
+fn real_binary_in_xvfb_takes_a_screenshot_and_exits() {
+    let Some(xvfb) = xvfb() else { return };
+    let display = format!(":{}", 90 + std::process::id() % 9);
+    let _server = ChildGuard(
+        std::process::Command::new(xvfb)
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1600x1000x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Xvfb starts"),
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("shot.png");
+    let mut child = ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tlc"))
+            .env("DISPLAY", &display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("TLC_SCREENSHOT", &shot)
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
+            .spawn()
+            .expect("tlc starts"),
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "the app did not exit within 3 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "tlc exited with {status}");
+    assert!(shot.exists(), "no screenshot at {}", shot.display());
+    assert!(png_is_not_blank(&shot), "the screenshot is blank");
+    if std::env::var_os("TLC_UPDATE_README_SCREENSHOT").is_some() {
+        std::fs::copy(
+            &shot,
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/screenshot.png"),
+        )
+        .unwrap();
+    }
+}
+
+/// Write a WFDB record whose signal file is cut short.
+fn write_truncated_record(dir: &Path) -> PathBuf {
+    let hea = dir.join("broken.hea");
+    let mut text = String::from("broken 12 500 5000\n");
+    for lead in [
+        "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+    ] {
+        text.push_str(&format!("broken.dat 16 1000/mV 16 0 0 0 0 {lead}\n"));
+    }
+    std::fs::write(&hea, text).unwrap();
+    std::fs::write(dir.join("broken.dat"), vec![0u8; 100]).unwrap();
+    hea
+}
+
+#[test]
+fn opening_a_truncated_record_shows_a_readable_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let hea = write_truncated_record(dir.path());
+    let launch = tlc_explorer::app::Launch {
+        path: Some(hea),
+        model: None,
+        explainer: None,
+    };
+    let app = TlcApp::new(None, Settings::default(), launch).expect("app starts");
+    let mut h = harness(app, [1100.0, 700.0]);
+    wait_idle(&mut h, Duration::from_secs(20));
+    let errors = h.state().errors().to_vec();
+    assert!(!errors.is_empty(), "a truncated signal must be reported");
+    let text = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("broken"), "the error names the file: {text}");
+    assert!(
+        h.query_all_by_label_contains("broken.dat").next().is_some(),
+        "the error is on screen: {text}"
+    );
+    eprintln!("shown error: {text}");
+    assert!(h.state().current_record().is_none());
+}

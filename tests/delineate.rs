@@ -1,0 +1,393 @@
+//! Delineator: accuracy on LUDB (real annotations), synthetic ground truth, bad inputs,
+//! segment labels and alignment on a real record.
+
+mod common;
+
+use ndarray::Array2;
+use tlc_explorer::delineate::score::{LudbOptions, evaluate_ludb};
+use tlc_explorer::delineate::{
+    self, Beat, DelineateError, DelineatorParams, SegmentLabel, labels_at_steps, labels_per_sample,
+};
+use tlc_explorer::progress::NoProgress;
+use tlc_explorer::synth::{SynthParams, generate_record};
+use tlc_explorer::{Ecg, EcgMeta, LeadName};
+
+fn ecg_from_rows(rows: Vec<Vec<f32>>, fs_hz: f64) -> Ecg {
+    let n = rows[0].len();
+    let n_leads = rows.len();
+    let flat: Vec<f32> = rows.into_iter().flatten().collect();
+    let leads = LeadName::standard_12().into_iter().take(n_leads).collect();
+    Ecg::new(
+        leads,
+        fs_hz,
+        Array2::from_shape_vec((n_leads, n), flat).unwrap(),
+        EcgMeta {
+            id: "test".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// The full LUDB table at 500 Hz. Floors sit a little below the measured figures (see
+/// src/delineate/README.md) so that a regression fails.
+#[test]
+fn ludb_accuracy_at_500_hz() {
+    let Some(root) = common::data("ludb") else {
+        return;
+    };
+    let eval = evaluate_ludb(
+        &root,
+        &DelineatorParams::default(),
+        &LudbOptions::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(eval.records.len(), 200);
+    let t = &eval.total;
+    println!("{}", t.table());
+    // Reference counts: every complete annotated wave is scored.
+    assert!(t.qrs.true_positives + t.qrs.false_negatives > 21_800);
+    let floors = [
+        ("P", &t.p, 0.985, 0.968),
+        ("QRS", &t.qrs, 0.999, 0.993),
+        ("T", &t.t, 0.989, 0.985),
+    ];
+    for (name, k, se, ppv) in floors {
+        assert!(
+            k.sensitivity() >= se,
+            "{name} Se {:.4} < {se}",
+            k.sensitivity()
+        );
+        assert!(k.ppv() >= ppv, "{name} PPV {:.4} < {ppv}", k.ppv());
+    }
+    // Error SD ceilings (ms), and no gross bias.
+    let ceilings = [
+        ("P onset", &t.p.onset, 22.0),
+        ("P offset", &t.p.offset, 22.0),
+        ("QRS onset", &t.qrs.onset, 14.5),
+        ("QRS offset", &t.qrs.offset, 14.5),
+        ("T offset", &t.t.offset, 30.6),
+    ];
+    for (name, e, sd) in ceilings {
+        assert!(e.sd_ms() <= sd, "{name} SD {:.1} ms > {sd}", e.sd_ms());
+        assert!(
+            e.mean_ms().abs() <= 15.0,
+            "{name} mean {:.1} ms",
+            e.mean_ms()
+        );
+    }
+    // Atrial fibrillation/flutter: (nearly) no P waves.
+    let af: Vec<_> = eval
+        .records
+        .iter()
+        .filter(|r| r.rhythm.contains("Atrial fibrillation") || r.rhythm.contains("flutter"))
+        .collect();
+    assert!(
+        af.len() >= 15,
+        "ludb.csv should list the AF/flutter records"
+    );
+    let (with_p, beats): (usize, usize) = af
+        .iter()
+        .fold((0, 0), |(a, b), r| (a + r.n_beats_with_p, b + r.n_beats));
+    println!("AF/flutter: P reported in {with_p} of {beats} beats");
+    assert!(
+        (with_p as f64) < 0.12 * beats as f64,
+        "P in {with_p} of {beats} AF beats"
+    );
+    let af_fib: Vec<_> = af
+        .iter()
+        .filter(|r| r.rhythm.contains("Atrial fibrillation"))
+        .collect();
+    assert!(
+        af_fib.iter().all(|r| r.atrial_fibrillation_suspected),
+        "an AF record kept its P waves"
+    );
+    // Sinus rhythm keeps its P waves.
+    let sinus_flagged = eval
+        .records
+        .iter()
+        .filter(|r| r.rhythm.starts_with("Sinus") && r.atrial_fibrillation_suspected)
+        .count();
+    assert!(
+        sinus_flagged <= 6,
+        "{sinus_flagged} sinus records lost their P waves"
+    );
+}
+
+/// The same records delineated at 100 Hz (PTB-XL records100) and scored at 500 Hz.
+#[test]
+fn ludb_accuracy_at_100_hz() {
+    let Some(root) = common::data("ludb") else {
+        return;
+    };
+    let options = LudbOptions {
+        resample_hz: Some(100.0),
+        max_records: Some(100),
+        ..Default::default()
+    };
+    let eval = evaluate_ludb(&root, &DelineatorParams::default(), &options, &NoProgress).unwrap();
+    let t = &eval.total;
+    println!("{}", t.table());
+    assert!(
+        t.qrs.sensitivity() >= 0.998 && t.qrs.ppv() >= 0.99,
+        "{}",
+        t.table()
+    );
+    assert!(
+        t.t.sensitivity() >= 0.98 && t.t.ppv() >= 0.98,
+        "{}",
+        t.table()
+    );
+    assert!(
+        t.p.sensitivity() >= 0.93 && t.p.ppv() >= 0.96,
+        "{}",
+        t.table()
+    );
+    assert!(
+        t.qrs.onset.sd_ms() <= 17.0 && t.t.offset.sd_ms() <= 32.0,
+        "{}",
+        t.table()
+    );
+}
+
+/// Synthetic records with known landmarks: every beat found, landmarks within a few samples.
+#[test]
+fn synthetic_ground_truth_is_recovered() {
+    let params = SynthParams {
+        n_records: 12,
+        ..Default::default()
+    };
+    let mut errors: Vec<[f64; 9]> = Vec::new();
+    let mut missed = 0usize;
+    let mut found_p = 0usize;
+    let mut n_truth = 0usize;
+    for i in 0..params.n_records {
+        let rec = generate_record(&params, i).unwrap();
+        let d = delineate::delineate(&rec.ecg, &DelineatorParams::default()).unwrap();
+        assert!(
+            !d.atrial_fibrillation_suspected,
+            "record {i}: sinus rhythm flagged as AF"
+        );
+        for truth in &rec.beats {
+            n_truth += 1;
+            let Some(found) = d
+                .beats
+                .iter()
+                .find(|b| b.qrs.peak.abs_diff(truth.qrs.peak) <= 50)
+            else {
+                missed += 1;
+                continue;
+            };
+            let diff = |a: usize, b: usize| a as f64 - b as f64;
+            let (tp, tt) = (truth.p.unwrap(), truth.t.unwrap());
+            if let (Some(p), Some(t)) = (found.p, found.t) {
+                found_p += 1;
+                errors.push([
+                    diff(p.onset, tp.onset),
+                    diff(p.peak, tp.peak),
+                    diff(p.offset, tp.offset),
+                    diff(found.qrs.onset, truth.qrs.onset),
+                    diff(found.qrs.peak, truth.qrs.peak),
+                    diff(found.qrs.offset, truth.qrs.offset),
+                    diff(t.onset, tt.onset),
+                    diff(t.peak, tt.peak),
+                    diff(t.offset, tt.offset),
+                ]);
+            }
+        }
+    }
+    assert_eq!(missed, 0, "missed {missed} of {n_truth} synthetic beats");
+    assert!(
+        found_p as f64 >= 0.95 * n_truth as f64,
+        "P and T in only {found_p} of {n_truth} beats"
+    );
+    let names = [
+        "P on", "P peak", "P off", "QRS on", "QRS peak", "QRS off", "T on", "T peak", "T off",
+    ];
+    // Median absolute error per landmark, in samples at 500 Hz.
+    let limits = [5.0, 3.0, 5.0, 5.0, 3.0, 5.0, 5.0, 3.0, 5.0];
+    for (j, name) in names.iter().enumerate() {
+        let mut abs: Vec<f64> = errors.iter().map(|e| e[j].abs()).collect();
+        abs.sort_by(f64::total_cmp);
+        let median = abs[abs.len() / 2];
+        println!("{name}: median |error| {median} samples");
+        assert!(
+            median <= limits[j],
+            "{name}: median |error| {median} samples > {}",
+            limits[j]
+        );
+    }
+}
+
+/// Heart rates from 30 to 200 bpm: every beat of a clean synthetic rhythm is found.
+#[test]
+fn rates_from_30_to_200_bpm() {
+    let fs = 500.0;
+    for bpm in [30.0, 60.0, 120.0, 160.0, 200.0] {
+        let rr_s = 60.0 / bpm;
+        let n = (10.0 * fs) as usize;
+        let mut beats_s = Vec::new();
+        let mut t = 0.5;
+        while t < 9.8 {
+            beats_s.push(t);
+            t += rr_s;
+        }
+        let g = |x: f64, c: f64, s: f64| (-(x - c) * (x - c) / (2.0 * s * s)).exp();
+        let row: Vec<f32> = (0..n)
+            .map(|i| {
+                let x = i as f64 / fs;
+                beats_s
+                    .iter()
+                    .map(|&c| {
+                        1.2 * g(x, c, 0.012) - 0.2 * g(x, c + 0.03, 0.01)
+                            + 0.3 * g(x, c + 0.22 * rr_s.sqrt(), 0.04 * rr_s.sqrt())
+                    })
+                    .sum::<f64>() as f32
+            })
+            .collect();
+        let ecg = ecg_from_rows(vec![row.clone(), row], fs);
+        let d = delineate::delineate(&ecg, &DelineatorParams::default()).unwrap();
+        assert_eq!(d.beats.len(), beats_s.len(), "{bpm} bpm");
+        for (b, c) in d.beats.iter().zip(&beats_s) {
+            assert!(
+                (b.qrs.peak as f64 - c * fs).abs() <= 5.0,
+                "{bpm} bpm: QRS at {} for {}",
+                b.qrs.peak,
+                c * fs
+            );
+        }
+    }
+}
+
+fn noise(n: usize, seed: u64, sd: f32) -> Vec<f32> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let normal = Normal::new(0.0f32, sd).unwrap();
+    (0..n).map(|_| normal.sample(&mut rng)).collect()
+}
+
+#[test]
+fn flat_line_and_pure_noise_give_no_beats() {
+    let fs = 500.0;
+    let flat = ecg_from_rows(vec![vec![0.3; 5000]; 12], fs);
+    let d = delineate::delineate(&flat, &DelineatorParams::default()).unwrap();
+    assert!(d.beats.is_empty() && d.per_lead.iter().all(Vec::is_empty));
+    for seed in 0..5 {
+        let rows: Vec<Vec<f32>> = (0..12).map(|l| noise(5000, seed * 100 + l, 0.1)).collect();
+        let d =
+            delineate::delineate(&ecg_from_rows(rows, fs), &DelineatorParams::default()).unwrap();
+        assert!(
+            d.beats.is_empty(),
+            "seed {seed}: {} beats invented in noise",
+            d.beats.len()
+        );
+        let single =
+            delineate::delineate_lead(&noise(1000, seed, 0.5), 100.0, &DelineatorParams::default())
+                .unwrap();
+        assert!(
+            single.is_empty(),
+            "seed {seed}: {} beats in single-lead noise at 100 Hz",
+            single.len()
+        );
+    }
+    assert!(
+        delineate::delineate_lead(&[0.0; 3000], 250.0, &DelineatorParams::default())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn short_records_and_nan_are_errors_not_panics() {
+    let p = DelineatorParams::default();
+    let one_second = ecg_from_rows(vec![noise(500, 1, 0.1); 12], 500.0);
+    assert!(matches!(
+        delineate::delineate(&one_second, &p),
+        Err(DelineateError::TooShort { .. })
+    ));
+    let mut signal = noise(5000, 2, 0.1);
+    signal[1234] = f32::NAN;
+    assert!(matches!(
+        delineate::delineate_lead(&signal, 500.0, &p),
+        Err(DelineateError::NonFinite { sample: 1234, .. })
+    ));
+    assert!(delineate::delineate_lead(&[], 500.0, &p).is_err());
+    assert!(delineate::delineate_lead(&signal, f64::NAN, &p).is_err());
+    let bad = DelineatorParams {
+        refractory_s: 0.0,
+        ..Default::default()
+    };
+    assert!(matches!(
+        delineate::delineate_lead(&noise(5000, 3, 0.1), 500.0, &bad),
+        Err(DelineateError::InvalidParam { .. })
+    ));
+}
+
+/// A LUDB record through the crate's reader: labels per sample and per step agree with the beats.
+#[test]
+fn segment_labels_on_a_real_record() {
+    let Some(root) = common::data("ludb") else {
+        return;
+    };
+    let ecg = tlc_explorer::io::wfdb::read_record(&root.join("data/1.hea")).unwrap();
+    let d = delineate::delineate(&ecg, &DelineatorParams::default()).unwrap();
+    assert!(d.beats.len() >= 6);
+    let labels = labels_per_sample(&d.beats, ecg.n_samples());
+    let b: &Beat = &d.beats[2];
+    assert_eq!(labels[b.qrs.peak], SegmentLabel::Qrs);
+    assert_eq!(labels[b.t.unwrap().peak], SegmentLabel::T);
+    assert_eq!(labels[b.p.unwrap().peak], SegmentLabel::P);
+    assert_eq!(labels[0], SegmentLabel::Unknown);
+    // 256 steps over the 10 s record.
+    let step_s = ecg.duration_s() / 256.0;
+    let times: Vec<f64> = (0..256).map(|i| (i as f64 + 0.5) * step_s).collect();
+    let steps = labels_at_steps(&labels, ecg.fs_hz, &times, step_s);
+    let step_of = |sample: usize| ((sample as f64 / ecg.fs_hz) / step_s) as usize;
+    assert_eq!(steps[step_of(b.qrs.peak)], SegmentLabel::Qrs);
+    assert_eq!(steps.len(), 256);
+    let known = steps
+        .iter()
+        .filter(|l| **l != SegmentLabel::Unknown)
+        .count();
+    assert!(known > 200, "only {known} of 256 steps labelled");
+}
+
+/// `tlc delineate`: CSV, JSON and per-lead WFDB annotations that read back as the same waves;
+/// no overwrite without `--overwrite`.
+#[test]
+fn cli_writes_landmarks_and_annotations_that_read_back() {
+    let Some(root) = common::data("ludb") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args = |overwrite| tlc_explorer::cli::delineate::Args {
+        record: root.join("data/2"),
+        out: Some(out.clone()),
+        overwrite,
+        params: None,
+    };
+    tlc_explorer::cli::delineate::run(args(false)).unwrap();
+    let ecg = tlc_explorer::io::wfdb::read_record(&root.join("data/2.hea")).unwrap();
+    let d = delineate::delineate(&ecg, &DelineatorParams::default()).unwrap();
+    let csv = std::fs::read_to_string(out.join("2_landmarks.csv")).unwrap();
+    let n_waves: usize = std::iter::once(&d.beats)
+        .chain(d.per_lead.iter())
+        .map(|beats| delineate::score::waves_of_beats(beats).len())
+        .sum();
+    assert_eq!(csv.lines().count(), 1 + n_waves);
+    assert!(csv.starts_with("beat,lead,wave,onset_sample"));
+    let ann = tlc_explorer::io::read_annotations(&out.join("2.v1")).unwrap();
+    let back = delineate::score::waves_from_marks(
+        ann.iter().map(|a| (a.sample as usize, a.symbol.as_str())),
+    );
+    let v1 = ecg.lead_index(&LeadName::V1).unwrap();
+    assert_eq!(back, delineate::score::waves_of_beats(&d.per_lead[v1]));
+    let err = tlc_explorer::cli::delineate::run(args(false))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already exists"), "{err}");
+    tlc_explorer::cli::delineate::run(args(true)).unwrap();
+}

@@ -1,0 +1,578 @@
+//! TLC maths against the PyTorch / scikit-learn golden fixture, k-means behaviour, the explainer
+//! file, and the pipeline on synthetic ECGs.
+
+mod common;
+
+use ndarray::{Array2, ArrayD, Axis, Ix1, Ix2, Ix3};
+use tlc_explorer::progress::NoProgress;
+use tlc_explorer::tlc::assign::{assign, proportions};
+use tlc_explorer::tlc::cluster::{
+    ClusterModel, ClusterSettings, fit_clusters, median_nearest_sq_dist, standardisation,
+};
+use tlc_explorer::tlc::features::{Alignment, features_from_blocks};
+use tlc_explorer::tlc::gradcam::{min_max_normalise, upsample_linear, weighted_relu};
+use tlc_explorer::tlc::tensorfile::TensorFile;
+
+use common::rel_err;
+
+fn open(name: &str) -> Option<TensorFile> {
+    common::fixture(name).map(|p| TensorFile::open(&p).expect("fixture opens"))
+}
+
+fn arr3(t: &TensorFile, name: &str) -> ndarray::Array3<f32> {
+    t.f32(name).unwrap().into_dimensionality::<Ix3>().unwrap()
+}
+
+fn flat(a: &ArrayD<f32>) -> Vec<f32> {
+    a.iter().copied().collect()
+}
+
+/// My (T, F) features of each fixture record from the fixture's block outputs.
+fn fixture_features(expected: &TensorFile) -> Vec<Array2<f32>> {
+    let b2 = arr3(expected, "resblock1d_2_out");
+    let b3 = arr3(expected, "resblock1d_3_out");
+    let b4 = arr3(expected, "resblock1d_4_out");
+    (0..b2.shape()[0])
+        .map(|b| {
+            let blocks = [
+                b2.index_axis(Axis(0), b).to_owned(),
+                b3.index_axis(Axis(0), b).to_owned(),
+                b4.index_axis(Axis(0), b).to_owned(),
+            ];
+            features_from_blocks(&blocks, Alignment::Nearest).unwrap()
+        })
+        .collect()
+}
+
+fn fixture_cluster_model(km: &TensorFile) -> ClusterModel {
+    let centroids = km
+        .f32("centroids")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    ClusterModel {
+        mean: km
+            .f32("mean")
+            .unwrap()
+            .into_dimensionality::<Ix1>()
+            .unwrap(),
+        std: km.f32("std").unwrap().into_dimensionality::<Ix1>().unwrap(),
+        temperature: km
+            .f32("temperature")
+            .unwrap()
+            .iter()
+            .copied()
+            .next()
+            .unwrap(),
+        centroids,
+        inertia: 0.0,
+        n_time_steps: 1024,
+    }
+}
+
+#[test]
+fn features_match_the_fixture() {
+    let Some(expected) = open("expected.safetensors") else {
+        return;
+    };
+    let mine = fixture_features(&expected);
+    let reference = arr3(&expected, "features"); // (B, 772, 256)
+    for (b, f) in mine.iter().enumerate() {
+        assert_eq!(f.dim(), (256, 772));
+        let r = reference.index_axis(Axis(0), b).t().to_owned();
+        let err = rel_err(
+            f.as_slice().unwrap(),
+            &r.iter().copied().collect::<Vec<_>>(),
+        );
+        assert!(err < 1e-4, "record {b}: rel err {err}");
+    }
+}
+
+#[test]
+fn standardisation_matches_the_fixture() {
+    let (Some(expected), Some(km)) = (
+        open("expected.safetensors"),
+        open("kmeans_fixture.safetensors"),
+    ) else {
+        return;
+    };
+    let feats = fixture_features(&expected);
+    let views: Vec<_> = feats.iter().map(|f| f.view()).collect();
+    let all = ndarray::concatenate(Axis(0), &views).unwrap();
+    let (mean, std) = standardisation(all.view());
+    let ref_mean = flat(&km.f32("mean").unwrap());
+    let ref_std = flat(&km.f32("std").unwrap());
+    assert!(rel_err(mean.as_slice().unwrap(), &ref_mean) < 1e-4);
+    assert!(rel_err(std.as_slice().unwrap(), &ref_std) < 1e-4);
+    // The fixture's temperature is the median nearest squared distance of its fitting steps.
+    let model = fixture_cluster_model(&km);
+    let z = model.standardise(all.view()).unwrap();
+    let tau = median_nearest_sq_dist(z.view(), model.centroids.view());
+    assert!(
+        ((tau - model.temperature) / model.temperature).abs() < 1e-4,
+        "{tau} vs {}",
+        model.temperature
+    );
+}
+
+#[test]
+fn assignment_entropy_labels_and_proportions_match_the_fixture() {
+    let (Some(expected), Some(km)) = (
+        open("expected.safetensors"),
+        open("kmeans_fixture.safetensors"),
+    ) else {
+        return;
+    };
+    let feats = fixture_features(&expected);
+    let model = fixture_cluster_model(&km);
+    let sq = arr3(&km, "sq_dists");
+    let soft = arr3(&km, "soft");
+    let entropy = km
+        .f32("entropy")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let props = km
+        .f32("proportions")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let labels = km
+        .i64("labels")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    for (b, f) in feats.iter().enumerate() {
+        let a = assign(f.view(), &model).unwrap();
+        let rs = |x: &Array2<f32>, r: ndarray::ArrayView2<f32>| {
+            rel_err(
+                &x.iter().copied().collect::<Vec<_>>(),
+                &r.iter().copied().collect::<Vec<_>>(),
+            )
+        };
+        assert!(
+            rs(&a.sq_dists, sq.index_axis(Axis(0), b)) < 1e-4,
+            "sq_dists {b}"
+        );
+        assert!(rs(&a.soft, soft.index_axis(Axis(0), b)) < 1e-4, "soft {b}");
+        let e = rel_err(a.entropy.as_slice().unwrap(), &entropy.row(b).to_vec());
+        assert!(e < 1e-4, "entropy {b}: {e}");
+        let ref_labels: Vec<usize> = labels.row(b).iter().map(|&l| l as usize).collect();
+        assert_eq!(a.labels, ref_labels, "labels of record {b}");
+        let p = proportions(&a.labels, model.k(), 0..256);
+        assert!(
+            rel_err(&p, &props.row(b).to_vec()) < 1e-4,
+            "proportions {b}"
+        );
+    }
+}
+
+#[test]
+fn kmeans_on_the_fixture_features_is_as_good_as_sklearn() {
+    let (Some(expected), Some(km)) = (
+        open("expected.safetensors"),
+        open("kmeans_fixture.safetensors"),
+    ) else {
+        return;
+    };
+    let feats = fixture_features(&expected);
+    let sk_inertia: f64 = km
+        .f32("sq_dists")
+        .unwrap()
+        .lanes(Axis(2))
+        .into_iter()
+        .map(|r| r.iter().copied().fold(f32::INFINITY, f32::min) as f64)
+        .sum();
+    let mine = fit_clusters(&feats, &ClusterSettings::default(), &NoProgress).unwrap();
+    assert_eq!(mine.centroids.dim(), (8, 772));
+    eprintln!("inertia: mine {} scikit-learn {}", mine.inertia, sk_inertia);
+    assert!(
+        mine.inertia <= sk_inertia * 1.02,
+        "inertia {} vs scikit-learn {}",
+        mine.inertia,
+        sk_inertia
+    );
+}
+
+#[test]
+fn gradcam_lowres_and_map_match_the_fixture() {
+    let Some(expected) = open("expected.safetensors") else {
+        return;
+    };
+    let act = arr3(&expected, "resblock1d_4_out");
+    let weights = expected
+        .f32("gradcam_class0_weights")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let lowres = expected
+        .f32("gradcam_class0_lowres")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let map = expected
+        .f32("gradcam_class0")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    for b in 0..act.shape()[0] {
+        let w = weights.row(b).to_vec();
+        let lr = weighted_relu(act.index_axis(Axis(0), b), &w);
+        assert!(rel_err(&lr, &lowres.row(b).to_vec()) < 1e-4, "lowres {b}");
+        let m = min_max_normalise(&upsample_linear(&lr, 4096));
+        assert!(rel_err(&m, &map.row(b).to_vec()) < 1e-4, "map {b}");
+    }
+}
+
+/// Well separated Gaussian blobs in 5 dimensions, as records of 50 steps.
+fn blobs(seed: u64) -> (Vec<Array2<f32>>, Vec<usize>) {
+    use rand::{Rng, SeedableRng};
+    use rand_distr::StandardNormal;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let centres = [
+        [0.0f32, 0.0, 0.0, 0.0, 0.0],
+        [20.0, 0.0, 0.0, 0.0, 0.0],
+        [0.0, 20.0, 0.0, 5.0, 0.0],
+        [0.0, 0.0, 20.0, 0.0, -9.0],
+    ];
+    let mut truth = Vec::new();
+    let mut records = Vec::new();
+    for _ in 0..8 {
+        let mut r = Array2::<f32>::zeros((50, 5));
+        for t in 0..50 {
+            let c = rng.gen_range(0..centres.len());
+            truth.push(c);
+            for j in 0..5 {
+                let noise: f32 = rng.sample(StandardNormal);
+                r[[t, j]] = centres[c][j] + noise;
+            }
+        }
+        records.push(r);
+    }
+    (records, truth)
+}
+
+/// The clustering is a relabelling of the truth: each found cluster holds one true blob.
+fn assert_recovers(labels: &[usize], truth: &[usize], k: usize) {
+    let mut map = vec![None; k];
+    for (&l, &t) in labels.iter().zip(truth) {
+        match map[l] {
+            None => map[l] = Some(t),
+            Some(m) => assert_eq!(m, t, "cluster {l} mixes blobs {m} and {t}"),
+        }
+    }
+    let mut seen: Vec<usize> = map.iter().flatten().copied().collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), k, "every blob has its own cluster");
+}
+
+#[test]
+fn kmeans_recovers_separated_blobs_and_is_deterministic() {
+    let (records, truth) = blobs(3);
+    let settings = ClusterSettings {
+        k: 4,
+        ..Default::default()
+    };
+    let model = fit_clusters(&records, &settings, &NoProgress).unwrap();
+    let labels: Vec<usize> = records
+        .iter()
+        .flat_map(|r| assign(r.view(), &model).unwrap().labels)
+        .collect();
+    assert_recovers(&labels, &truth, 4);
+    let again = fit_clusters(&records, &settings, &NoProgress).unwrap();
+    assert_eq!(model, again, "the same seed gives bitwise the same model");
+
+    // Mini-batch (linfa's incremental k-means) finds them too.
+    let mb = ClusterSettings {
+        k: 4,
+        minibatch: Some(64),
+        ..Default::default()
+    };
+    let model = fit_clusters(&records, &mb, &NoProgress).unwrap();
+    let labels: Vec<usize> = records
+        .iter()
+        .flat_map(|r| assign(r.view(), &model).unwrap().labels)
+        .collect();
+    assert_recovers(&labels, &truth, 4);
+
+    // A budget below the corpus size subsamples.
+    let sub = ClusterSettings {
+        k: 4,
+        max_time_steps: Some(100),
+        ..Default::default()
+    };
+    let model = fit_clusters(&records, &sub, &NoProgress).unwrap();
+    assert_eq!(model.n_time_steps, 100);
+}
+
+#[test]
+fn bad_cluster_settings_give_clear_errors() {
+    let (records, _) = blobs(1);
+    let zero = ClusterSettings {
+        k: 0,
+        ..Default::default()
+    };
+    let err = fit_clusters(&records, &zero, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("k = 0"), "{err}");
+    let many = ClusterSettings {
+        k: 401,
+        ..Default::default()
+    };
+    let err = fit_clusters(&records, &many, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("401") && err.contains("400"), "{err}");
+    let err = fit_clusters(&[], &ClusterSettings::default(), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no records"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// With the model: the golden fixture's network, explainer files, the pipeline.
+
+use tlc_explorer::model::LoadedModel;
+use tlc_explorer::tlc::explainer::{Explainer, FitDescription};
+use tlc_explorer::tlc::features::FeatureSettings;
+use tlc_explorer::tlc::fit::{FitSettings, fit_explainer};
+use tlc_explorer::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+use tlc_explorer::{Ecg, EcgMeta, LeadName};
+
+fn fixture_model() -> Option<LoadedModel> {
+    let weights = common::fixture("resnet_fixture.safetensors")?;
+    let config = common::fixture("model_config.json")?;
+    Some(LoadedModel::open_with_config(&weights, &config).expect("fixture model opens"))
+}
+
+/// The fixture explainer (its k-means) for the fixture model.
+fn fixture_explainer(model: &LoadedModel, km: &TensorFile) -> Explainer {
+    let fit = FitDescription {
+        dataset: "golden fixture".into(),
+        n_records: 4,
+        n_time_steps: 1024,
+        n_time_steps_seen: 1024,
+        seed: 0,
+        settings: ClusterSettings::default(),
+        inertia: 0.0,
+        date: "2026-11-22T00:00:00Z".into(),
+    };
+    Explainer::from_clusters(
+        "fixture",
+        model.name.clone(),
+        model.sha256.clone(),
+        model.config.clone(),
+        FeatureSettings::default(),
+        fixture_cluster_model(km),
+        fit,
+    )
+    .unwrap()
+}
+
+/// Fixture input `b` as a 400 Hz record of exactly the model's length (prepare leaves it as is).
+fn fixture_ecg(input: &TensorFile, b: usize) -> Ecg {
+    let x = arr3(input, "input");
+    let meta = EcgMeta {
+        id: format!("fixture_{b}"),
+        ..Default::default()
+    };
+    Ecg::new(
+        LeadName::standard_12(),
+        400.0,
+        x.index_axis(Axis(0), b).to_owned(),
+        meta,
+    )
+    .unwrap()
+}
+
+#[test]
+fn pipeline_reproduces_the_fixture_with_the_model() {
+    let (Some(model), Some(input), Some(expected), Some(km)) = (
+        fixture_model(),
+        open("input.safetensors"),
+        open("expected.safetensors"),
+        open("kmeans_fixture.safetensors"),
+    ) else {
+        return;
+    };
+    let explainer = fixture_explainer(&model, &km);
+    let labels = km
+        .i64("labels")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let entropy = km
+        .f32("entropy")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let cam = expected
+        .f32("gradcam_class0")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let cam_w = expected
+        .f32("gradcam_class0_weights")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let logits = expected
+        .f32("logits")
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let settings = ExplainSettings {
+        gradcam: Some(GradCamTarget {
+            output: 0,
+            block: None,
+        }),
+        ..Default::default()
+    };
+    for b in [0, 3] {
+        let e = explain_record(&model, &explainer, &fixture_ecg(&input, b), &settings).unwrap();
+        assert!(rel_err(&e.prediction.raw, &logits.row(b).to_vec()) < 1e-4);
+        let ref_labels: Vec<usize> = labels.row(b).iter().map(|&l| l as usize).collect();
+        assert_eq!(e.labels, ref_labels, "labels of record {b}");
+        assert!(rel_err(&e.entropy, &entropy.row(b).to_vec()) < 1e-4);
+        let g = e.gradcam.as_ref().unwrap();
+        assert_eq!(
+            (g.output_index, g.block, g.output_name.as_str()),
+            (0, 4, "NORM")
+        );
+        assert!(
+            rel_err(&g.weights, &cam_w.row(b).to_vec()) < 1e-4,
+            "Grad-CAM weights {b}"
+        );
+        assert!(
+            rel_err(&g.map, &cam.row(b).to_vec()) < 1e-4,
+            "Grad-CAM map {b}"
+        );
+        // No padding: every step is valid, segments tile the record.
+        assert_eq!(e.valid_steps, (0, 256));
+        assert_eq!(e.segments.first().unwrap().start_sample, 0);
+        assert_eq!(e.segments.last().unwrap().end_sample, 4096);
+        let covered: usize = e.segments.iter().map(|s| s.end_step - s.start_step).sum();
+        assert_eq!(covered, 256);
+        assert!((e.proportions.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(e.entropy_gradcam_correlation.is_some());
+    }
+    // Default target: the top predicted output.
+    let e = explain_record(
+        &model,
+        &explainer,
+        &fixture_ecg(&input, 1),
+        &ExplainSettings::default(),
+    )
+    .unwrap();
+    let top = (0..5).fold(0, |b, i| {
+        if logits[[1, i]] > logits[[1, b]] {
+            i
+        } else {
+            b
+        }
+    });
+    assert_eq!(e.gradcam.unwrap().output_index, top);
+}
+
+#[test]
+fn explainer_round_trips_and_refuses_another_model() {
+    let (Some(model), Some(km)) = (fixture_model(), open("kmeans_fixture.safetensors")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fx.explainer.safetensors");
+    let mut explainer = fixture_explainer(&model, &km);
+    explainer.cluster_descriptions[2] = Some(tlc_explorer::tlc::ClusterDescription {
+        dominant_segment: "QRS".into(),
+        purity: 0.8,
+        mean_offset_from_r_s: Some(0.01),
+        prototype: Some(vec![0.0, 1.0, 0.5]),
+        prototype_fs_hz: Some(400.0),
+    });
+    explainer.save(&path, false).unwrap();
+    assert!(dir.path().join("fx.explainer.json").exists());
+    let back = Explainer::load(&path).unwrap();
+    assert_eq!(back, explainer);
+    // No silent overwrite.
+    let err = explainer.save(&path, false).unwrap_err().to_string();
+    assert!(err.contains("already exists"), "{err}");
+    explainer.save(&path, true).unwrap();
+    back.check_model(&model).unwrap();
+    // Another model (different weights hash) is refused, naming both.
+    let mut other = fixture_explainer(&model, &km);
+    other.model_name = "other_model".into();
+    other.model_sha256 = "ab".repeat(32);
+    let err = other.check_model(&model).unwrap_err().to_string();
+    assert!(
+        err.contains("other_model") && err.contains(&model.name),
+        "{err}"
+    );
+    assert!(err.contains(&model.sha256), "{err}");
+    // A damaged array file is caught.
+    std::fs::write(&path, b"not safetensors").unwrap();
+    assert!(Explainer::load(&path).is_err());
+}
+
+/// Steps (on the model's time axis) inside each ground-truth QRS of a synthetic record.
+fn qrs_steps(
+    rec: &tlc_explorer::synth::SyntheticRecord,
+    e: &tlc_explorer::tlc::Explanation,
+) -> Vec<usize> {
+    let fs = rec.ecg.fs_hz;
+    let mut steps = Vec::new();
+    for (t, &centre_s) in e.step_times_s.iter().enumerate() {
+        if t < e.valid_steps.0 || t >= e.valid_steps.1 {
+            continue;
+        }
+        let sample = centre_s * fs;
+        if rec
+            .beats
+            .iter()
+            .any(|b| sample >= b.qrs.onset as f64 && sample <= b.qrs.offset as f64)
+        {
+            steps.push(t);
+        }
+    }
+    steps
+}
+
+#[test]
+fn qrs_time_steps_fall_mostly_in_one_or_two_clusters() {
+    let Some(model) = fixture_model() else { return };
+    use tlc_explorer::synth::{SynthParams, SyntheticDataset};
+    let params = SynthParams {
+        n_records: 12,
+        seed: 5,
+        ..Default::default()
+    };
+    let data = SyntheticDataset::new(params).unwrap();
+    let settings = FitSettings {
+        clusters: ClusterSettings {
+            k: 6,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let indices: Vec<usize> = (0..8).collect();
+    let explainer = fit_explainer(&model, &data, &indices, &settings, &NoProgress).unwrap();
+    assert_eq!(explainer.fit.n_records, 8);
+    assert_eq!(explainer.centroids.dim(), (6, 772));
+    // Records not used for fitting.
+    let mut counts = vec![0usize; 6];
+    let mut n_qrs = 0;
+    for i in 8..12 {
+        let rec = data.generate(i).unwrap();
+        let e = explain_record(&model, &explainer, &rec.ecg, &ExplainSettings::default()).unwrap();
+        for t in qrs_steps(&rec, &e) {
+            counts[e.labels[t]] += 1;
+            n_qrs += 1;
+        }
+    }
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let top_two = (counts[0] + counts[1]) as f64 / n_qrs as f64;
+    eprintln!("QRS steps per cluster (sorted) {counts:?}; top two hold {top_two:.3}");
+    assert!(n_qrs > 50);
+    assert!(top_two >= 0.7, "QRS steps spread over clusters: {counts:?}");
+}

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::progress::{CancelToken, Progress, ProgressSink};
 use crate::synth::write::{WriteSettings, write_dataset};
-use crate::synth::{Powerline, SynthParams};
+use crate::synth::{ClassProbabilities, Powerline, SynthParams};
 
 /// Arguments of `tlc synth`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +40,19 @@ pub struct Args {
     /// Amplitude of the mains interference (mV), with --powerline-hz.
     #[arg(long, default_value_t = 0.02)]
     pub powerline_mv: f64,
+    /// Probability that a record has MI (each abnormal class is drawn independently; a record
+    /// with none is NORM).
+    #[arg(long, default_value_t = 0.25)]
+    pub p_mi: f64,
+    /// Probability of STTC.
+    #[arg(long, default_value_t = 0.25)]
+    pub p_sttc: f64,
+    /// Probability of CD.
+    #[arg(long, default_value_t = 0.25)]
+    pub p_cd: f64,
+    /// Probability of HYP.
+    #[arg(long, default_value_t = 0.2)]
+    pub p_hyp: f64,
     /// Write into a non-empty folder, replacing earlier synthetic files there.
     #[arg(long)]
     pub overwrite: bool,
@@ -76,6 +89,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             freq_hz,
             amplitude_mv: args.powerline_mv,
         }),
+        class_probabilities: ClassProbabilities {
+            mi: args.p_mi,
+            sttc: args.p_sttc,
+            cd: args.p_cd,
+            hyp: args.p_hyp,
+        },
         ..Default::default()
     };
     params.validate()?;

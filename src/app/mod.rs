@@ -849,18 +849,7 @@ impl TlcApp {
             .and_then(|c| c.explanation.as_ref())
             .map(|e| e.k)
             .unwrap_or(0);
-        let descriptions = self
-            .analysis
-            .explainer
-            .as_ref()
-            .map(|e| e.cluster_descriptions.as_slice())
-            .unwrap_or(&[]);
-        (0..k)
-            .map(|c| match descriptions.get(c).and_then(|d| d.as_ref()) {
-                Some(d) => format!("C{c} {}", d.dominant_segment),
-                None => format!("C{c}"),
-            })
-            .collect()
+        self.cluster_names_for_k(k)
     }
 
     fn browser_panel_ui(&mut self, ui: &mut Ui) {

@@ -90,7 +90,7 @@ pub struct Args {
     /// Model weights (default: the bundled model).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Explainer fitted for the model (default: the bundled one).
+    /// Explainer fitted for the model (default: `<model stem>.explainer.safetensors` beside it).
     #[arg(long)]
     pub explainer: Option<PathBuf>,
     /// Grad-CAM target output, by index or name (default: the top predicted output).

@@ -9,7 +9,7 @@ pub struct Args {
     /// Model weights (.safetensors with a .json config beside it); default: the bundled model.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Explainer file; default: the bundled explainer of the bundled model.
+    /// Explainer file; default: `<model stem>.explainer.safetensors` beside the model.
     #[arg(long)]
     pub explainer: Option<PathBuf>,
 }

@@ -1,13 +1,18 @@
 //! The 1D convolution used by every convolutional layer of [`super::ResNet1d`].
 //!
-//! On the CPU the convolution is an explicit im2col into a (C_in K, B L_out) matrix followed by
-//! ONE matrix product with the (C_out, C_in K) weight for the whole batch (candle's gemm). Its
-//! backward pass is the transposed products (by autograd on the matmul) and a col2im, so
-//! training avoids candle 0.11's CPU `conv_transpose1d`, which falls back to a direct loop
-//! whenever padding is non-zero (every layer here). Other devices use candle's `conv1d`.
+//! On CPUs with AVX-512 the forward pass is the direct kernel of [`super::conv_direct`]. Elsewhere
+//! it is an explicit im2col into a (C_in K, B L_out) matrix followed by ONE matrix product with
+//! the (C_out, C_in K) weight for the whole batch (candle's gemm). Either way the backward pass
+//! is the transposed products and a col2im, so training avoids candle 0.11's CPU
+//! `conv_transpose1d`, which falls back to a direct loop whenever padding is non-zero (every
+//! layer here). Other devices use candle's `conv1d`.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor,
+};
 use rayon::prelude::*;
+
+use super::conv_direct::{self, ConvShape};
 
 /// A bias-free 1D convolution as PyTorch's `nn.Conv1d(..., bias=False)`: weight
 /// (C_out, C_in, K), zero padding on both sides, stride.
@@ -30,24 +35,309 @@ impl Conv1d {
     /// (B, C_in, L) -> (B, C_out, (L + 2 padding - K) / stride + 1).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.device().is_cpu() && x.dtype() == DType::F32 && self.weight.dtype() == DType::F32 {
-            conv1d_im2col(x, &self.weight, self.padding, self.stride)
+            if conv_direct::available() {
+                conv1d_direct(x, &self.weight, self.padding, self.stride)
+            } else {
+                conv1d_im2col(x, &self.weight, self.padding, self.stride)
+            }
         } else {
             x.conv1d(&self.weight, self.padding, self.stride, 1, 1)
         }
+    }
+
+    /// `act((conv(x) + residual) scale + shift)` for eval mode: one pass of the direct kernel
+    /// when the CPU has AVX-512 and no input needs a gradient, otherwise the same formula from
+    /// [`Self::forward`], an add and [`affine_act`]. `affine` is (scale, shift) per output
+    /// channel; without it only the residual and the ReLU apply.
+    pub fn forward_fused(
+        &self,
+        x: &Tensor,
+        residual: Option<&Tensor>,
+        affine: Option<(&[f32], &[f32])>,
+        relu: bool,
+    ) -> Result<Tensor> {
+        let no_grad =
+            !x.track_op() && !self.weight.track_op() && residual.is_none_or(|r| !r.track_op());
+        let f32_cpu = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+        if no_grad
+            && conv_direct::available()
+            && f32_cpu(x)
+            && f32_cpu(&self.weight)
+            && residual.is_none_or(f32_cpu)
+        {
+            conv_shape(x, &self.weight, self.padding, self.stride)?;
+            let op = FusedConv1d {
+                padding: self.padding,
+                stride: self.stride,
+                affine: affine.map(|(a, b)| (a.into(), b.into())),
+                relu,
+            };
+            return match residual {
+                Some(r) => x.apply_op3_no_bwd(&self.weight, r, &op),
+                None => x.apply_op2_no_bwd(&self.weight, &op),
+            };
+        }
+        let mut out = self.forward(x)?;
+        if let Some(r) = residual {
+            out = (out + r)?;
+        }
+        match affine {
+            Some((scale, shift)) => affine_act(&out, None, scale, shift, relu),
+            None if relu => out.relu(),
+            None => Ok(out),
+        }
+    }
+}
+
+/// The shapes of x (B, C_in, L) and weight (C_out, C_in, K), checked against each other.
+fn conv_shape(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<ConvShape> {
+    conv_shape_of(x.shape(), weight.shape(), padding, stride)
+}
+
+fn conv_shape_of(x: &Shape, weight: &Shape, padding: usize, stride: usize) -> Result<ConvShape> {
+    let (batch, c_in, length) = x.dims3()?;
+    let (c_out, c_in_w, kernel) = weight.dims3()?;
+    if c_in != c_in_w {
+        candle_core::bail!("conv1d: input has {c_in} channels, the weight expects {c_in_w}");
+    }
+    if length + 2 * padding < kernel || stride == 0 {
+        candle_core::bail!(
+            "conv1d: input length {length} too short for kernel {kernel} (padding {padding})"
+        );
+    }
+    Ok(ConvShape {
+        batch,
+        c_in,
+        length,
+        c_out,
+        kernel,
+        padding,
+        stride,
+    })
+}
+
+/// The direct AVX-512 kernel as a candle op; differentiable in both the input and the weight
+/// (the backward pass is the im2col one). Falls back to [`conv1d_im2col`] without AVX-512.
+pub fn conv1d_direct(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    conv_shape(x, weight, padding, stride)?;
+    if !conv_direct::available() {
+        return conv1d_im2col(x, weight, padding, stride);
+    }
+    x.apply_op2(weight, DirectConv1d { padding, stride })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct DirectConv1d {
+    padding: usize,
+    stride: usize,
+}
+
+impl CustomOp2 for DirectConv1d {
+    fn name(&self) -> &'static str {
+        "conv1d_direct"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        direct_cpu_fwd(
+            (s1, l1),
+            (s2, l2),
+            None,
+            self.padding,
+            self.stride,
+            None,
+            false,
+        )
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let shape = conv_shape(x, weight, self.padding, self.stride)?;
+        let ConvShape {
+            batch: b,
+            c_in,
+            length: l,
+            c_out,
+            kernel: k,
+            ..
+        } = shape;
+        let im2col = Im2Col1d {
+            kernel: k,
+            stride: self.stride,
+            padding: self.padding,
+        };
+        // grad as (C_out, B L_out), the layout of the im2col product.
+        let g = grad_res
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((c_out, b * shape.l_out()))?;
+        let cols = x.detach().apply_op1(im2col)?; // (C_in K, B L_out)
+        let grad_w = g.matmul(&cols.t()?)?.reshape((c_out, c_in, k))?;
+        let w2 = weight.detach().reshape((c_out, c_in * k))?;
+        let grad_x = w2
+            .t()?
+            .matmul(&g)?
+            .apply_op1(Col2Im1d { im2col, b, c_in, l })?;
+        Ok((Some(grad_x), Some(grad_w)))
+    }
+}
+
+/// A 3-D storage's f32 values in row-major order: borrowed when contiguous, copied otherwise.
+fn f32_contiguous<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<std::borrow::Cow<'a, [f32]>> {
+    let CpuStorage::F32(v) = storage else {
+        candle_core::bail!("conv1d_direct: only f32 is supported")
+    };
+    if let Some((start, end)) = layout.contiguous_offsets() {
+        return Ok(std::borrow::Cow::Borrowed(&v[start..end]));
+    }
+    let (d0, d1, d2) = layout.shape().dims3()?;
+    let (st, off) = (layout.stride(), layout.start_offset());
+    let mut out = Vec::with_capacity(d0 * d1 * d2);
+    for i in 0..d0 {
+        for j in 0..d1 {
+            out.extend((0..d2).map(|k| v[off + i * st[0] + j * st[1] + k * st[2]]));
+        }
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// The CPU side of the direct ops: x (B, C_in, L) in any layout, the weight and the optional
+/// residual copied only when not contiguous.
+fn direct_cpu_fwd(
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+    residual: Option<(&CpuStorage, &Layout)>,
+    padding: usize,
+    stride: usize,
+    affine: Option<(&[f32], &[f32])>,
+    relu: bool,
+) -> Result<(CpuStorage, Shape)> {
+    let CpuStorage::F32(x) = s1 else {
+        candle_core::bail!("conv1d_direct: only f32 is supported")
+    };
+    let shape = conv_shape_of(l1.shape(), l2.shape(), padding, stride)?;
+    let (batch, c_out) = (shape.batch, shape.c_out);
+    let (sx, ox) = (l1.stride(), l1.start_offset());
+    let x_at = |b: usize, c: usize, i: usize| x[ox + b * sx[0] + c * sx[1] + i * sx[2]];
+    let w = f32_contiguous(s2, l2)?;
+    let residual = match residual {
+        Some((s, l)) => {
+            if l.shape().dims() != [batch, c_out, shape.l_out()] {
+                candle_core::bail!("conv1d_direct: residual shape {:?}", l.shape());
+            }
+            Some(f32_contiguous(s, l)?)
+        }
+        None => None,
+    };
+    let epilogue = conv_direct::Epilogue {
+        residual: residual.as_deref(),
+        affine,
+        relu,
+    };
+    let Some(out) = conv_direct::conv1d(shape, x_at, &w, epilogue) else {
+        candle_core::bail!("conv1d_direct: AVX-512 kernel unavailable for {shape:?}")
+    };
+    Ok((
+        CpuStorage::F32(out),
+        Shape::from((batch, c_out, shape.l_out())),
+    ))
+}
+
+/// Inference-only conv + residual + batch norm + ReLU in one kernel (no backward: used only
+/// when nothing asks for a gradient).
+#[derive(Debug, Clone)]
+struct FusedConv1d {
+    padding: usize,
+    stride: usize,
+    /// (scale, shift) per output channel.
+    affine: Option<ChannelAffine>,
+    relu: bool,
+}
+
+type ChannelAffine = (std::sync::Arc<[f32]>, std::sync::Arc<[f32]>);
+
+impl FusedConv1d {
+    fn affine(&self) -> Option<(&[f32], &[f32])> {
+        self.affine.as_ref().map(|(a, b)| (&a[..], &b[..]))
+    }
+}
+
+impl CustomOp2 for FusedConv1d {
+    fn name(&self) -> &'static str {
+        "conv1d_fused"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let affine = self.affine();
+        direct_cpu_fwd(
+            (s1, l1),
+            (s2, l2),
+            None,
+            self.padding,
+            self.stride,
+            affine,
+            self.relu,
+        )
+    }
+}
+
+impl CustomOp3 for FusedConv1d {
+    fn name(&self) -> &'static str {
+        "conv1d_fused_residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let affine = self.affine();
+        let residual = Some((s3, l3));
+        direct_cpu_fwd(
+            (s1, l1),
+            (s2, l2),
+            residual,
+            self.padding,
+            self.stride,
+            affine,
+            self.relu,
+        )
     }
 }
 
 /// im2col + one matmul; differentiable in both the input and the weight.
 pub fn conv1d_im2col(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
-    let (b, c_in, l) = x.dims3()?;
-    let (c_out, c_in_w, k) = weight.dims3()?;
-    if c_in != c_in_w {
-        candle_core::bail!("conv1d: input has {c_in} channels, the weight expects {c_in_w}");
-    }
-    if l + 2 * padding < k || stride == 0 {
-        candle_core::bail!("conv1d: input length {l} too short for kernel {k} (padding {padding})");
-    }
-    let l_out = (l + 2 * padding - k) / stride + 1;
+    let shape = conv_shape(x, weight, padding, stride)?;
+    let (b, c_in, c_out, k, l_out) = (
+        shape.batch,
+        shape.c_in,
+        shape.c_out,
+        shape.kernel,
+        shape.l_out(),
+    );
     let cols = x.apply_op1(Im2Col1d {
         kernel: k,
         stride,
@@ -361,10 +651,75 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    /// The im2col path equals candle's conv1d, values and gradients, for the strides and
-    /// paddings of the network (and a non-contiguous input).
+    /// The im2col path and the direct kernel equal candle's conv1d, values and gradients, for
+    /// the strides and paddings of the network (and a non-contiguous input).
     #[test]
     fn im2col_matches_candle_conv1d() {
+        check_conv_path(conv1d_im2col);
+    }
+
+    #[test]
+    fn direct_matches_candle_conv1d() {
+        if !conv_direct::available() {
+            eprintln!(
+                "the direct kernel is not used on this CPU (no AVX-512F); checking the fallback"
+            );
+        }
+        check_conv_path(conv1d_direct);
+    }
+
+    /// The fused eval path (one kernel on AVX-512 CPUs) equals conv, add, batch norm and ReLU
+    /// done one after the other, with and without each part.
+    #[test]
+    fn fused_conv_equals_the_separate_ops() {
+        let dev = Device::Cpu;
+        for (stride, k, l) in [(1usize, 17usize, 64usize), (4, 17, 64), (1, 1, 16)] {
+            let padding = ribeiro_padding(stride, k);
+            let x = Tensor::randn(0f32, 1.0, (2, 5, l), &dev).unwrap();
+            let conv = Conv1d::new(
+                Tensor::randn(0f32, 1.0, (7, 5, k), &dev).unwrap(),
+                padding,
+                stride,
+            );
+            let plain = conv.forward(&x).unwrap();
+            let residual = Tensor::randn(0f32, 1.0, plain.dims(), &dev).unwrap();
+            let scale: Vec<f32> = (0..7).map(|i| 0.5 + i as f32 * 0.1).collect();
+            let shift: Vec<f32> = (0..7).map(|i| i as f32 * 0.2 - 0.6).collect();
+            for (with_residual, with_affine, relu) in [
+                (false, true, true),
+                (true, false, false),
+                (false, true, false),
+                (true, true, true),
+            ] {
+                let r = with_residual.then_some(&residual);
+                let a = with_affine.then_some((&scale[..], &shift[..]));
+                let fused = conv.forward_fused(&x, r, a, relu).unwrap();
+                let mut want = plain.clone();
+                if with_residual {
+                    want = (want + &residual).unwrap();
+                }
+                if with_affine {
+                    want = affine_act(&want, None, &scale, &shift, relu).unwrap();
+                } else if relu {
+                    want = want.relu().unwrap();
+                }
+                let d = (fused - want)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                assert!(
+                    d < 1e-4,
+                    "stride {stride} k {k} {with_residual} {with_affine} {relu}: {d}"
+                );
+            }
+        }
+    }
+
+    fn check_conv_path(conv: fn(&Tensor, &Tensor, usize, usize) -> Result<Tensor>) {
         let dev = Device::Cpu;
         for (stride, k, l) in [
             (1usize, 17usize, 64usize),
@@ -378,7 +733,7 @@ mod tests {
             let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (7, 5, k), &dev).unwrap()).unwrap();
             let g =
                 Tensor::randn(0f32, 1.0, (3, 7, (l + 2 * padding - k) / stride + 1), &dev).unwrap();
-            let ours = conv1d_im2col(x.as_tensor(), w.as_tensor(), padding, stride).unwrap();
+            let ours = conv(x.as_tensor(), w.as_tensor(), padding, stride).unwrap();
             let theirs = x
                 .as_tensor()
                 .conv1d(w.as_tensor(), padding, stride, 1, 1)
@@ -449,8 +804,8 @@ mod tests {
                 .unwrap()
                 .transpose(0, 1)
                 .unwrap();
-            let o2 = conv1d_im2col(&xt, w.as_tensor(), padding, stride).unwrap();
-            let o1 = conv1d_im2col(x.as_tensor(), w.as_tensor(), padding, stride).unwrap();
+            let o2 = conv(&xt, w.as_tensor(), padding, stride).unwrap();
+            let o1 = conv(x.as_tensor(), w.as_tensor(), padding, stride).unwrap();
             assert!(diff(&o2, &o1) < 1e-6);
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod conv;
+pub mod conv_direct;
 pub mod resnet;
 pub mod train;
 

@@ -97,9 +97,10 @@ impl ResBlock1d {
         }
         if !train {
             // Eval: each batch norm (+ ReLU) is one fused pass over the conv output.
+            // conv1 + bn1 + ReLU, then conv2 + skip: one kernel each where the CPU allows.
             let (s1, t1) = bn_affine(&self.bn1)?;
-            let x = affine_act(&self.conv1.forward(x)?, None, &s1, &t1, true)?;
-            let sum = (self.conv2.forward(&x)? + y)?;
+            let x = self.conv1.forward_fused(x, None, Some((&s1, &t1)), true)?;
+            let sum = self.conv2.forward_fused(&x, Some(&y), None, false)?;
             let (s2, t2) = bn_affine(&self.bn2)?;
             let x = affine_act(&sum, None, &s2, &t2, true)?;
             return Ok((x, sum));
@@ -149,7 +150,7 @@ fn stem(conv: &Conv1d, bn: &BatchNorm, x: &Tensor, train: bool) -> candle_core::
         bn.forward_t(&conv.forward(x)?, true)
     } else {
         let (s, t) = bn_affine(bn)?;
-        affine_act(&conv.forward(x)?, None, &s, &t, false)
+        conv.forward_fused(x, None, Some((&s, &t)), false)
     }
 }
 

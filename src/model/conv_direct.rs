@@ -1,20 +1,22 @@
-//! A direct 1D convolution kernel for x86-64 CPUs with AVX-512 (f32, any stride and padding).
+//! A direct 1D convolution kernel for x86-64 CPUs with AVX-512 or AVX2 + FMA (f32, any stride
+//! and padding).
 //!
 //! Why our own kernel: im2col + the `gemm` crate (candle's CPU path) reaches 130-200 GFLOP/s on
 //! this network's layers on 2 cores, below PyTorch (oneDNN's direct convolution), because im2col
 //! writes a K = 17 times larger copy of the input and gemm then packs it once more, and
 //! because gemm's blocking does not fit the skinny layers (C_out 64-320, L_out down to 16).
-//! Here the input is read in place: the output tile `MR` channels x `16 NV` time steps lives in
-//! 24 ZMM registers while the kernel walks over (input channel, tap); each step is `NV` vector
-//! loads of the input, `MR` broadcasts of the weight and `MR NV` fused multiply-adds, so it is
-//! bound by the FMA units, not by memory.
+//! Here the input is read in place: the output tile `MR` channels x `NV` vectors of time steps
+//! lives in registers (24 of AVX-512's 32 ZMM, 12 of AVX2's 16 YMM) while the kernel walks over
+//! (input channel, tap); each step is `NV` vector loads of the input, `MR` broadcasts of the
+//! weight and `MR NV` fused multiply-adds, so it is bound by the FMA units, not by memory.
 //!
 //! Stride s is handled by splitting the zero-padded input into s phases
 //! (`phase[r][c][u] = xpad[c][u s + r]`), so tap j of output t reads
 //! `phase[j % s][c][t + j / s]`: contiguous loads for every stride. Building the phases is one
 //! copy of the input, the only copy made.
 //!
-//! [`conv1d`] returns `None` when the CPU lacks AVX-512F, and the caller keeps the im2col path.
+//! [`conv1d`] returns `None` on CPUs with neither instruction set (and off x86-64), and the
+//! caller keeps the im2col path.
 
 use rayon::prelude::*;
 
@@ -46,22 +48,72 @@ pub struct Epilogue<'a> {
     pub relu: bool,
 }
 
-/// Whether this CPU runs the kernel (checked once by the standard library's cache).
+/// The vector instruction set a kernel is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// 16 lanes, 32 registers.
+    Avx512,
+    /// 8 lanes, 16 registers.
+    Avx2Fma,
+}
+
+impl Isa {
+    /// The best instruction set of this CPU (the standard library caches the detection).
+    pub fn detect() -> Option<Isa> {
+        Isa::all().into_iter().find(|isa| isa.supported())
+    }
+
+    pub fn all() -> [Isa; 2] {
+        [Isa::Avx512, Isa::Avx2Fma]
+    }
+
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+                Isa::Avx2Fma => {
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = self;
+            false
+        }
+    }
+
+    fn lanes(self) -> usize {
+        match self {
+            Isa::Avx512 => 16,
+            Isa::Avx2Fma => 8,
+        }
+    }
+}
+
+/// Whether this CPU runs the kernel.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Isa::detect().is_some()
 }
 
 /// `x_at(b, c, i)` gives input sample i (0 <= i < L) of channel c of record b and `w` is the
 /// contiguous (C_out, C_in, K) weight. Returns the contiguous (B, C_out, L_out) output, or `None`
-/// without AVX-512 or for a degenerate shape or epilogue (the caller validates shapes first).
+/// without a supported instruction set or for a degenerate shape or epilogue (the caller
+/// validates shapes first).
 pub fn conv1d(
+    shape: ConvShape,
+    x_at: impl Fn(usize, usize, usize) -> f32 + Sync,
+    w: &[f32],
+    epilogue: Epilogue<'_>,
+) -> Option<Vec<f32>> {
+    conv1d_with(Isa::detect()?, shape, x_at, w, epilogue)
+}
+
+/// [`conv1d`] with a chosen instruction set (`None` if this CPU lacks it).
+pub fn conv1d_with(
+    isa: Isa,
     shape: ConvShape,
     x_at: impl Fn(usize, usize, usize) -> f32 + Sync,
     w: &[f32],
@@ -76,7 +128,7 @@ pub fn conv1d(
         padding,
         stride,
     } = shape;
-    if !available()
+    if !isa.supported()
         || batch == 0
         || c_in == 0
         || c_out == 0
@@ -93,10 +145,16 @@ pub fn conv1d(
         return None;
     }
     let l_out = shape.l_out();
-    // Register tile: MR channels x NV vectors of 16 steps, 24 accumulators; short outputs use
-    // fewer vectors and more channels so no lanes are wasted.
-    let nv = l_out.div_ceil(16).clamp(1, 4);
-    let tile = 16 * nv;
+    // Register tile: MR channels x NV vectors; short outputs use fewer vectors and more
+    // channels so few lanes are wasted.
+    let lanes = isa.lanes();
+    let max_nv = match isa {
+        Isa::Avx512 => 4,
+        // 12 accumulators + 2 loads + 1 broadcast of 16 YMM: a third vector spills.
+        Isa::Avx2Fma => 2,
+    };
+    let nv = l_out.div_ceil(lanes).clamp(1, max_nv);
+    let tile = lanes * nv;
     let n_tiles = l_out.div_ceil(tile);
     // Each phase row holds every sample any tile reads: (n_tiles tile + (K - 1) / s) values.
     let phase_len = n_tiles * tile + (kernel - 1) / stride + 1;
@@ -130,19 +188,21 @@ pub fn conv1d(
         tap_offset: &tap_offset,
         w,
         epilogue,
+        record_len: stride * c_in * phase_len,
     };
     #[cfg(target_arch = "x86_64")]
-    {
-        match nv {
-            1 => job.run::<24, 1>(&phases, &mut out, batch, stride),
-            2 => job.run::<12, 2>(&phases, &mut out, batch, stride),
-            3 => job.run::<8, 3>(&phases, &mut out, batch, stride),
-            _ => job.run::<6, 4>(&phases, &mut out, batch, stride),
-        }
+    match (isa, nv) {
+        (Isa::Avx512, 1) => job.run::<24, 1>(avx512::tile_kernel::<24, 1>, 16, &phases, &mut out),
+        (Isa::Avx512, 2) => job.run::<12, 2>(avx512::tile_kernel::<12, 2>, 32, &phases, &mut out),
+        (Isa::Avx512, 3) => job.run::<8, 3>(avx512::tile_kernel::<8, 3>, 48, &phases, &mut out),
+        (Isa::Avx512, _) => job.run::<6, 4>(avx512::tile_kernel::<6, 4>, 64, &phases, &mut out),
+        // Fewer rows for NV = 1: each row holds a weight pointer in a general register.
+        (Isa::Avx2Fma, 1) => job.run::<8, 1>(avx2::tile_kernel::<8, 1>, 8, &phases, &mut out),
+        (Isa::Avx2Fma, _) => job.run::<6, 2>(avx2::tile_kernel::<6, 2>, 16, &phases, &mut out),
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (job, phases);
+        let _ = (job, phases, tile);
         return None;
     }
     Some(out)
@@ -157,6 +217,8 @@ struct Job<'a> {
     tap_offset: &'a [usize],
     w: &'a [f32],
     epilogue: Epilogue<'a>,
+    /// Length of one record's phases.
+    record_len: usize,
 }
 
 /// A raw output pointer shared by the workers; each writes a disjoint (channels x steps) block.
@@ -172,23 +234,34 @@ impl OutPtr {
     }
 }
 
+/// One output tile: out[o][t] for o in `channels` (at most MR), t in `steps` (at most one
+/// tile), written through `dst` (pointing at the tile's first element, row stride L_out);
+/// `residual` points at the same element of the residual. x is one record's phases.
+type TileKernel = unsafe fn(
+    &Job,
+    &[f32],
+    std::ops::Range<usize>,
+    std::ops::Range<usize>,
+    *mut f32,
+    Option<*const f32>,
+);
+
 impl Job<'_> {
-    #[cfg(target_arch = "x86_64")]
+    /// Runs `kernel` (an MR x `tile` kernel for an instruction set the CPU has) over the output.
     fn run<const MR: usize, const NV: usize>(
         &self,
+        kernel: TileKernel,
+        tile: usize,
         phases: &[f32],
         out: &mut [f32],
-        batch: usize,
-        stride: usize,
     ) {
-        let tile = 16 * NV;
+        let batch = phases.len() / self.record_len;
         let n_tiles = self.l_out.div_ceil(tile);
         let n_blocks = self.c_out.div_ceil(MR);
         // Work items: (record, channel block, run of tiles). Runs of about 1024 steps keep a
         // block's weights (MR C_in K floats) hot in L2 and still give both cores many items.
         let tiles_per_item = (1024 / tile).clamp(1, n_tiles);
         let n_runs = n_tiles.div_ceil(tiles_per_item);
-        let record_phases = stride * self.c_in * self.phase_len;
         let out_ptr = OutPtr(out.as_mut_ptr());
         (0..batch * n_blocks * n_runs)
             .into_par_iter()
@@ -196,20 +269,20 @@ impl Job<'_> {
                 let run = item % n_runs;
                 let block = (item / n_runs) % n_blocks;
                 let b = item / (n_runs * n_blocks);
-                let x = &phases[b * record_phases..(b + 1) * record_phases];
+                let x = &phases[b * self.record_len..(b + 1) * self.record_len];
                 let o0 = block * MR;
                 let rows = MR.min(self.c_out - o0);
-                let tiles = run * tiles_per_item..((run + 1) * tiles_per_item).min(n_tiles);
-                for t in tiles {
+                for t in run * tiles_per_item..((run + 1) * tiles_per_item).min(n_tiles) {
                     let t0 = t * tile;
                     let cols = tile.min(self.l_out - t0);
-                    // SAFETY: AVX-512F was detected in `conv1d`; every load stays inside
-                    // `x` (phase rows are padded to whole tiles plus the taps) and `w` (rows
-                    // clamped to C_out); the store covers rows o0..o0+rows and steps
-                    // t0..t0+cols of record b, a block no other item writes.
+                    let first = (b * self.c_out + o0) * self.l_out + t0;
+                    // SAFETY: `conv1d_with` checked that the CPU has the kernel's instruction
+                    // set; every load stays inside `x` (phase rows are padded to whole tiles
+                    // plus the taps) and `w` (rows clamped to C_out); the store covers rows
+                    // o0..o0+rows and steps t0..t0+cols of record b, a block no other item
+                    // writes.
                     unsafe {
-                        let first = (b * self.c_out + o0) * self.l_out + t0;
-                        tile_kernel::<MR, NV>(
+                        kernel(
                             self,
                             x,
                             o0..o0 + rows,
@@ -223,77 +296,197 @@ impl Job<'_> {
     }
 }
 
-/// One output tile: out[o][t] for o in `channels` (at most MR), t in `steps` (at most 16 NV),
-/// written through `dst` (pointing at the tile's first element, row stride L_out); `residual`
-/// points at the same element of the residual.
+/// The tile kernel, written once over a small vector vocabulary that each instruction-set
+/// module below defines (`V`, `LANES`, `zero`, `splat`, `loadu`, `fmadd`, `add`, `relu`,
+/// `mask`, `load_masked`, `store_masked`), and compiled with that module's target feature.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn tile_kernel<const MR: usize, const NV: usize>(
-    job: &Job,
-    x: &[f32],
-    channels: std::ops::Range<usize>,
-    steps: std::ops::Range<usize>,
-    dst: *mut f32,
-    residual: Option<*const f32>,
-) {
-    use std::arch::x86_64::*;
-    let (o0, rows) = (channels.start, channels.len());
-    let (t0, cols) = (steps.start, steps.len());
-    let ck = job.c_in * job.kernel;
-    // Rows past C_out repeat the last weight row; their results are not stored.
-    let w_rows: [*const f32; MR] =
-        std::array::from_fn(|m| unsafe { job.w.as_ptr().add((o0 + m).min(job.c_out - 1) * ck) });
-    let x0 = unsafe { x.as_ptr().add(t0) };
-    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-    for c in 0..job.c_in {
-        let xc = unsafe { x0.add(c * job.phase_len) };
-        let wc = c * job.kernel;
-        for (j, &off) in job.tap_offset.iter().enumerate() {
-            let xs = unsafe { xc.add(off) };
-            let mut xv = [_mm512_setzero_ps(); NV];
-            for (v, xvv) in xv.iter_mut().enumerate() {
-                *xvv = unsafe { _mm512_loadu_ps(xs.add(16 * v)) };
+macro_rules! tile_kernel {
+    ($feature:literal) => {
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn tile_kernel<const MR: usize, const NV: usize>(
+            job: &Job,
+            x: &[f32],
+            channels: std::ops::Range<usize>,
+            steps: std::ops::Range<usize>,
+            dst: *mut f32,
+            residual: Option<*const f32>,
+        ) {
+            let (o0, rows) = (channels.start, channels.len());
+            let (t0, cols) = (steps.start, steps.len());
+            let ck = job.c_in * job.kernel;
+            // Rows past C_out repeat the last weight row; their results are not stored.
+            let w_rows: [*const f32; MR] = std::array::from_fn(|m| unsafe {
+                job.w.as_ptr().add((o0 + m).min(job.c_out - 1) * ck)
+            });
+            let x0 = unsafe { x.as_ptr().add(t0) };
+            let mut acc = [[zero(); NV]; MR];
+            for c in 0..job.c_in {
+                let xc = unsafe { x0.add(c * job.phase_len) };
+                let wc = c * job.kernel;
+                for (j, &off) in job.tap_offset.iter().enumerate() {
+                    let xs = unsafe { xc.add(off) };
+                    let mut xv = [zero(); NV];
+                    for (v, xvv) in xv.iter_mut().enumerate() {
+                        *xvv = unsafe { loadu(xs.add(LANES * v)) };
+                    }
+                    for m in 0..MR {
+                        let wv = splat(unsafe { *w_rows[m].add(wc + j) });
+                        for v in 0..NV {
+                            acc[m][v] = fmadd(wv, xv[v], acc[m][v]);
+                        }
+                    }
+                }
             }
-            for m in 0..MR {
-                let wv = _mm512_set1_ps(unsafe { *w_rows[m].add(wc + j) });
-                for v in 0..NV {
-                    acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
+            let Epilogue {
+                affine,
+                relu: with_relu,
+                ..
+            } = job.epilogue;
+            for (m, acc_m) in acc.iter().enumerate().take(rows) {
+                let row = unsafe { dst.add(m * job.l_out) };
+                let (scale, shift) = match affine {
+                    Some((a, b)) => (splat(a[o0 + m]), splat(b[o0 + m])),
+                    None => (splat(1.0), zero()),
+                };
+                for (v, &a) in acc_m.iter().enumerate() {
+                    let first = LANES * v;
+                    if first >= cols {
+                        break;
+                    }
+                    let lane_mask = mask((cols - first).min(LANES));
+                    let mut value = a;
+                    if let Some(r) = residual {
+                        let r = unsafe { load_masked(lane_mask, r.add(m * job.l_out + first)) };
+                        value = add(value, r);
+                    }
+                    if affine.is_some() {
+                        value = fmadd(value, scale, shift);
+                    }
+                    if with_relu {
+                        value = relu(value);
+                    }
+                    unsafe { store_masked(row.add(first), lane_mask, value) };
                 }
             }
         }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Epilogue, Job};
+    use std::arch::x86_64::*;
+
+    const LANES: usize = 16;
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn zero() -> __m512 {
+        _mm512_setzero_ps()
     }
-    let Epilogue { affine, relu, .. } = job.epilogue;
-    for (m, acc_m) in acc.iter().enumerate().take(rows) {
-        let row = unsafe { dst.add(m * job.l_out) };
-        let (scale, shift) = match affine {
-            Some((a, b)) => (_mm512_set1_ps(a[o0 + m]), _mm512_set1_ps(b[o0 + m])),
-            None => (_mm512_set1_ps(1.0), _mm512_setzero_ps()),
-        };
-        for (v, &a) in acc_m.iter().enumerate() {
-            let first = 16 * v;
-            if first >= cols {
-                break;
-            }
-            let lanes = (cols - first).min(16);
-            let mask: __mmask16 = if lanes == 16 {
-                0xffff
-            } else {
-                (1u16 << lanes) - 1
-            };
-            let mut value = a;
-            if let Some(r) = residual {
-                let r = unsafe { _mm512_maskz_loadu_ps(mask, r.add(m * job.l_out + first)) };
-                value = _mm512_add_ps(value, r);
-            }
-            if affine.is_some() {
-                value = _mm512_fmadd_ps(value, scale, shift);
-            }
-            if relu {
-                value = _mm512_max_ps(value, _mm512_setzero_ps());
-            }
-            unsafe { _mm512_mask_storeu_ps(row.add(first), mask, value) };
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn splat(v: f32) -> __m512 {
+        _mm512_set1_ps(v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn loadu(p: *const f32) -> __m512 {
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        _mm512_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn add(a: __m512, b: __m512) -> __m512 {
+        _mm512_add_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn relu(a: __m512) -> __m512 {
+        _mm512_max_ps(a, _mm512_setzero_ps())
+    }
+    #[inline]
+    fn mask(lanes: usize) -> __mmask16 {
+        if lanes >= 16 {
+            0xffff
+        } else {
+            (1u16 << lanes) - 1
         }
     }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load_masked(m: __mmask16, p: *const f32) -> __m512 {
+        unsafe { _mm512_maskz_loadu_ps(m, p) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store_masked(p: *mut f32, m: __mmask16, v: __m512) {
+        unsafe { _mm512_mask_storeu_ps(p, m, v) }
+    }
+
+    tile_kernel!("avx512f");
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Epilogue, Job};
+    use std::arch::x86_64::*;
+
+    const LANES: usize = 8;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn zero() -> __m256 {
+        _mm256_setzero_ps()
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn splat(v: f32) -> __m256 {
+        _mm256_set1_ps(v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn loadu(p: *const f32) -> __m256 {
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        _mm256_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn add(a: __m256, b: __m256) -> __m256 {
+        _mm256_add_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn relu(a: __m256) -> __m256 {
+        _mm256_max_ps(a, _mm256_setzero_ps())
+    }
+    /// All bits set in the first `lanes` 32-bit lanes.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn mask(lanes: usize) -> __m256i {
+        let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes.min(8) as i32), index)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_masked(m: __m256i, p: *const f32) -> __m256 {
+        unsafe { _mm256_maskload_ps(p, m) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store_masked(p: *mut f32, m: __m256i, v: __m256) {
+        unsafe { _mm256_maskstore_ps(p, m, v) }
+    }
+
+    tile_kernel!("avx2,fma");
 }
 
 #[cfg(test)]
@@ -324,13 +517,21 @@ mod tests {
         out
     }
 
-    /// Every tile variant (NV 1-4), channel remainders, tail tiles, strides 1-4, K = 1.
+    /// Every instruction set this CPU has, every tile variant (NV 1-4), channel remainders,
+    /// tail tiles, strides 1-4, K = 1, with and without the fused epilogue.
     #[test]
     fn direct_kernel_matches_direct_sums() {
-        if !available() {
-            eprintln!("skipped: this CPU has no AVX-512F (the im2col path is used instead)");
+        let isas: Vec<Isa> = Isa::all().into_iter().filter(|i| i.supported()).collect();
+        if isas.is_empty() {
+            eprintln!("skipped: this CPU has neither AVX-512F nor AVX2+FMA (im2col is used)");
             return;
         }
+        for isa in isas {
+            check_isa(isa);
+        }
+    }
+
+    fn check_isa(isa: Isa) {
         let mut seed = 1u32;
         let mut next = move || {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -345,6 +546,7 @@ mod tests {
             (2, 8, 64, 6, 1, 0, 1),
             (1, 12, 300, 30, 17, 7, 4),
             (1, 2, 9, 3, 3, 0, 3),
+            (1, 3, 30, 11, 5, 2, 1),
         ] {
             let shape = ConvShape {
                 batch,
@@ -358,7 +560,7 @@ mod tests {
             let x: Vec<f32> = (0..batch * c_in * length).map(|_| next()).collect();
             let w: Vec<f32> = (0..c_out * c_in * kernel).map(|_| next()).collect();
             let x_at = |b: usize, c: usize, i: usize| x[(b * c_in + c) * length + i];
-            let ours = conv1d(shape, x_at, &w, Epilogue::default()).expect("AVX-512 is available");
+            let ours = conv1d_with(isa, shape, x_at, &w, Epilogue::default()).expect("supported");
             let want = reference(shape, &x, &w);
             assert_eq!(ours.len(), want.len(), "{shape:?}");
             let err = ours
@@ -366,7 +568,7 @@ mod tests {
                 .zip(&want)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
-            assert!(err < 1e-4, "{shape:?}: max error {err}");
+            assert!(err < 1e-4, "{isa:?} {shape:?}: max error {err}");
             // The fused epilogue: relu((conv + residual) scale + shift).
             let residual: Vec<f32> = (0..want.len()).map(|_| next()).collect();
             let scale: Vec<f32> = (0..c_out).map(|_| next() * 4.0).collect();
@@ -376,7 +578,7 @@ mod tests {
                 affine: Some((&scale, &shift)),
                 relu: true,
             };
-            let fused = conv1d(shape, x_at, &w, epilogue).expect("AVX-512 is available");
+            let fused = conv1d_with(isa, shape, x_at, &w, epilogue).expect("supported");
             let l_out = shape.l_out();
             let err = fused
                 .iter()
@@ -387,7 +589,10 @@ mod tests {
                     (f - v).abs()
                 })
                 .fold(0f32, f32::max);
-            assert!(err < 1e-4, "{shape:?}: fused epilogue max error {err}");
+            assert!(
+                err < 1e-4,
+                "{isa:?} {shape:?}: fused epilogue max error {err}"
+            );
         }
     }
 }

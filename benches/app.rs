@@ -8,6 +8,10 @@
 //! Xvfb is eframe on Mesa's CPU renderer (kittest's off-screen render creates and reads back a
 //! texture per call and would measure that instead).
 
+// The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};

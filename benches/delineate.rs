@@ -1,5 +1,9 @@
 //! A 10 s 12-lead record at 500 Hz delineated (target: < 5 ms).
 
+// The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use tlc_explorer::delineate::{DelineatorParams, delineate};
 use tlc_explorer::synth::{SynthParams, generate_record};

@@ -1,6 +1,10 @@
 //! prepare() of a 10 s 12-lead record at 500 Hz to Ribeiro's input (12 x 4096 at 400 Hz), raw
 //! and with baseline removal + band-pass; and generating one synthetic record.
 
+// The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use tlc_explorer::dsp::{InputSpec, PreprocessSettings, prepare};

@@ -1,6 +1,10 @@
 //! Figure rendering speed: one SVG figure (target < 100 ms) and one 300-DPI PNG (< 1 s) of a
 //! 12-lead, 10 s, 500 Hz record with clusters, entropy, Grad-CAM and landmarks.
 
+// The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use tlc_explorer::figure::{FigureInput, FigureSpec, Layout, render_pdf, render_png, render_svg};
 

@@ -3,6 +3,10 @@
 //!
 //! `cargo bench --bench io`
 
+// The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::path::Path;
 

@@ -10,6 +10,10 @@
 //! two libraries are measured by the same harness, on the same machine, minutes apart. Without
 //! an interpreter that imports torch the PyTorch rows are skipped with the reason printed.
 
+// The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;

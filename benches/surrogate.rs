@@ -3,6 +3,10 @@
 //! cached TLC-sized features (500 records x 256 steps x 772 features) through `crate::tlc`.
 //! Target: the full 10-fold evaluation under a minute on 2 cores.
 
+// The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};

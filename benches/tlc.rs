@@ -5,6 +5,10 @@
 //!
 //! `cargo bench --bench tlc` (add a filter, e.g. `-- kmeans`).
 
+// The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -56,12 +56,14 @@ fn golden_fixture_matches_pytorch() {
         .explain_forward(&inputs, &[2, 3, 4], Some((4, 0)))
         .expect("forward_explain");
     let e = common::rel_err(&flat(&out.logits), &flat(&expected["logits"]));
+    println!("golden logits: relative error {e:.2e}");
     assert!(e < 1e-4, "logits rel err {e}");
     for b in [2usize, 3, 4] {
         let got = out.blocks[b].as_ref().expect("requested block present");
         let want = &expected[&format!("resblock1d_{b}_out")];
         assert_eq!(got.dims(), want.dims());
         let e = common::rel_err(&flat(got), &flat(want));
+        println!("golden resblock1d_{b} output: relative error {e:.2e}");
         assert!(e < 1e-4, "block {b} rel err {e}");
     }
     assert!(out.blocks[0].is_none() && out.blocks[1].is_none());

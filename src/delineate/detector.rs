@@ -553,8 +553,12 @@ pub(crate) fn delineate_prepared(
     for b in 0..nb {
         let q = fused_qrs[b];
         let mut lo = q.onset.saturating_sub(samples(p.p_window_s, fs_hz));
+        // Whether the window starts where the previous beat ends (not at the fixed P window).
+        let mut starts_at_previous_beat = false;
         if b > 0 {
-            lo = lo.max(fused_t_offset(b - 1).unwrap_or(fused_qrs[b - 1].offset));
+            let previous_end = fused_t_offset(b - 1).unwrap_or(fused_qrs[b - 1].offset);
+            starts_at_previous_beat = previous_end > lo;
+            lo = lo.max(previous_end);
         }
         let hi = q.onset.saturating_sub(samples(p.p_gap_s, fs_hz));
         if hi <= lo + 4 {
@@ -592,6 +596,12 @@ pub(crate) fn delineate_prepared(
         }
         let offset = trapezium_end(&env, &denv, m, 1.0, env.len() - 1, p_trap);
         let onset = trapezium_start(&env, &denv, m, 1.0, 0, p_trap);
+        // A wave that rises straight out of the previous T wave is not a separate P wave: in
+        // atrial flutter the F waves fill the whole TQ interval, and after an ectopic beat the
+        // envelope maximum is often the end of its T wave.
+        if starts_at_previous_beat && onset <= samples(p.p_min_gap_after_t_s, fs_hz) {
+            continue;
+        }
         p_fused[b] = Some(Wave {
             kind: WaveKind::P,
             onset: lo + onset,
@@ -605,12 +615,16 @@ pub(crate) fn delineate_prepared(
         .iter()
         .filter_map(|&b| p_fused[b].map(|w| (detections[b] as f32 - w.peak as f32) / fs_hz as f32))
         .collect();
-    let pr_sd = if pr.len() >= 2 {
+    let (pr_sd, n_consistent_pr) = if pr.len() >= 2 {
         let med = dsp::median(&pr);
         let dev: Vec<f32> = pr.iter().map(|v| (v - med).abs()).collect();
-        1.4826 * dsp::median(&dev) as f64
+        let consistent = dev
+            .iter()
+            .filter(|&&d| d as f64 <= p.af_pr_consistent_s)
+            .count();
+        (1.4826 * dsp::median(&dev) as f64, consistent)
     } else {
-        0.0
+        (0.0, pr.len())
     };
     let rr_irregularity = if rr.len() >= 2 {
         let diffs: Vec<usize> = rr.windows(2).map(|w| w[0].abs_diff(w[1])).collect();
@@ -621,7 +635,9 @@ pub(crate) fn delineate_prepared(
     let no_consistent_p = nb >= 3
         && ((with_p.len() as f32) < p.af_min_p_fraction * nb as f32
             || pr_sd > p.af_pr_sd_s
-            || (rr_irregularity > p.af_rr_irregularity && pr_sd > p.af_pr_sd_irregular_s));
+            || (rr_irregularity > p.af_rr_irregularity
+                && (pr_sd > p.af_pr_sd_irregular_s
+                    || (n_consistent_pr as f32) < p.af_min_consistent_p_fraction * nb as f32)));
     if no_consistent_p {
         p_fused.iter_mut().for_each(|w| *w = None);
     }

@@ -97,6 +97,10 @@ pub struct DelineatorParams {
     /// A P envelope maximum closer than this to either end of the P window is the tail of T or
     /// the start of the QRS, not a P wave. Default 0.02 s.
     pub p_edge_margin_s: f64,
+    /// A P wave whose onset lies within this distance of the previous beat's T offset rises
+    /// straight out of the T wave and is rejected (atrial flutter waves, T waves of ectopic
+    /// beats). Default 0.002 s (1 sample at 500 Hz).
+    pub p_min_gap_after_t_s: f64,
     /// Rhythm check: the record is reported as atrial fibrillation/flutter (all P removed) when
     /// fewer than this fraction of beats have a P wave, or when the PR interval (P peak to QRS
     /// detection) varies with a robust standard deviation (1.4826 MAD) above `af_pr_sd_s`. Defaults 0.25, 0.04 s.
@@ -107,6 +111,14 @@ pub struct DelineatorParams {
     /// rhythm (robust SD above `af_pr_sd_irregular_s`). Defaults 0.045 and 0.012 s.
     pub af_rr_irregularity: f64,
     pub af_pr_sd_irregular_s: f64,
+    /// ... or when the ventricular rhythm is irregular and fewer than
+    /// `af_min_consistent_p_fraction` of all beats have a P wave whose PR interval lies within
+    /// `af_pr_consistent_s` of the median PR: in sinus rhythm nearly every beat has its P at
+    /// the same PR, whereas flutter or fibrillation waves that happen to look like a P are
+    /// consistent only in some beats (the robust SD alone then looks sinus-like). Defaults
+    /// 0.55 and 0.02 s.
+    pub af_min_consistent_p_fraction: f32,
+    pub af_pr_consistent_s: f64,
 }
 
 impl Default for DelineatorParams {
@@ -147,10 +159,13 @@ impl Default for DelineatorParams {
             p_min_amplitude_mv: 0.015,
             p_trapezium_s: 0.03,
             p_edge_margin_s: 0.02,
+            p_min_gap_after_t_s: 0.002,
             af_min_p_fraction: 0.25,
             af_pr_sd_s: 0.04,
             af_rr_irregularity: 0.045,
             af_pr_sd_irregular_s: 0.012,
+            af_min_consistent_p_fraction: 0.55,
+            af_pr_consistent_s: 0.02,
         }
     }
 }
@@ -185,6 +200,7 @@ impl DelineatorParams {
             ("af_pr_sd_s", self.af_pr_sd_s),
             ("af_rr_irregularity", self.af_rr_irregularity),
             ("af_pr_sd_irregular_s", self.af_pr_sd_irregular_s),
+            ("af_pr_consistent_s", self.af_pr_consistent_s),
         ];
         for (name, v) in positive_s {
             if !(v.is_finite() && v > 0.0) {
@@ -196,6 +212,7 @@ impl DelineatorParams {
             ("t_end_before_next_s", self.t_end_before_next_s),
             ("p_gap_s", self.p_gap_s),
             ("p_edge_margin_s", self.p_edge_margin_s),
+            ("p_min_gap_after_t_s", self.p_min_gap_after_t_s),
         ];
         for (name, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
@@ -231,6 +248,10 @@ impl DelineatorParams {
             ("qrs_offset_slope_fraction", self.qrs_offset_slope_fraction),
             ("biphasic_ratio", self.biphasic_ratio),
             ("af_min_p_fraction", self.af_min_p_fraction),
+            (
+                "af_min_consistent_p_fraction",
+                self.af_min_consistent_p_fraction,
+            ),
         ];
         for (name, v) in fractions {
             if !(v.is_finite() && v > 0.0 && v <= 1.0) {

@@ -642,7 +642,13 @@ pub(crate) fn delineate_prepared(
         p_fused.iter_mut().for_each(|w| *w = None);
     }
 
-    // Per-lead beats: the fused P onset/offset, the lead's own extremum as its peak.
+    // Per-lead beats: P and QRS bounds blended between the fused ones and the lead's own (LUDB
+    // annotates each lead separately, but one lead's bound alone is noisier than the fused).
+    let blend = |fused: usize, own: usize, weight: f32| -> usize {
+        (fused as f32 + weight * (own as f32 - fused as f32))
+            .round()
+            .max(0.0) as usize
+    };
     let mut per_lead: Vec<Vec<Beat>> = vec![Vec::new(); n_leads];
     for (li, l) in leads.iter().enumerate() {
         let Some(iso) = &isolines[li] else { continue };
@@ -656,16 +662,39 @@ pub(crate) fn delineate_prepared(
                             .total_cmp(&(l.s[y] - iso.at(y)).abs())
                     })
                     .unwrap_or(w.peak);
-                Wave { peak, ..w }
-            });
-            let q = if p.per_lead_fused_qrs_bounds {
+                // The lead's own P: trapezium bounds of its own lobe(s) near the fused P.
+                let own = measure_wave(
+                    l,
+                    iso,
+                    WaveKind::P,
+                    w.onset,
+                    w.offset,
+                    w.onset.saturating_sub(p_trap),
+                    w.offset + p_trap,
+                    p_trap,
+                    0.0,
+                    p.biphasic_ratio,
+                    lobe_gap,
+                );
+                let (onset, offset) = match own {
+                    Some(o) => (
+                        blend(w.onset, o.onset, p.p_lead_bound_weight).min(peak),
+                        blend(w.offset, o.offset, p.p_lead_bound_weight).max(peak),
+                    ),
+                    None => (w.onset, w.offset),
+                };
                 Wave {
-                    onset: fused_qrs[b].onset.min(q.peak),
-                    offset: fused_qrs[b].offset.max(q.peak),
-                    ..q
+                    onset,
+                    peak,
+                    offset,
+                    ..w
                 }
-            } else {
-                q
+            });
+            let f = fused_qrs[b];
+            let q = Wave {
+                onset: blend(f.onset, q.onset, p.qrs_lead_bound_weight).min(q.peak),
+                offset: blend(f.offset, q.offset, p.qrs_lead_bound_weight).max(q.peak),
+                ..q
             };
             per_lead[li].push(Beat {
                 p: p_wave,

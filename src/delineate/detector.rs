@@ -549,20 +549,10 @@ pub(crate) fn delineate_prepared(
             None
         }
     };
-    let mut p_fused: Vec<Option<Wave>> = vec![None; nb];
-    for b in 0..nb {
-        let q = fused_qrs[b];
-        let mut lo = q.onset.saturating_sub(samples(p.p_window_s, fs_hz));
-        // Whether the window starts where the previous beat ends (not at the fixed P window).
-        let mut starts_at_previous_beat = false;
-        if b > 0 {
-            let previous_end = fused_t_offset(b - 1).unwrap_or(fused_qrs[b - 1].offset);
-            starts_at_previous_beat = previous_end > lo;
-            lo = lo.max(previous_end);
-        }
-        let hi = q.onset.saturating_sub(samples(p.p_gap_s, fs_hz));
+    // The P wave in the window [lo, hi] before a QRS: the maximum of the envelope.
+    let find_p = |lo: usize, hi: usize, starts_at_previous_beat: bool| -> Option<Wave> {
         if hi <= lo + 4 {
-            continue;
+            return None;
         }
         // Each lead detrended by the line through its values at the window's start and at the
         // QRS onset, so that level differences between TP and PR segments do not lift the
@@ -592,7 +582,7 @@ pub(crate) fn delineate_prepared(
         // window's start is the tail of T, at its end the start of the QRS.
         let margin = samples(p.p_edge_margin_s, fs_hz);
         if m <= margin || m + margin >= last || amp < p.p_min_amplitude_mv {
-            continue;
+            return None;
         }
         let offset = trapezium_end(&env, &denv, m, 1.0, env.len() - 1, p_trap);
         let onset = trapezium_start(&env, &denv, m, 1.0, 0, p_trap);
@@ -600,14 +590,30 @@ pub(crate) fn delineate_prepared(
         // atrial flutter the F waves fill the whole TQ interval, and after an ectopic beat the
         // envelope maximum is often the end of its T wave.
         if starts_at_previous_beat && onset <= samples(p.p_min_gap_after_t_s, fs_hz) {
-            continue;
+            return None;
         }
-        p_fused[b] = Some(Wave {
+        Some(Wave {
             kind: WaveKind::P,
             onset: lo + onset,
             peak: lo + m,
             offset: lo + offset,
-        });
+        })
+    };
+    let mut p_windows: Vec<(usize, usize, bool)> = Vec::with_capacity(nb);
+    let mut p_fused: Vec<Option<Wave>> = vec![None; nb];
+    for b in 0..nb {
+        let q = fused_qrs[b];
+        let mut lo = q.onset.saturating_sub(samples(p.p_window_s, fs_hz));
+        // Whether the window starts where the previous beat ends (not at the fixed P window).
+        let mut starts_at_previous_beat = false;
+        if b > 0 {
+            let previous_end = fused_t_offset(b - 1).unwrap_or(fused_qrs[b - 1].offset);
+            starts_at_previous_beat = previous_end > lo;
+            lo = lo.max(previous_end);
+        }
+        let hi = q.onset.saturating_sub(samples(p.p_gap_s, fs_hz));
+        p_windows.push((lo, hi, starts_at_previous_beat));
+        p_fused[b] = find_p(lo, hi, starts_at_previous_beat);
     }
     // Rhythm check: no consistent atrial activity -> no P anywhere.
     let with_p: Vec<usize> = (0..nb).filter(|&b| p_fused[b].is_some()).collect();
@@ -640,6 +646,26 @@ pub(crate) fn delineate_prepared(
                     || (n_consistent_pr as f32) < p.af_min_consistent_p_fraction * nb as f32)));
     if no_consistent_p {
         p_fused.iter_mut().for_each(|w| *w = None);
+    } else if pr.len() >= 3 {
+        // Consistent atrial rhythm: a P far from the record's PR interval is more often a U wave,
+        // a T tail or noise that outgrew the real P in the wide window. Look again around the
+        // expected place; a P found there replaces the first one (if none, the first stays:
+        // dropping it lost real P waves, e.g. at 100 Hz).
+        let median_pr = samples(dsp::median(&pr) as f64, fs_hz);
+        let outlier = samples(p.p_pr_outlier_s, fs_hz);
+        let half = samples(p.p_research_half_s, fs_hz);
+        for b in 0..nb {
+            let Some(w) = p_fused[b] else { continue };
+            let pr_b = detections[b].saturating_sub(w.peak);
+            if pr_b.abs_diff(median_pr) <= outlier {
+                continue;
+            }
+            let (lo, hi, after_t) = p_windows[b];
+            let expected = detections[b].saturating_sub(median_pr);
+            let lo2 = expected.saturating_sub(half).max(lo);
+            let hi2 = (expected + half).min(hi);
+            p_fused[b] = find_p(lo2, hi2, after_t && lo2 == lo).or(p_fused[b]);
+        }
     }
 
     // Per-lead beats: P and QRS bounds blended between the fused ones and the lead's own (LUDB

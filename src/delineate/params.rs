@@ -105,6 +105,12 @@ pub struct DelineatorParams {
     /// straight out of the T wave and is rejected (atrial flutter waves, T waves of ectopic
     /// beats). Default 0.002 s (1 sample at 500 Hz).
     pub p_min_gap_after_t_s: f64,
+    /// In a record with consistent P waves, a P whose PR interval (P peak to QRS detection)
+    /// differs from the record's median by more than `p_pr_outlier_s` is searched again within
+    /// `p_research_half_s` of where the median PR puts it; a P found there replaces the first one.
+    /// Defaults 0.04 s and 0.07 s (chosen on the odd-numbered LUDB records).
+    pub p_pr_outlier_s: f64,
+    pub p_research_half_s: f64,
     /// Rhythm check: the record is reported as atrial fibrillation/flutter (all P removed) when
     /// fewer than this fraction of beats have a P wave, or when the PR interval (P peak to QRS
     /// detection) varies with a robust standard deviation (1.4826 MAD) above `af_pr_sd_s`. Defaults 0.25, 0.04 s.
@@ -165,6 +171,8 @@ impl Default for DelineatorParams {
             p_trapezium_s: 0.03,
             p_edge_margin_s: 0.02,
             p_min_gap_after_t_s: 0.002,
+            p_pr_outlier_s: 0.04,
+            p_research_half_s: 0.07,
             af_min_p_fraction: 0.25,
             af_pr_sd_s: 0.04,
             af_rr_irregularity: 0.045,
@@ -202,6 +210,8 @@ impl DelineatorParams {
             ("t_lead_search_half_s", self.t_lead_search_half_s),
             ("p_window_s", self.p_window_s),
             ("p_trapezium_s", self.p_trapezium_s),
+            ("p_pr_outlier_s", self.p_pr_outlier_s),
+            ("p_research_half_s", self.p_research_half_s),
             ("af_pr_sd_s", self.af_pr_sd_s),
             ("af_rr_irregularity", self.af_rr_irregularity),
             ("af_pr_sd_irregular_s", self.af_pr_sd_irregular_s),

@@ -18,12 +18,15 @@
 //!    by the line through the window's end points and the RMS over the leads is taken (inverted
 //!    or biphasic P waves in some leads add up instead of cancelling); its maximum is the P peak
 //!    when it is large enough and away from the window's edges, onset and offset by the
-//!    trapezium method on the envelope. In each lead the P onset/offset are the fused ones and
-//!    the peak is the lead's own extremum. The record gets no P at all when P waves are missing
-//!    in most beats or the PR interval is unstable (atrial fibrillation/flutter).
+//!    trapezium method on the envelope; a P rising straight out of the previous T is rejected,
+//!    and one far from the record's PR interval is searched again where the PR puts it. In each
+//!    lead the peak is the lead's own extremum and the onset/offset a blend of the fused ones
+//!    and the lead's own. The record gets no P at all when P waves are missing in most beats or
+//!    the PR interval is unstable (atrial fibrillation/flutter).
 //! 6. Fused landmarks: QRS onset = 10th percentile of the lead onsets and offset = 90th
 //!    percentile (a robust form of the CSE earliest-onset/latest-offset convention); QRS peak and
 //!    T landmarks = medians over the leads (T only when at least half the usable leads have one).
+//!    Each lead reports QRS bounds blended between the fused ones and its own.
 
 use super::dsp;
 use super::{Beat, DelineateError, DelineatorParams, Wave, WaveKind};

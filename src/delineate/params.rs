@@ -268,6 +268,14 @@ impl DelineatorParams {
                 self.af_min_consistent_p_fraction,
             ),
         ];
+        for (name, v) in [
+            ("qrs_lead_bound_weight", self.qrs_lead_bound_weight),
+            ("p_lead_bound_weight", self.p_lead_bound_weight),
+        ] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return bad(name, "must lie in [0, 1]");
+            }
+        }
         for (name, v) in fractions {
             if !(v.is_finite() && v > 0.0 && v <= 1.0) {
                 return bad(name, "must lie in (0, 1]");
@@ -308,6 +316,17 @@ mod tests {
         assert!(p.validate().is_err());
         let p = DelineatorParams {
             af_min_p_fraction: 1.5,
+            ..Default::default()
+        };
+        assert!(p.validate().is_err());
+        let p = DelineatorParams {
+            qrs_lead_bound_weight: 1.5,
+            ..Default::default()
+        };
+        let err = p.validate().unwrap_err().to_string();
+        assert!(err.contains("qrs_lead_bound_weight"), "{err}");
+        let p = DelineatorParams {
+            p_research_half_s: 0.0,
             ..Default::default()
         };
         assert!(p.validate().is_err());

@@ -362,6 +362,14 @@ mod tests {
     }
 
     #[test]
+    fn record_subsets_split_by_number() {
+        let odd: RecordSubset = "odd".parse().unwrap();
+        assert!(odd.contains("7") && !odd.contains("8") && !odd.contains("x"));
+        assert!(RecordSubset::Even.contains("200") && RecordSubset::All.contains("x"));
+        assert!("half".parse::<RecordSubset>().is_err());
+    }
+
+    #[test]
     fn matching_counts_and_errors() {
         let fs = 500.0;
         let reference = vec![
@@ -420,8 +428,9 @@ pub enum ScoreError {
     Cancelled,
 }
 
-/// Settings of [`evaluate_ludb`].
+/// Settings of [`evaluate_ludb`] (missing fields take their defaults when read).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LudbOptions {
     /// Matching tolerance between detected and reference peaks. Default 0.15 s.
     pub tolerance_s: f64,

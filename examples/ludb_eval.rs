@@ -1,7 +1,8 @@
 //! Print the delineator's accuracy on LUDB (the table in `src/delineate/README.md`).
 //!
-//! `cargo run --release --example ludb_eval -- [LUDB_DIR] [--resample HZ]`
-//! (default folder `../shared/data/ludb` beside the repository).
+//! `cargo run --release --example ludb_eval -- [LUDB_DIR] [--resample HZ] [--records all|odd|even]
+//! [--params FILE.json]` (default folder `../shared/data/ludb` beside the repository; `--params`
+//! reads `DelineatorParams` as JSON, missing fields at their defaults).
 
 use std::path::PathBuf;
 
@@ -13,22 +14,25 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ludb");
     let mut options = LudbOptions::default();
+    let mut params = DelineatorParams::default();
     while let Some(a) = args.next() {
-        if a == "--resample" {
-            let hz: f64 = args
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("--resample needs a rate"))?
-                .parse()?;
-            options.resample_hz = Some(hz);
-        } else {
-            dir = PathBuf::from(a);
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--resample" => options.resample_hz = Some(value()?.parse()?),
+            "--records" => options.records = value()?.parse().map_err(anyhow::Error::msg)?,
+            "--params" => params = serde_json::from_str(&std::fs::read_to_string(value()?)?)?,
+            _ => dir = PathBuf::from(a),
         }
     }
     let started = std::time::Instant::now();
-    let eval = evaluate_ludb(&dir, &DelineatorParams::default(), &options, &NoProgress)?;
+    let eval = evaluate_ludb(&dir, &params, &options, &NoProgress)?;
     println!(
-        "LUDB, {} records x 12 leads, tolerance {} ms{}",
+        "LUDB, {} records ({:?}) x 12 leads, tolerance {} ms{}",
         eval.records.len(),
+        options.records,
         options.tolerance_s * 1000.0,
         options
             .resample_hz

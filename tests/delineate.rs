@@ -46,11 +46,13 @@ fn ludb_accuracy_at_500_hz() {
     assert_eq!(eval.records.len(), 200);
     let t = &eval.total;
     println!("{}", t.table());
-    // Reference counts: every complete annotated wave is scored.
-    assert!(t.qrs.true_positives + t.qrs.false_negatives > 21_800);
+    // Reference counts: every annotated wave is scored (LUDB: 21,965 QRS, 19,661 T, 16,797 P,
+    // counting the few peaks without an onset or offset mark).
+    assert_eq!(t.qrs.true_positives + t.qrs.false_negatives, 21_965);
+    assert_eq!(t.p.true_positives + t.p.false_negatives, 16_797);
     let floors = [
-        ("P", &t.p, 0.985, 0.968),
-        ("QRS", &t.qrs, 0.999, 0.993),
+        ("P", &t.p, 0.995, 0.988),
+        ("QRS", &t.qrs, 0.999, 0.997),
         ("T", &t.t, 0.989, 0.985),
     ];
     for (name, k, se, ppv) in floors {
@@ -63,10 +65,10 @@ fn ludb_accuracy_at_500_hz() {
     }
     // Error SD ceilings (ms), and no gross bias.
     let ceilings = [
-        ("P onset", &t.p.onset, 22.0),
-        ("P offset", &t.p.offset, 22.0),
-        ("QRS onset", &t.qrs.onset, 14.5),
-        ("QRS offset", &t.qrs.offset, 14.5),
+        ("P onset", &t.p.onset, 19.0),
+        ("P offset", &t.p.offset, 20.2),
+        ("QRS onset", &t.qrs.onset, 12.8),
+        ("QRS offset", &t.qrs.offset, 12.8),
         ("T offset", &t.t.offset, 30.6),
     ];
     for (name, e, sd) in ceilings {
@@ -77,7 +79,7 @@ fn ludb_accuracy_at_500_hz() {
             e.mean_ms()
         );
     }
-    // Atrial fibrillation/flutter: (nearly) no P waves.
+    // Atrial fibrillation/flutter: no P waves.
     let af: Vec<_> = eval
         .records
         .iter()
@@ -91,17 +93,10 @@ fn ludb_accuracy_at_500_hz() {
         .iter()
         .fold((0, 0), |(a, b), r| (a + r.n_beats_with_p, b + r.n_beats));
     println!("AF/flutter: P reported in {with_p} of {beats} beats");
+    assert_eq!(with_p, 0, "P in {with_p} of {beats} AF/flutter beats");
     assert!(
-        (with_p as f64) < 0.12 * beats as f64,
-        "P in {with_p} of {beats} AF beats"
-    );
-    let af_fib: Vec<_> = af
-        .iter()
-        .filter(|r| r.rhythm.contains("Atrial fibrillation"))
-        .collect();
-    assert!(
-        af_fib.iter().all(|r| r.atrial_fibrillation_suspected),
-        "an AF record kept its P waves"
+        af.iter().all(|r| r.atrial_fibrillation_suspected),
+        "an AF/flutter record kept its P waves"
     );
     // Sinus rhythm keeps its P waves.
     let sinus_flagged = eval
@@ -130,7 +125,7 @@ fn ludb_accuracy_at_100_hz() {
     let t = &eval.total;
     println!("{}", t.table());
     assert!(
-        t.qrs.sensitivity() >= 0.998 && t.qrs.ppv() >= 0.99,
+        t.qrs.sensitivity() >= 0.998 && t.qrs.ppv() >= 0.996,
         "{}",
         t.table()
     );
@@ -140,12 +135,12 @@ fn ludb_accuracy_at_100_hz() {
         t.table()
     );
     assert!(
-        t.p.sensitivity() >= 0.955 && t.p.ppv() >= 0.945,
+        t.p.sensitivity() >= 0.955 && t.p.ppv() >= 0.96,
         "{}",
         t.table()
     );
     assert!(
-        t.qrs.onset.sd_ms() <= 18.5 && t.t.offset.sd_ms() <= 31.0,
+        t.qrs.onset.sd_ms() <= 16.5 && t.t.offset.sd_ms() <= 31.0,
         "{}",
         t.table()
     );

@@ -18,12 +18,15 @@
 //!    by the line through the window's end points and the RMS over the leads is taken (inverted
 //!    or biphasic P waves in some leads add up instead of cancelling); its maximum is the P peak
 //!    when it is large enough and away from the window's edges, onset and offset by the
-//!    trapezium method on the envelope. In each lead the P onset/offset are the fused ones and
-//!    the peak is the lead's own extremum. The record gets no P at all when P waves are missing
-//!    in most beats or the PR interval is unstable (atrial fibrillation/flutter).
+//!    trapezium method on the envelope; a P rising straight out of the previous T is rejected,
+//!    and one far from the record's PR interval is searched again where the PR puts it. In each
+//!    lead the peak is the lead's own extremum and the onset/offset a blend of the fused ones
+//!    and the lead's own. The record gets no P at all when P waves are missing in most beats or
+//!    the PR interval is unstable (atrial fibrillation/flutter).
 //! 6. Fused landmarks: QRS onset = 10th percentile of the lead onsets and offset = 90th
 //!    percentile (a robust form of the CSE earliest-onset/latest-offset convention); QRS peak and
 //!    T landmarks = medians over the leads (T only when at least half the usable leads have one).
+//!    Each lead reports QRS bounds blended between the fused ones and its own.
 
 use super::dsp;
 use super::{Beat, DelineateError, DelineatorParams, Wave, WaveKind};
@@ -549,16 +552,10 @@ pub(crate) fn delineate_prepared(
             None
         }
     };
-    let mut p_fused: Vec<Option<Wave>> = vec![None; nb];
-    for b in 0..nb {
-        let q = fused_qrs[b];
-        let mut lo = q.onset.saturating_sub(samples(p.p_window_s, fs_hz));
-        if b > 0 {
-            lo = lo.max(fused_t_offset(b - 1).unwrap_or(fused_qrs[b - 1].offset));
-        }
-        let hi = q.onset.saturating_sub(samples(p.p_gap_s, fs_hz));
+    // The P wave in the window [lo, hi] before a QRS: the maximum of the envelope.
+    let find_p = |lo: usize, hi: usize, starts_at_previous_beat: bool| -> Option<Wave> {
         if hi <= lo + 4 {
-            continue;
+            return None;
         }
         // Each lead detrended by the line through its values at the window's start and at the
         // QRS onset, so that level differences between TP and PR segments do not lift the
@@ -588,16 +585,38 @@ pub(crate) fn delineate_prepared(
         // window's start is the tail of T, at its end the start of the QRS.
         let margin = samples(p.p_edge_margin_s, fs_hz);
         if m <= margin || m + margin >= last || amp < p.p_min_amplitude_mv {
-            continue;
+            return None;
         }
         let offset = trapezium_end(&env, &denv, m, 1.0, env.len() - 1, p_trap);
         let onset = trapezium_start(&env, &denv, m, 1.0, 0, p_trap);
-        p_fused[b] = Some(Wave {
+        // A wave that rises straight out of the previous T wave is not a separate P wave: in
+        // atrial flutter the F waves fill the whole TQ interval, and after an ectopic beat the
+        // envelope maximum is often the end of its T wave.
+        if starts_at_previous_beat && onset <= samples(p.p_min_gap_after_t_s, fs_hz) {
+            return None;
+        }
+        Some(Wave {
             kind: WaveKind::P,
             onset: lo + onset,
             peak: lo + m,
             offset: lo + offset,
-        });
+        })
+    };
+    let mut p_windows: Vec<(usize, usize, bool)> = Vec::with_capacity(nb);
+    let mut p_fused: Vec<Option<Wave>> = vec![None; nb];
+    for b in 0..nb {
+        let q = fused_qrs[b];
+        let mut lo = q.onset.saturating_sub(samples(p.p_window_s, fs_hz));
+        // Whether the window starts where the previous beat ends (not at the fixed P window).
+        let mut starts_at_previous_beat = false;
+        if b > 0 {
+            let previous_end = fused_t_offset(b - 1).unwrap_or(fused_qrs[b - 1].offset);
+            starts_at_previous_beat = previous_end > lo;
+            lo = lo.max(previous_end);
+        }
+        let hi = q.onset.saturating_sub(samples(p.p_gap_s, fs_hz));
+        p_windows.push((lo, hi, starts_at_previous_beat));
+        p_fused[b] = find_p(lo, hi, starts_at_previous_beat);
     }
     // Rhythm check: no consistent atrial activity -> no P anywhere.
     let with_p: Vec<usize> = (0..nb).filter(|&b| p_fused[b].is_some()).collect();
@@ -605,12 +624,16 @@ pub(crate) fn delineate_prepared(
         .iter()
         .filter_map(|&b| p_fused[b].map(|w| (detections[b] as f32 - w.peak as f32) / fs_hz as f32))
         .collect();
-    let pr_sd = if pr.len() >= 2 {
+    let (pr_sd, n_consistent_pr) = if pr.len() >= 2 {
         let med = dsp::median(&pr);
         let dev: Vec<f32> = pr.iter().map(|v| (v - med).abs()).collect();
-        1.4826 * dsp::median(&dev) as f64
+        let consistent = dev
+            .iter()
+            .filter(|&&d| d as f64 <= p.af_pr_consistent_s)
+            .count();
+        (1.4826 * dsp::median(&dev) as f64, consistent)
     } else {
-        0.0
+        (0.0, pr.len())
     };
     let rr_irregularity = if rr.len() >= 2 {
         let diffs: Vec<usize> = rr.windows(2).map(|w| w[0].abs_diff(w[1])).collect();
@@ -621,12 +644,40 @@ pub(crate) fn delineate_prepared(
     let no_consistent_p = nb >= 3
         && ((with_p.len() as f32) < p.af_min_p_fraction * nb as f32
             || pr_sd > p.af_pr_sd_s
-            || (rr_irregularity > p.af_rr_irregularity && pr_sd > p.af_pr_sd_irregular_s));
+            || (rr_irregularity > p.af_rr_irregularity
+                && (pr_sd > p.af_pr_sd_irregular_s
+                    || (n_consistent_pr as f32) < p.af_min_consistent_p_fraction * nb as f32)));
     if no_consistent_p {
         p_fused.iter_mut().for_each(|w| *w = None);
+    } else if pr.len() >= 3 {
+        // Consistent atrial rhythm: a P far from the record's PR interval is more often a U wave,
+        // a T tail or noise that outgrew the real P in the wide window. Look again around the
+        // expected place; a P found there replaces the first one (if none, the first stays:
+        // dropping it lost real P waves, e.g. at 100 Hz).
+        let median_pr = samples(dsp::median(&pr) as f64, fs_hz);
+        let outlier = samples(p.p_pr_outlier_s, fs_hz);
+        let half = samples(p.p_research_half_s, fs_hz);
+        for b in 0..nb {
+            let Some(w) = p_fused[b] else { continue };
+            let pr_b = detections[b].saturating_sub(w.peak);
+            if pr_b.abs_diff(median_pr) <= outlier {
+                continue;
+            }
+            let (lo, hi, after_t) = p_windows[b];
+            let expected = detections[b].saturating_sub(median_pr);
+            let lo2 = expected.saturating_sub(half).max(lo);
+            let hi2 = (expected + half).min(hi);
+            p_fused[b] = find_p(lo2, hi2, after_t && lo2 == lo).or(p_fused[b]);
+        }
     }
 
-    // Per-lead beats: the fused P onset/offset, the lead's own extremum as its peak.
+    // Per-lead beats: P and QRS bounds blended between the fused ones and the lead's own (LUDB
+    // annotates each lead separately, but one lead's bound alone is noisier than the fused).
+    let blend = |fused: usize, own: usize, weight: f32| -> usize {
+        (fused as f32 + weight * (own as f32 - fused as f32))
+            .round()
+            .max(0.0) as usize
+    };
     let mut per_lead: Vec<Vec<Beat>> = vec![Vec::new(); n_leads];
     for (li, l) in leads.iter().enumerate() {
         let Some(iso) = &isolines[li] else { continue };
@@ -640,16 +691,39 @@ pub(crate) fn delineate_prepared(
                             .total_cmp(&(l.s[y] - iso.at(y)).abs())
                     })
                     .unwrap_or(w.peak);
-                Wave { peak, ..w }
-            });
-            let q = if p.per_lead_fused_qrs_bounds {
+                // The lead's own P: trapezium bounds of its own lobe(s) near the fused P.
+                let own = measure_wave(
+                    l,
+                    iso,
+                    WaveKind::P,
+                    w.onset,
+                    w.offset,
+                    w.onset.saturating_sub(p_trap),
+                    w.offset + p_trap,
+                    p_trap,
+                    0.0,
+                    p.biphasic_ratio,
+                    lobe_gap,
+                );
+                let (onset, offset) = match own {
+                    Some(o) => (
+                        blend(w.onset, o.onset, p.p_lead_bound_weight).min(peak),
+                        blend(w.offset, o.offset, p.p_lead_bound_weight).max(peak),
+                    ),
+                    None => (w.onset, w.offset),
+                };
                 Wave {
-                    onset: fused_qrs[b].onset.min(q.peak),
-                    offset: fused_qrs[b].offset.max(q.peak),
-                    ..q
+                    onset,
+                    peak,
+                    offset,
+                    ..w
                 }
-            } else {
-                q
+            });
+            let f = fused_qrs[b];
+            let q = Wave {
+                onset: blend(f.onset, q.onset, p.qrs_lead_bound_weight).min(q.peak),
+                offset: blend(f.offset, q.offset, p.qrs_lead_bound_weight).max(q.peak),
+                ..q
             };
             per_lead[li].push(Beat {
                 p: p_wave,

@@ -4,53 +4,94 @@
 //! Protocol: per lead, only the span from the lead's first to its last annotation is scored
 //! (LUDB annotates about samples 641-3996 of each record); a detected wave counts when its peak
 //! lies in that span. Detected and reference waves of the same kind are matched one-to-one by
-//! peak, nearest first, within a tolerance (150 ms by default).
+//! peak, nearest first, within a tolerance (150 ms by default). A reference wave whose onset or
+//! offset bracket is missing (a peak mark alone) still counts for detection; only its marked
+//! landmarks enter the errors.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Beat, Wave, WaveKind};
 
-/// A reference wave read from annotations.
-pub type ReferenceWave = Wave;
+/// A reference wave read from annotations. LUDB marks a few waves (122 QRS, mostly in paced
+/// records) with a peak but without their `(` onset or `)` offset: such a wave is still a
+/// reference for detection (sensitivity, PPV), and only its marked landmarks are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceWave {
+    pub kind: WaveKind,
+    pub onset: Option<usize>,
+    pub peak: usize,
+    pub offset: Option<usize>,
+}
 
-/// Turn LUDB-style marks (`(` onset, `p`/`N`/`t` peak, `)` offset; in sample order) into waves.
-/// Incomplete triples (a peak without its brackets) are skipped; other symbols are ignored.
-pub fn waves_from_marks<'a>(
+impl From<Wave> for ReferenceWave {
+    fn from(w: Wave) -> Self {
+        ReferenceWave {
+            kind: w.kind,
+            onset: Some(w.onset),
+            peak: w.peak,
+            offset: Some(w.offset),
+        }
+    }
+}
+
+/// Turn LUDB-style marks (`(` onset, `p`/`N`/`t` peak, `)` offset; in sample order) into
+/// reference waves, keeping a peak whose onset or offset bracket is missing (as
+/// `ReferenceWave` with `None` there). Brackets without a peak and other symbols are ignored.
+pub fn reference_waves_from_marks<'a>(
     marks: impl IntoIterator<Item = (usize, &'a str)>,
 ) -> Vec<ReferenceWave> {
     let mut out = Vec::new();
     let mut onset: Option<usize> = None;
-    let mut peak: Option<(usize, WaveKind)> = None;
+    let mut pending: Option<ReferenceWave> = None;
     for (sample, symbol) in marks {
-        match symbol {
-            "(" => {
+        let kind = match symbol {
+            "p" => Some(WaveKind::P),
+            "N" => Some(WaveKind::Qrs),
+            "t" => Some(WaveKind::T),
+            _ => None,
+        };
+        match (symbol, kind) {
+            ("(", _) => {
+                // A new wave starts: a pending peak had no offset.
+                out.extend(pending.take());
                 onset = Some(sample);
-                peak = None;
             }
-            "p" | "N" | "t" => {
-                let kind = match symbol {
-                    "p" => WaveKind::P,
-                    "N" => WaveKind::Qrs,
-                    _ => WaveKind::T,
-                };
-                peak = Some((sample, kind));
+            (_, Some(kind)) => {
+                out.extend(pending.take());
+                pending = Some(ReferenceWave {
+                    kind,
+                    onset: onset.take(),
+                    peak: sample,
+                    offset: None,
+                });
             }
-            ")" => {
-                if let (Some(on), Some((pk, kind))) = (onset, peak) {
-                    out.push(Wave {
-                        kind,
-                        onset: on,
-                        peak: pk,
-                        offset: sample,
-                    });
+            (")", _) => {
+                if let Some(mut w) = pending.take() {
+                    w.offset = Some(sample);
+                    out.push(w);
                 }
                 onset = None;
-                peak = None;
             }
             _ => {}
         }
     }
+    out.extend(pending);
     out
+}
+
+/// Complete waves only (`(`, peak, `)`), e.g. to read back annotations this crate wrote.
+pub fn waves_from_marks<'a>(marks: impl IntoIterator<Item = (usize, &'a str)>) -> Vec<Wave> {
+    reference_waves_from_marks(marks)
+        .into_iter()
+        .filter_map(|r| {
+            Some(Wave {
+                kind: r.kind,
+                onset: r.onset?,
+                peak: r.peak,
+                offset: r.offset?,
+            })
+        })
+        .collect()
 }
 
 /// The waves of a list of beats, in order.
@@ -193,18 +234,29 @@ impl Score {
 }
 
 /// Score one lead: `detected` against `reference` (both in samples at `fs_hz`).
-pub fn score_lead(detected: &[Wave], reference: &[Wave], fs_hz: f64, tolerance_s: f64) -> Score {
+pub fn score_lead(
+    detected: &[Wave],
+    reference: &[ReferenceWave],
+    fs_hz: f64,
+    tolerance_s: f64,
+) -> Score {
     let mut score = Score::default();
     let (Some(first), Some(last)) = (
-        reference.iter().map(|w| w.onset.min(w.peak)).min(),
-        reference.iter().map(|w| w.offset.max(w.peak)).max(),
+        reference
+            .iter()
+            .map(|w| w.onset.unwrap_or(w.peak).min(w.peak))
+            .min(),
+        reference
+            .iter()
+            .map(|w| w.offset.unwrap_or(w.peak).max(w.peak))
+            .max(),
     ) else {
         return score;
     };
     let tolerance = (tolerance_s * fs_hz).round() as usize;
     let ms = 1000.0 / fs_hz;
     for kind in [WaveKind::P, WaveKind::Qrs, WaveKind::T] {
-        let refs: Vec<&Wave> = reference.iter().filter(|w| w.kind == kind).collect();
+        let refs: Vec<&ReferenceWave> = reference.iter().filter(|w| w.kind == kind).collect();
         let dets: Vec<&Wave> = detected
             .iter()
             .filter(|w| w.kind == kind && w.peak >= first && w.peak <= last)
@@ -231,9 +283,13 @@ pub fn score_lead(detected: &[Wave], reference: &[Wave], fs_hz: f64, tolerance_s
             det_used[j] = true;
             k.true_positives += 1;
             let (r, d) = (refs[i], dets[j]);
-            k.onset.add((d.onset as f64 - r.onset as f64) * ms);
+            if let Some(on) = r.onset {
+                k.onset.add((d.onset as f64 - on as f64) * ms);
+            }
             k.peak.add((d.peak as f64 - r.peak as f64) * ms);
-            k.offset.add((d.offset as f64 - r.offset as f64) * ms);
+            if let Some(off) = r.offset {
+                k.offset.add((d.offset as f64 - off as f64) * ms);
+            }
         }
         k.false_negatives += ref_used.iter().filter(|u| !**u).count();
         k.false_positives += det_used.iter().filter(|u| !**u).count();
@@ -274,6 +330,46 @@ mod tests {
     }
 
     #[test]
+    fn a_peak_without_brackets_is_a_reference_without_those_landmarks() {
+        let marks = [
+            (10, "N"), // no onset
+            (20, ")"),
+            (30, "("),
+            (40, "t"), // no offset: the next wave starts
+            (50, "("),
+            (60, "p"),
+            (70, ")"),
+            (80, ")"), // stray bracket
+        ];
+        let refs = reference_waves_from_marks(marks);
+        let summary: Vec<_> = refs
+            .iter()
+            .map(|r| (r.kind, r.onset, r.peak, r.offset))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (WaveKind::Qrs, None, 10, Some(20)),
+                (WaveKind::T, Some(30), 40, None),
+                (WaveKind::P, Some(50), 60, Some(70)),
+            ]
+        );
+        assert_eq!(waves_from_marks(marks), vec![w(WaveKind::P, 50, 60, 70)]);
+        // The partial QRS is detected (no false positive), only its offset error is counted.
+        let s = score_lead(&[w(WaveKind::Qrs, 5, 11, 22)], &refs, 500.0, 0.15);
+        assert_eq!((s.qrs.true_positives, s.qrs.false_positives), (1, 0));
+        assert_eq!((s.qrs.onset.n, s.qrs.peak.n, s.qrs.offset.n), (0, 1, 1));
+    }
+
+    #[test]
+    fn record_subsets_split_by_number() {
+        let odd: RecordSubset = "odd".parse().unwrap();
+        assert!(odd.contains("7") && !odd.contains("8") && !odd.contains("x"));
+        assert!(RecordSubset::Even.contains("200") && RecordSubset::All.contains("x"));
+        assert!("half".parse::<RecordSubset>().is_err());
+    }
+
+    #[test]
     fn matching_counts_and_errors() {
         let fs = 500.0;
         let reference = vec![
@@ -286,6 +382,7 @@ mod tests {
             w(WaveKind::Qrs, 1000, 1010, 1020), // outside the annotated span: ignored
             w(WaveKind::T, 300, 350, 400),      // inside, too far: false positive
         ];
+        let reference: Vec<ReferenceWave> = reference.into_iter().map(Into::into).collect();
         let s = score_lead(&detected, &reference, fs, 0.15);
         assert_eq!(
             (
@@ -331,8 +428,9 @@ pub enum ScoreError {
     Cancelled,
 }
 
-/// Settings of [`evaluate_ludb`].
+/// Settings of [`evaluate_ludb`] (missing fields take their defaults when read).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LudbOptions {
     /// Matching tolerance between detected and reference peaks. Default 0.15 s.
     pub tolerance_s: f64,
@@ -341,6 +439,44 @@ pub struct LudbOptions {
     pub resample_hz: Option<f64>,
     /// Only the first `max_records` records (in `RECORDS` order). Default all.
     pub max_records: Option<usize>,
+    /// All records, or only the odd- or even-numbered ones (tune on one half, check on the
+    /// other). Default all.
+    pub records: RecordSubset,
+}
+
+/// Which LUDB records [`evaluate_ludb`] scores, by record number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordSubset {
+    #[default]
+    All,
+    Odd,
+    Even,
+}
+
+impl RecordSubset {
+    /// Whether record `id` belongs to the subset (ids that are not numbers only to `All`).
+    pub fn contains(&self, id: &str) -> bool {
+        match (self, id.parse::<u64>()) {
+            (RecordSubset::All, _) => true,
+            (RecordSubset::Odd, Ok(n)) => n % 2 == 1,
+            (RecordSubset::Even, Ok(n)) => n % 2 == 0,
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for RecordSubset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(RecordSubset::All),
+            "odd" => Ok(RecordSubset::Odd),
+            "even" => Ok(RecordSubset::Even),
+            other => Err(format!(
+                "record subset '{other}': expected all, odd or even"
+            )),
+        }
+    }
 }
 
 impl Default for LudbOptions {
@@ -349,6 +485,7 @@ impl Default for LudbOptions {
             tolerance_s: 0.15,
             resample_hz: None,
             max_records: None,
+            records: RecordSubset::All,
         }
     }
 }
@@ -428,7 +565,7 @@ pub fn evaluate_ludb(
     let mut ids: Vec<String> = list
         .lines()
         .map(|l| l.trim().trim_start_matches("data/").to_string())
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && options.records.contains(l))
         .collect();
     if let Some(max) = options.max_records {
         ids.truncate(max);
@@ -513,7 +650,7 @@ fn evaluate_ludb_record(
     for (li, lead) in ecg.leads.iter().enumerate() {
         let ann_path = data.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase()));
         let annotations = crate::io::annotation::read_annotations(&ann_path)?;
-        let reference = waves_from_marks(
+        let reference = reference_waves_from_marks(
             annotations
                 .iter()
                 .map(|a| (a.sample as usize, a.symbol.as_str())),

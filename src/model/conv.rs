@@ -1,7 +1,7 @@
 //! The 1D convolution used by every convolutional layer of [`super::ResNet1d`].
 //!
-//! On CPUs with AVX-512 the forward pass is the direct kernel of [`super::conv_direct`]. Elsewhere
-//! it is an explicit im2col into a (C_in K, B L_out) matrix followed by ONE matrix product with
+//! On CPUs with AVX-512 or AVX2 + FMA the forward pass is the direct kernel of
+//! [`super::conv_direct`]. Elsewhere it is an explicit im2col into a (C_in K, B L_out) matrix followed by ONE matrix product with
 //! the (C_out, C_in K) weight for the whole batch (candle's gemm). Either way the backward pass
 //! is the transposed products and a col2im, so training avoids candle 0.11's CPU
 //! `conv_transpose1d`, which falls back to a direct loop whenever padding is non-zero (every
@@ -35,18 +35,14 @@ impl Conv1d {
     /// (B, C_in, L) -> (B, C_out, (L + 2 padding - K) / stride + 1).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.device().is_cpu() && x.dtype() == DType::F32 && self.weight.dtype() == DType::F32 {
-            if conv_direct::available() {
-                conv1d_direct(x, &self.weight, self.padding, self.stride)
-            } else {
-                conv1d_im2col(x, &self.weight, self.padding, self.stride)
-            }
+            conv1d_direct(x, &self.weight, self.padding, self.stride)
         } else {
             x.conv1d(&self.weight, self.padding, self.stride, 1, 1)
         }
     }
 
     /// `act((conv(x) + residual) scale + shift)` for eval mode: one pass of the direct kernel
-    /// when the CPU has AVX-512 and no input needs a gradient, otherwise the same formula from
+    /// when the CPU has its instruction sets and no input needs a gradient, otherwise the same formula from
     /// [`Self::forward`], an add and [`affine_act`]. `affine` is (scale, shift) per output
     /// channel; without it only the residual and the ReLU apply.
     pub fn forward_fused(
@@ -116,8 +112,9 @@ fn conv_shape_of(x: &Shape, weight: &Shape, padding: usize, stride: usize) -> Re
     })
 }
 
-/// The direct AVX-512 kernel as a candle op; differentiable in both the input and the weight
-/// (the backward pass is the im2col one). Falls back to [`conv1d_im2col`] without AVX-512.
+/// The direct kernel as a candle op; differentiable in both the input and the weight (the
+/// backward pass is the im2col one). Falls back to [`conv1d_im2col`] on CPUs without AVX-512
+/// or AVX2 + FMA.
 pub fn conv1d_direct(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
     conv_shape(x, weight, padding, stride)?;
     if !conv_direct::available() {
@@ -248,7 +245,7 @@ fn direct_cpu_fwd(
         relu,
     };
     let Some(out) = conv_direct::conv1d(shape, x_at, &w, epilogue) else {
-        candle_core::bail!("conv1d_direct: AVX-512 kernel unavailable for {shape:?}")
+        candle_core::bail!("conv1d_direct: no direct kernel for {shape:?} on this CPU")
     };
     Ok((
         CpuStorage::F32(out),
@@ -662,13 +659,13 @@ mod tests {
     fn direct_matches_candle_conv1d() {
         if !conv_direct::available() {
             eprintln!(
-                "the direct kernel is not used on this CPU (no AVX-512F); checking the fallback"
+                "the direct kernel is not used on this CPU (no AVX-512F, no AVX2+FMA); checking the fallback"
             );
         }
         check_conv_path(conv1d_direct);
     }
 
-    /// The fused eval path (one kernel on AVX-512 CPUs) equals conv, add, batch norm and ReLU
+    /// The fused eval path (one kernel on AVX-512 / AVX2 CPUs) equals conv, add, batch norm and ReLU
     /// done one after the other, with and without each part.
     #[test]
     fn fused_conv_equals_the_separate_ops() {

@@ -102,7 +102,21 @@ pub fn proportions_ui(ui: &mut Ui, ex: &Explanation, cluster_names: &[String]) {
         .include_y(0.0)
         .include_y(1.0)
         .show_grid([false, true])
-        .x_axis_formatter(|mark, _range| format!("C{}", mark.value.round() as i64))
+        // One label per cluster: the default log-10 spacer and 60-px label spacing left only
+        // "C0" under the bars.
+        .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [1.0, 5.0, 10.0]))
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x()
+                .label_spacing(18.0..=24.0)
+                .formatter(|mark, _range| {
+                    let k = mark.value.round();
+                    if (mark.value - k).abs() < 1e-6 && k >= 0.0 {
+                        format!("C{k}")
+                    } else {
+                        String::new()
+                    }
+                }),
+        ])
         .show(ui, |plot_ui| plot_ui.bar_chart(chart));
 }
 

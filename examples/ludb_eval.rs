@@ -1,8 +1,9 @@
 //! Print the delineator's accuracy on LUDB (the table in `src/delineate/README.md`).
 //!
 //! `cargo run --release --example ludb_eval -- [LUDB_DIR] [--resample HZ] [--records all|odd|even]
-//! [--params FILE.json]` (default folder `../shared/data/ludb` beside the repository; `--params`
-//! reads `DelineatorParams` as JSON, missing fields at their defaults).
+//! [--params FILE.json] [--per-record OUT.csv]` (default folder `../shared/data/ludb` beside the repository; `--params`
+//! reads `DelineatorParams` as JSON, missing fields at their defaults; `--per-record` writes each
+//! record's counts and errors, e.g. to compare two settings record by record).
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ludb");
     let mut options = LudbOptions::default();
     let mut params = DelineatorParams::default();
+    let mut per_record: Option<PathBuf> = None;
     while let Some(a) = args.next() {
         let mut value = || {
             args.next()
@@ -24,6 +26,7 @@ fn main() -> anyhow::Result<()> {
             "--resample" => options.resample_hz = Some(value()?.parse()?),
             "--records" => options.records = value()?.parse().map_err(anyhow::Error::msg)?,
             "--params" => params = serde_json::from_str(&std::fs::read_to_string(value()?)?)?,
+            "--per-record" => per_record = Some(PathBuf::from(value()?)),
             _ => dir = PathBuf::from(a),
         }
     }
@@ -69,6 +72,46 @@ fn main() -> anyhow::Result<()> {
         "other records with no consistent P: {}",
         other_flagged.join(" ")
     );
+    let spiked: Vec<String> = eval
+        .records
+        .iter()
+        .filter(|r| r.n_pacing_spikes > 0)
+        .map(|r| {
+            let paced = if r.pacing.is_empty() {
+                "unpaced"
+            } else {
+                "paced"
+            };
+            format!("{} ({}, {paced})", r.id, r.n_pacing_spikes)
+        })
+        .collect();
+    println!("records with pacing spikes: {}", spiked.join(" "));
+    if let Some(path) = per_record {
+        // One row per record: detection counts and error sums, to compare two settings.
+        let mut csv = String::from(
+            "id,rhythm,wave,tp,fp,fn,onset_n,onset_mean_ms,onset_sd_ms,offset_n,offset_mean_ms,offset_sd_ms\n",
+        );
+        for r in &eval.records {
+            for (wave, k) in [("P", &r.score.p), ("QRS", &r.score.qrs), ("T", &r.score.t)] {
+                csv.push_str(&format!(
+                    "{},\"{}\",{wave},{},{},{},{},{:.2},{:.2},{},{:.2},{:.2}\n",
+                    r.id,
+                    r.rhythm.replace('"', "'"),
+                    k.true_positives,
+                    k.false_positives,
+                    k.false_negatives,
+                    k.onset.n,
+                    k.onset.mean_ms(),
+                    k.onset.sd_ms(),
+                    k.offset.n,
+                    k.offset.mean_ms(),
+                    k.offset.sd_ms(),
+                ));
+            }
+        }
+        std::fs::write(&path, csv)?;
+        println!("per-record scores written to {}", path.display());
+    }
     println!("({:.1} s)", started.elapsed().as_secs_f64());
     Ok(())
 }

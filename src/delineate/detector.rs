@@ -45,22 +45,39 @@ pub(crate) struct LeadSignals {
     pub usable: bool,
 }
 
-/// Filter every lead (all leads of a record at once, see [`dsp::lowpass_zero_phase_many`]).
-pub(crate) fn prepare_leads(
-    rows: Vec<Vec<f32>>,
-    fs_hz: f64,
-    p: &DelineatorParams,
-) -> Vec<LeadSignals> {
+/// Filtered leads of a record and the pacing spikes found in them.
+pub(crate) struct Prepared {
+    pub leads: Vec<LeadSignals>,
+    /// Samples of the pacemaker spikes (removed from the signals before filtering).
+    pub pacing_spikes: Vec<usize>,
+}
+
+/// Find and remove pacing spikes, then filter every lead (all leads of a record at once, see
+/// [`dsp::lowpass_zero_phase_many`]).
+pub(crate) fn prepare_leads(rows: Vec<Vec<f32>>, fs_hz: f64, p: &DelineatorParams) -> Prepared {
     let mut base = rows;
+    let pacing_spikes = super::pacing::find_spikes(&base, fs_hz, p);
+    // QRS detection keeps the spikes: without them a slow paced QRS can have less 5-20 Hz
+    // energy than the P waves of the same record (LUDB 72, P-synchronous pacing).
+    let detection_rows = (!pacing_spikes.is_empty()).then(|| base.clone());
+    super::pacing::remove_spikes(&mut base, &pacing_spikes, fs_hz, p);
     dsp::highpass_zero_phase_many(&mut base, p.baseline_highpass_hz, fs_hz);
     let mut x = base.clone();
     dsp::lowpass_zero_phase_many(&mut x, p.qrs_lowpass_hz, fs_hz);
     let mut s = base;
     dsp::lowpass_zero_phase_many(&mut s, p.pt_lowpass_hz, fs_hz);
-    let mut band = x.clone();
+    let mut band = match detection_rows {
+        Some(mut rows) => {
+            dsp::highpass_zero_phase_many(&mut rows, p.baseline_highpass_hz, fs_hz);
+            dsp::lowpass_zero_phase_many(&mut rows, p.qrs_lowpass_hz, fs_hz);
+            rows
+        }
+        None => x.clone(),
+    };
     dsp::highpass_zero_phase_many(&mut band, p.detect_band_hz.0, fs_hz);
     dsp::lowpass_zero_phase_many(&mut band, p.detect_band_hz.1, fs_hz);
-    x.into_iter()
+    let leads = x
+        .into_iter()
         .zip(s)
         .zip(band)
         .map(|((x, s), band)| {
@@ -82,7 +99,11 @@ pub(crate) fn prepare_leads(
                 usable,
             }
         })
-        .collect()
+        .collect();
+    Prepared {
+        leads,
+        pacing_spikes,
+    }
 }
 
 fn samples(seconds: f64, fs_hz: f64) -> usize {
@@ -160,10 +181,12 @@ pub(crate) fn detect_qrs(leads: &[LeadSignals], fs_hz: f64, p: &DelineatorParams
     beats
 }
 
-/// QRS of one lead around the detection `c`.
+/// QRS of one lead around the detection `c`; its onset is never before `earliest_onset` (a
+/// pacing spike).
 pub(crate) fn measure_qrs(
     l: &LeadSignals,
     c: usize,
+    earliest_onset: Option<usize>,
     fs_hz: f64,
     p: &DelineatorParams,
 ) -> Option<Wave> {
@@ -185,10 +208,13 @@ pub(crate) fn measure_qrs(
     };
     let first = (lo..=hi).find(|&k| is_peak(k))?;
     let last = (lo..=hi).rev().find(|&k| is_peak(k))?;
-    let min_on = c.saturating_sub(samples(p.qrs_max_before_s, fs_hz));
+    let mut min_on = c.saturating_sub(samples(p.qrs_max_before_s, fs_hz));
+    if let Some(e) = earliest_onset {
+        min_on = min_on.max(e.min(c));
+    }
     let max_off = (c + samples(p.qrs_max_after_s, fs_hz)).min(n - 1);
     let on_thr = p.qrs_onset_slope_fraction * l.dx[first].abs();
-    let mut onset = first;
+    let mut onset = first.max(min_on);
     while onset > min_on && l.dx[onset].abs() >= on_thr {
         onset -= 1;
     }
@@ -383,12 +409,24 @@ fn quantile_usize(values: &[usize], q: f64) -> usize {
 
 /// Delineate prepared leads (all from one record). `detections` are the QRS energy maxima.
 pub(crate) fn delineate_prepared(
-    leads: &[LeadSignals],
+    prepared: &Prepared,
     fs_hz: f64,
     p: &DelineatorParams,
 ) -> Result<Measured, DelineateError> {
+    let leads = &prepared.leads[..];
     let n_leads = leads.len();
     let detections = detect_qrs(leads, fs_hz, p);
+    // The pacing spike that triggered each beat, if any: the last one in the QRS search span
+    // before the detection.
+    let spike_before = |c: usize| -> Option<usize> {
+        let from = c.saturating_sub(samples(p.qrs_max_before_s, fs_hz));
+        prepared
+            .pacing_spikes
+            .iter()
+            .rev()
+            .find(|&&s| s >= from && s <= c)
+            .map(|&s| s + samples(p.qrs_onset_after_spike_s, fs_hz))
+    };
     let n = leads.first().map(|l| l.x.len()).unwrap_or(0);
     let mut empty = Measured {
         beats: Vec::new(),
@@ -407,7 +445,7 @@ pub(crate) fn delineate_prepared(
                 .iter()
                 .map(|&c| {
                     if l.usable {
-                        measure_qrs(l, c, fs_hz, p)
+                        measure_qrs(l, c, spike_before(c), fs_hz, p)
                     } else {
                         None
                     }

@@ -6,6 +6,7 @@
 
 pub mod align;
 mod detector;
+mod pacing;
 pub mod dsp;
 pub mod export;
 pub mod params;
@@ -83,14 +84,15 @@ pub fn delineate(ecg: &Ecg, params: &DelineatorParams) -> Result<Delineation, De
     for row in &rows {
         check_signal(&ecg.meta.id, row, fs_hz, params)?;
     }
-    let leads = detector::prepare_leads(rows, fs_hz, params);
-    let measured = detector::delineate_prepared(&leads, fs_hz, params)?;
+    let prepared = detector::prepare_leads(rows, fs_hz, params);
+    let measured = detector::delineate_prepared(&prepared, fs_hz, params)?;
     Ok(Delineation {
         fs_hz,
         n_samples: ecg.n_samples(),
         beats: measured.beats,
         per_lead: measured.per_lead,
         atrial_fibrillation_suspected: measured.no_consistent_p,
+        pacing_spikes: prepared.pacing_spikes,
     })
 }
 
@@ -102,7 +104,7 @@ pub fn delineate_lead(
 ) -> Result<Vec<Beat>, DelineateError> {
     params.validate()?;
     check_signal("(single lead)", signal, fs_hz, params)?;
-    let leads = detector::prepare_leads(vec![signal.to_vec()], fs_hz, params);
-    let measured = detector::delineate_prepared(&leads, fs_hz, params)?;
+    let prepared = detector::prepare_leads(vec![signal.to_vec()], fs_hz, params);
+    let measured = detector::delineate_prepared(&prepared, fs_hz, params)?;
     Ok(measured.beats)
 }

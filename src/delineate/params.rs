@@ -129,6 +129,27 @@ pub struct DelineatorParams {
     /// 0.55 and 0.02 s.
     pub af_min_consistent_p_fraction: f32,
     pub af_pr_consistent_s: f64,
+    /// Pacemaker spikes (see `pacing.rs`): a jump between two samples of at least
+    /// `pacing_spike_min_jump_mv` (0 turns spike handling off), `pacing_spike_neighbour_ratio`
+    /// times the neighbouring differences and `pacing_spike_quiet_ratio` times every difference
+    /// from `pacing_spike_quiet_window_s.0` to `.1` before it, in at least
+    /// `pacing_spike_min_lead_fraction` of the leads. Defaults 0.05 mV, 4, 10, (0.040, 0.016) s
+    /// and 0.5 (on LUDB these flag the paced records 8, 34, 45, 72, 74, 90, 111 and no spike
+    /// near a QRS onset in any unpaced record).
+    pub pacing_spike_min_jump_mv: f32,
+    pub pacing_spike_neighbour_ratio: f32,
+    pub pacing_spike_quiet_ratio: f32,
+    pub pacing_spike_quiet_window_s: (f64, f64),
+    pub pacing_spike_min_lead_fraction: f32,
+    /// A record has pacing spikes only when at least this many are found (one isolated jump is
+    /// an artefact). Default 2.
+    pub pacing_spike_min_count: usize,
+    /// A spike and this much after it are replaced by a straight line before filtering.
+    /// Default 0.006 s (3 samples at 500 Hz: the spike and its return).
+    pub pacing_spike_tail_s: f64,
+    /// A QRS whose search window (detection - `qrs_max_before_s` to the detection) holds a
+    /// spike starts no earlier than the spike + this. Default 0 s.
+    pub qrs_onset_after_spike_s: f64,
 }
 
 impl Default for DelineatorParams {
@@ -179,6 +200,14 @@ impl Default for DelineatorParams {
             af_pr_sd_irregular_s: 0.012,
             af_min_consistent_p_fraction: 0.55,
             af_pr_consistent_s: 0.02,
+            pacing_spike_min_jump_mv: 0.05,
+            pacing_spike_neighbour_ratio: 4.0,
+            pacing_spike_quiet_ratio: 10.0,
+            pacing_spike_quiet_window_s: (0.040, 0.016),
+            pacing_spike_min_lead_fraction: 0.5,
+            pacing_spike_min_count: 2,
+            pacing_spike_tail_s: 0.006,
+            qrs_onset_after_spike_s: 0.0,
         }
     }
 }
@@ -216,6 +245,7 @@ impl DelineatorParams {
             ("af_rr_irregularity", self.af_rr_irregularity),
             ("af_pr_sd_irregular_s", self.af_pr_sd_irregular_s),
             ("af_pr_consistent_s", self.af_pr_consistent_s),
+            ("pacing_spike_tail_s", self.pacing_spike_tail_s),
         ];
         for (name, v) in positive_s {
             if !(v.is_finite() && v > 0.0) {
@@ -228,6 +258,7 @@ impl DelineatorParams {
             ("p_gap_s", self.p_gap_s),
             ("p_edge_margin_s", self.p_edge_margin_s),
             ("p_min_gap_after_t_s", self.p_min_gap_after_t_s),
+            ("qrs_onset_after_spike_s", self.qrs_onset_after_spike_s),
         ];
         for (name, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
@@ -249,6 +280,24 @@ impl DelineatorParams {
                 "must be (far, near) with far > near >= 0",
             );
         }
+        let (far, near) = self.pacing_spike_quiet_window_s;
+        if !(far.is_finite() && near.is_finite() && near >= 0.0 && far > near) {
+            return bad(
+                "pacing_spike_quiet_window_s",
+                "must be (far, near) with far > near >= 0",
+            );
+        }
+        for (name, v) in [
+            (
+                "pacing_spike_neighbour_ratio",
+                self.pacing_spike_neighbour_ratio,
+            ),
+            ("pacing_spike_quiet_ratio", self.pacing_spike_quiet_ratio),
+        ] {
+            if !(v.is_finite() && v >= 1.0) {
+                return bad(name, "must be a finite number of at least 1");
+            }
+        }
         let (lo, hi) = self.detect_band_hz;
         if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi > lo) {
             return bad("detect_band_hz", "must be (low, high) with 0 < low < high");
@@ -266,6 +315,10 @@ impl DelineatorParams {
             (
                 "af_min_consistent_p_fraction",
                 self.af_min_consistent_p_fraction,
+            ),
+            (
+                "pacing_spike_min_lead_fraction",
+                self.pacing_spike_min_lead_fraction,
             ),
         ];
         for (name, v) in [
@@ -286,6 +339,7 @@ impl DelineatorParams {
             ("flat_lead_mv", self.flat_lead_mv),
             ("t_min_amplitude_mv", self.t_min_amplitude_mv),
             ("p_min_amplitude_mv", self.p_min_amplitude_mv),
+            ("pacing_spike_min_jump_mv", self.pacing_spike_min_jump_mv),
         ];
         for (name, v) in amplitudes {
             if !(v.is_finite() && v >= 0.0) {

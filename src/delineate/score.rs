@@ -496,6 +496,12 @@ pub struct LudbRecordResult {
     pub id: String,
     /// `Rhythms` column of `ludb.csv` (empty when the table is missing).
     pub rhythm: String,
+    /// `Cardiac pacing` column of `ludb.csv` (empty for unpaced records).
+    #[serde(default)]
+    pub pacing: String,
+    /// Pacemaker spikes the delineator found.
+    #[serde(default)]
+    pub n_pacing_spikes: usize,
     pub score: Score,
     pub n_beats: usize,
     pub n_beats_with_p: usize,
@@ -509,10 +515,17 @@ pub struct LudbEvaluation {
     pub records: Vec<LudbRecordResult>,
 }
 
-/// Read the `Rhythms` column of `ludb.csv` (ID -> rhythm, lines joined by "; ").
+/// What `ludb.csv` says of one record (its lines joined by "; ").
+#[derive(Debug, Clone, Default)]
+struct LudbDiagnosis {
+    rhythm: String,
+    pacing: String,
+}
+
+/// Read the `Rhythms` and `Cardiac pacing` columns of `ludb.csv` by record ID.
 fn ludb_rhythms(
     path: &std::path::Path,
-) -> Result<std::collections::HashMap<String, String>, ScoreError> {
+) -> Result<std::collections::HashMap<String, LudbDiagnosis>, ScoreError> {
     let table_err = |message: String| ScoreError::Table {
         path: path.to_path_buf(),
         message,
@@ -523,22 +536,31 @@ fn ludb_rhythms(
         .map_err(|e| table_err(e.to_string()))?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let (Some(id_col), Some(rhythm_col)) = (col("ID"), col("Rhythms")) else {
-        return Err(table_err("no 'ID' or 'Rhythms' column".into()));
+    let (Some(id_col), Some(rhythm_col), Some(pacing_col)) =
+        (col("ID"), col("Rhythms"), col("Cardiac pacing"))
+    else {
+        return Err(table_err(
+            "no 'ID', 'Rhythms' or 'Cardiac pacing' column".into(),
+        ));
     };
-    let mut out = std::collections::HashMap::new();
-    for row in reader.records() {
-        let row = row.map_err(|e| table_err(e.to_string()))?;
-        let id = row.get(id_col).unwrap_or("").trim().to_string();
-        let rhythm = row
-            .get(rhythm_col)
+    let joined = |row: &csv::StringRecord, c: usize| {
+        row.get(c)
             .unwrap_or("")
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()
-            .join("; ");
-        out.insert(id, rhythm);
+            .join("; ")
+    };
+    let mut out = std::collections::HashMap::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| table_err(e.to_string()))?;
+        let id = row.get(id_col).unwrap_or("").trim().to_string();
+        let diagnosis = LudbDiagnosis {
+            rhythm: joined(&row, rhythm_col),
+            pacing: joined(&row, pacing_col),
+        };
+        out.insert(id, diagnosis);
     }
     Ok(out)
 }
@@ -606,7 +628,7 @@ fn evaluate_ludb_record(
     id: &str,
     params: &super::DelineatorParams,
     options: &LudbOptions,
-    rhythms: &std::collections::HashMap<String, String>,
+    rhythms: &std::collections::HashMap<String, LudbDiagnosis>,
 ) -> Result<LudbRecordResult, ScoreError> {
     let data = root.join("data");
     let ecg = crate::io::wfdb::read_record(&data.join(format!("{id}.hea")))?;
@@ -669,7 +691,15 @@ fn evaluate_ludb_record(
     }
     Ok(LudbRecordResult {
         id: id.to_string(),
-        rhythm: rhythms.get(id).cloned().unwrap_or_default(),
+        rhythm: rhythms
+            .get(id)
+            .map(|d| d.rhythm.clone())
+            .unwrap_or_default(),
+        pacing: rhythms
+            .get(id)
+            .map(|d| d.pacing.clone())
+            .unwrap_or_default(),
+        n_pacing_spikes: delineation.pacing_spikes.len(),
         score,
         n_beats: delineation.beats.len(),
         n_beats_with_p: delineation.beats.iter().filter(|b| b.p.is_some()).count(),
@@ -706,5 +736,6 @@ pub fn rescale_delineation(
             .map(|l| l.iter().map(beat).collect())
             .collect(),
         atrial_fibrillation_suspected: d.atrial_fibrillation_suspected,
+        pacing_spikes: d.pacing_spikes.iter().map(|&s| map(s)).collect(),
     }
 }

@@ -73,4 +73,7 @@ pub struct Delineation {
     pub per_lead: Vec<Vec<Beat>>,
     /// True when the rhythm looks like atrial fibrillation/flutter (no P waves reported).
     pub atrial_fibrillation_suspected: bool,
+    /// Samples of the pacemaker spikes found (empty when unpaced; see `DelineatorParams`).
+    #[serde(default)]
+    pub pacing_spikes: Vec<usize>,
 }

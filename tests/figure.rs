@@ -652,3 +652,30 @@ fn cli_batch_over_100_records_reports_the_broken_one_and_writes_the_rest() {
     let svg = std::fs::read_to_string(out.path().join("r000.svg")).unwrap();
     assert!(svg.contains("<g id=\"landmarks\">"));
 }
+
+/// Pacemaker spikes the delineator found are ticked on every lead panel and named in the legend.
+#[test]
+fn pacing_spikes_are_ticked_on_every_panel() {
+    let mut f = fixture();
+    let spec = FigureSpec {
+        layout: Layout::Stacked,
+        ..Default::default()
+    };
+    let landmark_lines = |svg: &str| {
+        let start = svg.find("<g id=\"landmarks\">").expect("a landmarks layer");
+        let end = start + svg[start..].find("</g>").expect("the layer ends");
+        svg[start..end].matches("<line").count()
+    };
+    let without = render_svg(&f.input(), &spec).unwrap();
+    assert!(!without.contains("pacing spike"));
+    let fs = f.delineation.fs_hz;
+    f.delineation.pacing_spikes = vec![(1.0 * fs) as usize, (2.0 * fs) as usize];
+    let with = render_svg(&f.input(), &spec).unwrap();
+    assert!(with.contains("pacing spike"), "legend names the spikes");
+    let n_panels = f.ecg.n_leads();
+    assert_eq!(
+        landmark_lines(&with) - landmark_lines(&without),
+        2 * n_panels,
+        "one tick per spike on each of the {n_panels} lead panels"
+    );
+}

@@ -593,6 +593,18 @@ fn draw_lead_panel(
                 .filter(|b| !b.is_empty())
                 .unwrap_or(&d.beats);
             draw_landmarks(painter, xf, screen, beats, d.fs_hz, vis_t0, vis_t1, &x_of_t);
+            // Pacemaker spikes: a tick down from the panel's top edge, as ECG machines mark them.
+            let tick_h = (2.5 * xf.ppm).clamp(5.0, 16.0);
+            for &s in &d.pacing_spikes {
+                let t = s as f64 / d.fs_hz;
+                if t >= vis_t0 && t <= vis_t1 {
+                    painter.vline(
+                        x_of_t(t),
+                        screen.top()..=screen.top() + tick_h,
+                        Stroke::new(1.5, Color32::from_rgb(0x20, 0x20, 0x20)),
+                    );
+                }
+            }
         }
     }
 

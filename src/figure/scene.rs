@@ -235,6 +235,7 @@ pub fn build_scene(
                     _ => &d.beats,
                 };
                 landmarks(panel, beats, d.fs_hz, &mut marks);
+                pacing_marks(panel, &d.pacing_spikes, d.fs_hz, &mut marks);
             }
             layers.push(SceneLayer {
                 name: "landmarks".into(),
@@ -704,6 +705,29 @@ fn landmarks(panel: &Panel, beats: &[Beat], fs_hz: f64, out: &mut Vec<Primitive>
     }
 }
 
+/// Pacemaker spikes: a short tick down from the panel's top edge, as ECG machines mark them.
+fn pacing_marks(panel: &Panel, spikes: &[usize], fs_hz: f64, out: &mut Vec<Primitive>) {
+    if !(fs_hz > 0.0) {
+        return;
+    }
+    let stroke = Stroke {
+        colour: palette::INK,
+        width_mm: 0.3,
+    };
+    for &s in spikes {
+        let t = s as f64 / fs_hz;
+        if t < panel.start_s || t > panel.end_s {
+            continue;
+        }
+        let x = panel.x_from_seconds(t);
+        out.push(Primitive::Line {
+            from: (x, panel.rect.y),
+            to: (x, panel.rect.y + 2.5),
+            stroke,
+        });
+    }
+}
+
 /// Colour of a landmark kind (shared with the app).
 pub fn landmark_colour(kind: WaveKind) -> Rgba {
     match kind {
@@ -874,6 +898,12 @@ fn legend(
                 WaveKind::T => "T wave",
             };
             entries.push((landmark_colour(kind), name.to_string()));
+        }
+        if input
+            .delineation
+            .is_some_and(|d| !d.pacing_spikes.is_empty())
+        {
+            entries.push((palette::INK, "pacing spike".to_string()));
         }
     }
     let rect = layout.legend;

@@ -43,11 +43,7 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_default()
     );
     print!("{}", eval.total.table());
-    let af: Vec<_> = eval
-        .records
-        .iter()
-        .filter(|r| r.rhythm.contains("Atrial fibrillation") || r.rhythm.contains("flutter"))
-        .collect();
+    let af = eval.atrial_fibrillation_records();
     let af_p: usize = af.iter().map(|r| r.n_beats_with_p).sum();
     let af_beats: usize = af.iter().map(|r| r.n_beats).sum();
     let af_flagged = af
@@ -57,10 +53,7 @@ fn main() -> anyhow::Result<()> {
     let other_flagged: Vec<&str> = eval
         .records
         .iter()
-        .filter(|r| {
-            r.atrial_fibrillation_suspected
-                && !(r.rhythm.contains("Atrial fibrillation") || r.rhythm.contains("flutter"))
-        })
+        .filter(|r| r.atrial_fibrillation_suspected && !r.is_atrial_fibrillation_or_flutter())
         .map(|r| r.id.as_str())
         .collect();
     println!(

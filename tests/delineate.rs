@@ -80,11 +80,7 @@ fn ludb_accuracy_at_500_hz() {
         );
     }
     // Atrial fibrillation/flutter: no P waves.
-    let af: Vec<_> = eval
-        .records
-        .iter()
-        .filter(|r| r.rhythm.contains("Atrial fibrillation") || r.rhythm.contains("flutter"))
-        .collect();
+    let af = eval.atrial_fibrillation_records();
     assert!(
         af.len() >= 15,
         "ludb.csv should list the AF/flutter records"
@@ -99,11 +95,7 @@ fn ludb_accuracy_at_500_hz() {
         "an AF/flutter record kept its P waves"
     );
     // Sinus rhythm keeps its P waves.
-    let sinus_flagged = eval
-        .records
-        .iter()
-        .filter(|r| r.rhythm.starts_with("Sinus") && r.atrial_fibrillation_suspected)
-        .count();
+    let sinus_flagged = eval.sinus_records_without_p();
     assert!(
         sinus_flagged <= 6,
         "{sinus_flagged} sinus records lost their P waves"
@@ -157,31 +149,49 @@ fn ludb_accuracy_at_100_hz() {
     };
     let options = LudbOptions {
         resample_hz: Some(100.0),
-        max_records: Some(100),
         ..Default::default()
     };
     let eval = evaluate_ludb(&root, &DelineatorParams::default(), &options, &NoProgress).unwrap();
     let t = &eval.total;
     println!("{}", t.table());
     assert!(
-        t.qrs.sensitivity() >= 0.998 && t.qrs.ppv() >= 0.996,
+        t.qrs.sensitivity() >= 0.999 && t.qrs.ppv() >= 0.998,
         "{}",
         t.table()
     );
     assert!(
-        t.t.sensitivity() >= 0.98 && t.t.ppv() >= 0.98,
+        t.t.sensitivity() >= 0.988 && t.t.ppv() >= 0.985,
+        "{}",
+        t.table()
+    );
+    // Records below 500 Hz are resampled to 500 Hz inside the delineator, so 100 Hz does
+    // nearly as well as 500 Hz (before that: P Se 95.1 %, PPV 98.0 %, QRS onset SD 14.4 ms).
+    assert!(
+        t.p.sensitivity() >= 0.995 && t.p.ppv() >= 0.985,
         "{}",
         t.table()
     );
     assert!(
-        t.p.sensitivity() >= 0.955 && t.p.ppv() >= 0.96,
+        t.qrs.onset.sd_ms() <= 13.0 && t.qrs.offset.sd_ms() <= 12.8 && t.t.offset.sd_ms() <= 29.5,
         "{}",
         t.table()
     );
+    // The rhythm check works at 100 Hz too: no P in atrial fibrillation/flutter, and sinus
+    // records keep theirs.
+    let af = eval.atrial_fibrillation_records();
+    let af_p: usize = af.iter().map(|r| r.n_beats_with_p).sum();
+    println!(
+        "100 Hz: {} AF/flutter records, P in {af_p} of their beats",
+        af.len()
+    );
     assert!(
-        t.qrs.onset.sd_ms() <= 16.5 && t.t.offset.sd_ms() <= 31.0,
-        "{}",
-        t.table()
+        !af.is_empty() && af_p == 0,
+        "P in {af_p} AF/flutter beats at 100 Hz"
+    );
+    let sinus_flagged = eval.sinus_records_without_p();
+    assert!(
+        sinus_flagged <= 4,
+        "{sinus_flagged} sinus records lost their P waves at 100 Hz"
     );
 }
 
@@ -678,4 +688,52 @@ fn cli_align_with_a_model_stores_descriptions_in_a_new_explainer() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("already exists"), "{err}");
+}
+
+/// Synthetic records made at 100 Hz (resampled to 500 Hz inside the delineator): every beat
+/// found, the landmarks come back at 100 Hz within a couple of samples.
+#[test]
+fn synthetic_ground_truth_at_100_hz() {
+    let params = SynthParams {
+        n_records: 6,
+        fs_hz: 100.0,
+        ..Default::default()
+    };
+    let mut abs_errors: Vec<usize> = Vec::new();
+    let mut missed = 0usize;
+    for i in 0..params.n_records {
+        let rec = generate_record(&params, i).unwrap();
+        let d = delineate::delineate(&rec.ecg, &DelineatorParams::default()).unwrap();
+        assert_eq!(d.fs_hz, 100.0);
+        assert_eq!(d.n_samples, rec.ecg.n_samples());
+        assert!(!d.atrial_fibrillation_suspected, "record {i} flagged as AF");
+        for truth in &rec.beats {
+            let Some(found) = d
+                .beats
+                .iter()
+                .find(|b| b.qrs.peak.abs_diff(truth.qrs.peak) <= 10)
+            else {
+                missed += 1;
+                continue;
+            };
+            abs_errors.push(found.qrs.onset.abs_diff(truth.qrs.onset));
+            abs_errors.push(found.qrs.offset.abs_diff(truth.qrs.offset));
+            if let (Some(p), Some(tp)) = (found.p, truth.p) {
+                abs_errors.push(p.onset.abs_diff(tp.onset));
+                abs_errors.push(p.offset.abs_diff(tp.offset));
+            }
+            if let (Some(t), Some(tt)) = (found.t, truth.t) {
+                abs_errors.push(t.offset.abs_diff(tt.offset));
+            }
+        }
+    }
+    assert_eq!(missed, 0, "missed {missed} synthetic beats at 100 Hz");
+    abs_errors.sort_unstable();
+    let median = abs_errors[abs_errors.len() / 2];
+    let p90 = abs_errors[abs_errors.len() * 9 / 10];
+    println!("100 Hz synthetic: median |error| {median} samples, 90th percentile {p90}");
+    assert!(
+        median <= 1 && p90 <= 3,
+        "median {median}, p90 {p90} samples at 100 Hz"
+    );
 }

@@ -6,9 +6,9 @@
 
 pub mod align;
 mod detector;
-mod pacing;
 pub mod dsp;
 pub mod export;
+mod pacing;
 pub mod params;
 pub mod score;
 pub mod segments;
@@ -37,6 +37,11 @@ pub enum DelineateError {
     BadSamplingRate { record: String, fs_hz: f64 },
     #[error("record '{record}': non-finite sample (NaN or infinity) at sample {sample}")]
     NonFinite { record: String, sample: usize },
+    #[error("record '{record}': cannot upsample for delineation: {source}")]
+    Resample {
+        record: String,
+        source: crate::dsp::DspError,
+    },
 }
 
 fn check_signal(
@@ -68,6 +73,90 @@ fn check_signal(
     Ok(())
 }
 
+/// Filter, detect and measure `rows` (already checked) at `fs_hz`, resampled first to
+/// `params.min_internal_rate_hz` when the rate is below it (or, for a rate pair the resampler
+/// cannot do exactly, upsampled by the smallest integer factor that reaches it); landmarks are
+/// returned at `fs_hz`.
+fn delineate_rows(
+    record: &str,
+    rows: Vec<Vec<f32>>,
+    fs_hz: f64,
+    params: &DelineatorParams,
+) -> Result<Delineation, DelineateError> {
+    use crate::dsp::resample::{Resampler, ResamplerSettings};
+    let n_samples = rows.first().map(Vec::len).unwrap_or(0);
+    let target_hz = params.min_internal_rate_hz;
+    let (rows, internal_hz) = if target_hz > 0.0 && fs_hz < target_hz {
+        let resample_err = |source| DelineateError::Resample {
+            record: record.to_string(),
+            source,
+        };
+        let (resampler, internal_hz) =
+            match Resampler::new(fs_hz, target_hz, ResamplerSettings::default()) {
+                Ok(r) => (r, target_hz),
+                Err(_) => {
+                    let to_hz = fs_hz * (target_hz / fs_hz).ceil();
+                    let r = Resampler::new(fs_hz, to_hz, ResamplerSettings::default())
+                        .map_err(resample_err)?;
+                    (r, to_hz)
+                }
+            };
+        let rows = rows
+            .iter()
+            .map(|r| resampler.process(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(resample_err)?;
+        (rows, internal_hz)
+    } else {
+        (rows, fs_hz)
+    };
+    let internal_n = rows.first().map(Vec::len).unwrap_or(0);
+    let prepared = detector::prepare_leads(rows, internal_hz, params);
+    let measured = detector::delineate_prepared(&prepared, internal_hz, params)?;
+    let delineation = Delineation {
+        fs_hz: internal_hz,
+        n_samples: internal_n,
+        beats: measured.beats,
+        per_lead: measured.per_lead,
+        atrial_fibrillation_suspected: measured.no_consistent_p,
+        pacing_spikes: prepared.pacing_spikes,
+    };
+    Ok(if internal_hz != fs_hz {
+        rescale_delineation(delineation, fs_hz, n_samples)
+    } else {
+        delineation
+    })
+}
+
+/// Map a delineation made at another rate onto `fs_hz` samples (`n_samples` long).
+pub fn rescale_delineation(d: Delineation, fs_hz: f64, n_samples: usize) -> Delineation {
+    let ratio = fs_hz / d.fs_hz;
+    let map = |s: usize| (((s as f64) * ratio).round() as usize).min(n_samples.saturating_sub(1));
+    let wave = |w: Wave| Wave {
+        kind: w.kind,
+        onset: map(w.onset),
+        peak: map(w.peak),
+        offset: map(w.offset),
+    };
+    let beat = |b: &Beat| Beat {
+        p: b.p.map(wave),
+        qrs: wave(b.qrs),
+        t: b.t.map(wave),
+    };
+    Delineation {
+        fs_hz,
+        n_samples,
+        beats: d.beats.iter().map(beat).collect(),
+        per_lead: d
+            .per_lead
+            .iter()
+            .map(|l| l.iter().map(beat).collect())
+            .collect(),
+        atrial_fibrillation_suspected: d.atrial_fibrillation_suspected,
+        pacing_spikes: d.pacing_spikes.iter().map(|&s| map(s)).collect(),
+    }
+}
+
 /// Delineate every lead of a record and fuse the landmarks across leads.
 ///
 /// Errors: invalid settings, a record shorter than `params.min_record_s`. A flat line or pure
@@ -84,16 +173,7 @@ pub fn delineate(ecg: &Ecg, params: &DelineatorParams) -> Result<Delineation, De
     for row in &rows {
         check_signal(&ecg.meta.id, row, fs_hz, params)?;
     }
-    let prepared = detector::prepare_leads(rows, fs_hz, params);
-    let measured = detector::delineate_prepared(&prepared, fs_hz, params)?;
-    Ok(Delineation {
-        fs_hz,
-        n_samples: ecg.n_samples(),
-        beats: measured.beats,
-        per_lead: measured.per_lead,
-        atrial_fibrillation_suspected: measured.no_consistent_p,
-        pacing_spikes: prepared.pacing_spikes,
-    })
+    delineate_rows(&ecg.meta.id, rows, fs_hz, params)
 }
 
 /// Delineate one lead on its own (QRS detection, P presence and rhythm check on this lead only).
@@ -104,7 +184,5 @@ pub fn delineate_lead(
 ) -> Result<Vec<Beat>, DelineateError> {
     params.validate()?;
     check_signal("(single lead)", signal, fs_hz, params)?;
-    let prepared = detector::prepare_leads(vec![signal.to_vec()], fs_hz, params);
-    let measured = detector::delineate_prepared(&prepared, fs_hz, params)?;
-    Ok(measured.beats)
+    Ok(delineate_rows("(single lead)", vec![signal.to_vec()], fs_hz, params)?.beats)
 }

@@ -508,11 +508,36 @@ pub struct LudbRecordResult {
     pub atrial_fibrillation_suspected: bool,
 }
 
+impl LudbRecordResult {
+    /// Whether `ludb.csv` gives the record atrial fibrillation or flutter.
+    pub fn is_atrial_fibrillation_or_flutter(&self) -> bool {
+        self.rhythm.contains("Atrial fibrillation") || self.rhythm.contains("flutter")
+    }
+}
+
 /// The summed score and each record's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LudbEvaluation {
     pub total: Score,
     pub records: Vec<LudbRecordResult>,
+}
+
+impl LudbEvaluation {
+    /// The records `ludb.csv` gives atrial fibrillation or flutter.
+    pub fn atrial_fibrillation_records(&self) -> Vec<&LudbRecordResult> {
+        self.records
+            .iter()
+            .filter(|r| r.is_atrial_fibrillation_or_flutter())
+            .collect()
+    }
+
+    /// How many sinus-rhythm records were given no P waves at all.
+    pub fn sinus_records_without_p(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| r.rhythm.starts_with("Sinus") && r.atrial_fibrillation_suspected)
+            .count()
+    }
 }
 
 /// What `ludb.csv` says of one record (its lines joined by "; ").
@@ -707,35 +732,4 @@ fn evaluate_ludb_record(
     })
 }
 
-/// Map a delineation made at another rate onto `fs_hz` samples.
-pub fn rescale_delineation(
-    d: super::Delineation,
-    fs_hz: f64,
-    n_samples: usize,
-) -> super::Delineation {
-    let ratio = fs_hz / d.fs_hz;
-    let map = |s: usize| (((s as f64) * ratio).round() as usize).min(n_samples.saturating_sub(1));
-    let wave = |w: Wave| Wave {
-        kind: w.kind,
-        onset: map(w.onset),
-        peak: map(w.peak),
-        offset: map(w.offset),
-    };
-    let beat = |b: &Beat| Beat {
-        p: b.p.map(wave),
-        qrs: wave(b.qrs),
-        t: b.t.map(wave),
-    };
-    super::Delineation {
-        fs_hz,
-        n_samples,
-        beats: d.beats.iter().map(beat).collect(),
-        per_lead: d
-            .per_lead
-            .iter()
-            .map(|l| l.iter().map(beat).collect())
-            .collect(),
-        atrial_fibrillation_suspected: d.atrial_fibrillation_suspected,
-        pacing_spikes: d.pacing_spikes.iter().map(|&s| map(s)).collect(),
-    }
-}
+pub use super::rescale_delineation;

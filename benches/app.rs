@@ -160,8 +160,10 @@ fn app(layout: ViewLayout) -> TlcApp {
         atrial_fibrillation_suspected: false,
         pacing_spikes: Vec::new(),
     };
-    let mut settings = Settings::default();
-    settings.layout = layout;
+    let mut settings = Settings {
+        layout,
+        ..Settings::default()
+    };
     settings.layers.gradcam_overlay = true;
     let mut app = TlcApp::without_data(None, settings).expect("worker");
     let record = AnalysedRecord {

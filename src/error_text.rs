@@ -49,7 +49,10 @@ mod tests {
         assert_eq!(text.matches("no such file or folder").count(), 1, "{text}");
         let wrapped = anyhow::Error::new(err).context("opening the data set");
         let text = describe_anyhow(&wrapped);
-        assert!(text.starts_with("opening the data set: /tmp/x.hea"), "{text}");
+        assert!(
+            text.starts_with("opening the data set: /tmp/x.hea"),
+            "{text}"
+        );
         assert_eq!(text.matches("no such file or folder").count(), 1, "{text}");
     }
 }

@@ -29,7 +29,9 @@ pub fn default_model() -> PathBuf {
 
 /// The explainer fitted for [`default_model`].
 pub fn default_explainer() -> PathBuf {
-    assets().join("models").join("synth_resnet.explainer.safetensors")
+    assets()
+        .join("models")
+        .join("synth_resnet.explainer.safetensors")
 }
 
 /// The model trained on the real PTB-XL subset.
@@ -38,7 +40,9 @@ pub fn ptbxl_model() -> PathBuf {
 }
 
 pub fn ptbxl_explainer() -> PathBuf {
-    assets().join("models").join("ptbxl_resnet.explainer.safetensors")
+    assets()
+        .join("models")
+        .join("ptbxl_resnet.explainer.safetensors")
 }
 
 /// The explainer that belongs beside a model: `dir/name.safetensors` ->
@@ -62,6 +66,9 @@ mod tests {
         assert_eq!(explainer_beside(&default_model()), default_explainer());
         assert_eq!(explainer_beside(&ptbxl_model()), ptbxl_explainer());
         let given = PathBuf::from("/x/other.explainer.safetensors");
-        assert_eq!(resolve_explainer(&default_model(), Some(given.clone())), given);
+        assert_eq!(
+            resolve_explainer(&default_model(), Some(given.clone())),
+            given
+        );
     }
 }

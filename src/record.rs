@@ -13,13 +13,29 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("record '{record}': {n_names} lead names for {n_rows} signal rows")]
-    LeadCountMismatch { record: String, n_names: usize, n_rows: usize },
+    LeadCountMismatch {
+        record: String,
+        n_names: usize,
+        n_rows: usize,
+    },
     #[error("record '{record}': sampling rate {fs_hz} Hz is not a positive finite number")]
     BadSamplingRate { record: String, fs_hz: f64 },
-    #[error("record '{record}': lead {lead} has a non-finite value (NaN or infinity) at sample {sample}")]
-    NonFinite { record: String, lead: String, sample: usize },
-    #[error("record '{record}': the model needs lead {lead}, which the record lacks (it has {available})")]
-    MissingLead { record: String, lead: String, available: String },
+    #[error(
+        "record '{record}': lead {lead} has a non-finite value (NaN or infinity) at sample {sample}"
+    )]
+    NonFinite {
+        record: String,
+        lead: String,
+        sample: usize,
+    },
+    #[error(
+        "record '{record}': the model needs lead {lead}, which the record lacks (it has {available})"
+    )]
+    MissingLead {
+        record: String,
+        lead: String,
+        available: String,
+    },
     #[error("record '{record}' has no samples")]
     Empty { record: String },
 }
@@ -187,7 +203,12 @@ impl Ecg {
                 });
             }
         }
-        Ok(Ecg { leads, fs_hz, samples_mv, meta })
+        Ok(Ecg {
+            leads,
+            fs_hz,
+            samples_mv,
+            meta,
+        })
     }
 
     pub fn n_leads(&self) -> usize {
@@ -223,16 +244,18 @@ impl Ecg {
     pub fn select_leads(&self, wanted: &[LeadName]) -> Result<Array2<f32>, RecordError> {
         let mut out = Array2::<f32>::zeros((wanted.len(), self.n_samples()));
         for (row, lead) in wanted.iter().enumerate() {
-            let index = self.lead_index(lead).ok_or_else(|| RecordError::MissingLead {
-                record: self.meta.id.clone(),
-                lead: lead.to_string(),
-                available: self
-                    .leads
-                    .iter()
-                    .map(|l| l.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+            let index = self
+                .lead_index(lead)
+                .ok_or_else(|| RecordError::MissingLead {
+                    record: self.meta.id.clone(),
+                    lead: lead.to_string(),
+                    available: self
+                        .leads
+                        .iter()
+                        .map(|l| l.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
             out.row_mut(row).assign(&self.samples_mv.row(index));
         }
         Ok(out)
@@ -256,7 +279,10 @@ mod tests {
     #[test]
     fn select_leads_reorders_and_names_a_missing_lead() {
         let data = Array2::from_shape_vec((2, 3), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-        let meta = EcgMeta { id: "r1".into(), ..Default::default() };
+        let meta = EcgMeta {
+            id: "r1".into(),
+            ..Default::default()
+        };
         let ecg = Ecg::new(vec![LeadName::II, LeadName::I], 100.0, data, meta).unwrap();
         let picked = ecg.select_leads(&[LeadName::I, LeadName::II]).unwrap();
         assert_eq!(picked.row(0).to_vec(), vec![4.0, 5.0, 6.0]);
@@ -267,7 +293,10 @@ mod tests {
     #[test]
     fn nan_is_refused_with_its_position() {
         let data = Array2::from_shape_vec((1, 3), vec![1.0, f32::NAN, 3.0]).unwrap();
-        let meta = EcgMeta { id: "bad".into(), ..Default::default() };
+        let meta = EcgMeta {
+            id: "bad".into(),
+            ..Default::default()
+        };
         let err = Ecg::new(vec![LeadName::I], 100.0, data, meta).unwrap_err();
         assert!(matches!(err, RecordError::NonFinite { sample: 1, .. }));
     }

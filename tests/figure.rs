@@ -495,7 +495,7 @@ fn batch_of_100_records_reports_one_failure_and_exports_the_rest() {
     assert_eq!(files, 99);
     let reports = sink.reports.lock().unwrap();
     assert_eq!(reports.first(), Some(&(0, 100)));
-    assert!(reports.iter().any(|r| *r == (100, 100)));
+    assert!(reports.contains(&(100, 100)));
     assert_eq!(reports.len(), 101);
 }
 

@@ -1245,7 +1245,7 @@ fn bundled_sample_data_reads_as_a_folder_data_set() {
         return;
     }
     let ds = open_dataset(&dir).unwrap();
-    assert!(ds.len() > 0);
+    assert!(!ds.is_empty());
     for i in 0..ds.len() {
         let ecg = ds.load(i).unwrap();
         let entry = ds.entry(i).unwrap();

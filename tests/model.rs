@@ -125,7 +125,7 @@ fn synthetic_set(n: usize, leads: usize, seed: u64) -> TrainingSet {
             }
         }
         if wave {
-            let phase: f32 = rng.gen_range(0.0..6.28);
+            let phase: f32 = rng.gen_range(0.0..std::f32::consts::TAU);
             for t in 0..256 {
                 x[[1, t]] += (t as f32 * 0.05 + phase).sin();
             }
@@ -271,7 +271,10 @@ fn bad_inputs_are_clear_errors() {
     let path = write_small_model(dir.path(), &config, None);
     let model = LoadedModel::open(&path).unwrap();
     let ok = Array2::<f32>::zeros((12, 256));
-    assert_eq!(model.predict(&[ok.clone()]).unwrap()[0].len(), 2);
+    assert_eq!(
+        model.predict(std::slice::from_ref(&ok)).unwrap()[0].len(),
+        2
+    );
 
     let eight = Array2::<f32>::zeros((8, 256));
     let err = model.predict(&[ok.clone(), eight]).unwrap_err();

@@ -224,10 +224,11 @@ pub fn cluster_descriptions_ui(
             }
             ui.label(text);
         });
-        if let (Some(proto), Some(fs)) = (&d.prototype, d.prototype_fs_hz) {
-            if proto.len() >= 2 && fs > 0.0 {
-                prototype_ui(ui, proto, colors::cluster(k));
-            }
+        if let (Some(proto), Some(fs)) = (&d.prototype, d.prototype_fs_hz)
+            && proto.len() >= 2
+            && fs > 0.0
+        {
+            prototype_ui(ui, proto, colors::cluster(k));
         }
     }
 }

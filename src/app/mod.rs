@@ -579,12 +579,11 @@ impl TlcApp {
         if ui.ctx().egui_wants_keyboard_input() {
             return;
         }
-        if let Some(delta) = browser::navigation_delta(ui, self.browser.page_rows()) {
-            if let Some(next) = self.browser.step(self.selected, delta) {
-                if Some(next) != self.selected {
-                    self.select_record(next);
-                }
-            }
+        if let Some(delta) = browser::navigation_delta(ui, self.browser.page_rows())
+            && let Some(next) = self.browser.step(self.selected, delta)
+            && Some(next) != self.selected
+        {
+            self.select_record(next);
         }
         let (zoom_in, zoom_out, reset, open, help) = ui.input_mut(|i| {
             (
@@ -901,16 +900,12 @@ impl TlcApp {
             ui.heading("Clusters");
             explain_panel::summary_ui(ui, &ex);
             explain_panel::proportions_ui(ui, &ex, &names);
-            if let Some(explainer) = &self.analysis.explainer {
-                if explainer.cluster_descriptions.iter().any(Option::is_some) {
-                    ui.separator();
-                    ui.heading("What the clusters are");
-                    explain_panel::cluster_descriptions_ui(
-                        ui,
-                        &explainer.cluster_descriptions,
-                        &names,
-                    );
-                }
+            if let Some(explainer) = &self.analysis.explainer
+                && explainer.cluster_descriptions.iter().any(Option::is_some)
+            {
+                ui.separator();
+                ui.heading("What the clusters are");
+                explain_panel::cluster_descriptions_ui(ui, &explainer.cluster_descriptions, &names);
             }
             ui.separator();
             ui.heading("Segments");
@@ -989,20 +984,20 @@ impl TlcApp {
             if !ecg.meta.labels.is_empty() {
                 facts.push(format!("labels: {}", ecg.meta.labels.join(", ")));
             }
-            if let Some(ex) = &explanation {
-                if !ex.prediction.predicted_labels.is_empty() {
-                    facts.push(format!(
-                        "predicted: {}",
-                        ex.prediction.predicted_labels.join(", ")
-                    ));
-                }
+            if let Some(ex) = &explanation
+                && !ex.prediction.predicted_labels.is_empty()
+            {
+                facts.push(format!(
+                    "predicted: {}",
+                    ex.prediction.predicted_labels.join(", ")
+                ));
             }
             ui.label(facts.join("  |  "));
         });
-        if let Some(ex) = &explanation {
-            if self.settings.layers.clusters {
-                explain_panel::legend_ui(ui, ex.k, &self.cluster_names());
-            }
+        if let Some(ex) = &explanation
+            && self.settings.layers.clusters
+        {
+            explain_panel::legend_ui(ui, ex.k, &self.cluster_names());
         }
         let data = ViewData {
             ecg: &ecg,

@@ -18,24 +18,22 @@ impl TlcApp {
                 explainer_name.as_deref().unwrap_or("none")
             ));
             ui.separator();
-            if ui.button("Open model...").clicked() {
-                if let Some(path) = rfd::FileDialog::new()
+            if ui.button("Open model...").clicked()
+                && let Some(path) = rfd::FileDialog::new()
                     .add_filter("safetensors", &["safetensors"])
                     .pick_file()
-                {
-                    self.settings.model_path = Some(path);
-                    self.settings.explainer_path = None;
-                    self.load_models();
-                }
+            {
+                self.settings.model_path = Some(path);
+                self.settings.explainer_path = None;
+                self.load_models();
             }
             if ui
                 .add_enabled(model_name.is_some(), egui::Button::new("Open explainer..."))
                 .clicked()
+                && let Some(path) = rfd::FileDialog::new().pick_file()
             {
-                if let Some(path) = rfd::FileDialog::new().pick_file() {
-                    self.settings.explainer_path = Some(path);
-                    self.load_models();
-                }
+                self.settings.explainer_path = Some(path);
+                self.load_models();
             }
             if ui
                 .add_enabled(

@@ -561,18 +561,18 @@ fn draw_lead_panel(
     );
 
     if let Some(ex) = data.explanation {
-        if layers.gradcam_overlay {
-            if let Some(cam) = &ex.gradcam {
-                draw_heat_overlay(
-                    painter,
-                    visible,
-                    screen,
-                    &cam.map,
-                    ex.model_start_s,
-                    ex.model_fs_hz,
-                    &t_of_x,
-                );
-            }
+        if layers.gradcam_overlay
+            && let Some(cam) = &ex.gradcam
+        {
+            draw_heat_overlay(
+                painter,
+                visible,
+                screen,
+                &cam.map,
+                ex.model_start_s,
+                ex.model_fs_hz,
+                &t_of_x,
+            );
         }
         if layers.clusters {
             for seg in &ex.segments {
@@ -585,25 +585,25 @@ fn draw_lead_panel(
             }
         }
     }
-    if layers.landmarks {
-        if let Some(d) = data.delineation {
-            let beats = d
-                .per_lead
-                .get(panel.row)
-                .filter(|b| !b.is_empty())
-                .unwrap_or(&d.beats);
-            draw_landmarks(painter, xf, screen, beats, d.fs_hz, vis_t0, vis_t1, &x_of_t);
-            // Pacemaker spikes: a tick down from the panel's top edge, as ECG machines mark them.
-            let tick_h = (2.5 * xf.ppm).clamp(5.0, 16.0);
-            for &s in &d.pacing_spikes {
-                let t = s as f64 / d.fs_hz;
-                if t >= vis_t0 && t <= vis_t1 {
-                    painter.vline(
-                        x_of_t(t),
-                        screen.top()..=screen.top() + tick_h,
-                        Stroke::new(1.5, Color32::from_rgb(0x20, 0x20, 0x20)),
-                    );
-                }
+    if layers.landmarks
+        && let Some(d) = data.delineation
+    {
+        let beats = d
+            .per_lead
+            .get(panel.row)
+            .filter(|b| !b.is_empty())
+            .unwrap_or(&d.beats);
+        draw_landmarks(painter, xf, screen, beats, d.fs_hz, vis_t0, vis_t1, &x_of_t);
+        // Pacemaker spikes: a tick down from the panel's top edge, as ECG machines mark them.
+        let tick_h = (2.5 * xf.ppm).clamp(5.0, 16.0);
+        for &s in &d.pacing_spikes {
+            let t = s as f64 / d.fs_hz;
+            if t >= vis_t0 && t <= vis_t1 {
+                painter.vline(
+                    x_of_t(t),
+                    screen.top()..=screen.top() + tick_h,
+                    Stroke::new(1.5, Color32::from_rgb(0x20, 0x20, 0x20)),
+                );
             }
         }
     }

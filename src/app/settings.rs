@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(
             s.recent
                 .iter()
-                .filter(|p| **p == PathBuf::from("/r/12"))
+                .filter(|p| p.as_path() == std::path::Path::new("/r/12"))
                 .count(),
             1
         );

@@ -106,12 +106,12 @@ impl BarProgress {
 
 impl ProgressSink for BarProgress {
     fn report(&self, p: Progress) {
-        if let Ok(mut stage) = self.stage.lock() {
-            if *stage != p.stage {
-                self.bar.set_message(p.stage.clone());
-                self.bar.reset_eta();
-                *stage = p.stage;
-            }
+        if let Ok(mut stage) = self.stage.lock()
+            && *stage != p.stage
+        {
+            self.bar.set_message(p.stage.clone());
+            self.bar.reset_eta();
+            *stage = p.stage;
         }
         self.bar.set_length(p.total as u64);
         self.bar.set_position(p.done as u64);

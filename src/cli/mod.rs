@@ -19,7 +19,11 @@ pub mod synth;
 pub mod train;
 
 #[derive(Debug, Parser)]
-#[command(name = "tlc", version, about = "TLC Explorer: time-localized clusters of a 1D-ResNet's activations on ECGs.\nWith no subcommand, opens the desktop app on the bundled sample data.")]
+#[command(
+    name = "tlc",
+    version,
+    about = "TLC Explorer: time-localized clusters of a 1D-ResNet's activations on ECGs.\nWith no subcommand, opens the desktop app on the bundled sample data."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

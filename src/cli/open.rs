@@ -15,5 +15,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    crate::app::run(crate::app::Launch { path: args.path, model: args.model, explainer: args.explainer })
+    crate::app::run(crate::app::Launch {
+        path: args.path,
+        model: args.model,
+        explainer: args.explainer,
+    })
 }

@@ -50,18 +50,17 @@ pub fn prepare(
             min_s: MIN_RECORD_S,
         });
     }
-    if let Some((low, high)) = settings.bandpass_hz {
-        if !(low.is_finite()
+    if let Some((low, high)) = settings.bandpass_hz
+        && !(low.is_finite()
             && high.is_finite()
             && 0.0 < low
             && low < high
             && high < spec.fs_hz / 2.0)
-        {
-            return Err(DspError::BadSetting(format!(
-                "band-pass {low} Hz .. {high} Hz must satisfy 0 < low < high < {} Hz (half the model rate)",
-                spec.fs_hz / 2.0
-            )));
-        }
+    {
+        return Err(DspError::BadSetting(format!(
+            "band-pass {low} Hz .. {high} Hz must satisfy 0 < low < high < {} Hz (half the model rate)",
+            spec.fs_hz / 2.0
+        )));
     }
     let selected = ecg.select_leads(&spec.leads)?;
     for (row_index, row) in selected.rows().into_iter().enumerate() {

@@ -11,20 +11,15 @@ use crate::figure::FigureError;
 use crate::record::{Ecg, LeadName};
 
 /// How the leads are arranged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub enum Layout {
     /// One row per lead, all over the same time window.
+    #[default]
     Stacked,
     /// The printed 12-lead format: 3 rows x 4 columns (columns I/II/III, aVR/aVL/aVF, V1-V3,
     /// V4-V6), each column a quarter of the window (2.5 s of a 10 s window), plus a rhythm strip
     /// over the whole window.
     Clinical3x4Rhythm { rhythm_lead: LeadName },
-}
-
-impl Default for Layout {
-    fn default() -> Self {
-        Layout::Stacked
-    }
 }
 
 impl Layout {
@@ -71,21 +66,16 @@ impl Default for Layers {
 }
 
 /// Page size of the figure.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub enum PageSize {
     /// The page is exactly as large as the content plus margins.
+    #[default]
     Fit,
     /// 297 x 210 mm; content is placed at the top left margin and must fit (never scaled: the
     /// point of the figure is true scale).
     A4Landscape,
     /// Any size in mm (same rule as A4).
     Custom { width_mm: f64, height_mm: f64 },
-}
-
-impl Default for PageSize {
-    fn default() -> Self {
-        PageSize::Fit
-    }
 }
 
 /// Everything that decides how a figure looks. Defaults follow printed ECGs (25 mm/s,
@@ -196,19 +186,19 @@ impl FigureSpec {
                 self.dpi
             )));
         }
-        if let Some((a, b)) = self.window_s {
-            if !(a.is_finite() && b.is_finite() && a >= 0.0 && b > a) {
-                return Err(FigureError::InvalidSpec(format!(
-                    "window must be start < end, both >= 0 seconds, got {a}..{b}"
-                )));
-            }
+        if let Some((a, b)) = self.window_s
+            && !(a.is_finite() && b.is_finite() && a >= 0.0 && b > a)
+        {
+            return Err(FigureError::InvalidSpec(format!(
+                "window must be start < end, both >= 0 seconds, got {a}..{b}"
+            )));
         }
-        if let Some(leads) = &self.leads {
-            if leads.is_empty() {
-                return Err(FigureError::InvalidSpec(
-                    "the lead selection is empty".into(),
-                ));
-            }
+        if let Some(leads) = &self.leads
+            && leads.is_empty()
+        {
+            return Err(FigureError::InvalidSpec(
+                "the lead selection is empty".into(),
+            ));
         }
         if let PageSize::Custom {
             width_mm,

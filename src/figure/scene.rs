@@ -127,13 +127,15 @@ pub fn build_scene(
     layout: &LayoutDescription,
 ) -> Result<Scene, FigureError> {
     let ecg = input.ecg;
-    if let Some(ex) = input.explanation {
-        if !ex.record_id.is_empty() && !ecg.meta.id.is_empty() && ex.record_id != ecg.meta.id {
-            return Err(FigureError::Mismatch {
-                record: ecg.meta.id.clone(),
-                explanation: ex.record_id.clone(),
-            });
-        }
+    if let Some(ex) = input.explanation
+        && !ex.record_id.is_empty()
+        && !ecg.meta.id.is_empty()
+        && ex.record_id != ecg.meta.id
+    {
+        return Err(FigureError::Mismatch {
+            record: ecg.meta.id.clone(),
+            explanation: ex.record_id.clone(),
+        });
     }
     let column_mm = 25.4 / spec.dpi;
     let mut layers = Vec::new();
@@ -148,32 +150,32 @@ pub fn build_scene(
         primitives: background,
     });
 
-    if spec.layers.clusters {
-        if let Some(ex) = input.explanation {
-            let mut bands = Vec::new();
-            for panel in &band_areas(layout) {
-                for seg in &ex.segments {
-                    let t0 = seg.start_s.max(panel.start_s);
-                    let t1 = seg.end_s.min(panel.end_s);
-                    if t1 > t0 {
-                        let x0 = panel.x_from_seconds(t0);
-                        let x1 = panel.x_from_seconds(t1);
-                        bands.push(Primitive::Rect {
-                            rect: RectMm::new(x0, panel.rect.y, x1 - x0, panel.rect.h),
-                            fill: Some(palette::over_paper(palette::cluster_band_colour(
-                                seg.cluster,
-                                BAND_ALPHA,
-                            ))),
-                            stroke: None,
-                        });
-                    }
+    if spec.layers.clusters
+        && let Some(ex) = input.explanation
+    {
+        let mut bands = Vec::new();
+        for panel in &band_areas(layout) {
+            for seg in &ex.segments {
+                let t0 = seg.start_s.max(panel.start_s);
+                let t1 = seg.end_s.min(panel.end_s);
+                if t1 > t0 {
+                    let x0 = panel.x_from_seconds(t0);
+                    let x1 = panel.x_from_seconds(t1);
+                    bands.push(Primitive::Rect {
+                        rect: RectMm::new(x0, panel.rect.y, x1 - x0, panel.rect.h),
+                        fill: Some(palette::over_paper(palette::cluster_band_colour(
+                            seg.cluster,
+                            BAND_ALPHA,
+                        ))),
+                        stroke: None,
+                    });
                 }
             }
-            layers.push(SceneLayer {
-                name: "clusters".into(),
-                primitives: bands,
-            });
         }
+        layers.push(SceneLayer {
+            name: "clusters".into(),
+            primitives: bands,
+        });
     }
 
     // The grid over the (opaque, pale) bands, as on paper printed with coloured marks.
@@ -186,62 +188,62 @@ pub fn build_scene(
         });
     }
 
-    if spec.layers.gradcam_overlay {
-        if let Some(series) = input.explanation.and_then(gradcam_series) {
-            let mut overlay = Vec::new();
-            for panel in &band_areas(layout) {
-                for (t0, t1, v) in binned(
-                    &series,
-                    panel.start_s,
-                    panel.end_s,
-                    GRADCAM_BIN_MM.max(column_mm) / panel.paper_speed_mm_s,
-                ) {
-                    let alpha = (v.clamp(0.0, 1.0) * OVERLAY_MAX_ALPHA as f64).round() as u8;
-                    if alpha == 0 {
-                        continue;
-                    }
-                    let x0 = panel.x_from_seconds(t0);
-                    overlay.push(Primitive::Rect {
-                        rect: RectMm::new(
-                            x0,
-                            panel.rect.y,
-                            panel.x_from_seconds(t1) - x0,
-                            panel.rect.h,
-                        ),
-                        fill: Some(palette::with_alpha(
-                            palette::gradcam_colour(v as f32),
-                            alpha,
-                        )),
-                        stroke: None,
-                    });
+    if spec.layers.gradcam_overlay
+        && let Some(series) = input.explanation.and_then(gradcam_series)
+    {
+        let mut overlay = Vec::new();
+        for panel in &band_areas(layout) {
+            for (t0, t1, v) in binned(
+                &series,
+                panel.start_s,
+                panel.end_s,
+                GRADCAM_BIN_MM.max(column_mm) / panel.paper_speed_mm_s,
+            ) {
+                let alpha = (v.clamp(0.0, 1.0) * OVERLAY_MAX_ALPHA as f64).round() as u8;
+                if alpha == 0 {
+                    continue;
                 }
+                let x0 = panel.x_from_seconds(t0);
+                overlay.push(Primitive::Rect {
+                    rect: RectMm::new(
+                        x0,
+                        panel.rect.y,
+                        panel.x_from_seconds(t1) - x0,
+                        panel.rect.h,
+                    ),
+                    fill: Some(palette::with_alpha(
+                        palette::gradcam_colour(v as f32),
+                        alpha,
+                    )),
+                    stroke: None,
+                });
             }
-            layers.push(SceneLayer {
-                name: "gradcam_overlay".into(),
-                primitives: overlay,
-            });
         }
+        layers.push(SceneLayer {
+            name: "gradcam_overlay".into(),
+            primitives: overlay,
+        });
     }
 
-    if spec.layers.landmarks {
-        if let Some(d) = input.delineation {
-            let mut marks = Vec::new();
-            for panel in layout.panels.iter() {
-                let Some(index) = panel.lead_index else {
-                    continue;
-                };
-                let beats: &[Beat] = match d.per_lead.get(index) {
-                    Some(b) if !b.is_empty() => b,
-                    _ => &d.beats,
-                };
-                landmarks(panel, beats, d.fs_hz, &mut marks);
-                pacing_marks(panel, &d.pacing_spikes, d.fs_hz, &mut marks);
-            }
-            layers.push(SceneLayer {
-                name: "landmarks".into(),
-                primitives: marks,
-            });
+    if spec.layers.landmarks
+        && let Some(d) = input.delineation
+    {
+        let mut marks = Vec::new();
+        for panel in layout.panels.iter() {
+            let Some(index) = panel.lead_index else {
+                continue;
+            };
+            let beats: &[Beat] = match d.per_lead.get(index) {
+                Some(b) if !b.is_empty() => b,
+                _ => &d.beats,
+            };
+            landmarks(panel, beats, d.fs_hz, &mut marks);
+            pacing_marks(panel, &d.pacing_spikes, d.fs_hz, &mut marks);
         }
+        layers.push(SceneLayer {
+            name: "landmarks".into(),
+            primitives: marks,
+        });
     }
 
     let mut traces = Vec::new();
@@ -872,22 +874,22 @@ fn legend(
     out: &mut Vec<Primitive>,
 ) {
     let mut entries: Vec<(Rgba, String)> = Vec::new();
-    if spec.layers.clusters {
-        if let Some(ex) = input.explanation {
-            for c in 0..ex.k {
-                let share = ex
-                    .proportions
-                    .get(c)
-                    .map(|p| format!(" ({:.0}%)", p * 100.0))
-                    .unwrap_or_default();
-                entries.push((
-                    palette::cluster_colour(c),
-                    format!(
-                        "{}{share}",
-                        palette::cluster_display_name(c, input.cluster_names.as_deref())
-                    ),
-                ));
-            }
+    if spec.layers.clusters
+        && let Some(ex) = input.explanation
+    {
+        for c in 0..ex.k {
+            let share = ex
+                .proportions
+                .get(c)
+                .map(|p| format!(" ({:.0}%)", p * 100.0))
+                .unwrap_or_default();
+            entries.push((
+                palette::cluster_colour(c),
+                format!(
+                    "{}{share}",
+                    palette::cluster_display_name(c, input.cluster_names.as_deref())
+                ),
+            ));
         }
     }
     if spec.layers.landmarks && input.delineation.is_some() {

@@ -111,7 +111,7 @@ impl ModelConfig {
         if self.input_length == 0 {
             return Err("input_length must be at least 1".into());
         }
-        if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
+        if self.kernel_size == 0 || self.kernel_size.is_multiple_of(2) {
             return Err(format!("kernel_size must be odd, is {}", self.kernel_size));
         }
         if self.blocks_dim.is_empty() {
@@ -124,7 +124,7 @@ impl ModelConfig {
                     "blocks_dim[{i}] = ({filters}, {length}) has a zero entry"
                 ));
             }
-            if length > length_in || length_in % length != 0 {
+            if length > length_in || !length_in.is_multiple_of(length) {
                 return Err(format!(
                     "blocks_dim[{i}] length {length} must divide the previous length {length_in}"
                 ));

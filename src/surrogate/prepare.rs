@@ -18,7 +18,7 @@ use crate::tlc::pipeline::dataset_features;
 use crate::tlc::{ClusterSettings, Explainer};
 
 /// How the evaluation input is built. Unset options fall back to the explainer's settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PrepareSettings {
     /// Number of folds. The data set's own folds are used when every record has one and their
     /// count matches; otherwise records are dealt into N seeded folds (`None`: the data set's
@@ -39,21 +39,6 @@ pub struct PrepareSettings {
     /// Forest settings; `n_trees`, `max_depth`, `min_samples_leaf`, `max_features` are used,
     /// the task's defaults fill the rest and `seed` above replaces the forest's seed.
     pub forest: ForestSettings,
-}
-
-impl Default for PrepareSettings {
-    fn default() -> Self {
-        PrepareSettings {
-            folds: None,
-            k: None,
-            n_init: None,
-            max_time_steps: None,
-            seed: 0,
-            limit: None,
-            preprocess: PreprocessSettings::default(),
-            forest: ForestSettings::default(),
-        }
-    }
 }
 
 /// The evaluation input, computed once, and the backend and settings to evaluate it with.

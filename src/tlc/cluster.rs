@@ -105,13 +105,13 @@ impl ClusterSettings {
                 format!("{} is not a finite non-negative number", self.tolerance),
             ));
         }
-        if let Some(budget) = self.max_time_steps {
-            if budget < self.k {
-                return Err(TlcError::setting(
-                    "max_time_steps",
-                    format!("budget {budget} is smaller than k = {}", self.k),
-                ));
-            }
+        if let Some(budget) = self.max_time_steps
+            && budget < self.k
+        {
+            return Err(TlcError::setting(
+                "max_time_steps",
+                format!("budget {budget} is smaller than k = {}", self.k),
+            ));
         }
         if self.minibatch == Some(0) {
             return Err(TlcError::setting(
@@ -119,13 +119,13 @@ impl ClusterSettings {
                 "batch size must be at least 1",
             ));
         }
-        if let Temperature::Fixed(t) = self.temperature {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(TlcError::setting(
-                    "temperature",
-                    format!("{t} is not a positive finite number"),
-                ));
-            }
+        if let Temperature::Fixed(t) = self.temperature
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(TlcError::setting(
+                "temperature",
+                format!("{t} is not a positive finite number"),
+            ));
         }
         Ok(())
     }

@@ -162,7 +162,7 @@ mod tests {
             }
         }
         let mut acc = vec![1.0f32; 19];
-        add_assign(&mut acc, &vec![2.0; 19]);
+        add_assign(&mut acc, &[2.0; 19]);
         assert!(acc.iter().all(|&v| v == 3.0));
     }
 }

@@ -409,16 +409,16 @@ pub fn explain_record(
             format!("block {grad_block} does not exist (the model has {n_blocks})"),
         ));
     }
-    if let Some(Some(t)) = target {
-        if t.output >= n_outputs {
-            return Err(TlcError::setting(
-                "gradcam output",
-                format!(
-                    "output {} does not exist (the model has {n_outputs})",
-                    t.output
-                ),
-            ));
-        }
+    if let Some(Some(t)) = target
+        && t.output >= n_outputs
+    {
+        return Err(TlcError::setting(
+            "gradcam output",
+            format!(
+                "output {} does not exist (the model has {n_outputs})",
+                t.output
+            ),
+        ));
     }
     let mut wanted = blocks.clone();
     if target.is_some() && !wanted.contains(&grad_block) {

@@ -12,9 +12,17 @@ use tlc_explorer::record::LeadName;
 use tlc_explorer::synth::{SynthParams, generate_record};
 
 fn bench_prepare(c: &mut Criterion) {
-    let params = SynthParams { n_records: 1, seed: 1, ..Default::default() };
+    let params = SynthParams {
+        n_records: 1,
+        seed: 1,
+        ..Default::default()
+    };
     let ecg = generate_record(&params, 0).expect("synthetic record").ecg;
-    let spec = InputSpec { leads: LeadName::standard_12(), fs_hz: 400.0, length: 4096 };
+    let spec = InputSpec {
+        leads: LeadName::standard_12(),
+        fs_hz: 400.0,
+        length: 4096,
+    };
     let raw = PreprocessSettings::default();
     let filtered = PreprocessSettings {
         remove_baseline: true,

@@ -434,6 +434,34 @@ fn cli_writes_landmarks_and_annotations_that_read_back() {
         .to_string();
     assert!(err.contains("already exists"), "{err}");
     tlc_explorer::cli::delineate::run(args(true)).unwrap();
+
+    // A paced record: the fused file marks every pacemaker spike with `^` and still reads back
+    // to the fused beats.
+    tlc_explorer::cli::delineate::run(tlc_explorer::cli::delineate::Args {
+        record: root.join("data/111"),
+        out: Some(out.clone()),
+        overwrite: false,
+        params: None,
+    })
+    .unwrap();
+    let paced = tlc_explorer::io::wfdb::read_record(&root.join("data/111.hea")).unwrap();
+    let d = delineate::delineate(&paced, &DelineatorParams::default()).unwrap();
+    assert!(
+        d.pacing_spikes.len() >= 5,
+        "{} spikes",
+        d.pacing_spikes.len()
+    );
+    let fused = tlc_explorer::io::read_annotations(&out.join("111.fused")).unwrap();
+    let spikes: Vec<usize> = fused
+        .iter()
+        .filter(|a| a.symbol == "^")
+        .map(|a| a.sample as usize)
+        .collect();
+    assert_eq!(spikes, d.pacing_spikes);
+    let back = delineate::score::waves_from_marks(
+        fused.iter().map(|a| (a.sample as usize, a.symbol.as_str())),
+    );
+    assert_eq!(back, delineate::score::waves_of_beats(&d.beats));
 }
 
 /// An explanation whose clusters are a given label per time step (256 steps over the record),

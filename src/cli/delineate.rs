@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::delineate::export::{annotations_for_beats, landmarks_csv};
+use crate::delineate::export::{annotations_with_pacing_spikes, landmarks_csv};
 use crate::delineate::{DelineatorParams, delineate};
 
 /// Arguments of `tlc delineate`.
@@ -58,18 +58,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Every output path, checked before anything is written.
     let csv_path = out.join(format!("{id}_landmarks.csv"));
     let json_path = out.join(format!("{id}_delineation.json"));
-    let mut ann_paths: Vec<(PathBuf, Vec<crate::delineate::Beat>)> = ecg
+    // Per-lead files in the LUDB convention; the fused one also marks pacemaker spikes (`^`).
+    let mut ann_paths: Vec<(PathBuf, Vec<crate::io::annotation::Annotation>)> = ecg
         .leads
         .iter()
         .zip(&d.per_lead)
         .map(|(lead, beats)| {
             (
                 out.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase())),
-                beats.clone(),
+                annotations_with_pacing_spikes(beats, &[]),
             )
         })
         .collect();
-    ann_paths.push((out.join(format!("{id}.fused")), d.beats.clone()));
+    ann_paths.push((
+        out.join(format!("{id}.fused")),
+        annotations_with_pacing_spikes(&d.beats, &d.pacing_spikes),
+    ));
     if !args.overwrite {
         for p in std::iter::once(&csv_path)
             .chain(std::iter::once(&json_path))
@@ -88,12 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", csv_path.display()))?;
     let json = serde_json::to_string_pretty(&d)?;
     std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
-    for (path, beats) in &ann_paths {
-        crate::io::annotation::write_annotations(
-            path,
-            &annotations_for_beats(beats),
-            args.overwrite,
-        )?;
+    for (path, annotations) in &ann_paths {
+        crate::io::annotation::write_annotations(path, annotations, args.overwrite)?;
     }
 
     let with_p = d.beats.iter().filter(|b| b.p.is_some()).count();
@@ -109,12 +109,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         60.0 * rr.len() as f64 / rr.iter().sum::<f64>()
     };
     println!(
-        "{id}: {} beats ({hr:.0} bpm), P in {with_p}, T in {with_t}{}",
+        "{id}: {} beats ({hr:.0} bpm), P in {with_p}, T in {with_t}{}{}",
         d.beats.len(),
         if d.atrial_fibrillation_suspected {
-            "; no consistent P waves (atrial fibrillation/flutter suspected)"
+            "; no P waves consistently linked to the QRS (atrial fibrillation/flutter, or AV dissociation), none reported"
         } else {
             ""
+        },
+        if d.pacing_spikes.is_empty() {
+            String::new()
+        } else {
+            format!("; {} pacemaker spikes", d.pacing_spikes.len())
         }
     );
     println!(

@@ -31,6 +31,19 @@ pub fn annotations_for_beats(beats: &[Beat]) -> Vec<Annotation> {
     out
 }
 
+/// [`annotations_for_beats`] plus a WFDB pacemaker-spike mark (`^`) at each of `spikes`, in
+/// sample order (a spike at a wave's onset sample comes first).
+pub fn annotations_with_pacing_spikes(beats: &[Beat], spikes: &[usize]) -> Vec<Annotation> {
+    let mut out: Vec<Annotation> = spikes
+        .iter()
+        .filter_map(|&s| Annotation::new(s as u64, "^"))
+        .collect();
+    out.extend(annotations_for_beats(beats));
+    // Stable: spikes stay before the waves at the same sample.
+    out.sort_by_key(|a| a.sample);
+    out
+}
+
 fn kind_name(kind: WaveKind) -> &'static str {
     match kind {
         WaveKind::P => "P",
@@ -118,5 +131,15 @@ mod tests {
         );
         let symbols: Vec<&str> = a.iter().map(|x| x.symbol.as_str()).collect();
         assert_eq!(&symbols[..6], &["(", "N", ")", "(", "t", ")"]);
+
+        let paced = annotations_with_pacing_spikes(&beats, &[10, 88]);
+        let marks: Vec<(u64, &str)> = paced
+            .iter()
+            .map(|x| (x.sample, x.symbol.as_str()))
+            .collect();
+        assert_eq!(&marks[..2], &[(10, "^"), (10, "(")]);
+        assert!(marks.contains(&(88, "^")));
+        assert!(marks.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(paced.len(), a.len() + 2);
     }
 }

@@ -71,7 +71,9 @@ pub struct Delineation {
     pub beats: Vec<Beat>,
     /// Beats per lead, in the record's lead order.
     pub per_lead: Vec<Vec<Beat>>,
-    /// True when the rhythm looks like atrial fibrillation/flutter (no P waves reported).
+    /// True when no P waves are consistently linked to the QRS, so none are reported: atrial
+    /// fibrillation/flutter, or atrial activity dissociated from the ventricles (LUDB's paced
+    /// records with complete AV block, where the annotators mark no P either).
     pub atrial_fibrillation_suspected: bool,
     /// Samples of the pacemaker spikes found (empty when unpaced; see `DelineatorParams`).
     #[serde(default)]

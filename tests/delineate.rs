@@ -765,3 +765,28 @@ fn synthetic_ground_truth_at_100_hz() {
         "median {median}, p90 {p90} samples at 100 Hz"
     );
 }
+
+/// `tlc delineate R | head -1`: a reader that goes away is not a panic (the batch commands end
+/// quietly on a closed pipe, like other command-line tools).
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    let record = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample_data/records/synth_00000.hea");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tlc"))
+        .arg("delineate")
+        .arg(&record)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the first line is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}

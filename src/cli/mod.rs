@@ -55,10 +55,26 @@ pub enum Command {
     Figure(figure::Args),
 }
 
+/// Rust ignores SIGPIPE, so `println!` into a closed pipe (`tlc delineate R | head -1`) panics.
+/// The batch commands take the default action instead, like other command-line tools: they end
+/// silently when the reader goes away. The app keeps Rust's setting (its display connection
+/// must report a broken pipe as an error, not end the process).
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Entry point of the `tlc` binary.
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    if !matches!(cli.command, None | Some(Command::Open(_))) {
+        die_quietly_on_closed_pipe();
+    }
     let result = match cli.command {
         None => crate::app::run(crate::app::Launch::default()),
         Some(Command::Open(a)) => open::run(a),

@@ -42,6 +42,14 @@ pub struct DelineatorParams {
     /// A QRS envelope peak must also exceed this multiple of the envelope's median: pure noise
     /// has a flat envelope and yields no beats. Default 3.0.
     pub min_peak_to_median: f32,
+    /// Search-back for missed beats (Pan & Tompkins 1985): where beats are more than
+    /// `searchback_rr_factor` x the median RR apart (or a beat is that far from the record's
+    /// edge), candidates in the gap count from `min_beat_to_median` x the envelope's median,
+    /// at least `searchback_min_after_qrs_s` from a beat (so a T wave is not taken for a QRS).
+    /// Defaults 1.6, 2.0 and 0.36 s.
+    pub searchback_rr_factor: f64,
+    pub min_beat_to_median: f32,
+    pub searchback_min_after_qrs_s: f64,
     /// A lead whose filtered signal stays within this peak-to-peak amplitude is treated as flat
     /// and ignored. Default 0.02 mV.
     pub flat_lead_mv: f32,
@@ -172,6 +180,9 @@ impl Default for DelineatorParams {
             detect_threshold_fraction: 0.30,
             reference_rr_s: 2.0,
             min_peak_to_median: 3.0,
+            searchback_rr_factor: 1.6,
+            min_beat_to_median: 2.0,
+            searchback_min_after_qrs_s: 0.36,
             flat_lead_mv: 0.02,
             qrs_search_half_s: 0.10,
             qrs_significant_slope: 0.25,
@@ -253,6 +264,10 @@ impl DelineatorParams {
             ("af_pr_sd_irregular_s", self.af_pr_sd_irregular_s),
             ("af_pr_consistent_s", self.af_pr_consistent_s),
             ("pacing_spike_tail_s", self.pacing_spike_tail_s),
+            (
+                "searchback_min_after_qrs_s",
+                self.searchback_min_after_qrs_s,
+            ),
         ];
         for (name, v) in positive_s {
             if !(v.is_finite() && v > 0.0) {
@@ -285,6 +300,12 @@ impl DelineatorParams {
             return bad(
                 "iso_knot_window_s",
                 "must be (far, near) with far > near >= 0",
+            );
+        }
+        if !(self.searchback_rr_factor.is_finite() && self.searchback_rr_factor >= 1.0) {
+            return bad(
+                "searchback_rr_factor",
+                "must be a finite number of at least 1",
             );
         }
         let (far, near) = self.pacing_spike_quiet_window_s;
@@ -343,6 +364,7 @@ impl DelineatorParams {
         }
         let amplitudes = [
             ("min_peak_to_median", self.min_peak_to_median),
+            ("min_beat_to_median", self.min_beat_to_median),
             ("flat_lead_mv", self.flat_lead_mv),
             ("t_min_amplitude_mv", self.t_min_amplitude_mv),
             ("p_min_amplitude_mv", self.p_min_amplitude_mv),

@@ -80,29 +80,42 @@ fn main() -> anyhow::Result<()> {
         .collect();
     println!("records with pacing spikes: {}", spiked.join(" "));
     if let Some(path) = per_record {
-        // One row per record: detection counts and error sums, to compare two settings.
-        let mut csv = String::from(
-            "id,rhythm,wave,tp,fp,fn,onset_n,onset_mean_ms,onset_sd_ms,offset_n,offset_mean_ms,offset_sd_ms\n",
-        );
+        // One row per record and wave: detection counts and errors, to compare two settings.
+        let mut csv = csv::Writer::from_path(&path)?;
+        csv.write_record([
+            "id",
+            "rhythm",
+            "wave",
+            "tp",
+            "fp",
+            "fn",
+            "onset_n",
+            "onset_mean_ms",
+            "onset_sd_ms",
+            "offset_n",
+            "offset_mean_ms",
+            "offset_sd_ms",
+        ])?;
         for r in &eval.records {
             for (wave, k) in [("P", &r.score.p), ("QRS", &r.score.qrs), ("T", &r.score.t)] {
-                csv.push_str(&format!(
-                    "{},\"{}\",{wave},{},{},{},{},{:.2},{:.2},{},{:.2},{:.2}\n",
-                    r.id,
-                    r.rhythm.replace('"', "'"),
-                    k.true_positives,
-                    k.false_positives,
-                    k.false_negatives,
-                    k.onset.n,
-                    k.onset.mean_ms(),
-                    k.onset.sd_ms(),
-                    k.offset.n,
-                    k.offset.mean_ms(),
-                    k.offset.sd_ms(),
-                ));
+                let ms = |v: f64| format!("{v:.2}");
+                csv.write_record([
+                    r.id.clone(),
+                    r.rhythm.clone(),
+                    wave.to_string(),
+                    k.true_positives.to_string(),
+                    k.false_positives.to_string(),
+                    k.false_negatives.to_string(),
+                    k.onset.n.to_string(),
+                    ms(k.onset.mean_ms()),
+                    ms(k.onset.sd_ms()),
+                    k.offset.n.to_string(),
+                    ms(k.offset.mean_ms()),
+                    ms(k.offset.sd_ms()),
+                ])?;
             }
         }
-        std::fs::write(&path, csv)?;
+        csv.flush()?;
         println!("per-record scores written to {}", path.display());
     }
     println!("({:.1} s)", started.elapsed().as_secs_f64());

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::delineate::export::{annotations_with_pacing_spikes, landmarks_csv};
+use crate::delineate::export::{
+    annotations_for_beats, annotations_with_pacing_spikes, landmarks_csv,
+};
 use crate::delineate::{DelineatorParams, delineate};
 
 /// Arguments of `tlc delineate`.
@@ -66,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|(lead, beats)| {
             (
                 out.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase())),
-                annotations_with_pacing_spikes(beats, &[]),
+                annotations_for_beats(beats),
             )
         })
         .collect();

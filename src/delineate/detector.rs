@@ -773,7 +773,36 @@ pub(crate) fn delineate_prepared(
         }
     }
 
-    // Per-lead beats: P and QRS bounds blended between the fused ones and the lead's own (LUDB
+    // Fused T: the median over the leads that have one, when at least half do.
+    let median_wave = |kind: WaveKind, waves: &[Wave]| -> Option<Wave> {
+        if waves.is_empty() {
+            return None;
+        }
+        let on: Vec<usize> = waves.iter().map(|w| w.onset).collect();
+        let pk: Vec<usize> = waves.iter().map(|w| w.peak).collect();
+        let off: Vec<usize> = waves.iter().map(|w| w.offset).collect();
+        let onset = dsp::median_usize(&on)?;
+        let offset = dsp::median_usize(&off)?.max(onset);
+        let peak = dsp::median_usize(&pk)?.clamp(onset, offset);
+        Some(Wave {
+            kind,
+            onset,
+            peak,
+            offset,
+        })
+    };
+    let t_fused: Vec<Option<Wave>> = (0..nb)
+        .map(|b| {
+            let ts: Vec<Wave> = (0..n_leads).filter_map(|li| t_waves[li][b]).collect();
+            if ts.len() * 2 >= usable_idx.len().max(1) {
+                median_wave(WaveKind::T, &ts)
+            } else {
+                None
+            }
+        })
+        .collect();
+
+    // Per-lead beats: P, QRS and T bounds blended between the fused ones and the lead's own (LUDB
     // annotates each lead separately, but one lead's bound alone is noisier than the fused).
     let blend = |fused: usize, own: usize, weight: f32| -> usize {
         (fused as f32 + weight * (own as f32 - fused as f32))
@@ -827,45 +856,28 @@ pub(crate) fn delineate_prepared(
                 offset: blend(f.offset, q.offset, p.qrs_lead_bound_weight).max(q.peak),
                 ..q
             };
+            let t_wave = t_waves[li][b].map(|t| match t_fused[b] {
+                Some(f) => Wave {
+                    onset: blend(f.onset, t.onset, p.t_lead_bound_weight).min(t.peak),
+                    offset: blend(f.offset, t.offset, p.t_lead_bound_weight).max(t.peak),
+                    ..t
+                },
+                None => t,
+            });
             per_lead[li].push(Beat {
                 p: p_wave,
                 qrs: q,
-                t: t_waves[li][b],
+                t: t_wave,
             });
         }
     }
 
-    // Fused beats.
-    let median_wave = |kind: WaveKind, waves: &[Wave]| -> Option<Wave> {
-        if waves.is_empty() {
-            return None;
-        }
-        let on: Vec<usize> = waves.iter().map(|w| w.onset).collect();
-        let pk: Vec<usize> = waves.iter().map(|w| w.peak).collect();
-        let off: Vec<usize> = waves.iter().map(|w| w.offset).collect();
-        let onset = dsp::median_usize(&on)?;
-        let offset = dsp::median_usize(&off)?.max(onset);
-        let peak = dsp::median_usize(&pk)?.clamp(onset, offset);
-        Some(Wave {
-            kind,
-            onset,
-            peak,
-            offset,
-        })
-    };
     let mut beats = Vec::with_capacity(nb);
     for b in 0..nb {
-        let ts: Vec<Wave> = (0..n_leads).filter_map(|li| t_waves[li][b]).collect();
-        let p_wave = p_fused[b];
-        let t_wave = if ts.len() * 2 >= usable_idx.len().max(1) {
-            median_wave(WaveKind::T, &ts)
-        } else {
-            None
-        };
         beats.push(Beat {
-            p: p_wave,
+            p: p_fused[b],
             qrs: fused_qrs[b],
-            t: t_wave,
+            t: t_fused[b],
         });
     }
     empty.beats = beats;

@@ -79,6 +79,8 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     println!("records with pacing spikes: {}", spiked.join(" "));
+    println!("\nWhere the bound errors come from (each lead of each record is one group):");
+    print!("{}", eval.total.spread_table());
     if let Some(path) = per_record {
         // One row per record and wave: detection counts and errors, to compare two settings.
         let mut csv = csv::Writer::from_path(&path)?;

@@ -143,6 +143,73 @@ impl ErrorStats {
     }
 }
 
+/// Spread of a quantity around its own mean inside each group, pooled over the groups:
+/// sqrt(sum over groups of sum (x - group mean)^2 / (n - groups)). With one group per lead of
+/// one record (what [`score_lead`] scores), this is the part of a spread that a bias holding for
+/// a whole lead or record cannot explain: beat-to-beat variation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct WithinGroupStats {
+    /// Values in groups of at least two.
+    pub n: usize,
+    /// Groups of at least two values.
+    pub n_groups: usize,
+    pub sum_sq_dev_ms: f64,
+}
+
+impl WithinGroupStats {
+    /// Add one group's values (a group of fewer than two says nothing of the spread).
+    pub fn add_group(&mut self, values_ms: &[f64]) {
+        if values_ms.len() < 2 {
+            return;
+        }
+        let mean = values_ms.iter().sum::<f64>() / values_ms.len() as f64;
+        self.n += values_ms.len();
+        self.n_groups += 1;
+        self.sum_sq_dev_ms += values_ms.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
+    }
+    pub fn merge(&mut self, other: &WithinGroupStats) {
+        self.n += other.n;
+        self.n_groups += other.n_groups;
+        self.sum_sq_dev_ms += other.sum_sq_dev_ms;
+    }
+    /// Pooled within-group standard deviation (NaN without any group of two).
+    pub fn sd_ms(&self) -> f64 {
+        if self.n <= self.n_groups {
+            return f64::NAN;
+        }
+        (self.sum_sq_dev_ms / (self.n - self.n_groups) as f64).sqrt()
+    }
+}
+
+/// Where the error of one bound (onset or offset) comes from, over leads scored one at a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct BoundSpread {
+    /// The error (detected - reference) around each lead's own mean error.
+    pub error_within_lead: WithinGroupStats,
+    /// The reference bound relative to the matched detected wave's peak, around each lead's
+    /// own mean: how much the annotator's bound moves from beat to beat of one lead while the
+    /// signal-derived peak stays put. A delineator whose bound does not follow the annotator's
+    /// beat-to-beat choices cannot have an error SD below this.
+    pub reference_jitter: WithinGroupStats,
+}
+
+impl BoundSpread {
+    pub fn merge(&mut self, other: &BoundSpread) {
+        self.error_within_lead.merge(&other.error_within_lead);
+        self.reference_jitter.merge(&other.reference_jitter);
+    }
+}
+
+/// The CSE tolerances for the error SD of the wave bounds (2 s_CSE, CSE Working Party 1985, as
+/// tabulated by Martinez et al. 2004), in ms: P onset/offset, QRS onset/offset, T offset.
+pub const CSE_TOLERANCE_SD_MS: [(WaveKind, &str, f64); 5] = [
+    (WaveKind::P, "onset", 10.2),
+    (WaveKind::P, "offset", 12.7),
+    (WaveKind::Qrs, "onset", 6.5),
+    (WaveKind::Qrs, "offset", 11.6),
+    (WaveKind::T, "offset", 30.6),
+];
+
 /// Counts and errors for one wave kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct KindScore {
@@ -152,6 +219,11 @@ pub struct KindScore {
     pub onset: ErrorStats,
     pub peak: ErrorStats,
     pub offset: ErrorStats,
+    /// Within-lead parts of the onset and offset errors ([`BoundSpread`]).
+    #[serde(default)]
+    pub onset_spread: BoundSpread,
+    #[serde(default)]
+    pub offset_spread: BoundSpread,
 }
 
 impl KindScore {
@@ -178,6 +250,17 @@ impl KindScore {
         self.onset.merge(&o.onset);
         self.peak.merge(&o.peak);
         self.offset.merge(&o.offset);
+        self.onset_spread.merge(&o.onset_spread);
+        self.offset_spread.merge(&o.offset_spread);
+    }
+
+    /// The spread of one bound ("onset" or "offset"), with its error statistics.
+    pub fn bound(&self, bound: &str) -> Option<(&ErrorStats, &BoundSpread)> {
+        match bound {
+            "onset" => Some((&self.onset, &self.onset_spread)),
+            "offset" => Some((&self.offset, &self.offset_spread)),
+            _ => None,
+        }
     }
 }
 
@@ -210,6 +293,33 @@ impl Score {
         self.t.merge(&o.t);
     }
 
+    /// A plain-text table of where the bound errors come from, against the CSE tolerances
+    /// (one row per bound with a tolerance). "between leads" is sqrt(SD^2 - within^2): the part
+    /// a bias holding for a whole lead or record explains.
+    pub fn spread_table(&self) -> String {
+        let mut s = String::new();
+        s.push_str("| bound | error SD ms | within one lead (beat to beat) | between leads | reference jitter within one lead | CSE tolerance |\n");
+        s.push_str("|---|---|---|---|---|---|\n");
+        for (kind, bound, tolerance) in CSE_TOLERANCE_SD_MS {
+            let Some((total, spread)) = self.kind(kind).bound(bound) else {
+                continue;
+            };
+            let within = spread.error_within_lead.sd_ms();
+            let between = (total.sd_ms().powi(2) - within.powi(2)).max(0.0).sqrt();
+            s.push_str(&format!(
+                "| {} {bound} | {:.1} | {within:.1} | {between:.1} | {:.1} | {tolerance} |\n",
+                match kind {
+                    WaveKind::P => "P",
+                    WaveKind::Qrs => "QRS",
+                    WaveKind::T => "T",
+                },
+                total.sd_ms(),
+                spread.reference_jitter.sd_ms(),
+            ));
+        }
+        s
+    }
+
     /// A plain-text table (one row per wave kind).
     pub fn table(&self) -> String {
         let mut s = String::new();
@@ -233,9 +343,24 @@ impl Score {
     }
 }
 
-/// Score one lead: `detected` against `reference` (both in samples at `fs_hz`).
+/// Score one lead: `detected` against `reference` (both in samples at `fs_hz`). The lead is one
+/// group of the within-lead spreads ([`BoundSpread`]); the reference jitter is measured from
+/// each matched detected wave's own peak (see [`score_lead_with_fused`] for a steadier anchor).
 pub fn score_lead(
     detected: &[Wave],
+    reference: &[ReferenceWave],
+    fs_hz: f64,
+    tolerance_s: f64,
+) -> Score {
+    score_lead_with_fused(detected, detected, reference, fs_hz, tolerance_s)
+}
+
+/// [`score_lead`], with the reference jitter measured from the peak of the record's fused wave
+/// (of the same kind) nearest to each matched detected wave: one lead's own P or T peak moves
+/// from beat to beat more than the multi-lead one.
+pub fn score_lead_with_fused(
+    detected: &[Wave],
+    fused: &[Wave],
     reference: &[ReferenceWave],
     fs_hz: f64,
     tolerance_s: f64,
@@ -275,6 +400,9 @@ pub fn score_lead(
         let mut ref_used = vec![false; refs.len()];
         let mut det_used = vec![false; dets.len()];
         let k = score.kind_mut(kind);
+        // This lead's onset/offset errors and reference bounds relative to the detected peak.
+        let (mut on_err, mut on_ref) = (Vec::new(), Vec::new());
+        let (mut off_err, mut off_ref) = (Vec::new(), Vec::new());
         for (_, i, j) in pairs {
             if ref_used[i] || det_used[j] {
                 continue;
@@ -283,14 +411,29 @@ pub fn score_lead(
             det_used[j] = true;
             k.true_positives += 1;
             let (r, d) = (refs[i], dets[j]);
+            let anchor = fused
+                .iter()
+                .filter(|f| f.kind == kind)
+                .min_by_key(|f| f.peak.abs_diff(d.peak))
+                .map_or(d.peak, |f| f.peak) as f64;
             if let Some(on) = r.onset {
-                k.onset.add((d.onset as f64 - on as f64) * ms);
+                let e = (d.onset as f64 - on as f64) * ms;
+                k.onset.add(e);
+                on_err.push(e);
+                on_ref.push((on as f64 - anchor) * ms);
             }
             k.peak.add((d.peak as f64 - r.peak as f64) * ms);
             if let Some(off) = r.offset {
-                k.offset.add((d.offset as f64 - off as f64) * ms);
+                let e = (d.offset as f64 - off as f64) * ms;
+                k.offset.add(e);
+                off_err.push(e);
+                off_ref.push((off as f64 - anchor) * ms);
             }
         }
+        k.onset_spread.error_within_lead.add_group(&on_err);
+        k.onset_spread.reference_jitter.add_group(&on_ref);
+        k.offset_spread.error_within_lead.add_group(&off_err);
+        k.offset_spread.reference_jitter.add_group(&off_ref);
         k.false_negatives += ref_used.iter().filter(|u| !**u).count();
         k.false_positives += det_used.iter().filter(|u| !**u).count();
     }
@@ -359,6 +502,47 @@ mod tests {
         let s = score_lead(&[w(WaveKind::Qrs, 5, 11, 22)], &refs, 500.0, 0.15);
         assert_eq!((s.qrs.true_positives, s.qrs.false_positives), (1, 0));
         assert_eq!((s.qrs.onset.n, s.qrs.peak.n, s.qrs.offset.n), (0, 1, 1));
+    }
+
+    #[test]
+    fn within_group_spread_pools_the_groups() {
+        let mut w = WithinGroupStats::default();
+        w.add_group(&[1.0, 3.0]); // deviations -1, 1
+        w.add_group(&[10.0, 10.0, 13.0]); // mean 11: -1, -1, 2
+        w.add_group(&[100.0]); // alone: no spread
+        assert_eq!((w.n, w.n_groups), (5, 2));
+        // (1 + 1 + 1 + 1 + 4) / (5 - 2)
+        assert!((w.sd_ms() - (8.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(WithinGroupStats::default().sd_ms().is_nan());
+    }
+
+    #[test]
+    fn a_steady_bias_is_not_within_lead_spread() {
+        // Detected onsets 4 ms early in every beat; the annotator's onset moves by +-2 ms
+        // around the (fixed) peak, and the detector follows half of it.
+        let fs = 500.0;
+        let reference: Vec<ReferenceWave> = [(99, 110), (601, 610), (1099, 1110), (1601, 1610)]
+            .iter()
+            .map(|&(on, pk)| w(WaveKind::Qrs, on, pk, pk + 10).into())
+            .collect();
+        let detected: Vec<Wave> = [(97, 110), (598, 610), (1097, 1110), (1598, 1610)]
+            .iter()
+            .map(|&(on, pk)| w(WaveKind::Qrs, on, pk, pk + 10))
+            .collect();
+        let s = score_lead(&detected, &reference, fs, 0.15);
+        // Errors -4, -6, -4, -6 ms: mean -5, within-lead SD sqrt(4/3).
+        let spread = s.qrs.onset_spread;
+        assert!((s.qrs.onset.mean_ms() + 5.0).abs() < 1e-9);
+        assert!((spread.error_within_lead.sd_ms() - (4.0f64 / 3.0).sqrt()).abs() < 1e-9);
+        // Reference onsets -22, -18, -22, -18 ms from the peak: jitter SD sqrt(16/3).
+        assert!((spread.reference_jitter.sd_ms() - (16.0f64 / 3.0).sqrt()).abs() < 1e-9);
+        // Offsets exact in every beat: no spread at all.
+        assert_eq!(s.qrs.offset_spread.error_within_lead.sd_ms(), 0.0);
+        let table = s.spread_table();
+        assert!(
+            table.contains("| QRS onset | 1.2 | 1.2 | 0.0 | 2.3 | 6.5 |"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -694,6 +878,7 @@ fn evaluate_ludb_record(
         source,
     })?;
     let mut score = Score::default();
+    let fused = waves_of_beats(&delineation.beats);
     for (li, lead) in ecg.leads.iter().enumerate() {
         let ann_path = data.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase()));
         let annotations = crate::io::annotation::read_annotations(&ann_path)?;
@@ -707,8 +892,9 @@ fn evaluate_ludb_record(
             .get(li)
             .map(|b| waves_of_beats(b))
             .unwrap_or_default();
-        score.merge(&score_lead(
+        score.merge(&score_lead_with_fused(
             &detected,
+            &fused,
             &reference,
             fs_hz,
             options.tolerance_s,

@@ -4,7 +4,7 @@
 mod common;
 
 use ndarray::Array2;
-use tlc_explorer::delineate::score::{CSE_TOLERANCE_SD_MS, LudbOptions, evaluate_ludb};
+use tlc_explorer::delineate::score::{Bound, CSE_TOLERANCE_SD_MS, LudbOptions, evaluate_ludb};
 use tlc_explorer::delineate::{
     self, Beat, DelineateError, DelineatorParams, SegmentLabel, WaveKind, labels_at_steps,
     labels_per_sample,
@@ -86,22 +86,22 @@ fn ludb_accuracy_at_500_hz() {
     // bounds keep their distance to the peak cannot get under those tolerances on LUDB.
     println!("{}", t.spread_table());
     for (kind, bound, tolerance) in CSE_TOLERANCE_SD_MS {
-        let (total, spread) = t.kind(kind).bound(bound).unwrap();
+        let (total, spread) = t.kind(kind).bound(bound);
         let within = spread.error_within_lead.sd_ms();
         let jitter = spread.reference_jitter.sd_ms();
         assert!(
             within > 0.0 && within <= total.sd_ms(),
-            "{kind:?} {bound}: within-lead SD {within:.1} vs total {:.1}",
+            "{kind:?} {bound:?}: within-lead SD {within:.1} vs total {:.1}",
             total.sd_ms()
         );
         assert!(
             jitter > 0.0 && jitter < 1.5 * total.sd_ms(),
-            "{kind:?} {bound}: reference jitter {jitter:.1} ms"
+            "{kind:?} {bound:?}: reference jitter {jitter:.1} ms"
         );
-        if matches!((kind, bound), (WaveKind::P | WaveKind::Qrs, "onset")) {
+        if matches!((kind, bound), (WaveKind::P | WaveKind::Qrs, Bound::Onset)) {
             assert!(
                 jitter > tolerance,
-                "{kind:?} {bound}: reference jitter {jitter:.1} ms is now under the CSE \
+                "{kind:?} {bound:?}: reference jitter {jitter:.1} ms is now under the CSE \
                  tolerance {tolerance} ms; update src/delineate/README.md"
             );
         }

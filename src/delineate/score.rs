@@ -200,14 +200,30 @@ impl BoundSpread {
     }
 }
 
+/// Which end of a wave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Onset,
+    Offset,
+}
+
+impl Bound {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bound::Onset => "onset",
+            Bound::Offset => "offset",
+        }
+    }
+}
+
 /// The CSE tolerances for the error SD of the wave bounds (2 s_CSE, CSE Working Party 1985, as
 /// tabulated by Martinez et al. 2004), in ms: P onset/offset, QRS onset/offset, T offset.
-pub const CSE_TOLERANCE_SD_MS: [(WaveKind, &str, f64); 5] = [
-    (WaveKind::P, "onset", 10.2),
-    (WaveKind::P, "offset", 12.7),
-    (WaveKind::Qrs, "onset", 6.5),
-    (WaveKind::Qrs, "offset", 11.6),
-    (WaveKind::T, "offset", 30.6),
+pub const CSE_TOLERANCE_SD_MS: [(WaveKind, Bound, f64); 5] = [
+    (WaveKind::P, Bound::Onset, 10.2),
+    (WaveKind::P, Bound::Offset, 12.7),
+    (WaveKind::Qrs, Bound::Onset, 6.5),
+    (WaveKind::Qrs, Bound::Offset, 11.6),
+    (WaveKind::T, Bound::Offset, 30.6),
 ];
 
 /// Counts and errors for one wave kind.
@@ -254,12 +270,11 @@ impl KindScore {
         self.offset_spread.merge(&o.offset_spread);
     }
 
-    /// The spread of one bound ("onset" or "offset"), with its error statistics.
-    pub fn bound(&self, bound: &str) -> Option<(&ErrorStats, &BoundSpread)> {
+    /// The error statistics of one bound and their spread.
+    pub fn bound(&self, bound: Bound) -> (&ErrorStats, &BoundSpread) {
         match bound {
-            "onset" => Some((&self.onset, &self.onset_spread)),
-            "offset" => Some((&self.offset, &self.offset_spread)),
-            _ => None,
+            Bound::Onset => (&self.onset, &self.onset_spread),
+            Bound::Offset => (&self.offset, &self.offset_spread),
         }
     }
 }
@@ -301,18 +316,17 @@ impl Score {
         s.push_str("| bound | error SD ms | within one lead (beat to beat) | between leads | reference jitter within one lead | CSE tolerance |\n");
         s.push_str("|---|---|---|---|---|---|\n");
         for (kind, bound, tolerance) in CSE_TOLERANCE_SD_MS {
-            let Some((total, spread)) = self.kind(kind).bound(bound) else {
-                continue;
-            };
+            let (total, spread) = self.kind(kind).bound(bound);
             let within = spread.error_within_lead.sd_ms();
             let between = (total.sd_ms().powi(2) - within.powi(2)).max(0.0).sqrt();
             s.push_str(&format!(
-                "| {} {bound} | {:.1} | {within:.1} | {between:.1} | {:.1} | {tolerance} |\n",
+                "| {} {} | {:.1} | {within:.1} | {between:.1} | {:.1} | {tolerance} |\n",
                 match kind {
                     WaveKind::P => "P",
                     WaveKind::Qrs => "QRS",
                     WaveKind::T => "T",
                 },
+                bound.as_str(),
                 total.sd_ms(),
                 spread.reference_jitter.sd_ms(),
             ));

@@ -719,6 +719,7 @@ fn cli_align_with_a_model_stores_descriptions_in_a_new_explainer() {
         out: Some(dir.path().join("out")),
         overwrite,
         prototype_lead: "II".into(),
+        reference: None,
     };
     tlc_explorer::cli::align::run(args(false)).unwrap();
     let table = std::fs::read_to_string(dir.path().join("out/alignment_table.csv")).unwrap();

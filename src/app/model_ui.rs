@@ -560,12 +560,7 @@ impl TlcApp {
             .as_ref()
             .map(|e| e.cluster_descriptions.as_slice())
             .unwrap_or(&[]);
-        (0..k)
-            .map(|c| match descriptions.get(c).and_then(|d| d.as_ref()) {
-                Some(d) => format!("C{c} {}", d.dominant_segment),
-                None => format!("C{c}"),
-            })
-            .collect()
+        crate::tlc::cluster_names(descriptions, k)
     }
 }
 

@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::delineate::DelineatorParams;
 use crate::delineate::align::{AlignParams, DatasetAlignment, align_dataset};
+use crate::delineate::reference::{ReferenceAlignment, score_dataset_against_reference};
 use crate::progress::{Progress, ProgressSink};
 use crate::tlc::Explanation;
 
@@ -39,6 +40,12 @@ pub struct Args {
     /// Lead of the cluster prototypes.
     #[arg(long, default_value = "II")]
     pub prototype_lead: String,
+    /// Score the clusters against the data set's own annotation files instead of the
+    /// project's delineator: the extension of each record's file with `(`/`)`-bracketed P
+    /// (`p`), QRS (`N`) and T (`t`) waves, e.g. `ii` for LUDB's lead-II annotations. Writes
+    /// `reference_table.csv`, `reference_records.csv` and `reference.json`.
+    #[arg(long, conflicts_with = "store")]
+    pub reference: Option<String>,
 }
 
 struct Bar(indicatif::ProgressBar);
@@ -62,17 +69,14 @@ fn read_explanation(
     Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?)
 }
 
-/// Write the table, per-record statistics and the full report; refuses to replace files
-/// unless `overwrite`.
-pub fn write_outputs(
-    result: &DatasetAlignment,
+/// Write `(file name, contents)` into `out`; refuses to replace any of them unless
+/// `overwrite`, before writing the first.
+fn write_files(
     out: &Path,
+    files: Vec<(&str, String)>,
     overwrite: bool,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let table = out.join("alignment_table.csv");
-    let per_record = out.join("alignment_records.csv");
-    let json = out.join("alignment.json");
-    let paths = vec![table.clone(), per_record.clone(), json.clone()];
+    let paths: Vec<PathBuf> = files.iter().map(|(name, _)| out.join(name)).collect();
     if let Some(p) = paths.iter().find(|p| !overwrite && p.exists()) {
         anyhow::bail!(
             "{} already exists (use --overwrite to replace it)",
@@ -80,18 +84,33 @@ pub fn write_outputs(
         );
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::write(&table, result.total.table.to_csv())
-        .with_context(|| format!("writing {}", table.display()))?;
+    for (path, (_, contents)) in paths.iter().zip(files) {
+        std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(paths)
+}
+
+/// Write the table, per-record statistics and the full report; refuses to replace files
+/// unless `overwrite`.
+pub fn write_outputs(
+    result: &DatasetAlignment,
+    out: &Path,
+    overwrite: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut rows = String::from("record,n_steps,nmi,ari\n");
     for (id, r) in &result.records {
         let n: u64 = r.table.counts.iter().flat_map(|c| c.iter()).sum();
         rows.push_str(&format!("{id},{n},{:.4},{:.4}\n", r.nmi, r.ari));
     }
-    std::fs::write(&per_record, rows)
-        .with_context(|| format!("writing {}", per_record.display()))?;
-    std::fs::write(&json, serde_json::to_string_pretty(result)?)
-        .with_context(|| format!("writing {}", json.display()))?;
-    Ok(paths)
+    write_files(
+        out,
+        vec![
+            ("alignment_table.csv", result.total.table.to_csv()),
+            ("alignment_records.csv", rows),
+            ("alignment.json", serde_json::to_string_pretty(result)?),
+        ],
+        overwrite,
+    )
 }
 
 /// Print the summed table and scores.
@@ -120,6 +139,32 @@ pub fn print_summary(result: &DatasetAlignment) {
     }
 }
 
+fn run_reference(
+    dataset: &dyn crate::io::Dataset,
+    explain: &crate::delineate::align::ExplainFn<'_>,
+    k: usize,
+    extension: &str,
+    bar: &Bar,
+    out: &Path,
+    overwrite: bool,
+) -> anyhow::Result<()> {
+    let result = score_dataset_against_reference(dataset, explain, k, extension, bar)?;
+    bar.0.finish_and_clear();
+    anyhow::ensure!(
+        !result.records.is_empty(),
+        "no record could be scored against .{extension} annotations (first reason: {})",
+        result
+            .skipped
+            .first()
+            .map_or("none given", |(_, why)| why.as_str())
+    );
+    print_reference_summary(&result);
+    for p in write_reference_outputs(&result, out, overwrite)? {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
 /// `dir/name.explainer.safetensors` -> `dir/name_aligned` (a stem for `Explainer::save`).
 pub fn default_store_stem(explainer: &Path) -> PathBuf {
     let name = explainer
@@ -141,6 +186,63 @@ pub fn default_store_stem(explainer: &Path) -> PathBuf {
     explainer.with_file_name(format!("{stem}_aligned"))
 }
 
+/// Print the reference scores: the table, NMI, ARI, purity and how each wave is covered.
+pub fn print_reference_summary(result: &ReferenceAlignment) {
+    println!(
+        "{} records scored against their .{} annotations, {} skipped",
+        result.records.len(),
+        result.extension,
+        result.skipped.len()
+    );
+    for (id, why) in result.skipped.iter().take(5) {
+        println!("  skipped {id}: {why}");
+    }
+    let t = &result.total;
+    print!("{}", t.table.to_text());
+    println!("NMI {:.3}  ARI {:.3}  purity {:.3}", t.nmi, t.ari, t.purity);
+    for w in &t.waves {
+        println!(
+            "{:>4}: {:>7} steps; best cluster {} ({:.1} % {}, holds {:.1} % of them); clusters mostly {} {:?} hold {:.1} %",
+            w.wave.as_str(),
+            w.steps,
+            w.best_cluster.map_or("-".to_string(), |c| c.to_string()),
+            100.0 * w.best_share,
+            w.wave.as_str(),
+            100.0 * w.best_cluster_recall,
+            w.wave.as_str(),
+            w.dominated_clusters,
+            100.0 * w.dominated_recall
+        );
+    }
+}
+
+/// Write the reference table, per-record scores and the full report.
+fn write_reference_outputs(
+    result: &ReferenceAlignment,
+    out: &Path,
+    overwrite: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut rows = String::from("record,n_steps,nmi,ari,purity\n");
+    for (id, r) in &result.records {
+        rows.push_str(&format!(
+            "{id},{},{:.4},{:.4},{:.4}\n",
+            r.table.total(),
+            r.nmi,
+            r.ari,
+            r.purity
+        ));
+    }
+    write_files(
+        out,
+        vec![
+            ("reference_table.csv", result.total.table.to_csv()),
+            ("reference_records.csv", rows),
+            ("reference.json", serde_json::to_string_pretty(result)?),
+        ],
+        overwrite,
+    )
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let dataset = crate::io::open_dataset(&args.data)?;
     anyhow::ensure!(!dataset.is_empty(), "{}: no records", args.data.display());
@@ -153,13 +255,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("alignment"));
-    // Refuse early rather than after the whole run.
-    if !args.overwrite {
-        for name in [
+    let names = if args.reference.is_some() {
+        [
+            "reference_table.csv",
+            "reference_records.csv",
+            "reference.json",
+        ]
+    } else {
+        [
             "alignment_table.csv",
             "alignment_records.csv",
             "alignment.json",
-        ] {
+        ]
+    };
+    // Refuse early rather than after the whole run.
+    if !args.overwrite {
+        for name in names {
             let p = out.join(name);
             anyhow::ensure!(
                 !p.exists(),
@@ -182,6 +293,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 crate::tlc::pipeline::explain_record(&model, &explainer, ecg, &settings)
                     .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
             };
+            if let Some(ext) = &args.reference {
+                return run_reference(
+                    dataset.as_ref(),
+                    &explain,
+                    explainer.k,
+                    ext,
+                    &bar,
+                    &out,
+                    args.overwrite,
+                );
+            }
             let r = align_dataset(
                 dataset.as_ref(),
                 &explain,
@@ -205,6 +327,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 })?;
             let dir = dir.clone();
             let explain = move |ecg: &crate::record::Ecg| read_explanation(&dir, &ecg.meta.id);
+            if let Some(ext) = &args.reference {
+                return run_reference(
+                    dataset.as_ref(),
+                    &explain,
+                    k,
+                    ext,
+                    &bar,
+                    &out,
+                    args.overwrite,
+                );
+            }
             (
                 align_dataset(
                     dataset.as_ref(),

@@ -328,26 +328,19 @@ impl Explaining {
     }
 }
 
-/// Cluster display names: the given ones first, then the explainer's descriptions.
+/// Cluster display names: the given ones first, then the explainer's (see
+/// [`crate::tlc::cluster_names`]).
 pub fn cluster_names(explainer: &Explainer, given: Option<&[String]>) -> Vec<String> {
-    (0..explainer.k)
-        .map(|c| {
-            if let Some(name) = given
+    let described = crate::tlc::cluster_names(&explainer.cluster_descriptions, explainer.k);
+    described
+        .into_iter()
+        .enumerate()
+        .map(|(c, name)| {
+            given
                 .and_then(|g| g.get(c))
                 .filter(|n| !n.trim().is_empty())
-            {
-                return name.clone();
-            }
-            match explainer
-                .cluster_descriptions
-                .get(c)
-                .and_then(|d| d.as_ref())
-            {
-                Some(d) if !d.dominant_segment.is_empty() => {
-                    format!("C{c} mostly {}", d.dominant_segment)
-                }
-                _ => format!("C{c}"),
-            }
+                .cloned()
+                .unwrap_or(name)
         })
         .collect()
 }

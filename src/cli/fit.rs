@@ -12,7 +12,7 @@ use crate::io::{OpenOptions, open_dataset_with};
 use crate::model::LoadedModel;
 use crate::progress::{CancelToken, Progress, ProgressSink};
 use crate::tlc::cluster::{ClusterSettings, Temperature};
-use crate::tlc::features::{Alignment, FeatureSettings};
+use crate::tlc::features::{Alignment, FeatureSettings, RecordNormalisation};
 use crate::tlc::fit::{FitSettings, fit_explainer};
 
 /// Arguments of `tlc fit`.
@@ -36,6 +36,11 @@ pub struct Args {
     /// Alignment of coarser blocks to the finest: nearest or linear.
     #[arg(long, default_value = "nearest")]
     pub alignment: String,
+    /// Per-record normalisation of the features before the corpus-wide standardisation:
+    /// none (the paper's), centre, or zscore (each record's features z-scored over its own
+    /// steps).
+    #[arg(long, default_value = "none")]
+    pub record_normalisation: String,
     /// k-means++ initialisations.
     #[arg(long, default_value_t = 4)]
     pub n_init: usize,
@@ -150,6 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         features: FeatureSettings {
             blocks: args.blocks.clone(),
             alignment: args.alignment.parse::<Alignment>()?,
+            record_normalisation: args.record_normalisation.parse::<RecordNormalisation>()?,
         },
         clusters: ClusterSettings {
             k: args.k,

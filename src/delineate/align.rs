@@ -133,58 +133,13 @@ impl ContingencyTable {
 
     /// Normalised mutual information between clusters and segments, in [0, 1].
     pub fn nmi(&self) -> f64 {
-        let t = self.known();
-        let n: u64 = t.iter().flat_map(|r| r.iter()).sum();
-        if n == 0 {
-            return f64::NAN;
-        }
-        let n = n as f64;
-        let rows: Vec<f64> = t.iter().map(|r| r.iter().sum::<u64>() as f64).collect();
-        let cols: Vec<f64> = (0..6)
-            .map(|j| t.iter().map(|r| r[j]).sum::<u64>() as f64)
-            .collect();
-        let entropy = |v: &[f64]| -> f64 {
-            v.iter()
-                .filter(|&&x| x > 0.0)
-                .map(|&x| -(x / n) * (x / n).ln())
-                .sum()
-        };
-        let (hu, hv) = (entropy(&rows), entropy(&cols));
-        let mut mi = 0.0;
-        for (i, r) in t.iter().enumerate() {
-            for (j, &c) in r.iter().enumerate() {
-                if c > 0 {
-                    let c = c as f64;
-                    mi += (c / n) * ((c * n) / (rows[i] * cols[j])).ln();
-                }
-            }
-        }
-        let denom = 0.5 * (hu + hv);
-        if denom <= 0.0 {
-            // Both partitions have a single class: identical.
-            return 1.0;
-        }
-        (mi / denom).clamp(0.0, 1.0)
+        nmi_of_counts(&self.known())
     }
 
     /// Adjusted Rand index between clusters and segments (1 = identical partitions, about 0 by
     /// chance).
     pub fn ari(&self) -> f64 {
-        let t = self.known();
-        let comb2 = |x: u64| (x as f64) * (x as f64 - 1.0) / 2.0;
-        let n: u64 = t.iter().flat_map(|r| r.iter()).sum();
-        if n < 2 {
-            return f64::NAN;
-        }
-        let index: f64 = t.iter().flat_map(|r| r.iter()).map(|&c| comb2(c)).sum();
-        let a: f64 = t.iter().map(|r| comb2(r.iter().sum())).sum();
-        let b: f64 = (0..6).map(|j| comb2(t.iter().map(|r| r[j]).sum())).sum();
-        let expected = a * b / comb2(n);
-        let max = 0.5 * (a + b);
-        if (max - expected).abs() < 1e-12 {
-            return 1.0;
-        }
-        (index - expected) / (max - expected)
+        ari_of_counts(&self.known())
     }
 
     /// CSV: `cluster,P,PR,QRS,ST,T,TP,unknown,dominant,purity`.
@@ -227,6 +182,63 @@ impl ContingencyTable {
         }
         s
     }
+}
+
+/// Normalised mutual information (arithmetic-mean normalisation, as scikit-learn's default)
+/// of a cluster x class count table, in [0, 1]; NaN for an empty table, 1 when both partitions
+/// have a single class.
+pub fn nmi_of_counts<const C: usize>(table: &[[u64; C]]) -> f64 {
+    let n: u64 = table.iter().flat_map(|r| r.iter()).sum();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let n = n as f64;
+    let rows: Vec<f64> = table.iter().map(|r| r.iter().sum::<u64>() as f64).collect();
+    let cols: Vec<f64> = (0..C)
+        .map(|j| table.iter().map(|r| r[j]).sum::<u64>() as f64)
+        .collect();
+    let entropy = |v: &[f64]| -> f64 {
+        v.iter()
+            .filter(|&&x| x > 0.0)
+            .map(|&x| -(x / n) * (x / n).ln())
+            .sum()
+    };
+    let (hu, hv) = (entropy(&rows), entropy(&cols));
+    let mut mi = 0.0;
+    for (i, r) in table.iter().enumerate() {
+        for (j, &c) in r.iter().enumerate() {
+            if c > 0 {
+                let c = c as f64;
+                mi += (c / n) * ((c * n) / (rows[i] * cols[j])).ln();
+            }
+        }
+    }
+    let denom = 0.5 * (hu + hv);
+    if denom <= 0.0 {
+        return 1.0;
+    }
+    (mi / denom).clamp(0.0, 1.0)
+}
+
+/// Adjusted Rand index (Hubert & Arabie 1985) of a cluster x class count table: 1 for
+/// identical partitions, about 0 by chance; NaN below two items.
+pub fn ari_of_counts<const C: usize>(table: &[[u64; C]]) -> f64 {
+    let comb2 = |x: u64| (x as f64) * (x as f64 - 1.0) / 2.0;
+    let n: u64 = table.iter().flat_map(|r| r.iter()).sum();
+    if n < 2 {
+        return f64::NAN;
+    }
+    let index: f64 = table.iter().flat_map(|r| r.iter()).map(|&c| comb2(c)).sum();
+    let a: f64 = table.iter().map(|r| comb2(r.iter().sum())).sum();
+    let b: f64 = (0..C)
+        .map(|j| comb2(table.iter().map(|r| r[j]).sum()))
+        .sum();
+    let expected = a * b / comb2(n);
+    let max = 0.5 * (a + b);
+    if (max - expected).abs() < 1e-12 {
+        return 1.0;
+    }
+    (index - expected) / (max - expected)
 }
 
 /// Signed distance (s) from each time to the nearest R peak; `None` when there is no R peak.

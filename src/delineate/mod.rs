@@ -10,6 +10,7 @@ pub mod dsp;
 pub mod export;
 mod pacing;
 pub mod params;
+pub mod reference;
 pub mod score;
 pub mod segments;
 pub mod types;

@@ -36,16 +36,55 @@ impl std::str::FromStr for Alignment {
     }
 }
 
-/// Which blocks feed the features and how they are aligned.
+/// What is done to one record's features before the corpus-wide standardisation.
+///
+/// The coarse blocks (64 and 16 steps for Ribeiro's network) carry much record-level evidence
+/// (a feature that is high all through one ECG and low all through another): globally
+/// standardised, it makes clusters that separate records rather than waves. Removing each
+/// record's own mean (and scale) per feature leaves what changes *within* the ECG, which is
+/// what lines up with P, QRS and T.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordNormalisation {
+    /// Features as the network gives them (the paper's choice).
+    #[default]
+    None,
+    /// Each feature minus its mean over the record's valid steps.
+    Centre,
+    /// Each feature centred and divided by its std over the record's valid steps
+    /// (std below [`crate::tlc::cluster::MIN_STD`] -> 1).
+    Zscore,
+}
+
+impl std::str::FromStr for RecordNormalisation {
+    type Err = TlcError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(RecordNormalisation::None),
+            "centre" | "center" => Ok(RecordNormalisation::Centre),
+            "zscore" | "z-score" => Ok(RecordNormalisation::Zscore),
+            other => Err(TlcError::setting(
+                "record_normalisation",
+                format!("'{other}' is none of 'none', 'centre', 'zscore'"),
+            )),
+        }
+    }
+}
+
+/// Which blocks feed the features, how they are aligned, and how each record's features are
+/// normalised before the corpus-wide standardisation.
 ///
 /// Defaults: the last three residual blocks of the model (the paper's choice), nearest
-/// alignment.
+/// alignment, no per-record normalisation.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FeatureSettings {
     /// Residual block indices (0-based, as in `resblock1d_<i>`), in the order their channels
     /// are concatenated. `None` = the last three blocks of the model.
     pub blocks: Option<Vec<usize>>,
     pub alignment: Alignment,
+    /// Explainers written before this setting existed read as `None`.
+    #[serde(default)]
+    pub record_normalisation: RecordNormalisation,
 }
 
 impl FeatureSettings {
@@ -86,6 +125,7 @@ impl FeatureSettings {
         Ok(FeatureSettings {
             blocks: Some(self.resolve_blocks(config)?),
             alignment: self.alignment,
+            record_normalisation: self.record_normalisation,
         })
     }
 
@@ -100,6 +140,37 @@ impl FeatureSettings {
             .unwrap_or(0);
         let n_features = blocks.iter().map(|&b| config.blocks_dim[b].0).sum();
         Ok((n_steps, n_features))
+    }
+}
+
+/// Apply a per-record normalisation to one record's features (T, F) in place: statistics over
+/// the rows `valid` (the steps on the real signal, not the padding), applied to every row.
+pub fn normalise_record(
+    features: &mut Array2<f32>,
+    valid: std::ops::Range<usize>,
+    mode: RecordNormalisation,
+) {
+    if mode == RecordNormalisation::None || valid.is_empty() || valid.end > features.nrows() {
+        return;
+    }
+    let n = valid.len() as f64;
+    for mut column in features.columns_mut() {
+        let rows = column.slice(ndarray::s![valid.clone()]);
+        let mean = rows.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let scale = match mode {
+            RecordNormalisation::Zscore => {
+                let var = rows.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+                let std = var.sqrt() as f32;
+                if std < crate::tlc::cluster::MIN_STD {
+                    1.0
+                } else {
+                    1.0 / std
+                }
+            }
+            _ => 1.0,
+        };
+        let mean = mean as f32;
+        column.mapv_inplace(|v| (v - mean) * scale);
     }
 }
 
@@ -190,6 +261,28 @@ mod tests {
         assert_eq!(f.column(0).to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
         assert_eq!(f.column(1).to_vec(), vec![10.0, 10.0, 20.0, 20.0]);
         assert_eq!(f.column(2).to_vec(), vec![30.0, 30.0, 40.0, 40.0]);
+    }
+
+    #[test]
+    fn record_normalisation_uses_the_valid_rows_only() {
+        // Rows 0 and 3 are padding; valid rows 1..3 hold 2 and 4 (mean 3, std 1).
+        let base = array![[100.0f32, 5.0], [2.0, 5.0], [4.0, 5.0], [-100.0, 5.0]];
+        let mut f = base.clone();
+        normalise_record(&mut f, 1..3, RecordNormalisation::None);
+        assert_eq!(f, base);
+        normalise_record(&mut f, 1..3, RecordNormalisation::Centre);
+        assert_eq!(f.column(0).to_vec(), vec![97.0, -1.0, 1.0, -103.0]);
+        assert_eq!(f.column(1).to_vec(), vec![0.0; 4]);
+        let mut z = base.clone();
+        normalise_record(&mut z, 1..3, RecordNormalisation::Zscore);
+        assert_eq!(z.column(0).to_vec(), vec![97.0, -1.0, 1.0, -103.0]);
+        // A constant feature keeps scale 1 (no division by a zero std).
+        assert_eq!(z.column(1).to_vec(), vec![0.0; 4]);
+        assert_eq!(
+            "zscore".parse::<RecordNormalisation>().unwrap(),
+            RecordNormalisation::Zscore
+        );
+        assert!("both".parse::<RecordNormalisation>().is_err());
     }
 
     #[test]

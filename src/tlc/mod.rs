@@ -10,6 +10,7 @@ pub mod features;
 pub mod fit;
 pub mod gradcam;
 mod kernel;
+pub mod names;
 pub mod pipeline;
 pub mod tensorfile;
 
@@ -18,8 +19,9 @@ pub use cluster::{ClusterModel, ClusterSettings, Temperature, fit_clusters};
 pub use error::TlcError;
 pub use explainer::{ClusterDescription, Explainer, FitDescription};
 pub use explanation::{Explanation, GradCam, Prediction, Segment};
-pub use features::{Alignment, FeatureSettings, features_from_blocks};
+pub use features::{Alignment, FeatureSettings, RecordNormalisation, features_from_blocks};
 pub use fit::{FitSettings, fit_explainer};
+pub use names::cluster_names;
 pub use pipeline::{
     ExplainSettings, GradCamTarget, RecordFeatures, explain_record, record_features,
 };

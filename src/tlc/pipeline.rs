@@ -13,7 +13,7 @@ use crate::progress::{Progress, ProgressSink};
 use crate::record::Ecg;
 use crate::tlc::assign::{StepMap, assign, proportions, segments};
 use crate::tlc::features::FeatureSettings;
-use crate::tlc::features::features_from_blocks;
+use crate::tlc::features::{features_from_blocks, normalise_record};
 use crate::tlc::gradcam::{gradcam, pearson, to_steps};
 use crate::tlc::{Explainer, Explanation, GradCam, Prediction, TlcError};
 
@@ -114,11 +114,15 @@ pub fn top_output(raw: &[f32]) -> Option<usize> {
 }
 
 /// Features (T, F) of one record from its block outputs, per the explainer's settings.
+/// Features (T, F) of one record from its block outputs, per the explainer's settings, the
+/// per-record normalisation computed over the steps `valid`.
 pub fn explainer_features(
     explainer: &Explainer,
     blocks: &[Array2<f32>],
+    valid: std::ops::Range<usize>,
 ) -> Result<Array2<f32>, TlcError> {
-    let f = features_from_blocks(blocks, explainer.features.alignment)?;
+    let mut f = features_from_blocks(blocks, explainer.features.alignment)?;
+    normalise_record(&mut f, valid, explainer.features.record_normalisation);
     if f.ncols() != explainer.mean.len() {
         return Err(TlcError::shape(
             "features",
@@ -140,6 +144,20 @@ pub fn valid_rows(features: &Array2<f32>, prepared: &PreparedInput) -> Array2<f3
     features.slice(s![v, ..]).to_owned()
 }
 
+/// The features of one record on its valid steps only, normalised per record as `features`
+/// says (what fitting and the surrogate's cache use).
+fn valid_features(
+    block_arrays: &[Array2<f32>],
+    features: &FeatureSettings,
+    prepared: &PreparedInput,
+) -> Result<Array2<f32>, TlcError> {
+    let f = features_from_blocks(block_arrays, features.alignment)?;
+    let mut valid = valid_rows(&f, prepared);
+    let n_valid = valid.nrows();
+    normalise_record(&mut valid, 0..n_valid, features.record_normalisation);
+    Ok(valid)
+}
+
 /// Everything after the network: features, assignment, entropy, segments, proportions (over
 /// valid steps), Grad-CAM and its correlation with the entropy.
 pub fn explanation_from_outputs(
@@ -149,12 +167,12 @@ pub fn explanation_from_outputs(
     prepared: &PreparedInput,
     outputs: RecordOutputs,
 ) -> Result<Explanation, TlcError> {
-    let features = explainer_features(explainer, &outputs.blocks)?;
-    let clusters = explainer.cluster_model();
-    let a = assign(features.view(), &clusters)?;
-    let n_steps = features.nrows();
+    let n_steps = outputs.blocks.iter().map(|b| b.ncols()).max().unwrap_or(0);
     let map = StepMap::new(prepared, n_steps, record.fs_hz, record.n_samples);
     let valid = map.valid_steps();
+    let features = explainer_features(explainer, &outputs.blocks, valid.clone())?;
+    let clusters = explainer.cluster_model();
+    let a = assign(features.view(), &clusters)?;
     let entropy: Vec<f32> = a.entropy.to_vec();
     let segs = segments(&a.labels, &entropy, &map);
     let props = proportions(&a.labels, explainer.k, valid.clone());
@@ -288,9 +306,8 @@ pub fn record_features(
     let (block_arrays, raw) = out
         .pop()
         .ok_or_else(|| TlcError::shape("forward pass", 1, 0))?;
-    let f = features_from_blocks(&block_arrays, features.alignment)?;
     Ok(RecordFeatures {
-        features: valid_rows(&f, &prepared),
+        features: valid_features(&block_arrays, features, &prepared)?,
         prepared,
         raw_outputs: raw,
     })
@@ -335,11 +352,10 @@ pub fn for_each_record_features(
         let inputs: Vec<Array2<f32>> = prepared.iter().map(|p| p.data.clone()).collect();
         let outs = forward_blocks(model, &inputs, &blocks)?;
         for ((&i, p), (block_arrays, raw)) in chunk.iter().zip(prepared).zip(outs) {
-            let f = features_from_blocks(&block_arrays, features.alignment)?;
             sink(
                 i,
                 RecordFeatures {
-                    features: valid_rows(&f, &p),
+                    features: valid_features(&block_arrays, features, &p)?,
                     prepared: p,
                     raw_outputs: raw,
                 },

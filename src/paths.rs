@@ -45,6 +45,33 @@ pub fn ptbxl_explainer() -> PathBuf {
         .join("ptbxl_resnet.explainer.safetensors")
 }
 
+/// The bundled model of Ribeiro's size (12 x 4096 at 400 Hz) trained on real ECGs (PTB-XL).
+pub fn real_model() -> PathBuf {
+    assets().join("models").join("ribeiro_ptbxl.safetensors")
+}
+
+/// The model to use for the data at `data` when the user chose none: the synthetic model for
+/// the bundled sample data (the records it was made for), the real-data model for any other
+/// record or data set (PTB-XL, LUDB, MIT-BIH, CODE-15%, any WFDB folder), when it is bundled.
+pub fn default_model_for(data: Option<&std::path::Path>) -> PathBuf {
+    let real = real_model();
+    let synthetic = data.is_none_or(|d| is_inside(d, &sample_data()));
+    if synthetic || !real.exists() {
+        default_model()
+    } else {
+        real
+    }
+}
+
+/// Whether `path` is `folder` or lies inside it (after resolving links; false when either
+/// cannot be resolved).
+fn is_inside(path: &std::path::Path, folder: &std::path::Path) -> bool {
+    match (path.canonicalize(), folder.canonicalize()) {
+        (Ok(p), Ok(f)) => p.starts_with(f),
+        _ => false,
+    }
+}
+
 /// The explainer that belongs beside a model: `dir/name.safetensors` ->
 /// `dir/name.explainer.safetensors` (the layout `tlc fit` and the bundled assets use).
 pub fn explainer_beside(model: &std::path::Path) -> PathBuf {
@@ -65,6 +92,18 @@ mod tests {
     fn the_bundled_explainer_is_the_one_beside_the_bundled_model() {
         assert_eq!(explainer_beside(&default_model()), default_explainer());
         assert_eq!(explainer_beside(&ptbxl_model()), ptbxl_explainer());
+        // Sample data keeps the synthetic model; any other data gets the real-data model.
+        assert_eq!(default_model_for(None), default_model());
+        assert_eq!(default_model_for(Some(&sample_data())), default_model());
+        let record = sample_data().join("README.md");
+        assert_eq!(default_model_for(Some(&record)), default_model());
+        let elsewhere = std::env::temp_dir();
+        let expected = if real_model().exists() {
+            real_model()
+        } else {
+            default_model()
+        };
+        assert_eq!(default_model_for(Some(&elsewhere)), expected);
         let given = PathBuf::from("/x/other.explainer.safetensors");
         assert_eq!(
             resolve_explainer(&default_model(), Some(given.clone())),

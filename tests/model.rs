@@ -200,6 +200,65 @@ fn training_learns_synthetic_classes() {
         .flatten()
         .collect();
     assert!(common::rel_err(&reloaded, &raw) < 1e-6);
+
+    // Starting from the trained checkpoint (`--init`): with a learning rate too small to move
+    // the weights, the first epoch is already near the trained model's validation loss (the
+    // batch-norm running statistics still move during the epoch), far below that of the first
+    // epoch from a random start.
+    let from_ckpt = TrainParams {
+        epochs: 1,
+        lr: 1e-9,
+        init_weights: Some(ckpt.clone()),
+        ..params.clone()
+    };
+    let again = train(
+        &config,
+        &set,
+        &train_idx,
+        &val_idx,
+        &from_ckpt,
+        None,
+        &device,
+        "init",
+        &NoProgress,
+    )
+    .expect("training from initial weights runs");
+    let best_val = out.history[out.best_epoch].val_loss;
+    let started = again.history[0].val_loss;
+    assert!(
+        started < 2.0 * best_val + 1e-3,
+        "val loss from the checkpoint {started} vs trained {best_val}"
+    );
+    assert!(
+        started < 0.2 * out.history[0].val_loss,
+        "val loss from the checkpoint {started} vs a random start's first epoch {}",
+        out.history[0].val_loss
+    );
+    // A file sharing no tensor with the architecture is refused, naming the file.
+    let unrelated = dir.path().join("unrelated.safetensors");
+    let t = Tensor::zeros((2, 2), DType::F32, &device).unwrap();
+    candle_core::safetensors::save(&HashMap::from([("foo".to_string(), t)]), &unrelated).unwrap();
+    let refused = TrainParams {
+        init_weights: Some(unrelated.clone()),
+        ..from_ckpt
+    };
+    let err = train(
+        &config,
+        &set,
+        &train_idx,
+        &val_idx,
+        &refused,
+        None,
+        &device,
+        "init",
+        &NoProgress,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("unrelated.safetensors") && err.contains("no tensor matches"),
+        "{err}"
+    );
 }
 
 fn write_small_model(

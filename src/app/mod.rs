@@ -48,6 +48,8 @@ pub struct TlcApp {
     worker: Worker,
     dataset: Option<Arc<dyn Dataset>>,
     dataset_path: Option<PathBuf>,
+    /// The default model the app loaded when the user chose none (`None` when they did).
+    default_model_loaded: Option<PathBuf>,
     browser: BrowserState,
     summaries: HashMap<usize, RecordSummary>,
     current: Option<AnalysedRecord>,
@@ -128,6 +130,7 @@ impl TlcApp {
             worker,
             dataset: None,
             dataset_path: None,
+            default_model_loaded: None,
             browser: BrowserState::default(),
             summaries: HashMap::new(),
             current: None,
@@ -162,7 +165,8 @@ impl TlcApp {
             .settings
             .model_path
             .clone()
-            .unwrap_or_else(crate::paths::default_model);
+            .unwrap_or_else(|| crate::paths::default_model_for(self.dataset_path.as_deref()));
+        self.default_model_loaded = self.settings.model_path.is_none().then(|| model.clone());
         if !model.exists() && self.settings.model_path.is_none() {
             return; // No bundled model in this checkout: records are shown without explanation.
         }
@@ -320,6 +324,13 @@ impl TlcApp {
             self.settings.last_path = Some(p.clone());
         }
         self.dataset_path = path;
+        // The user chose no model: real data gets the real-data model, sample data the
+        // synthetic one.
+        if let Some(loaded) = &self.default_model_loaded
+            && *loaded != crate::paths::default_model_for(self.dataset_path.as_deref())
+        {
+            self.load_models();
+        }
         self.summaries.clear();
         self.evaluation = None;
         self.browser.dirty = true;

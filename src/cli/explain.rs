@@ -59,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model_path = args
         .model
         .clone()
-        .unwrap_or_else(crate::paths::default_model);
+        .unwrap_or_else(|| crate::paths::default_model_for(Some(&args.record)));
     let explainer_path = args
         .explainer
         .clone()

@@ -262,10 +262,11 @@ struct Explaining {
 
 impl Explaining {
     fn open(args: &Args) -> anyhow::Result<Self> {
+        let data = args.record.as_deref().or(args.data.as_deref());
         let model_path = args
             .model
             .clone()
-            .unwrap_or_else(crate::paths::default_model);
+            .unwrap_or_else(|| crate::paths::default_model_for(data));
         let explainer_path = crate::paths::resolve_explainer(&model_path, args.explainer.clone());
         let model = LoadedModel::open(&model_path).with_context(|| {
             format!(

@@ -119,6 +119,10 @@ pub struct Args {
     /// config does not record it: explain with the same preprocessing.
     #[arg(long)]
     pub remove_baseline: bool,
+    /// Start from these weights (same architecture, e.g. pre-trained on `--synth` records)
+    /// instead of a random initialisation; tensors of another shape keep their random start.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// Data type of the written weights.
     #[arg(long, value_enum, default_value = "f32")]
     pub save_dtype: DtypeArg,
@@ -298,6 +302,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             DtypeArg::F16 => DType::F16,
             DtypeArg::Bf16 => DType::BF16,
         },
+        init_weights: args.init.clone(),
     };
     params.validate()?;
 

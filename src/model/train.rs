@@ -134,6 +134,10 @@ pub struct TrainParams {
     pub seed: u64,
     /// Data type of the saved checkpoint (f32, f16 or bf16); training is in f32.
     pub save_dtype: DType,
+    /// Start from these weights (safetensors with PyTorch key names, e.g. a model pre-trained
+    /// on synthetic records) instead of a random initialisation. A tensor missing from the file
+    /// or of another shape (e.g. an output layer of another size) keeps its random start.
+    pub init_weights: Option<std::path::PathBuf>,
 }
 
 impl Default for TrainParams {
@@ -147,6 +151,7 @@ impl Default for TrainParams {
             patience: 10,
             seed: 0,
             save_dtype: DType::F32,
+            init_weights: None,
         }
     }
 }
@@ -418,7 +423,8 @@ pub fn train(
             .data()
             .lock()
             .map_err(|_| ModelError::Training("variable map lock poisoned".into()))?;
-        for (name, t) in init_parameters(config, params.seed, device)? {
+        let start = initial_parameters(config, params, device)?;
+        for (name, t) in start {
             data.insert(name, candle_core::Var::from_tensor(&t)?);
         }
     }
@@ -526,6 +532,56 @@ pub fn train(
         None if cancelled => Err(ModelError::Cancelled),
         None => Err(ModelError::Training("no epoch completed".into())),
     }
+}
+
+/// The starting parameters: a seeded random initialisation, with every tensor of
+/// `params.init_weights` (if given) that matches a parameter's name and shape put in its place.
+fn initial_parameters(
+    config: &ModelConfig,
+    params: &TrainParams,
+    device: &Device,
+) -> Result<Vec<(String, Tensor)>, ModelError> {
+    let mut start = init_parameters(config, params.seed, device)?;
+    let Some(path) = &params.init_weights else {
+        return Ok(start);
+    };
+    let loaded = candle_core::safetensors::load(path, device).map_err(|e| {
+        ModelError::Training(format!("reading initial weights {}: {e}", path.display()))
+    })?;
+    let mut replaced = 0usize;
+    for (name, t) in &mut start {
+        if let Some(w) = loaded.get(name.as_str())
+            && w.dims() == t.dims()
+        {
+            let w = w.to_dtype(DType::F32)?;
+            let finite = w
+                .flatten_all()?
+                .to_vec1::<f32>()?
+                .iter()
+                .all(|v| v.is_finite());
+            if !finite {
+                return Err(ModelError::Training(format!(
+                    "initial weights {}: tensor '{name}' holds NaN or infinite values",
+                    path.display()
+                )));
+            }
+            *t = w;
+            replaced += 1;
+        }
+    }
+    if replaced == 0 {
+        return Err(ModelError::Training(format!(
+            "initial weights {}: no tensor matches this architecture's names and shapes",
+            path.display()
+        )));
+    }
+    log::info!(
+        "started from {} of {} tensors of {}",
+        replaced,
+        start.len(),
+        path.display()
+    );
+    Ok(start)
 }
 
 /// Writes weights (PyTorch key names, `dtype`) and the JSON config beside them

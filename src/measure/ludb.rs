@@ -398,9 +398,10 @@ mod tests {
         assert_eq!(beats[0].t_offset, Some(410));
         assert_eq!(beats[1].p, (None, None));
         let r = reference_intervals(&beats, 500.0);
-        // 500 Hz: 2 ms per sample. PR (200 - 95) x 2, QRS 55 x 2 and 47 x 2, QT 210 x 2.
+        // 500 Hz: 2 ms per sample. PR (200 - 95) x 2; QRS (255 - 200) x 2 and (750 - 698) x 2,
+        // median 107; QT (410 - 200) x 2.
         assert_eq!(r.pr_ms, Some(210.0));
-        assert_eq!(r.qrs_ms, Some(0.5 * (110.0 + 94.0)));
+        assert_eq!(r.qrs_ms, Some(107.0));
         assert_eq!(r.qt_ms, Some(420.0));
         // Peaks 221 and 720.5 -> 721 (rounded median): 500 samples = 1 s -> 60 bpm.
         assert!((r.hr_bpm.unwrap() - 60.0).abs() < 0.2, "{:?}", r.hr_bpm);

@@ -21,6 +21,7 @@ pub mod delineate;
 pub mod dsp;
 pub mod figure;
 pub mod io;
+pub mod measure;
 pub mod model;
 pub mod surrogate;
 pub mod synth;

@@ -376,7 +376,7 @@ fn data_export_writes_documented_csv_and_json() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     let written = tlc_explorer::figure::export_data(dir.path(), "fix1", &f.input(), false).unwrap();
-    assert_eq!(written.len(), 5);
+    assert_eq!(written.len(), 7);
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
 
     let segments = read("fix1.segments.csv");
@@ -419,6 +419,16 @@ fn data_export_writes_documented_csv_and_json() {
     ));
     assert!(landmarks.contains("\nfused,0,P,") && landmarks.contains("\nV6,"));
 
+    // The clinical measurements: one record row and one row per fused beat.
+    let measurements = read("fix1.measurements.csv");
+    assert!(
+        measurements.starts_with("record_id,n_beats,n_ectopic,hr_mean_bpm,"),
+        "{measurements}"
+    );
+    assert_eq!(measurements.lines().count(), 2);
+    let beat_rows = read("fix1.beat_measurements.csv");
+    assert_eq!(beat_rows.lines().count(), 1 + f.delineation.beats.len());
+
     let predictions = read("fix1.predictions.csv");
     assert!(
         predictions.contains("NORM,2.0,0.88,1") && predictions.contains("MI,-2.0,0.12,0"),
@@ -433,6 +443,10 @@ fn data_export_writes_documented_csv_and_json() {
     );
     assert_eq!(json["cluster_names"][1], "C1 mostly T");
     assert_eq!(json["steps"][0]["soft"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        json["measurements"]["beats"].as_array().unwrap().len(),
+        f.delineation.beats.len()
+    );
 
     // Nothing is overwritten without permission.
     let err = tlc_explorer::figure::export_data(dir.path(), "fix1", &f.input(), false).unwrap_err();

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod figure;
 pub mod fit;
 pub mod info;
+pub mod measure;
 pub mod open;
 pub mod synth;
 pub mod train;
@@ -45,6 +46,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Delineate P/QRS/T waves of a record (CSV and WFDB annotations).
     Delineate(delineate::Args),
+    /// Clinical measurements (rate, PR, QRS, QT/QTc, axes, rhythm) of a record or a data set.
+    Measure(measure::Args),
     /// Cluster-landmark alignment statistics over a data set.
     Align(align::Args),
     /// Cross-validated surrogate evaluation: a random forest on cluster proportions vs the CNN.
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
         Some(Command::Fit(a)) => fit::run(a),
         Some(Command::Explain(a)) => explain::run(a),
         Some(Command::Delineate(a)) => delineate::run(a),
+        Some(Command::Measure(a)) => measure::run(a),
         Some(Command::Align(a)) => align::run(a),
         Some(Command::Evaluate(a)) => evaluate::run(a),
         Some(Command::Audit(a)) => audit::run(a),

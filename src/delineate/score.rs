@@ -709,8 +709,13 @@ pub struct LudbRecordResult {
 impl LudbRecordResult {
     /// Whether `ludb.csv` gives the record atrial fibrillation or flutter.
     pub fn is_atrial_fibrillation_or_flutter(&self) -> bool {
-        self.rhythm.contains("Atrial fibrillation") || self.rhythm.contains("flutter")
+        rhythm_is_af_or_flutter(&self.rhythm)
     }
+}
+
+/// Whether a `Rhythms` entry of `ludb.csv` is atrial fibrillation or flutter.
+pub(crate) fn rhythm_is_af_or_flutter(rhythm: &str) -> bool {
+    rhythm.contains("Atrial fibrillation") || rhythm.contains("flutter")
 }
 
 /// The summed score and each record's.
@@ -740,13 +745,13 @@ impl LudbEvaluation {
 
 /// What `ludb.csv` says of one record (its lines joined by "; ").
 #[derive(Debug, Clone, Default)]
-struct LudbDiagnosis {
-    rhythm: String,
-    pacing: String,
+pub(crate) struct LudbDiagnosis {
+    pub(crate) rhythm: String,
+    pub(crate) pacing: String,
 }
 
 /// Read the `Rhythms` and `Cardiac pacing` columns of `ludb.csv` by record ID.
-fn ludb_rhythms(
+pub(crate) fn ludb_rhythms(
     path: &std::path::Path,
 ) -> Result<std::collections::HashMap<String, LudbDiagnosis>, ScoreError> {
     let table_err = |message: String| ScoreError::Table {
@@ -788,6 +793,26 @@ fn ludb_rhythms(
     Ok(out)
 }
 
+/// The record IDs listed in LUDB's `RECORDS` file under `root`, of `subset`, the first `max`.
+pub(crate) fn ludb_record_ids(
+    root: &std::path::Path,
+    subset: RecordSubset,
+    max: Option<usize>,
+) -> Result<Vec<String>, ScoreError> {
+    let records_path = root.join("RECORDS");
+    let list = std::fs::read_to_string(&records_path)
+        .map_err(|e| crate::io::IoError::os(&records_path, e))?;
+    let mut ids: Vec<String> = list
+        .lines()
+        .map(|l| l.trim().trim_start_matches("data/").to_string())
+        .filter(|l| !l.is_empty() && subset.contains(l))
+        .collect();
+    if let Some(max) = max {
+        ids.truncate(max);
+    }
+    Ok(ids)
+}
+
 /// Delineate and score every LUDB record under `root` (the folder with `RECORDS`, `data/` and
 /// `ludb.csv`) in parallel, against each lead's annotation file (`data/<id>.<lead>`, lead in
 /// lower case). Records are read with the crate's WFDB readers.
@@ -804,17 +829,7 @@ pub fn evaluate_ludb(
         record: "(settings)".into(),
         source,
     })?;
-    let records_path = root.join("RECORDS");
-    let list = std::fs::read_to_string(&records_path)
-        .map_err(|e| crate::io::IoError::os(&records_path, e))?;
-    let mut ids: Vec<String> = list
-        .lines()
-        .map(|l| l.trim().trim_start_matches("data/").to_string())
-        .filter(|l| !l.is_empty() && options.records.contains(l))
-        .collect();
-    if let Some(max) = options.max_records {
-        ids.truncate(max);
-    }
+    let ids = ludb_record_ids(root, options.records, options.max_records)?;
     let rhythms = ludb_rhythms(&root.join("ludb.csv"))?;
     let done = AtomicUsize::new(0);
     let total_n = ids.len();

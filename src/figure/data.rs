@@ -99,6 +99,8 @@ pub struct FigureData {
     pub segments: Vec<SegmentRow>,
     pub steps: Vec<StepRow>,
     pub landmarks: Vec<LandmarkRow>,
+    /// Clinical measurements (when delineated), every beat's included.
+    pub measurements: Option<crate::measure::Measurements>,
 }
 
 /// Rows of `segments.csv`. Columns: `record_id, cluster, cluster_name, start_step, end_step,
@@ -257,12 +259,13 @@ pub fn steps_csv(ex: &Explanation) -> Result<String, FigureError> {
     String::from_utf8(bytes).map_err(csv_error)
 }
 
-/// All of a figure's data in one struct (what the JSON holds).
-pub fn figure_data(input: &FigureInput) -> FigureData {
+/// All of a figure's data in one struct (what the JSON holds). Fails only when the
+/// delineation was not made on this record.
+pub fn figure_data(input: &FigureInput) -> Result<FigureData, FigureError> {
     let ecg = input.ecg;
     let names = input.cluster_names.as_deref();
     let ex = input.explanation;
-    FigureData {
+    Ok(FigureData {
         record_id: ecg.meta.id.clone(),
         fs_hz: ecg.fs_hz,
         n_samples: ecg.n_samples(),
@@ -283,19 +286,21 @@ pub fn figure_data(input: &FigureInput) -> FigureData {
             .delineation
             .map(|d| landmark_rows(d, &ecg.leads))
             .unwrap_or_default(),
-    }
+        measurements: crate::figure::measurement_line::figure_measurements(input)?,
+    })
 }
 
 /// Write `<stem>.segments.csv`, `<stem>.steps.csv`, `<stem>.predictions.csv` (when explained),
-/// `<stem>.landmarks.csv` (when delineated) and `<stem>.json` into `dir`; returns the paths
-/// written. Existing files are kept (error) unless `overwrite`.
+/// `<stem>.landmarks.csv`, `<stem>.measurements.csv` (one row, `measure::export::RECORD_COLUMNS`)
+/// and `<stem>.beat_measurements.csv` (`BEAT_COLUMNS`) (when delineated) and `<stem>.json` into
+/// `dir`; returns the paths written. Existing files are kept (error) unless `overwrite`.
 pub fn export_data(
     dir: &Path,
     stem: &str,
     input: &FigureInput,
     overwrite: bool,
 ) -> Result<Vec<PathBuf>, FigureError> {
-    let data = figure_data(input);
+    let data = figure_data(input)?;
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     if let Some(ex) = input.explanation {
         files.push((
@@ -312,6 +317,19 @@ pub fn export_data(
         files.push((
             dir.join(format!("{stem}.landmarks.csv")),
             rows_to_csv(&data.landmarks)?,
+        ));
+    }
+    if let Some(m) = &data.measurements {
+        use crate::measure::export::{
+            BEAT_COLUMNS, RECORD_COLUMNS, beat_rows, csv_text, record_row,
+        };
+        files.push((
+            dir.join(format!("{stem}.measurements.csv")),
+            csv_text(&RECORD_COLUMNS, &[record_row(m)]).map_err(csv_error)?,
+        ));
+        files.push((
+            dir.join(format!("{stem}.beat_measurements.csv")),
+            csv_text(&BEAT_COLUMNS, &beat_rows(m)).map_err(csv_error)?,
         ));
     }
     let json =

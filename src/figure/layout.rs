@@ -107,7 +107,8 @@ pub struct FigureSpec {
     pub track_height_mm: f64,
     /// Page margin on every side, mm (default 8).
     pub margin_mm: f64,
-    /// Heights of the title, legend and footer bands, mm (defaults 12, 7, 6).
+    /// Heights of the title, legend and footer bands, mm (defaults 16, 7, 6; the title band
+    /// holds the record line, the labels line and the measurement line).
     pub title_height_mm: f64,
     pub legend_height_mm: f64,
     pub footer_height_mm: f64,
@@ -130,7 +131,7 @@ impl Default for FigureSpec {
             row_height_mv: 3.0,
             track_height_mm: 10.0,
             margin_mm: 8.0,
-            title_height_mm: 12.0,
+            title_height_mm: 16.0,
             legend_height_mm: 7.0,
             footer_height_mm: 6.0,
             max_page_mm: 3000.0,

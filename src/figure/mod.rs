@@ -10,6 +10,7 @@ pub mod annotations;
 pub mod batch;
 pub mod data;
 pub mod layout;
+pub mod measurement_line;
 pub mod palette;
 pub mod render;
 pub mod scene;
@@ -77,4 +78,6 @@ pub enum FigureError {
     Data(String),
     #[error(transparent)]
     Annotation(#[from] crate::io::IoError),
+    #[error(transparent)]
+    Measure(#[from] crate::measure::MeasureError),
 }

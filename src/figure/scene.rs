@@ -325,6 +325,7 @@ pub fn build_scene(
 
     let mut text = Vec::new();
     title(input, layout, &mut text);
+    crate::figure::measurement_line::measurement_line(input, layout, &mut text)?;
     legend(input, spec, layout, &mut text);
     footer(input, spec, layout, &mut text);
     layers.push(SceneLayer {

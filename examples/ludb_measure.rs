@@ -1,0 +1,94 @@
+//! Print the clinical measurements against LUDB's cardiologists (the table in
+//! `src/measure/README.md` and README.md).
+//!
+//! `cargo run --release --example ludb_measure -- [LUDB_DIR] [--records all|odd|even]
+//! [--params MEASURE.json] [--per-record OUT.csv]` (default folder `../shared/data/ludb`;
+//! `--params` reads `MeasureParams` as JSON, missing fields at their defaults).
+
+use std::path::PathBuf;
+
+use tlc_explorer::delineate::DelineatorParams;
+use tlc_explorer::delineate::score::RecordSubset;
+use tlc_explorer::measure::MeasureParams;
+use tlc_explorer::measure::ludb::validate_ludb;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ludb");
+    let mut subset = RecordSubset::All;
+    let mut params = MeasureParams::default();
+    let mut per_record: Option<PathBuf> = None;
+    while let Some(a) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--records" => subset = value()?.parse().map_err(anyhow::Error::msg)?,
+            "--params" => params = serde_json::from_str(&std::fs::read_to_string(value()?)?)?,
+            "--per-record" => per_record = Some(PathBuf::from(value()?)),
+            _ => dir = PathBuf::from(a),
+        }
+    }
+    let started = std::time::Instant::now();
+    let v = validate_ludb(&dir, &DelineatorParams::default(), &params, subset)?;
+    println!(
+        "LUDB, {} records ({subset:?}): ours (project delineation, median over dominant beats) - reference (annotations, median over beats)",
+        v.records.len()
+    );
+    print!("{}", v.table());
+    let outliers = v.hr_outliers();
+    println!(
+        "heart rate more than 1 bpm off: {} records {}",
+        outliers.len(),
+        outliers
+            .iter()
+            .map(|(id, d)| format!("{id} ({d:+.2})"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let ectopic: usize = v.records.iter().map(|r| r.ours.n_ectopic).sum();
+    let beats: usize = v.records.iter().map(|r| r.ours.n_beats).sum();
+    println!("ectopic beats left out: {ectopic} of {beats}");
+    if let Some(path) = per_record {
+        let mut csv = csv::Writer::from_path(&path)?;
+        csv.write_record([
+            "id",
+            "rhythm",
+            "hr_ours",
+            "hr_ref",
+            "p_ours",
+            "p_ref",
+            "pr_ours",
+            "pr_ref",
+            "qrs_ours",
+            "qrs_ref",
+            "qt_ours",
+            "qt_ref",
+            "n_ectopic",
+        ])?;
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
+        for r in &v.records {
+            let (o, re) = (&r.ours, &r.reference);
+            csv.write_record([
+                r.id.clone(),
+                r.rhythm.clone(),
+                f(o.heart_rate.mean_bpm.value()),
+                f(re.hr_bpm),
+                f(o.p_ms.value()),
+                f(re.p_ms),
+                f(o.pr_ms.value()),
+                f(re.pr_ms),
+                f(o.qrs_ms.value()),
+                f(re.qrs_ms),
+                f(o.qt_ms.value()),
+                f(re.qt_ms),
+                o.n_ectopic.to_string(),
+            ])?;
+        }
+        csv.flush()?;
+        println!("per-record values written to {}", path.display());
+    }
+    println!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}

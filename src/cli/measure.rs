@@ -1,0 +1,126 @@
+//! `tlc measure`: the clinical measurements of a record or a data set as CSV.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use rayon::prelude::*;
+
+use crate::delineate::{DelineatorParams, delineate};
+use crate::measure::export::{BEAT_COLUMNS, RECORD_COLUMNS, beat_rows, csv_text, record_row};
+use crate::measure::{MeasureParams, Measurements, QtcFormula, measure};
+
+/// Arguments of `tlc measure`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One record (`.hea`, or the record path without extension).
+    #[arg(required_unless_present = "data", conflicts_with = "data")]
+    pub record: Option<PathBuf>,
+    /// Every record of a data set (PTB-XL folder, WFDB folder, CODE-15% HDF5).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output CSV: one row per record, or per beat with --beats.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// One row per beat instead of one per record.
+    #[arg(long)]
+    pub beats: bool,
+    /// QTc formula: bazett, fridericia, framingham or hodges.
+    #[arg(long, default_value = "fridericia")]
+    pub qtc: QtcFormula,
+    /// Measurement settings as JSON (any subset of the fields of `MeasureParams`; --qtc wins).
+    #[arg(long)]
+    pub params: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+fn read_params(args: &Args) -> anyhow::Result<MeasureParams> {
+    let mut params: MeasureParams = match &args.params {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: not valid measurement settings", path.display()))?
+        }
+        None => MeasureParams::default(),
+    };
+    params.qtc_formula = args.qtc;
+    params.validate()?;
+    Ok(params)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let params = read_params(&args)?;
+    if args.out.exists() && !args.overwrite {
+        bail!(
+            "{} already exists (use --overwrite to replace it)",
+            args.out.display()
+        );
+    }
+    let (path, single) = match (&args.record, &args.data) {
+        (Some(r), _) => (r, true),
+        (None, Some(d)) => (d, false),
+        (None, None) => bail!("give a RECORD or --data"),
+    };
+    let dataset =
+        crate::io::open_dataset(path).with_context(|| format!("opening {}", path.display()))?;
+    if single && dataset.len() != 1 {
+        bail!(
+            "{} holds {} records: use --data for a data set",
+            path.display(),
+            dataset.len()
+        );
+    }
+    let bar = indicatif::ProgressBar::new(dataset.len() as u64);
+    let delineator = DelineatorParams::default();
+    let results: Vec<anyhow::Result<Measurements>> = (0..dataset.len())
+        .into_par_iter()
+        .map(|i| {
+            let ecg = dataset.load(i)?;
+            let d = delineate(&ecg, &delineator)
+                .with_context(|| format!("delineating {}", ecg.meta.id))?;
+            let m = measure(&ecg, &d, &params)?;
+            bar.inc(1);
+            Ok(m)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for r in results {
+        match r {
+            Ok(m) if args.beats => rows.extend(beat_rows(&m)),
+            Ok(m) => rows.push(record_row(&m)),
+            Err(e) => {
+                failed += 1;
+                eprintln!("skipped: {}", crate::error_text::describe_anyhow(&e));
+            }
+        }
+    }
+    if failed == dataset.len() {
+        bail!("no record could be measured");
+    }
+    let header: &[&str] = if args.beats {
+        &BEAT_COLUMNS
+    } else {
+        &RECORD_COLUMNS
+    };
+    let text = csv_text(header, &rows)?;
+    if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "{} rows ({} records{}) written to {}",
+        rows.len(),
+        dataset.len() - failed,
+        if failed > 0 {
+            format!(", {failed} skipped")
+        } else {
+            String::new()
+        },
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,409 @@
+//! The intervals measured from the project's delineation against the same intervals computed
+//! from LUDB's own annotations (Kalyakulina et al. 2020): per record, median over beats; PR
+//! left out on the atrial fibrillation/flutter records of `ludb.csv`; heart rate against the
+//! annotated beats' rate.
+//!
+//! Reference beats: the annotated QRS complexes of all 12 leads grouped where they overlap;
+//! a beat's QRS onset is the earliest of its leads' onsets and its offset the latest
+//! (the CSE convention), its P the earliest onset and latest offset of the P waves annotated
+//! after the previous QRS and before this one, its T offset the latest offset of the T waves
+//! between its QRS and the next. Only the span LUDB annotates (about samples 641-3996) has
+//! references, so the delineation is cut to the beats whose QRS peak lies in that span before
+//! it is measured: both sides see the same beats.
+
+use serde::{Deserialize, Serialize};
+
+use crate::delineate::score::{
+    ErrorStats, RecordSubset, ReferenceWave, ScoreError, ludb_record_ids, ludb_rhythms,
+    reference_waves_from_marks, rhythm_is_af_or_flutter,
+};
+use crate::delineate::{Delineation, DelineatorParams, WaveKind};
+
+use super::{MeasureError, MeasureParams, Measurements, median};
+
+/// Why the comparison failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    #[error(transparent)]
+    Score(#[from] ScoreError),
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    #[error("record '{record}': {source}")]
+    Measure {
+        record: String,
+        #[source]
+        source: MeasureError,
+    },
+}
+
+/// The intervals of one record from its annotations (medians over the annotated beats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceIntervals {
+    pub n_beats: usize,
+    pub hr_bpm: Option<f64>,
+    pub p_ms: Option<f64>,
+    pub pr_ms: Option<f64>,
+    pub qrs_ms: Option<f64>,
+    pub qt_ms: Option<f64>,
+}
+
+/// One annotated beat's global bounds (samples).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ReferenceBeat {
+    peak: usize,
+    qrs: (Option<usize>, Option<usize>),
+    p: (Option<usize>, Option<usize>),
+    t_offset: Option<usize>,
+}
+
+fn min_opt(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Group the QRS waves of all leads into beats (overlapping complexes; a wave without an
+/// offset mark lasts `group` samples past its peak), then attach the P and T waves around each
+/// beat.
+fn reference_beats(leads: &[Vec<ReferenceWave>], group: usize) -> Vec<ReferenceBeat> {
+    let mut qrs: Vec<&ReferenceWave> = leads
+        .iter()
+        .flatten()
+        .filter(|w| w.kind == WaveKind::Qrs)
+        .collect();
+    qrs.sort_by_key(|w| w.peak);
+    // A wave joins the beat while it starts before the beat's latest end (offset, or peak +
+    // `group`): wide complexes peak at quite different times in different leads.
+    let end = |w: &ReferenceWave| w.offset.unwrap_or(w.peak + group).max(w.peak);
+    let mut beats: Vec<(usize, Vec<&ReferenceWave>)> = Vec::new();
+    for w in qrs {
+        match beats.last_mut() {
+            Some((last_end, members)) if w.onset.unwrap_or(w.peak).min(w.peak) <= *last_end => {
+                *last_end = (*last_end).max(end(w));
+                members.push(w);
+            }
+            _ => beats.push((end(w), vec![w])),
+        }
+    }
+    let mut out: Vec<ReferenceBeat> = beats
+        .iter()
+        .map(|(_, members)| {
+            let peaks: Vec<f64> = members.iter().map(|w| w.peak as f64).collect();
+            ReferenceBeat {
+                peak: median(&peaks).unwrap_or(0.0).round() as usize,
+                qrs: members.iter().fold((None, None), |(on, off), w| {
+                    (min_opt(on, w.onset), max_opt(off, w.offset))
+                }),
+                p: (None, None),
+                t_offset: None,
+            }
+        })
+        .collect();
+    let waves = |kind: WaveKind| leads.iter().flatten().filter(move |w| w.kind == kind);
+    for i in 0..out.len() {
+        let onset = out[i].qrs.0.unwrap_or(out[i].peak);
+        let offset = out[i].qrs.1.unwrap_or(out[i].peak);
+        let prev_peak = i.checked_sub(1).map(|j| out[j].peak).unwrap_or(0);
+        let next_onset = out
+            .get(i + 1)
+            .map(|b| b.qrs.0.unwrap_or(b.peak))
+            .unwrap_or(usize::MAX);
+        for p in waves(WaveKind::P).filter(|w| w.peak > prev_peak && w.peak < onset) {
+            out[i].p = (min_opt(out[i].p.0, p.onset), max_opt(out[i].p.1, p.offset));
+        }
+        for t in waves(WaveKind::T).filter(|w| w.peak > offset && w.peak < next_onset) {
+            out[i].t_offset = max_opt(out[i].t_offset, t.offset);
+        }
+    }
+    out
+}
+
+/// Medians over the reference beats, in ms.
+fn reference_intervals(beats: &[ReferenceBeat], fs_hz: f64) -> ReferenceIntervals {
+    let ms = |a: usize, b: usize| (b as f64 - a as f64) * 1000.0 / fs_hz;
+    let collect = |f: &dyn Fn(&ReferenceBeat) -> Option<f64>| -> Option<f64> {
+        median(&beats.iter().filter_map(f).collect::<Vec<_>>())
+    };
+    let hr_bpm = match (beats.first(), beats.last()) {
+        (Some(a), Some(b)) if beats.len() >= 2 && b.peak > a.peak => {
+            Some(60_000.0 * (beats.len() - 1) as f64 / ms(a.peak, b.peak))
+        }
+        _ => None,
+    };
+    ReferenceIntervals {
+        n_beats: beats.len(),
+        hr_bpm,
+        p_ms: collect(&|b| Some(ms(b.p.0?, b.p.1?))),
+        pr_ms: collect(&|b| Some(ms(b.p.0?, b.qrs.0?))),
+        qrs_ms: collect(&|b| Some(ms(b.qrs.0?, b.qrs.1?))),
+        qt_ms: collect(&|b| Some(ms(b.qrs.0?, b.t_offset?))),
+    }
+}
+
+/// The delineation with only the beats whose QRS peak lies in `first..=last`.
+pub fn crop_delineation(d: &Delineation, first: usize, last: usize) -> Delineation {
+    let inside = |b: &crate::delineate::Beat| b.qrs.peak >= first && b.qrs.peak <= last;
+    Delineation {
+        beats: d.beats.iter().filter(|b| inside(b)).cloned().collect(),
+        per_lead: d
+            .per_lead
+            .iter()
+            .map(|l| l.iter().filter(|b| inside(b)).cloned().collect())
+            .collect(),
+        ..d.clone()
+    }
+}
+
+/// One record: ours (measured on the annotated span) against the reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordComparison {
+    pub id: String,
+    /// `Rhythms` of `ludb.csv`.
+    pub rhythm: String,
+    pub atrial_fibrillation_or_flutter: bool,
+    pub ours: Measurements,
+    pub reference: ReferenceIntervals,
+    /// Mean heart rate over the whole record (not just the annotated span).
+    pub whole_record_hr_bpm: Option<f64>,
+}
+
+/// Differences (ours - reference) over records, and the records where one side is missing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalComparison {
+    pub difference: ErrorStats,
+    /// Records with a reference value but no measured one.
+    pub n_missing: usize,
+    /// Records with a measured value but no reference.
+    pub n_extra: usize,
+    /// Largest |difference|.
+    pub max_abs: f64,
+}
+
+impl IntervalComparison {
+    fn add(&mut self, ours: Option<f64>, reference: Option<f64>) {
+        match (ours, reference) {
+            (Some(o), Some(r)) => {
+                self.difference.add(o - r);
+                self.max_abs = self.max_abs.max((o - r).abs());
+            }
+            (None, Some(_)) => self.n_missing += 1,
+            (Some(_), None) => self.n_extra += 1,
+            (None, None) => {}
+        }
+    }
+}
+
+/// The comparison over the records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureValidation {
+    pub records: Vec<RecordComparison>,
+    pub p: IntervalComparison,
+    /// AF/flutter records left out.
+    pub pr: IntervalComparison,
+    pub qrs: IntervalComparison,
+    pub qt: IntervalComparison,
+    /// Heart rate (bpm rather than ms).
+    pub hr: IntervalComparison,
+}
+
+/// The goals (IEC 60601-2-25 against CSE): |mean| and SD in ms; heart rate in bpm per record.
+pub const GOALS: [(&str, f64, f64); 3] =
+    [("PR", 10.0, 10.0), ("QRS", 10.0, 10.0), ("QT", 25.0, 30.0)];
+pub const HR_GOAL_BPM: f64 = 1.0;
+
+impl MeasureValidation {
+    fn from_records(records: Vec<RecordComparison>) -> Self {
+        let mut v = MeasureValidation {
+            records: Vec::new(),
+            p: Default::default(),
+            pr: Default::default(),
+            qrs: Default::default(),
+            qt: Default::default(),
+            hr: Default::default(),
+        };
+        for r in &records {
+            let o = &r.ours;
+            v.p.add(o.p_ms.value(), r.reference.p_ms);
+            if !r.atrial_fibrillation_or_flutter {
+                v.pr.add(o.pr_ms.value(), r.reference.pr_ms);
+            }
+            v.qrs.add(o.qrs_ms.value(), r.reference.qrs_ms);
+            v.qt.add(o.qt_ms.value(), r.reference.qt_ms);
+            v.hr.add(o.heart_rate.mean_bpm.value(), r.reference.hr_bpm);
+        }
+        v.records = records;
+        v
+    }
+
+    /// Records whose heart rate is more than `HR_GOAL_BPM` from the reference.
+    pub fn hr_outliers(&self) -> Vec<(&str, f64)> {
+        self.records
+            .iter()
+            .filter_map(|r| {
+                let d = r.ours.heart_rate.mean_bpm.value()? - r.reference.hr_bpm?;
+                (d.abs() > HR_GOAL_BPM).then_some((r.id.as_str(), d))
+            })
+            .collect()
+    }
+
+    /// A markdown table: n, mean difference, SD, the goal, and the records missing a value.
+    pub fn table(&self) -> String {
+        let mut s = String::from(
+            "| interval | records | mean difference | SD | goal (mean / SD) | max abs | missing / extra |\n|---|---|---|---|---|---|---|\n",
+        );
+        let rows = [
+            ("P duration", &self.p, "", "ms"),
+            ("PR (no AF/flutter)", &self.pr, "±10 / 10 ms", "ms"),
+            ("QRS duration", &self.qrs, "±10 / 10 ms", "ms"),
+            ("QT", &self.qt, "±25 / 30 ms", "ms"),
+            ("heart rate", &self.hr, "±1 bpm every record", "bpm"),
+        ];
+        for (name, c, goal, unit) in rows {
+            s.push_str(&format!(
+                "| {name} | {} | {:+.1} {unit} | {:.1} {unit} | {goal} | {:.1} {unit} | {} / {} |\n",
+                c.difference.n,
+                c.difference.mean_ms(),
+                c.difference.sd_ms(),
+                c.max_abs,
+                c.n_missing,
+                c.n_extra
+            ));
+        }
+        s
+    }
+}
+
+/// Delineate, measure and compare every LUDB record of `subset` under `root` (in parallel).
+pub fn validate_ludb(
+    root: &std::path::Path,
+    delineator: &DelineatorParams,
+    params: &MeasureParams,
+    subset: RecordSubset,
+) -> Result<MeasureValidation, ValidationError> {
+    use rayon::prelude::*;
+    params
+        .validate()
+        .map_err(|source| ValidationError::Measure {
+            record: "(settings)".into(),
+            source,
+        })?;
+    let ids = ludb_record_ids(root, subset, None)?;
+    let rhythms = ludb_rhythms(&root.join("ludb.csv"))?;
+    let records = ids
+        .par_iter()
+        .map(|id| {
+            let rhythm = rhythms
+                .get(id)
+                .map(|d| d.rhythm.clone())
+                .unwrap_or_default();
+            compare_record(root, id, rhythm, delineator, params)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(MeasureValidation::from_records(records))
+}
+
+fn compare_record(
+    root: &std::path::Path,
+    id: &str,
+    rhythm: String,
+    delineator: &DelineatorParams,
+    params: &MeasureParams,
+) -> Result<RecordComparison, ValidationError> {
+    let data = root.join("data");
+    let ecg = crate::io::wfdb::read_record(&data.join(format!("{id}.hea")))?;
+    let d =
+        crate::delineate::delineate(&ecg, delineator).map_err(|source| ScoreError::Delineate {
+            record: id.to_string(),
+            source,
+        })?;
+    let mut leads = Vec::with_capacity(ecg.n_leads());
+    for lead in &ecg.leads {
+        let path = data.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase()));
+        let marks = crate::io::annotation::read_annotations(&path)?;
+        leads.push(reference_waves_from_marks(
+            marks.iter().map(|a| (a.sample as usize, a.symbol.as_str())),
+        ));
+    }
+    let group = (0.1 * ecg.fs_hz).round() as usize;
+    let reference = reference_beats(&leads, group);
+    let span = leads
+        .iter()
+        .flatten()
+        .fold(None, |acc: Option<(usize, usize)>, w| {
+            let lo = w.onset.unwrap_or(w.peak);
+            let hi = w.offset.unwrap_or(w.peak);
+            Some(acc.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))))
+        });
+    let cropped = match span {
+        Some((first, last)) => crop_delineation(&d, first, last),
+        None => crop_delineation(&d, 1, 0),
+    };
+    let measure = |d: &Delineation| {
+        super::measure(&ecg, d, params).map_err(|source| ValidationError::Measure {
+            record: id.to_string(),
+            source,
+        })
+    };
+    let ours = measure(&cropped)?;
+    let whole = measure(&d)?;
+    Ok(RecordComparison {
+        id: id.to_string(),
+        atrial_fibrillation_or_flutter: rhythm_is_af_or_flutter(&rhythm),
+        rhythm,
+        ours,
+        reference: reference_intervals(&reference, ecg.fs_hz),
+        whole_record_hr_bpm: whole.heart_rate.mean_bpm.value(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wave(kind: WaveKind, on: usize, peak: usize, off: usize) -> ReferenceWave {
+        ReferenceWave {
+            kind,
+            onset: Some(on),
+            peak,
+            offset: Some(off),
+        }
+    }
+
+    #[test]
+    fn reference_beats_take_the_earliest_onset_and_latest_offset() {
+        let lead_a = vec![
+            wave(WaveKind::P, 100, 130, 160),
+            wave(WaveKind::Qrs, 200, 220, 250),
+            wave(WaveKind::T, 300, 350, 400),
+            wave(WaveKind::Qrs, 700, 720, 750),
+        ];
+        let lead_b = vec![
+            wave(WaveKind::P, 95, 128, 150),
+            wave(WaveKind::Qrs, 205, 222, 255),
+            wave(WaveKind::T, 305, 352, 410),
+            wave(WaveKind::Qrs, 698, 721, 745),
+        ];
+        let beats = reference_beats(&[lead_a, lead_b], 50);
+        assert_eq!(beats.len(), 2);
+        assert_eq!(beats[0].qrs, (Some(200), Some(255)));
+        assert_eq!(beats[0].p, (Some(95), Some(160)));
+        assert_eq!(beats[0].t_offset, Some(410));
+        assert_eq!(beats[1].p, (None, None));
+        let r = reference_intervals(&beats, 500.0);
+        // 500 Hz: 2 ms per sample. PR (200 - 95) x 2; QRS (255 - 200) x 2 and (750 - 698) x 2,
+        // median 107; QT (410 - 200) x 2.
+        assert_eq!(r.pr_ms, Some(210.0));
+        assert_eq!(r.qrs_ms, Some(107.0));
+        assert_eq!(r.qt_ms, Some(420.0));
+        // Peaks 221 and 720.5 -> 721 (rounded median): 500 samples = 1 s -> 60 bpm.
+        assert!((r.hr_bpm.unwrap() - 60.0).abs() < 0.2, "{:?}", r.hr_bpm);
+    }
+}

@@ -663,3 +663,76 @@ fn bundled_explainer_fits_the_bundled_model_and_explains_sample_data() {
     ptbxl_explainer.check_model(&ptbxl).unwrap();
     assert!(explainer.check_model(&ptbxl).is_err());
 }
+
+/// Floors for [`bundled_real_model_clusters_against_ludb_cardiologists`], just below what was
+/// measured (NMI 0.246, purity 0.699, best QRS cluster 99.5 % QRS, best T cluster 85.3 % T).
+const LUDB_NMI_FLOOR: f64 = 0.23;
+const LUDB_PURITY_FLOOR: f64 = 0.68;
+const LUDB_BEST_QRS_FLOOR: f64 = 0.95;
+const LUDB_BEST_T_FLOOR: f64 = 0.80;
+
+/// The bundled real-data model's clusters against the waves LUDB's cardiologists marked in lead
+/// II (LUDB was used neither to train the model nor to fit its explainer). Floors just below the
+/// figures in README.md and assets/models/README.md.
+#[test]
+fn bundled_real_model_clusters_against_ludb_cardiologists() {
+    use tlc_explorer::delineate::reference::{ReferenceLabel, score_dataset_against_reference};
+    use tlc_explorer::paths;
+    use tlc_explorer::tlc::pipeline::{ExplainSettings, explain_record};
+    let Some(ludb) = common::data("ludb") else {
+        return;
+    };
+    let model = LoadedModel::open(&paths::real_model()).expect("bundled real-data model opens");
+    let explainer = Explainer::load(&paths::explainer_beside(&paths::real_model()))
+        .expect("its explainer loads");
+    explainer.check_model(&model).unwrap();
+    // Names a cardiologist can tell apart: no two descriptions are equal.
+    let names = tlc_explorer::tlc::cluster_names(&explainer.cluster_descriptions, explainer.k);
+    let mut descriptive: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.split_once(' '))
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(
+        descriptive.len(),
+        explainer.k,
+        "every cluster is described: {names:?}"
+    );
+    descriptive.sort();
+    descriptive.dedup();
+    assert_eq!(descriptive.len(), explainer.k, "{names:?}");
+
+    let data = tlc_explorer::io::open_dataset(&ludb).unwrap();
+    let settings = ExplainSettings {
+        with_gradcam: false,
+        ..Default::default()
+    };
+    let explain = |ecg: &tlc_explorer::record::Ecg| {
+        explain_record(&model, &explainer, ecg, &settings)
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+    };
+    let r =
+        score_dataset_against_reference(data.as_ref(), &explain, explainer.k, "ii", &NoProgress)
+            .unwrap();
+    assert_eq!(r.records.len(), 200, "skipped: {:?}", r.skipped);
+    let t = &r.total;
+    let qrs = t.wave(ReferenceLabel::Qrs).unwrap();
+    let tw = t.wave(ReferenceLabel::T).unwrap();
+    let p = t.wave(ReferenceLabel::P).unwrap();
+    println!(
+        "LUDB lead II: NMI {:.3} ARI {:.3} purity {:.3}; best QRS {:.3}, T {:.3}, P {:.3}",
+        t.nmi, t.ari, t.purity, qrs.best_share, tw.best_share, p.best_share
+    );
+    assert!(t.nmi >= LUDB_NMI_FLOOR, "NMI {}", t.nmi);
+    assert!(t.purity >= LUDB_PURITY_FLOOR, "purity {}", t.purity);
+    assert!(
+        qrs.best_share >= LUDB_BEST_QRS_FLOOR,
+        "best QRS cluster {}",
+        qrs.best_share
+    );
+    assert!(
+        tw.best_share >= LUDB_BEST_T_FLOOR,
+        "best T cluster {}",
+        tw.best_share
+    );
+}

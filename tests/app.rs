@@ -829,3 +829,28 @@ fn opens_sample_data_fits_an_explainer_with_cancel_and_shows_the_bands() {
         Some(first.id.clone())
     );
 }
+
+/// With no model chosen, opening real records (LUDB) switches from the synthetic model to the
+/// bundled real-data model, and the record on screen ends up explained by the model whose
+/// cluster names are shown: never a record explained by one model under another's names.
+#[test]
+fn real_records_are_explained_by_the_real_data_model() {
+    let Some(ludb) = common::data("ludb") else {
+        return;
+    };
+    let launch = tlc_explorer::app::Launch {
+        path: Some(ludb),
+        model: None,
+        explainer: None,
+    };
+    let app = TlcApp::new(None, Settings::default(), launch).expect("app starts");
+    let mut h = harness(app, [1280.0, 860.0]);
+    wait_idle(&mut h, Duration::from_secs(120));
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+    let ex = h
+        .state()
+        .current_record()
+        .and_then(|r| r.explanation.clone())
+        .expect("the first LUDB record is explained");
+    assert_eq!(ex.model_name, "ribeiro_ptbxl");
+}

@@ -50,6 +50,10 @@ pub struct TlcApp {
     dataset_path: Option<PathBuf>,
     /// The default model the app loaded when the user chose none (`None` when they did).
     default_model_loaded: Option<PathBuf>,
+    /// Counts model/explainer loads, and which count the record job in flight was made with:
+    /// a record analysed with replaced models is explained again when it arrives.
+    models_generation: u64,
+    latest_record_models: u64,
     browser: BrowserState,
     summaries: HashMap<usize, RecordSummary>,
     current: Option<AnalysedRecord>,
@@ -131,6 +135,8 @@ impl TlcApp {
             dataset: None,
             dataset_path: None,
             default_model_loaded: None,
+            models_generation: 0,
+            latest_record_models: 0,
             browser: BrowserState::default(),
             summaries: HashMap::new(),
             current: None,
@@ -196,6 +202,7 @@ impl TlcApp {
             self.worker.cancel(old);
         }
         self.latest_record_job = Some(self.worker.submit(job));
+        self.latest_record_models = self.models_generation;
     }
 
     /// Start fitting an explainer on the open data set with the settings' fit choice.
@@ -406,6 +413,7 @@ impl TlcApp {
             analysis: self.analysis.clone(),
         });
         self.latest_record_job = Some(id);
+        self.latest_record_models = self.models_generation;
     }
 
     /// Take the worker's messages into the app state.
@@ -416,7 +424,13 @@ impl TlcApp {
                 Ok(JobOutput::Record(record)) => {
                     if self.latest_record_job == Some(id) {
                         self.latest_record_job = None;
+                        let stale = self.latest_record_models != self.models_generation;
                         self.show_record(*record);
+                        // Analysed with models replaced since: the signal is shown at once and
+                        // explained again with the models now loaded.
+                        if stale {
+                            self.reanalyse_current();
+                        }
                     }
                 }
                 Ok(JobOutput::Models {
@@ -426,6 +440,7 @@ impl TlcApp {
                 }) => {
                     self.analysis.model = Some(model);
                     self.analysis.explainer = explainer;
+                    self.models_generation += 1;
                     self.unsaved_explainer = false;
                     self.evaluation = None;
                     for p in problems {
@@ -435,17 +450,17 @@ impl TlcApp {
                             cancelled: false,
                         });
                     }
-                    if self
-                        .current
-                        .as_ref()
-                        .is_some_and(|c| c.explanation.is_none())
-                    {
-                        self.reanalyse_current();
-                    }
+                    // Anything explained with the previous model is stale: the record on
+                    // screen is explained again, the browser's columns are emptied.
+                    self.summaries.clear();
+                    self.dataset_results = None;
+                    self.browser.dirty = true;
+                    self.reanalyse_current();
                 }
                 Ok(JobOutput::Fitted(explainer)) => {
                     self.fit_job = None;
                     self.analysis.explainer = Some(explainer);
+                    self.models_generation += 1;
                     self.unsaved_explainer = true;
                     self.summaries.clear();
                     self.dataset_results = None;

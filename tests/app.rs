@@ -853,4 +853,12 @@ fn real_records_are_explained_by_the_real_data_model() {
         .and_then(|r| r.explanation.clone())
         .expect("the first LUDB record is explained");
     assert_eq!(ex.model_name, "ribeiro_ptbxl");
+    // LUDB records carry no PTB-XL labels: the outputs claim no false positive.
+    h.run_ok();
+    assert!(
+        h.query_by_label("probability").is_some(),
+        "the outputs table is on screen"
+    );
+    assert!(h.query_by_label("no (false +)").is_none());
+    assert!(h.query_by_label("no").is_none());
 }

@@ -57,7 +57,12 @@ pub fn outputs_ui(ui: &mut Ui, ecg: &Ecg, ex: &Explanation) {
                                 Color32::from_gray(200)
                             });
                         ui.add(bar);
-                        let mark =
+                        // A record without any label (LUDB, MIT-BIH, a plain folder) says
+                        // nothing about the truth: no "no (false +)" claims for it.
+                        let unlabelled = ecg.meta.labels.is_empty();
+                        let mark = if unlabelled {
+                            RichText::new("-").weak()
+                        } else {
                             match (truth, predicted) {
                                 (true, true) => {
                                     RichText::new("yes").color(Color32::from_rgb(0, 140, 90))
@@ -67,8 +72,13 @@ pub fn outputs_ui(ui: &mut Ui, ecg: &Ecg, ex: &Explanation) {
                                 (false, true) => RichText::new("no (false +)")
                                     .color(Color32::from_rgb(213, 94, 0)),
                                 (false, false) => RichText::new("no").weak(),
-                            };
-                        ui.label(mark);
+                            }
+                        };
+                        ui.label(mark).on_hover_text(if unlabelled {
+                            "this record carries no labels"
+                        } else {
+                            "the record's own label"
+                        });
                         ui.end_row();
                     }
                 });

@@ -114,7 +114,9 @@ fn kmeans(c: &mut Criterion) {
 /// not beside the repository.
 fn explain(c: &mut Criterion) {
     use tlc_explorer::model::LoadedModel;
-    use tlc_explorer::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+    use tlc_explorer::tlc::pipeline::{
+        ExplainSettings, GradCamOutput, GradCamTarget, explain_record,
+    };
     use tlc_explorer::tlc::tensorfile::TensorFile;
     use tlc_explorer::tlc::{Explainer, FeatureSettings, FitDescription};
     use tlc_explorer::{Ecg, EcgMeta, LeadName};
@@ -177,6 +179,7 @@ fn explain(c: &mut Criterion) {
         model.name.clone(),
         model.sha256.clone(),
         model.config.clone(),
+        model.config.preprocessing(),
         FeatureSettings::default(),
         clusters,
         fit,
@@ -186,7 +189,7 @@ fn explain(c: &mut Criterion) {
     group.sample_size(20);
     let named = ExplainSettings {
         gradcam: Some(GradCamTarget {
-            output: 0,
+            output: GradCamOutput::Index(0),
             block: None,
         }),
         ..Default::default()
@@ -200,7 +203,7 @@ fn explain(c: &mut Criterion) {
         })
     });
     let none = ExplainSettings {
-        with_gradcam: false,
+        gradcam: None,
         ..Default::default()
     };
     group.bench_function("without_gradcam", |b| {

@@ -1,7 +1,7 @@
 //! TLC Explorer: time-localized clusters (TLC) of a 1D-ResNet's activations, to show what the
 //! network has learned from an ECG.
 //!
-//! The core (`record`, `io`, `dsp`, `synth`, `model`, `tlc`, `delineate`, `surrogate`,
+//! The core (`record`, `stats`, `io`, `dsp`, `synth`, `model`, `tlc`, `delineate`, `surrogate`,
 //! `figure`) knows nothing of the user interface and returns typed errors. The front ends
 //! (`app`, the egui desktop app, and `cli`, the `tlc` command) sit on top and only call the core.
 //! See ARCHITECTURE.md for how data flows between the modules.
@@ -16,6 +16,7 @@ pub mod error_text;
 pub mod paths;
 pub mod progress;
 pub mod record;
+pub mod stats;
 
 pub mod delineate;
 pub mod dsp;

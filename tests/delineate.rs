@@ -399,6 +399,48 @@ fn short_records_and_nan_are_errors_not_panics() {
     ));
 }
 
+/// An onset quantile above the offset quantile is refused by name, where the detector used to
+/// panic in `clamp(onset, offset)` on a record with beats.
+#[test]
+fn onset_quantile_above_offset_quantile_is_an_error() {
+    let params = SynthParams {
+        n_records: 1,
+        ..Default::default()
+    };
+    let rec = generate_record(&params, 0).unwrap();
+    let crossed = DelineatorParams {
+        qrs_fused_onset_quantile: 0.9,
+        qrs_fused_offset_quantile: 0.1,
+        ..Default::default()
+    };
+    let err = delineate::delineate(&rec.ecg, &crossed).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DelineateError::InvalidParam {
+                name: "qrs_fused_onset_quantile",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("qrs_fused_offset_quantile"),
+        "{err}"
+    );
+    let equal = DelineatorParams {
+        qrs_fused_onset_quantile: 0.5,
+        qrs_fused_offset_quantile: 0.5,
+        ..Default::default()
+    };
+    assert!(
+        !delineate::delineate(&rec.ecg, &equal)
+            .unwrap()
+            .beats
+            .is_empty()
+    );
+}
+
 /// A LUDB record through the crate's reader: labels per sample and per step agree with the beats.
 #[test]
 fn segment_labels_on_a_real_record() {

@@ -102,6 +102,7 @@ fn small_config(leads: usize, task: Task) -> ModelConfig {
         input_leads: None,
         input_scale: 1.0,
         bn_eps: 1e-5,
+        preprocessing: None,
         description: None,
     }
 }

@@ -338,7 +338,7 @@ use tlc_explorer::model::LoadedModel;
 use tlc_explorer::tlc::explainer::{Explainer, FitDescription};
 use tlc_explorer::tlc::features::FeatureSettings;
 use tlc_explorer::tlc::fit::{FitSettings, fit_explainer};
-use tlc_explorer::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+use tlc_explorer::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
 use tlc_explorer::{Ecg, EcgMeta, LeadName};
 
 fn fixture_model() -> Option<LoadedModel> {
@@ -364,6 +364,7 @@ fn fixture_explainer(model: &LoadedModel, km: &TensorFile) -> Explainer {
         model.name.clone(),
         model.sha256.clone(),
         model.config.clone(),
+        model.config.preprocessing(),
         FeatureSettings::default(),
         fixture_cluster_model(km),
         fit,
@@ -425,7 +426,7 @@ fn pipeline_reproduces_the_fixture_with_the_model() {
         .unwrap();
     let settings = ExplainSettings {
         gradcam: Some(GradCamTarget {
-            output: 0,
+            output: GradCamOutput::Index(0),
             block: None,
         }),
         ..Default::default()
@@ -479,7 +480,7 @@ fn pipeline_reproduces_the_fixture_with_the_model() {
     // that output up front gives.
     let named = ExplainSettings {
         gradcam: Some(GradCamTarget {
-            output: top,
+            output: GradCamOutput::Index(top),
             block: None,
         }),
         ..Default::default()
@@ -704,7 +705,7 @@ fn bundled_real_model_clusters_against_ludb_cardiologists() {
 
     let data = tlc_explorer::io::open_dataset(&ludb).unwrap();
     let settings = ExplainSettings {
-        with_gradcam: false,
+        gradcam: None,
         ..Default::default()
     };
     let explain = |ecg: &tlc_explorer::record::Ecg| {
@@ -735,4 +736,124 @@ fn bundled_real_model_clusters_against_ludb_cardiologists() {
         "best T cluster {}",
         tw.best_share
     );
+}
+
+/// Every Grad-CAM target (top output, an index, a name, another block) costs exactly one
+/// forward pass, and naming an output gives what its index gives.
+#[test]
+fn every_gradcam_target_costs_one_forward() {
+    use tlc_explorer::paths;
+    let model = LoadedModel::open(&paths::default_model()).expect("bundled model opens");
+    let explainer = Explainer::load(&paths::default_explainer()).expect("bundled explainer loads");
+    let ecg = tlc_explorer::io::open_dataset(&paths::sample_data())
+        .unwrap()
+        .load(0)
+        .unwrap();
+    let name = model.config.class_names[1].to_lowercase();
+    let last_block = model.config.blocks_dim.len() - 1;
+    let targets = [
+        GradCamOutput::Top,
+        GradCamOutput::Index(1),
+        GradCamOutput::Named(name),
+    ];
+    let mut cams = Vec::new();
+    for output in targets {
+        for block in [None, Some(last_block - 1)] {
+            let settings = ExplainSettings {
+                gradcam: Some(GradCamTarget {
+                    output: output.clone(),
+                    block,
+                }),
+                ..Default::default()
+            };
+            let before = model.forward_passes();
+            let e = explain_record(&model, &explainer, &ecg, &settings).unwrap();
+            assert_eq!(
+                model.forward_passes() - before,
+                1,
+                "{output:?} at block {block:?}"
+            );
+            cams.push(e.gradcam.unwrap());
+        }
+    }
+    // Index 1 and its name (in another case): the same map.
+    assert_eq!(cams[2], cams[4]);
+    assert_eq!(cams[3], cams[5]);
+    assert_eq!(cams[3].block, last_block - 1);
+    let unknown = ExplainSettings {
+        gradcam: Some(GradCamTarget {
+            output: GradCamOutput::Named("nope".into()),
+            block: None,
+        }),
+        ..Default::default()
+    };
+    let err = explain_record(&model, &explainer, &ecg, &unknown).unwrap_err();
+    assert!(err.to_string().contains("'nope'"), "{err}");
+}
+
+/// The filtering travels with the model and the explainer: explaining applies the explainer's,
+/// a model trained with other filtering is refused, and fitting cannot silently disagree.
+#[test]
+fn explainer_with_other_preprocessing_is_refused() {
+    use tlc_explorer::dsp::Preprocessing;
+    use tlc_explorer::paths;
+    use tlc_explorer::tlc::TlcError;
+    let mut model = LoadedModel::open(&paths::default_model()).expect("bundled model opens");
+    let explainer = Explainer::load(&paths::default_explainer()).expect("bundled explainer loads");
+    // Written before the filtering was recorded: none, as it was trained.
+    assert_eq!(explainer.preprocessing, Preprocessing::default());
+    let ecg = tlc_explorer::io::open_dataset(&paths::sample_data())
+        .unwrap()
+        .load(0)
+        .unwrap();
+    let raw = explain_record(&model, &explainer, &ecg, &ExplainSettings::default()).unwrap();
+
+    let baseline = Preprocessing {
+        remove_baseline: true,
+        ..Default::default()
+    };
+    // An explainer fitted on baseline-free records explains with baseline removal (the model
+    // config does not record its filtering, so it takes the explainer's).
+    let mut filtered = explainer.clone();
+    filtered.preprocessing = baseline.clone();
+    let e = explain_record(&model, &filtered, &ecg, &ExplainSettings::default()).unwrap();
+    assert_ne!(e.prediction.raw, raw.prediction.raw);
+
+    // A model that records its filtering refuses an explainer fitted with another.
+    model.config.preprocessing = Some(baseline.clone());
+    let err = explain_record(&model, &explainer, &ecg, &ExplainSettings::default()).unwrap_err();
+    assert!(
+        matches!(err, TlcError::PreprocessingMismatch { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("baseline removal"), "{err}");
+    explain_record(&model, &filtered, &ecg, &ExplainSettings::default()).unwrap();
+
+    // Fitting takes the model's filtering and records it; stating another is refused.
+    let data = tlc_explorer::synth::SyntheticDataset::new(tlc_explorer::synth::SynthParams {
+        n_records: 2,
+        seed: 4,
+        ..Default::default()
+    })
+    .unwrap();
+    let settings = FitSettings {
+        clusters: ClusterSettings {
+            k: 3,
+            n_init: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let fitted = fit_explainer(&model, &data, &[0, 1], &settings, &NoProgress).unwrap();
+    assert_eq!(fitted.preprocessing, baseline);
+    let dir = tempfile::tempdir().unwrap();
+    fitted.save(&dir.path().join("f"), false).unwrap();
+    let loaded = Explainer::load(&dir.path().join("f")).unwrap();
+    assert_eq!(loaded.preprocessing, baseline);
+    let contradicting = FitSettings {
+        preprocessing: Some(Preprocessing::default()),
+        ..settings
+    };
+    let err = fit_explainer(&model, &data, &[0, 1], &contradicting, &NoProgress).unwrap_err();
+    assert!(err.to_string().contains("preprocessing"), "{err}");
 }

@@ -177,18 +177,11 @@ pub fn segments_ui(ui: &mut Ui, ex: &Explanation, cluster_names: &[String]) -> O
 
 /// Summary numbers of the explanation.
 pub fn summary_ui(ui: &mut Ui, ex: &Explanation) {
-    let (a, b) = ex.valid_steps;
-    let valid = &ex.entropy[a.min(ex.entropy.len())..b.min(ex.entropy.len())];
-    let mean = if valid.is_empty() {
-        f32::NAN
-    } else {
-        valid.iter().sum::<f32>() / valid.len() as f32
-    };
     ui.label(format!(
         "K = {}, {} segments, mean entropy {:.2}",
         ex.k,
         ex.segments.len(),
-        mean
+        ex.mean_entropy()
     ));
     if let Some(r) = ex.entropy_gradcam_correlation {
         ui.label(format!("entropy / Grad-CAM correlation r = {r:.2}"));

@@ -81,17 +81,6 @@ pub struct DatasetExplained {
     pub cancelled: bool,
 }
 
-/// Mean entropy over the valid time steps of an explanation.
-pub fn mean_entropy(ex: &Explanation) -> f32 {
-    let (a, b) = ex.valid_steps;
-    let valid = &ex.entropy[a.min(ex.entropy.len())..b.min(ex.entropy.len())];
-    if valid.is_empty() {
-        f32::NAN
-    } else {
-        valid.iter().sum::<f32>() / valid.len() as f32
-    }
-}
-
 pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
     match job {
         Job::OpenDataset { path } => {
@@ -191,14 +180,12 @@ pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput
             model,
             explainer,
             dataset,
-            preprocess,
             folds,
             k_sweep,
         } => Ok(JobOutput::Evaluated(Box::new(evaluate(
             &model,
             &explainer,
             dataset.as_ref(),
-            preprocess,
             folds,
             k_sweep,
             sink,
@@ -334,7 +321,7 @@ fn explain_dataset(
                     explainer,
                     &ecg,
                     &ExplainSettings {
-                        with_gradcam: false,
+                        gradcam: None,
                         ..analysis.explain.clone()
                     },
                 )
@@ -344,7 +331,7 @@ fn explain_dataset(
             Ok(ex) => out.results.push(RecordResult {
                 index,
                 predicted: ex.prediction.predicted_labels.clone(),
-                mean_entropy: mean_entropy(&ex),
+                mean_entropy: ex.mean_entropy(),
                 proportions: ex.proportions.clone(),
                 raw: ex.prediction.raw.clone(),
                 probabilities: ex.prediction.probabilities.clone(),
@@ -382,7 +369,6 @@ fn evaluate(
     model: &LoadedModel,
     explainer: &Explainer,
     dataset: &dyn Dataset,
-    preprocess: crate::dsp::PreprocessSettings,
     folds: usize,
     k_sweep: bool,
     sink: &dyn ProgressSink,
@@ -393,7 +379,6 @@ fn evaluate(
     };
     let settings = PrepareSettings {
         folds: Some(folds),
-        preprocess,
         forest: if model.config.task == crate::model::config::Task::Regression {
             ForestSettings::regression_default()
         } else {

@@ -266,7 +266,6 @@ impl TlcApp {
             model,
             explainer,
             dataset: ds,
-            preprocess: self.analysis.explain.preprocess.clone(),
             folds: self.settings.eval.folds,
             k_sweep: self.settings.eval.k_sweep,
         });
@@ -360,18 +359,11 @@ impl TlcApp {
     /// Show a record that is already analysed (tests, and results from the worker).
     pub fn show_record(&mut self, record: AnalysedRecord) {
         if let (Some(i), Some(ex)) = (record.index, &record.explanation) {
-            let (a, b) = ex.valid_steps;
-            let valid = &ex.entropy[a.min(ex.entropy.len())..b.min(ex.entropy.len())];
-            let mean = if valid.is_empty() {
-                f32::NAN
-            } else {
-                valid.iter().sum::<f32>() / valid.len() as f32
-            };
             self.summaries.insert(
                 i,
                 RecordSummary {
                     predicted: ex.prediction.predicted_labels.clone(),
-                    mean_entropy: mean,
+                    mean_entropy: ex.mean_entropy(),
                 },
             );
             self.browser.dirty = true;
@@ -940,7 +932,7 @@ impl TlcApp {
         if let Some(output) = gradcam_output {
             // Grad-CAM for another output needs another backward pass: re-explain on the worker.
             self.analysis.explain.gradcam = Some(crate::tlc::pipeline::GradCamTarget {
-                output,
+                output: crate::tlc::pipeline::GradCamOutput::Index(output),
                 block: None,
             });
             self.reanalyse_current();

@@ -74,7 +74,6 @@ pub enum Job {
         model: Arc<crate::model::LoadedModel>,
         explainer: Arc<crate::tlc::Explainer>,
         dataset: Arc<dyn Dataset>,
-        preprocess: crate::dsp::PreprocessSettings,
         folds: usize,
         k_sweep: bool,
     },

@@ -286,7 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let explainer = crate::tlc::Explainer::load(explainer_path)?;
             explainer.check_model(&model)?;
             let settings = crate::tlc::pipeline::ExplainSettings {
-                with_gradcam: false,
+                gradcam: None,
                 ..Default::default()
             };
             let explain = |ecg: &crate::record::Ecg| {

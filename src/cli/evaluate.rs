@@ -7,7 +7,6 @@ use anyhow::{Context, bail};
 use ndarray::Array2;
 
 use crate::cli::fit::BarProgress;
-use crate::dsp::PreprocessSettings;
 use crate::io::{OpenOptions, PtbxlRate, open_dataset_with};
 use crate::model::LoadedModel;
 use crate::surrogate::cohort::{CohortStats, DEFAULT_K_SWEEP, KSweep, cohort_stats, k_sweep};
@@ -70,9 +69,6 @@ pub struct InputArgs {
     /// Which PTB-XL copy to read (100 or 500 Hz records; use the one the model was trained on).
     #[arg(long, alias = "ptbxl-rate", default_value_t = 500)]
     pub ptbxl_hz: u32,
-    /// Remove baseline wander before the model (use the setting the explainer was fitted with).
-    #[arg(long)]
-    pub remove_baseline: bool,
 }
 
 /// Arguments of `tlc evaluate`.
@@ -132,10 +128,6 @@ pub(crate) fn prepare(a: &InputArgs, progress: &BarProgress) -> anyhow::Result<P
         max_time_steps: a.max_steps,
         seed: a.seed,
         limit: a.limit,
-        preprocess: PreprocessSettings {
-            remove_baseline: a.remove_baseline,
-            ..Default::default()
-        },
         forest: ForestSettings {
             n_trees: a.trees,
             max_depth: a.max_depth,

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use crate::io::{OpenOptions, PtbxlRate, open_dataset_with};
 use crate::model::LoadedModel;
 use crate::tlc::gradcam::to_steps;
-use crate::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
 use crate::tlc::{Explainer, Explanation};
 
 /// Arguments of `tlc explain`.
@@ -47,9 +47,6 @@ pub struct Args {
     /// Skip Grad-CAM.
     #[arg(long)]
     pub no_gradcam: bool,
-    /// Remove baseline wander before the model.
-    #[arg(long)]
-    pub remove_baseline: bool,
     /// Window start (s) in records longer than the model's input (default: centred).
     #[arg(long)]
     pub window_start_s: Option<f64>,
@@ -92,51 +89,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     };
     let ecg = dataset.load(index)?;
-    let gradcam = match &args.output {
-        None => None,
-        Some(o) => {
-            let output = match o.parse::<usize>() {
-                Ok(i) => i,
-                Err(_) => model
-                    .config
-                    .class_names
-                    .iter()
-                    .position(|n| n.eq_ignore_ascii_case(o))
-                    .with_context(|| {
-                        format!(
-                            "no output '{o}' (outputs: {})",
-                            model.config.class_names.join(", ")
-                        )
-                    })?,
-            };
-            Some(GradCamTarget {
-                output,
-                block: args.gradcam_block,
-            })
-        }
-    };
-    let preprocess = crate::dsp::PreprocessSettings {
-        remove_baseline: args.remove_baseline,
-        bandpass_hz: None,
-        window_start_s: args.window_start_s,
-    };
-    let gradcam = match (gradcam, args.gradcam_block) {
-        (None, Some(b)) if !args.no_gradcam => {
-            // A block without an output: the top predicted output, at that block.
-            let prepared = crate::tlc::pipeline::prepare_for(&model, &ecg, &preprocess)?;
-            let raw = model.predict(&[prepared.data])?;
-            let top = crate::tlc::pipeline::top_output(&raw[0]).unwrap_or(0);
-            Some(GradCamTarget {
-                output: top,
-                block: Some(b),
-            })
-        }
-        (g, _) => g,
-    };
     let settings = ExplainSettings {
-        preprocess,
-        gradcam,
-        with_gradcam: !args.no_gradcam,
+        window_start_s: args.window_start_s,
+        gradcam: (!args.no_gradcam).then(|| GradCamTarget {
+            output: args
+                .output
+                .as_deref()
+                .map_or(GradCamOutput::Top, GradCamOutput::parse),
+            block: args.gradcam_block,
+        }),
     };
     let e = explain_record(&model, &explainer, &ecg, &settings)?;
     let json = serde_json::to_string_pretty(&e)?;
@@ -210,11 +171,7 @@ fn print_summary(e: &Explanation) {
         e.segments.len(),
         props.join(" ")
     );
-    let mean_entropy = e.entropy[e.valid_steps.0..e.valid_steps.1]
-        .iter()
-        .sum::<f32>()
-        / (e.valid_steps.1 - e.valid_steps.0).max(1) as f32;
-    let _ = writeln!(out, "  mean entropy {mean_entropy:.3}");
+    let _ = writeln!(out, "  mean entropy {:.3}", e.mean_entropy());
     if let Some(g) = &e.gradcam {
         let _ = writeln!(
             out,

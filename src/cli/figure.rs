@@ -19,7 +19,7 @@ use crate::io::Dataset;
 use crate::model::LoadedModel;
 use crate::progress::{CancelToken, Progress, ProgressSink};
 use crate::record::{Ecg, LeadName};
-use crate::tlc::pipeline::{ExplainSettings, GradCamTarget, explain_record};
+use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
 use crate::tlc::{Explainer, Explanation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -277,39 +277,20 @@ impl Explaining {
         let explainer = Explainer::load(&explainer_path)
             .with_context(|| format!("opening explainer {}", explainer_path.display()))?;
         explainer.check_model(&model)?;
-        let gradcam = match &args.gradcam_output {
-            None => None,
-            Some(o) => {
-                let names = &model.config.class_names;
-                let output = match o.parse::<usize>() {
-                    Ok(i) => i,
-                    Err(_) => names
-                        .iter()
-                        .position(|n| n.eq_ignore_ascii_case(o))
-                        .with_context(|| {
-                            format!(
-                                "--gradcam-output {o}: the model's outputs are {}",
-                                names.join(", ")
-                            )
-                        })?,
-                };
-                if output >= model.config.n_outputs {
-                    bail!(
-                        "--gradcam-output {output}: the model has {} outputs",
-                        model.config.n_outputs
-                    );
-                }
-                Some(GradCamTarget {
-                    output,
-                    block: None,
-                })
-            }
-        };
         let settings = ExplainSettings {
-            gradcam,
-            with_gradcam: !args.no_gradcam,
+            gradcam: (!args.no_gradcam).then(|| GradCamTarget {
+                output: args
+                    .gradcam_output
+                    .as_deref()
+                    .map_or(GradCamOutput::Top, GradCamOutput::parse),
+                block: None,
+            }),
             ..Default::default()
         };
+        if let Some(GradCamTarget { output, .. }) = &settings.gradcam {
+            // Refuse an unknown output before drawing anything.
+            output.resolve(&model.config).context("--gradcam-output")?;
+        }
         let cluster_names = cluster_names(&explainer, args.cluster_names.as_deref());
         Ok(Explaining {
             model,

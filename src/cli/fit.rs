@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::dsp::PreprocessSettings;
+use crate::dsp::Preprocessing;
 use crate::io::ptbxl::PtbxlRate;
 use crate::io::{OpenOptions, open_dataset_with};
 use crate::model::LoadedModel;
@@ -67,7 +67,9 @@ pub struct Args {
     /// Use only the first N records of the data set.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Remove baseline wander before the model.
+    /// Remove baseline wander before the model. Only for a model whose config does not record
+    /// its filtering (otherwise the model's is used, and a different one refused); the
+    /// explainer records it and every use of the explainer applies it.
     #[arg(long)]
     pub remove_baseline: bool,
     /// Explainer name (default: `<model> k<K>`).
@@ -169,10 +171,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .temperature
                 .map_or(Temperature::MedianNearest, Temperature::Fixed),
         },
-        preprocess: PreprocessSettings {
-            remove_baseline: args.remove_baseline,
-            ..Default::default()
-        },
+        preprocessing: args.remove_baseline.then(|| Preprocessing {
+            remove_baseline: true,
+            ..model.config.preprocessing()
+        }),
         name: args.name.clone(),
     };
     settings.clusters.validate()?;

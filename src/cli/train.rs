@@ -116,7 +116,7 @@ pub struct Args {
     #[arg(long)]
     pub no_final: bool,
     /// Remove baseline wander (dsp::prepare's median filter) before the model. The model
-    /// config does not record it: explain with the same preprocessing.
+    /// config records it; explainers fitted for the model and every use of them apply it.
     #[arg(long)]
     pub remove_baseline: bool,
     /// Start from these weights (same architecture, e.g. pre-trained on `--synth` records)
@@ -315,10 +315,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar: bar(),
         cancel: cancel.clone(),
     };
-    let settings = PreprocessSettings {
-        remove_baseline: args.remove_baseline,
-        ..Default::default()
-    };
+    // The filtering becomes part of the model: recorded in its config.
+    let mut preprocessing = config.preprocessing();
+    preprocessing.remove_baseline |= args.remove_baseline;
+    let settings = preprocessing.settings(None);
+    config.preprocessing = Some(preprocessing);
     let t0 = std::time::Instant::now();
     let (set, skipped) = load_set(ds.as_ref(), &config, &settings, args.folds, &sink)?;
     sink.bar.finish_and_clear();

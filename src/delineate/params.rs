@@ -300,6 +300,17 @@ impl DelineatorParams {
                 return bad(name, "must lie in [0, 1]");
             }
         }
+        // The fused onset must not come after the fused offset (the peak is clamped between).
+        if self.qrs_fused_onset_quantile > self.qrs_fused_offset_quantile {
+            return bad(
+                "qrs_fused_onset_quantile",
+                &format!(
+                    "{} is above qrs_fused_offset_quantile {}: the onset quantile must not exceed \
+                     the offset quantile",
+                    self.qrs_fused_onset_quantile, self.qrs_fused_offset_quantile
+                ),
+            );
+        }
         let (far, near) = self.iso_knot_window_s;
         if !(far.is_finite() && near.is_finite() && near >= 0.0 && far > near) {
             return bad(

@@ -79,7 +79,51 @@ pub struct InputSpec {
     pub length: usize,
 }
 
-/// Optional filtering before the model. Defaults: none, as Ribeiro's model was trained on raw mV.
+/// The filtering a model was trained with. It is part of what the model is: stored in the model
+/// config and in every explainer fitted for it, and applied from there, so a record is never
+/// explained with other filtering than the clusters were fitted on. The default (no filtering)
+/// is what files written before it was recorded meant: Ribeiro's models take raw mV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Preprocessing {
+    /// Two-stage median baseline-wander removal.
+    #[serde(default)]
+    pub remove_baseline: bool,
+    /// Zero-phase Butterworth band-pass (low, high) cut-offs in Hz.
+    #[serde(default)]
+    pub bandpass_hz: Option<(f64, f64)>,
+}
+
+impl Preprocessing {
+    /// The settings of [`prepare`] for this filtering and a window start (records longer than
+    /// the model's input; `None` = centred).
+    pub fn settings(&self, window_start_s: Option<f64>) -> PreprocessSettings {
+        PreprocessSettings {
+            remove_baseline: self.remove_baseline,
+            bandpass_hz: self.bandpass_hz,
+            window_start_s,
+        }
+    }
+}
+
+impl std::fmt::Display for Preprocessing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if self.remove_baseline {
+            parts.push("baseline removal".to_string());
+        }
+        if let Some((low, high)) = self.bandpass_hz {
+            parts.push(format!("band-pass {low}-{high} Hz"));
+        }
+        if parts.is_empty() {
+            f.write_str("no filtering")
+        } else {
+            f.write_str(&parts.join(" + "))
+        }
+    }
+}
+
+/// Optional filtering before the model, and the analysed window. Defaults: none, as Ribeiro's
+/// model was trained on raw mV. Front ends build it from the model's [`Preprocessing`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct PreprocessSettings {
     pub remove_baseline: bool,

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dsp::InputSpec;
+use crate::dsp::{InputSpec, Preprocessing};
 use crate::record::LeadName;
 
 /// What the model's outputs mean.
@@ -52,6 +52,11 @@ pub struct ModelConfig {
     pub input_scale: f32,
     #[serde(default = "default_bn_eps")]
     pub bn_eps: f64,
+    /// The filtering the model was trained with (`tlc train` records it). `None`: not recorded
+    /// (configs written before it was, PyTorch models): taken as no filtering, and `tlc fit`
+    /// may state it for the explainer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocessing: Option<Preprocessing>,
     /// Free-text description (how it was trained, on what).
     #[serde(default)]
     pub description: Option<String>,
@@ -84,6 +89,7 @@ impl ModelConfig {
             input_leads: None,
             input_scale: 1.0,
             bn_eps: 1e-5,
+            preprocessing: None,
             description: None,
         }
     }
@@ -92,6 +98,11 @@ impl ModelConfig {
         self.input_leads
             .clone()
             .unwrap_or_else(LeadName::standard_12)
+    }
+
+    /// The filtering records get before this model: the recorded one, or none.
+    pub fn preprocessing(&self) -> Preprocessing {
+        self.preprocessing.clone().unwrap_or_default()
     }
 
     pub fn input_spec(&self) -> InputSpec {

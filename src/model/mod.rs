@@ -12,6 +12,7 @@ pub use resnet::{ForwardOutput, GradOutput, ResNet1d};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -82,6 +83,9 @@ pub struct LoadedModel {
     pub device: Device,
     /// Inputs per forward batch in [`LoadedModel::predict`] (default [`DEFAULT_BATCH_SIZE`]).
     pub batch_size: usize,
+    /// Forward passes run so far: how tests check what an operation costs (explaining a record
+    /// takes one, whatever its Grad-CAM target).
+    forward_passes: AtomicUsize,
 }
 
 /// Where a `.pth` file's state dict may sit: the top level, or under one of these keys of a
@@ -265,6 +269,7 @@ impl LoadedModel {
             path: weights.to_path_buf(),
             device: device.clone(),
             batch_size: DEFAULT_BATCH_SIZE,
+            forward_passes: AtomicUsize::new(0),
         })
     }
 
@@ -296,6 +301,7 @@ impl LoadedModel {
             path,
             device: device.clone(),
             batch_size: DEFAULT_BATCH_SIZE,
+            forward_passes: AtomicUsize::new(0),
         })
     }
 
@@ -339,6 +345,12 @@ impl LoadedModel {
         Ok(())
     }
 
+    /// Forward passes run by this model so far (each batch of [`LoadedModel::predict`] and each
+    /// explain forward counts one).
+    pub fn forward_passes(&self) -> usize {
+        self.forward_passes.load(Ordering::Relaxed)
+    }
+
     /// Stacks prepared inputs into a (B, leads, length) tensor on the model's device, scaled
     /// by `input_scale`.
     pub fn input_tensor(&self, inputs: &[Array2<f32>]) -> Result<Tensor, ModelError> {
@@ -355,12 +367,18 @@ impl LoadedModel {
         Ok(Tensor::from_vec(data, (inputs.len(), c, l), &self.device)?)
     }
 
+    /// [`Self::input_tensor`] for a forward pass, counted.
+    fn forward_input(&self, inputs: &[Array2<f32>]) -> Result<Tensor, ModelError> {
+        self.forward_passes.fetch_add(1, Ordering::Relaxed);
+        self.input_tensor(inputs)
+    }
+
     /// Raw outputs (logits for classification) of each prepared input, in batches of
     /// `batch_size`.
     pub fn predict(&self, inputs: &[Array2<f32>]) -> Result<Vec<Vec<f32>>, ModelError> {
         let mut out = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(self.batch_size.max(1)).enumerate() {
-            let x = self.input_tensor(chunk).map_err(|e| match e {
+            let x = self.forward_input(chunk).map_err(|e| match e {
                 ModelError::Input {
                     model,
                     index,
@@ -397,7 +415,7 @@ impl LoadedModel {
         blocks: &[usize],
         grad: Option<(usize, usize)>,
     ) -> Result<ForwardOutput, ModelError> {
-        let x = self.input_tensor(inputs)?;
+        let x = self.forward_input(inputs)?;
         self.net.forward_explain(&x, blocks, grad)
     }
 
@@ -409,7 +427,7 @@ impl LoadedModel {
         blocks: &[usize],
         grad: Option<(usize, GradOutput)>,
     ) -> Result<ForwardOutput, ModelError> {
-        let x = self.input_tensor(inputs)?;
+        let x = self.forward_input(inputs)?;
         self.net.forward_explain_for(&x, blocks, grad)
     }
 }

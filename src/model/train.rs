@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::resnet::{ResNet1d, init_parameters};
 use super::{ModelConfig, ModelError, Task, config_path_for};
 use crate::progress::{Progress, ProgressSink};
+use crate::stats::auroc;
 
 /// Prepared inputs (model leads x model length, mV, before `input_scale`) with targets.
 #[derive(Debug, Clone, Default)]
@@ -218,35 +219,6 @@ pub fn metric_name(task: Task) -> &'static str {
         Task::Multiclass => "accuracy",
         Task::Regression => "MAE",
     }
-}
-
-/// Area under the ROC curve of scores against 0/1 labels (Mann-Whitney U with mid-ranks for
-/// ties); `None` when only one class is present.
-pub fn auroc(scores: &[f32], labels: &[bool]) -> Option<f64> {
-    let n_pos = labels.iter().filter(|&&l| l).count();
-    let n_neg = labels.len() - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return None;
-    }
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let mut rank_sum_pos = 0.0f64;
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        let mid_rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            if labels[k] {
-                rank_sum_pos += mid_rank;
-            }
-        }
-        i = j + 1;
-    }
-    let u = rank_sum_pos - (n_pos * (n_pos + 1)) as f64 / 2.0;
-    Some(u / (n_pos as f64 * n_neg as f64))
 }
 
 /// Mean AUROC over the outputs that have both classes present; `None` if none has.

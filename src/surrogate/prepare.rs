@@ -9,7 +9,6 @@ use ndarray::Array2;
 use super::data::{dataset_folds, dataset_truth};
 use super::oof::OofPredictions;
 use super::{CnnOutputs, EvalData, EvalSettings, ForestSettings, SurrogateError, TlcBackend};
-use crate::dsp::PreprocessSettings;
 use crate::io::Dataset;
 use crate::model::LoadedModel;
 use crate::model::config::Task;
@@ -34,8 +33,6 @@ pub struct PrepareSettings {
     pub seed: u64,
     /// Use only the first N records (default: all).
     pub limit: Option<usize>,
-    /// Preprocessing before the model (use the one the explainer was fitted with).
-    pub preprocess: PreprocessSettings,
     /// Forest settings; `n_trees`, `max_depth`, `min_samples_leaf`, `max_features` are used,
     /// the task's defaults fill the rest and `seed` above replaces the forest's seed.
     pub forest: ForestSettings,
@@ -74,6 +71,10 @@ pub fn prepare_evaluation(
                 .unwrap_or_default()
         )));
     }
+    // The records are filtered as the explainer's were: the model must have been trained so.
+    explainer
+        .check_model(model)
+        .map_err(|e| SurrogateError::input(e.to_string()))?;
     let indices: Vec<usize> = (0..n).collect();
     let ids: Vec<String> = indices
         .iter()
@@ -90,7 +91,8 @@ pub fn prepare_evaluation(
         &explainer.features,
         dataset,
         &indices,
-        &settings.preprocess,
+        // The filtering the explainer was fitted with (checked against the model by callers).
+        &explainer.preprocessing.settings(None),
         progress,
     )
     .map_err(|e| match e {

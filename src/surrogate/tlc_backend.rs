@@ -40,11 +40,7 @@ impl ClusterBackend for TlcBackend {
     ) -> Result<Assignment, BackendError> {
         let a = assign(features.view(), model)?;
         let n = a.labels.len();
-        let mean_entropy = if n == 0 {
-            0.0
-        } else {
-            a.entropy.sum() / n as f32
-        };
+        let mean_entropy = crate::tlc::assign::mean_entropy(&a.entropy.to_vec());
         // The features hold the valid steps only, so proportions are over all of them.
         Ok(Assignment {
             proportions: proportions(&a.labels, model.k(), 0..n),

@@ -199,6 +199,16 @@ impl StepMap {
     }
 }
 
+/// Mean of per-step entropies: the one definition used by explanations, segments, the app and
+/// the surrogate. NaN when there are no steps (undefined: shown as such, sorted last).
+pub fn mean_entropy(entropy: &[f32]) -> f32 {
+    if entropy.is_empty() {
+        f32::NAN
+    } else {
+        entropy.iter().sum::<f32>() / entropy.len() as f32
+    }
+}
+
 /// Run-length segments of `labels` over the valid steps of `map`, with record times and samples.
 pub fn segments(labels: &[usize], entropy: &[f32], map: &StepMap) -> Vec<Segment> {
     let valid = map.valid_steps();
@@ -211,8 +221,6 @@ pub fn segments(labels: &[usize], entropy: &[f32], map: &StepMap) -> Vec<Segment
             let end = t + 1;
             let (start_s, end_s) = map.span_s(start..end);
             let (start_sample, end_sample) = map.record_samples(start_s, end_s);
-            let n = (end - start) as f32;
-            let mean_entropy = entropy[start..end].iter().sum::<f32>() / n;
             out.push(Segment {
                 cluster: labels[t],
                 start_step: start,
@@ -221,7 +229,7 @@ pub fn segments(labels: &[usize], entropy: &[f32], map: &StepMap) -> Vec<Segment
                 end_s,
                 start_sample,
                 end_sample,
-                mean_entropy,
+                mean_entropy: mean_entropy(&entropy[start..end]),
             });
             start = end;
         }

@@ -46,6 +46,16 @@ pub enum TlcError {
         /// Which part differs beyond the hash (e.g. the architecture), possibly empty.
         detail: String,
     },
+    #[error(
+        "explainer '{explainer}' was fitted on records with {explainer_preprocessing}, but model \
+         '{model}' was trained with {model_preprocessing}: refit the explainer"
+    )]
+    PreprocessingMismatch {
+        explainer: String,
+        explainer_preprocessing: crate::dsp::Preprocessing,
+        model: String,
+        model_preprocessing: crate::dsp::Preprocessing,
+    },
     #[error("record '{record}': {source}")]
     Dataset {
         record: String,

@@ -8,6 +8,7 @@ use ndarray::{Array1, Array2, Ix1, Ix2};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::dsp::Preprocessing;
 use crate::model::ModelConfig;
 use crate::tlc::TlcError;
 use crate::tlc::cluster::{ClusterModel, ClusterSettings};
@@ -65,6 +66,9 @@ pub struct Explainer {
     pub model_name: String,
     pub model_sha256: String,
     pub model_config: ModelConfig,
+    /// The filtering of the records the clusters were fitted on; every record explained with
+    /// this explainer gets the same (see [`Explainer::check_model`]).
+    pub preprocessing: Preprocessing,
     /// With the block list resolved (explicit).
     pub features: FeatureSettings,
     pub k: usize,
@@ -88,6 +92,10 @@ struct ExplainerJson {
     model_name: String,
     model_sha256: String,
     model_config: ModelConfig,
+    /// Absent in files written before it was recorded: they were fitted without filtering
+    /// unless `tlc fit --remove-baseline` was given, which nothing recorded.
+    #[serde(default)]
+    preprocessing: Preprocessing,
     features: FeatureSettings,
     k: usize,
     n_features: usize,
@@ -109,6 +117,7 @@ impl Explainer {
         model_name: impl Into<String>,
         model_sha256: impl Into<String>,
         model_config: ModelConfig,
+        preprocessing: Preprocessing,
         features: FeatureSettings,
         clusters: ClusterModel,
         fit: FitDescription,
@@ -129,6 +138,7 @@ impl Explainer {
             model_name: model_name.into(),
             model_sha256: model_sha256.into(),
             model_config,
+            preprocessing,
             features,
             k,
             centroids: clusters.centroids,
@@ -209,6 +219,7 @@ impl Explainer {
             model_name: self.model_name.clone(),
             model_sha256: self.model_sha256.clone(),
             model_config: self.model_config.clone(),
+            preprocessing: self.preprocessing.clone(),
             features: self.features.clone(),
             k: self.k,
             n_features: f,
@@ -277,6 +288,7 @@ impl Explainer {
             model_name: json.model_name,
             model_sha256: json.model_sha256,
             model_config: json.model_config,
+            preprocessing: json.preprocessing,
             features: json.features,
             k: json.k,
             centroids,
@@ -338,8 +350,9 @@ impl Explainer {
         self.check_model_identity(&model.name, &model.sha256, &model.config)
     }
 
-    /// Refuse a model other than the one the explainer was fitted for (different weights hash
-    /// or architecture), naming both.
+    /// Refuse a model other than the one the explainer was fitted for (different weights hash,
+    /// architecture or input: rate, lead order, scaling), naming both; and a model trained
+    /// with other filtering than the explainer's records had.
     pub fn check_model_identity(
         &self,
         model_name: &str,
@@ -347,22 +360,33 @@ impl Explainer {
         config: &ModelConfig,
     ) -> Result<(), TlcError> {
         let sha_differs = !self.model_sha256.eq_ignore_ascii_case(model_sha256);
-        let arch_differs = self.model_config.blocks_dim != config.blocks_dim
-            || self.model_config.input_length != config.input_length
-            || self.model_config.input_channels != config.input_channels
-            || self.model_config.n_outputs != config.n_outputs;
-        if sha_differs || arch_differs {
-            let detail = if arch_differs {
-                format!(
+        let ours = &self.model_config;
+        let arch_differs = ours.blocks_dim != config.blocks_dim
+            || ours.input_length != config.input_length
+            || ours.input_channels != config.input_channels
+            || ours.n_outputs != config.n_outputs;
+        let input_differs = ours.sampling_rate != config.sampling_rate
+            || ours.leads() != config.leads()
+            || ours.input_scale != config.input_scale;
+        if sha_differs || arch_differs || input_differs {
+            let mut detail = String::new();
+            if arch_differs {
+                detail.push_str(&format!(
                     "; architectures differ (blocks {:?} vs {:?}, {} outputs vs {})",
-                    self.model_config.blocks_dim,
-                    config.blocks_dim,
-                    self.model_config.n_outputs,
-                    config.n_outputs
-                )
-            } else {
-                String::new()
-            };
+                    ours.blocks_dim, config.blocks_dim, ours.n_outputs, config.n_outputs
+                ));
+            }
+            if input_differs {
+                detail.push_str(&format!(
+                    "; inputs differ ({} Hz vs {} Hz, leads {:?} vs {:?}, scale {} vs {})",
+                    ours.sampling_rate,
+                    config.sampling_rate,
+                    ours.leads(),
+                    config.leads(),
+                    ours.input_scale,
+                    config.input_scale
+                ));
+            }
             return Err(TlcError::ModelMismatch {
                 explainer: self.name.clone(),
                 expected_model: self.model_name.clone(),
@@ -370,6 +394,17 @@ impl Explainer {
                 actual_model: model_name.to_string(),
                 actual_sha256: model_sha256.to_string(),
                 detail,
+            });
+        }
+        // A model that does not record its filtering (older configs) takes the explainer's.
+        if let Some(model_preprocessing) = &config.preprocessing
+            && *model_preprocessing != self.preprocessing
+        {
+            return Err(TlcError::PreprocessingMismatch {
+                explainer: self.name.clone(),
+                explainer_preprocessing: self.preprocessing.clone(),
+                model: model_name.to_string(),
+                model_preprocessing: model_preprocessing.clone(),
             });
         }
         Ok(())

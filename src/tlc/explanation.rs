@@ -79,3 +79,55 @@ pub struct Explanation {
     /// resolution); `None` when either is constant or Grad-CAM was not computed.
     pub entropy_gradcam_correlation: Option<f32>,
 }
+
+impl Explanation {
+    /// Mean entropy over the valid time steps (those overlapping the real signal); NaN when
+    /// there are none.
+    pub fn mean_entropy(&self) -> f32 {
+        let n = self.entropy.len();
+        let (a, b) = self.valid_steps;
+        crate::tlc::assign::mean_entropy(&self.entropy[a.min(n)..b.clamp(a.min(n), n)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn explanation(entropy: Vec<f32>, valid_steps: (usize, usize)) -> Explanation {
+        Explanation {
+            record_id: "r".into(),
+            model_name: "m".into(),
+            explainer_name: "e".into(),
+            prediction: Prediction {
+                task: Task::Multilabel,
+                output_names: Vec::new(),
+                raw: Vec::new(),
+                probabilities: Vec::new(),
+                predicted_labels: Vec::new(),
+            },
+            k: 2,
+            step_times_s: Vec::new(),
+            step_duration_s: 0.1,
+            valid_steps,
+            labels: vec![0; entropy.len()],
+            entropy,
+            soft: Vec::new(),
+            proportions: vec![1.0, 0.0],
+            segments: Vec::new(),
+            gradcam: None,
+            model_fs_hz: 400.0,
+            model_start_s: 0.0,
+            entropy_gradcam_correlation: None,
+        }
+    }
+
+    #[test]
+    fn mean_entropy_is_over_valid_steps_and_nan_without_them() {
+        let e = explanation(vec![0.9, 0.2, 0.4, 0.9], (1, 3));
+        assert!((e.mean_entropy() - 0.3).abs() < 1e-6);
+        assert!(explanation(vec![0.5; 4], (2, 2)).mean_entropy().is_nan());
+        // A range past the steps (a malformed file) is clipped, not a panic.
+        assert!(explanation(vec![0.5; 2], (3, 9)).mean_entropy().is_nan());
+    }
+}

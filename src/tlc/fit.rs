@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::dsp::PreprocessSettings;
+use crate::dsp::Preprocessing;
 use crate::io::Dataset;
 use crate::model::LoadedModel;
 use crate::progress::ProgressSink;
@@ -22,7 +22,10 @@ use crate::tlc::pipeline::for_each_record_features;
 pub struct FitSettings {
     pub features: FeatureSettings,
     pub clusters: ClusterSettings,
-    pub preprocess: PreprocessSettings,
+    /// The filtering of the fitting records, stored in the explainer. `None`: the model's
+    /// ([`crate::model::ModelConfig::preprocessing`]). Stating it is for models whose config does
+    /// not record it; one that differs from what the model records is refused.
+    pub preprocessing: Option<Preprocessing>,
     /// Name of the explainer; `None` = `<model name> k<K>`.
     pub name: Option<String>,
 }
@@ -121,6 +124,7 @@ pub fn fit_explainer(
             ),
         ));
     }
+    let preprocessing = fit_preprocessing(model, settings.preprocessing.as_ref())?;
     let features = settings.features.resolved(&model.config)?;
     let (_, n_features) = features.dims(&model.config)?;
     let mut reservoir = StepReservoir::new(
@@ -133,7 +137,7 @@ pub fn fit_explainer(
         &features,
         dataset,
         indices,
-        &settings.preprocess,
+        &preprocessing.settings(None),
         progress,
         |_, r| reservoir.push(&r.features),
     )?;
@@ -160,10 +164,29 @@ pub fn fit_explainer(
         model.name.clone(),
         model.sha256.clone(),
         model.config.clone(),
+        preprocessing,
         features,
         clusters,
         fit,
     )
+}
+
+/// The filtering to fit with: the stated one, unless the model records another.
+fn fit_preprocessing(
+    model: &LoadedModel,
+    stated: Option<&Preprocessing>,
+) -> Result<Preprocessing, TlcError> {
+    match (stated, &model.config.preprocessing) {
+        (Some(stated), Some(recorded)) if stated != recorded => Err(TlcError::setting(
+            "preprocessing",
+            format!(
+                "{stated} was asked for, but model '{}' was trained with {recorded}",
+                model.name
+            ),
+        )),
+        (Some(stated), _) => Ok(stated.clone()),
+        (None, _) => Ok(model.config.preprocessing()),
+    }
 }
 
 #[cfg(test)]

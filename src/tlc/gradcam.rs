@@ -108,31 +108,10 @@ pub fn to_steps(map: &[f32], n_steps: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Pearson correlation of two equally long series; `None` when shorter than 2 or when either is
-/// constant.
-pub fn pearson(a: &[f32], b: &[f32]) -> Option<f32> {
-    if a.len() != b.len() || a.len() < 2 {
-        return None;
-    }
-    let n = a.len() as f64;
-    let ma = a.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let mb = b.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (&x, &y) in a.iter().zip(b) {
-        let (dx, dy) = (x as f64 - ma, y as f64 - mb);
-        sab += dx * dy;
-        saa += dx * dx;
-        sbb += dy * dy;
-    }
-    if saa <= 0.0 || sbb <= 0.0 {
-        return None;
-    }
-    Some((sab / (saa * sbb).sqrt()) as f32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::pearson;
 
     #[test]
     fn upsampling_matches_pytorch() {

@@ -11,40 +11,87 @@ use crate::io::Dataset;
 use crate::model::{LoadedModel, ModelConfig, Task};
 use crate::progress::{Progress, ProgressSink};
 use crate::record::Ecg;
+use crate::stats::pearson;
 use crate::tlc::assign::{StepMap, assign, proportions, segments};
 use crate::tlc::features::FeatureSettings;
 use crate::tlc::features::{features_from_blocks, normalise_record};
-use crate::tlc::gradcam::{gradcam, pearson, to_steps};
+use crate::tlc::gradcam::{gradcam, to_steps};
 use crate::tlc::{Explainer, Explanation, GradCam, Prediction, TlcError};
 
+/// Which output Grad-CAM explains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum GradCamOutput {
+    /// The top predicted output (highest raw output), chosen by the model between its forward
+    /// and backward pass.
+    #[default]
+    Top,
+    /// An output by index.
+    Index(usize),
+    /// An output by name (the model's class names, case-insensitive).
+    Named(String),
+}
+
+impl GradCamOutput {
+    /// From the command line: an index (`2`) or a name (`MI`).
+    pub fn parse(text: &str) -> Self {
+        match text.parse::<usize>() {
+            Ok(i) => GradCamOutput::Index(i),
+            Err(_) => GradCamOutput::Named(text.to_string()),
+        }
+    }
+
+    /// The output index for `config` (`None` = the top output, known only after the forward
+    /// pass); an index or name the model does not have is an error listing its outputs.
+    pub fn resolve(&self, config: &ModelConfig) -> Result<Option<usize>, TlcError> {
+        let unknown = |what: String| {
+            TlcError::setting(
+                "gradcam output",
+                format!(
+                    "{what} does not exist (the model's {} outputs: {})",
+                    config.n_outputs,
+                    config.class_names.join(", ")
+                ),
+            )
+        };
+        match self {
+            GradCamOutput::Top => Ok(None),
+            GradCamOutput::Index(i) if *i < config.n_outputs => Ok(Some(*i)),
+            GradCamOutput::Index(i) => Err(unknown(format!("output {i}"))),
+            GradCamOutput::Named(name) => config
+                .class_names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(name))
+                .map(Some)
+                .ok_or_else(|| unknown(format!("output '{name}'"))),
+        }
+    }
+}
+
 /// Which output and block Grad-CAM explains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct GradCamTarget {
-    /// Output index (class).
-    pub output: usize,
+    pub output: GradCamOutput,
     /// Residual block; `None` = the last block (the usual Grad-CAM layer).
     pub block: Option<usize>,
 }
 
-/// Settings of [`explain_record`]. Default: no filtering, Grad-CAM on, for the top predicted
-/// output at the last block.
+/// Settings of [`explain_record`]. Default: Grad-CAM for the top predicted output at the last
+/// block, the centred window. The filtering is not a setting: it comes from the explainer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExplainSettings {
-    pub preprocess: PreprocessSettings,
-    /// Grad-CAM target; `None` = the top predicted output (highest raw output) at the last
-    /// block. Naming the output saves a second pass through the network: the gradient has to be
-    /// requested before the forward pass, so the default target needs the logits first.
+    /// For records longer than the model's input: where the analysed window starts (seconds);
+    /// `None` = centred.
+    pub window_start_s: Option<f64>,
+    /// Grad-CAM target; `None` = no Grad-CAM. Every target costs the same single forward pass
+    /// and one backward pass.
     pub gradcam: Option<GradCamTarget>,
-    /// Compute Grad-CAM at all.
-    pub with_gradcam: bool,
 }
 
 impl Default for ExplainSettings {
     fn default() -> Self {
         ExplainSettings {
-            preprocess: PreprocessSettings::default(),
-            gradcam: None,
-            with_gradcam: true,
+            window_start_s: None,
+            gradcam: Some(GradCamTarget::default()),
         }
     }
 }
@@ -70,7 +117,7 @@ pub struct RecordInfo {
 
 /// The model's prediction from its raw outputs.
 pub fn prediction(config: &ModelConfig, raw: &[f32]) -> Prediction {
-    let probabilities = activate(config.task, raw);
+    let probabilities = config.task.activate(raw);
     let names = |i: usize| {
         config
             .class_names
@@ -92,19 +139,6 @@ pub fn prediction(config: &ModelConfig, raw: &[f32]) -> Prediction {
         raw: raw.to_vec(),
         probabilities,
         predicted_labels,
-    }
-}
-
-fn activate(task: Task, raw: &[f32]) -> Vec<f32> {
-    match task {
-        Task::Multilabel => raw.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect(),
-        Task::Multiclass => {
-            let max = raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let e: Vec<f32> = raw.iter().map(|&v| (v - max).exp()).collect();
-            let total: f32 = e.iter().sum();
-            e.iter().map(|v| v / total).collect()
-        }
-        Task::Regression => raw.to_vec(),
     }
 }
 
@@ -197,7 +231,7 @@ pub fn explanation_from_outputs(
     };
     let correlation = gradcam.as_ref().and_then(|g| {
         let per_step = to_steps(&g.map, n_steps);
-        pearson(&entropy[valid.clone()], &per_step[valid.clone()])
+        pearson(&entropy[valid.clone()], &per_step[valid.clone()]).map(|r| r as f32)
     });
     Ok(Explanation {
         record_id: record.id.clone(),
@@ -395,10 +429,10 @@ pub fn dataset_features(
     Ok(out)
 }
 
-/// Explain one record: prepare once, one forward pass (explainer blocks + Grad-CAM gradient),
-/// features, assignment, entropy, segments, proportions, Grad-CAM, predictions, correlation.
-/// With the default Grad-CAM target (top predicted output) the model chooses the output between
-/// the forward and the backward pass, so there is never a second forward.
+/// Explain one record: prepare once (with the explainer's filtering), one forward pass
+/// (explainer blocks + Grad-CAM gradient), features, assignment, entropy, segments, proportions,
+/// Grad-CAM, predictions, correlation. Whatever the Grad-CAM target, there is one forward pass:
+/// for the top output the model chooses it between the forward and the backward pass.
 pub fn explain_record(
     model: &LoadedModel,
     explainer: &Explainer,
@@ -407,33 +441,17 @@ pub fn explain_record(
 ) -> Result<Explanation, TlcError> {
     explainer.check_model(model)?;
     let blocks = explainer.blocks()?;
-    let prepared = prepare_for(model, ecg, &settings.preprocess)?;
+    let preprocess = explainer.preprocessing.settings(settings.window_start_s);
+    let prepared = prepare_for(model, ecg, &preprocess)?;
     let n_blocks = model.config.blocks_dim.len();
-    let n_outputs = model.config.n_outputs;
-    let target = if settings.with_gradcam {
-        Some(settings.gradcam)
-    } else {
-        None
-    };
-    let grad_block = match target {
-        Some(Some(GradCamTarget { block: Some(b), .. })) => b,
-        _ => n_blocks.saturating_sub(1),
-    };
+    let target = settings.gradcam.as_ref();
+    let grad_block = target
+        .and_then(|t| t.block)
+        .unwrap_or(n_blocks.saturating_sub(1));
     if target.is_some() && grad_block >= n_blocks {
         return Err(TlcError::setting(
             "gradcam block",
             format!("block {grad_block} does not exist (the model has {n_blocks})"),
-        ));
-    }
-    if let Some(Some(t)) = target
-        && t.output >= n_outputs
-    {
-        return Err(TlcError::setting(
-            "gradcam output",
-            format!(
-                "output {} does not exist (the model has {n_outputs})",
-                t.output
-            ),
         ));
     }
     let mut wanted = blocks.clone();
@@ -441,19 +459,18 @@ pub fn explain_record(
         wanted.push(grad_block);
     }
     let inputs = std::slice::from_ref(&prepared.data);
-    let known_output = match target {
-        Some(Some(t)) => Some(t.output),
-        _ => None,
+    // One forward and at most one backward: for the top output the model picks it between the
+    // two.
+    let grad_request = match target {
+        None => None,
+        Some(t) => Some((
+            grad_block,
+            match t.output.resolve(&model.config)? {
+                Some(o) => crate::model::GradOutput::Fixed(o),
+                None => crate::model::GradOutput::TopLogit,
+            },
+        )),
     };
-    // One forward and at most one backward: with the default target the model picks the top
-    // output between the two.
-    let grad_request = target.map(|_| {
-        let choice = match known_output {
-            Some(o) => crate::model::GradOutput::Fixed(o),
-            None => crate::model::GradOutput::TopLogit,
-        };
-        (grad_block, choice)
-    });
     let out = model.explain_forward_for(inputs, &wanted, grad_request)?;
     let (raw, _) = tensor_values(&out.logits)?;
     let block_of = |b: usize| -> Result<Array2<f32>, TlcError> {

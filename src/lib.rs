@@ -11,6 +11,8 @@
 #![allow(clippy::result_large_err)]
 // `!(x > 0.0)` is how the code rejects NaN together with out-of-range values, on purpose.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
+// Every `unsafe` block says why it is sound, and every `unsafe fn` when it may be called.
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod error_text;
 pub mod paths;

@@ -228,7 +228,11 @@ struct Job<'a> {
 /// A raw output pointer shared by the workers; each writes a disjoint (channels x steps) block.
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
+// SAFETY: the pointer is only dereferenced inside `Job::run`, whose work items write disjoint
+// blocks of the output buffer, which outlives the parallel loop (it is borrowed mutably by
+// `run` for the loop's whole duration).
 unsafe impl Send for OutPtr {}
+// SAFETY: as for `Send`: shared between workers that never touch the same element.
 unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
@@ -241,6 +245,12 @@ impl OutPtr {
 /// One output tile: out[o][t] for o in `channels` (at most MR), t in `steps` (at most one
 /// tile), written through `dst` (pointing at the tile's first element, row stride L_out);
 /// `residual` points at the same element of the residual. x is one record's phases.
+///
+/// # Safety
+/// The CPU must have the kernel's instruction set; `x` must hold `job.c_in` phase rows of
+/// `job.phase_len` floats padded so that every tap of every step of the tile is inside it;
+/// `dst` (and `residual`, when given) must be valid for the rows `channels` and steps `steps`
+/// of the output (row stride `job.l_out`), and no other thread may access that block.
 type TileKernel = unsafe fn(
     &Job,
     &[f32],
@@ -306,6 +316,11 @@ impl Job<'_> {
 #[cfg(target_arch = "x86_64")]
 macro_rules! tile_kernel {
     ($feature:literal) => {
+        /// One MR x (NV * LANES) output tile (see [`super::TileKernel`]).
+        ///
+        /// # Safety
+        /// As for [`super::TileKernel`]: the CPU has `$feature`, `x` is padded for every tap
+        /// of the tile, `dst`/`residual` are valid and exclusive for the tile's block.
         #[target_feature(enable = $feature)]
         pub(super) unsafe fn tile_kernel<const MR: usize, const NV: usize>(
             job: &Job,
@@ -319,21 +334,28 @@ macro_rules! tile_kernel {
             let (t0, cols) = (steps.start, steps.len());
             let ck = job.c_in * job.kernel;
             // Rows past C_out repeat the last weight row; their results are not stored.
+            // SAFETY: the row index is clamped to C_out - 1, so the offset stays inside `w`
+            // (C_out x C_in x K floats).
             let w_rows: [*const f32; MR] = std::array::from_fn(|m| unsafe {
                 job.w.as_ptr().add((o0 + m).min(job.c_out - 1) * ck)
             });
+            // SAFETY: t0 is a step of the output, inside every phase row of `x`.
             let x0 = unsafe { x.as_ptr().add(t0) };
             let mut acc = [[zero(); NV]; MR];
             for c in 0..job.c_in {
+                // SAFETY: c < C_in, so row c of the phases is inside `x`.
                 let xc = unsafe { x0.add(c * job.phase_len) };
                 let wc = c * job.kernel;
                 for (j, &off) in job.tap_offset.iter().enumerate() {
+                    // SAFETY: tap offsets stay inside the row's padding (caller's contract).
                     let xs = unsafe { xc.add(off) };
                     let mut xv = [zero(); NV];
                     for (v, xvv) in xv.iter_mut().enumerate() {
+                        // SAFETY: rows are padded to whole tiles of NV * LANES steps.
                         *xvv = unsafe { loadu(xs.add(LANES * v)) };
                     }
                     for m in 0..MR {
+                        // SAFETY: wc + j < C_in x K, inside the (clamped) weight row.
                         let wv = splat(unsafe { *w_rows[m].add(wc + j) });
                         for v in 0..NV {
                             acc[m][v] = fmadd(wv, xv[v], acc[m][v]);
@@ -347,6 +369,7 @@ macro_rules! tile_kernel {
                 ..
             } = job.epilogue;
             for (m, acc_m) in acc.iter().enumerate().take(rows) {
+                // SAFETY: m < rows, a row of the caller's block.
                 let row = unsafe { dst.add(m * job.l_out) };
                 let (scale, shift) = match affine {
                     Some((a, b)) => (splat(a[o0 + m]), splat(b[o0 + m])),
@@ -360,6 +383,7 @@ macro_rules! tile_kernel {
                     let lane_mask = mask((cols - first).min(LANES));
                     let mut value = a;
                     if let Some(r) = residual {
+                        // SAFETY: the mask keeps the load inside the block's `cols` steps.
                         let r = unsafe { load_masked(lane_mask, r.add(m * job.l_out + first)) };
                         value = add(value, r);
                     }
@@ -369,6 +393,7 @@ macro_rules! tile_kernel {
                     if with_relu {
                         value = relu(value);
                     }
+                    // SAFETY: the mask keeps the store inside the block's `cols` steps.
                     unsafe { store_masked(row.add(first), lane_mask, value) };
                 }
             }
@@ -395,7 +420,10 @@ mod avx512 {
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
+    /// # Safety
+    /// `p` must be valid for reading 16 floats (no alignment needed).
     unsafe fn loadu(p: *const f32) -> __m512 {
+        // SAFETY: the caller's contract.
         unsafe { _mm512_loadu_ps(p) }
     }
     #[inline]
@@ -423,12 +451,18 @@ mod avx512 {
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
+    /// # Safety
+    /// `p` must be valid for reading the lanes set in `m`.
     unsafe fn load_masked(m: __mmask16, p: *const f32) -> __m512 {
+        // SAFETY: the caller's contract; masked-off lanes are not read.
         unsafe { _mm512_maskz_loadu_ps(m, p) }
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
+    /// # Safety
+    /// `p` must be valid for writing the lanes set in `m`.
     unsafe fn store_masked(p: *mut f32, m: __mmask16, v: __m512) {
+        // SAFETY: the caller's contract; masked-off lanes are not written.
         unsafe { _mm512_mask_storeu_ps(p, m, v) }
     }
 
@@ -454,7 +488,10 @@ mod avx2 {
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
+    /// # Safety
+    /// `p` must be valid for reading 8 floats (no alignment needed).
     unsafe fn loadu(p: *const f32) -> __m256 {
+        // SAFETY: the caller's contract.
         unsafe { _mm256_loadu_ps(p) }
     }
     #[inline]
@@ -481,12 +518,18 @@ mod avx2 {
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
+    /// # Safety
+    /// `p` must be valid for reading the lanes set in `m`.
     unsafe fn load_masked(m: __m256i, p: *const f32) -> __m256 {
+        // SAFETY: the caller's contract; masked-off lanes are not read.
         unsafe { _mm256_maskload_ps(p, m) }
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
+    /// # Safety
+    /// `p` must be valid for writing the lanes set in `m`.
     unsafe fn store_masked(p: *mut f32, m: __m256i, v: __m256) {
+        // SAFETY: the caller's contract; masked-off lanes are not written.
         unsafe { _mm256_maskstore_ps(p, m, v) }
     }
 

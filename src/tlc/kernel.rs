@@ -65,12 +65,16 @@ pub(crate) fn add_assign(acc: &mut [f32], x: &[f32]) {
 mod avx2 {
     use std::arch::x86_64::*;
 
+    /// # Safety
+    /// The CPU must have AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn add_assign(acc: &mut [f32], x: &[f32]) {
         // Plain loop: compiled with AVX2 enabled, it vectorises to 8 lanes.
         acc.iter_mut().zip(x).for_each(|(a, &v)| *a += v);
     }
 
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn hsum(v: __m256) -> f32 {
         let hi = _mm256_extractf128_ps(v, 1);
@@ -82,6 +86,10 @@ mod avx2 {
     }
 
     /// Dots of one row with `N` consecutive centres starting at `centres`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `row` must hold at least `f` floats, `centres` at least
+    /// `N * f` and `out` at least `N`.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn row_dots<const N: usize>(row: &[f32], centres: &[f32], f: usize, out: &mut [f32]) {
         let chunks = f / 8;
@@ -98,6 +106,7 @@ mod avx2 {
             }
         }
         for i in 0..N {
+            // SAFETY: this function runs only where AVX2 and FMA are available.
             let mut s = unsafe { hsum(acc[i]) };
             for t in chunks * 8..f {
                 s += row[t] * centres[i * f + t];
@@ -106,22 +115,29 @@ mod avx2 {
         }
     }
 
+    /// `out[r * m + j] = rows[r] . centres[j]` (see [`super::dots`]).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `rows` and `centres` hold whole rows of `f` floats and
+    /// `out` one value per (row, centre).
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn dots(rows: &[f32], centres: &[f32], f: usize, out: &mut [f32]) {
         let m = centres.len() / f;
         for (r, row) in rows.chunks_exact(f).enumerate() {
             let o = &mut out[r * m..(r + 1) * m];
             let mut j = 0;
-            // SAFETY (all calls): the slices passed hold N whole centres and N outputs.
             while j + 8 <= m {
+                // SAFETY: the slices passed hold 8 whole centres and 8 outputs.
                 unsafe { row_dots::<8>(row, &centres[j * f..(j + 8) * f], f, &mut o[j..j + 8]) };
                 j += 8;
             }
             while j + 4 <= m {
+                // SAFETY: the slices passed hold 4 whole centres and 4 outputs.
                 unsafe { row_dots::<4>(row, &centres[j * f..(j + 4) * f], f, &mut o[j..j + 4]) };
                 j += 4;
             }
             while j < m {
+                // SAFETY: the slices passed hold 1 whole centre and 1 output.
                 unsafe { row_dots::<1>(row, &centres[j * f..(j + 1) * f], f, &mut o[j..j + 1]) };
                 j += 1;
             }

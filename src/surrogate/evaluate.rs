@@ -69,20 +69,12 @@ pub struct CnnOutputs {
 impl CnnOutputs {
     /// From raw outputs (logits or regression values): applies sigmoid / softmax.
     pub fn from_raw(task: Task, names: Vec<String>, raw: Array2<f32>) -> Self {
-        let values = match task {
-            Task::Multilabel => raw.mapv(|v| 1.0 / (1.0 + (-v).exp())),
-            Task::Multiclass => {
-                let mut p = raw;
-                for mut row in p.outer_iter_mut() {
-                    let m = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-                    row.mapv_inplace(|v| (v - m).exp());
-                    let s = row.sum();
-                    row /= s;
-                }
-                p
-            }
-            Task::Regression => raw,
-        };
+        // One activation for the whole program: the model config's.
+        let mut values = raw;
+        for mut row in values.outer_iter_mut() {
+            let activated = task.activate(&row.to_vec());
+            row.assign(&ndarray::ArrayView1::from(&activated[..]));
+        }
         CnnOutputs {
             task,
             names,

@@ -30,6 +30,7 @@ pub mod surrogate;
 pub mod synth;
 pub mod tlc;
 
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod cli;
 

@@ -484,6 +484,8 @@ fn cli_writes_landmarks_and_annotations_that_read_back() {
         out: Some(out.clone()),
         overwrite,
         params: None,
+        choice: Default::default(),
+        data_options: Default::default(),
     };
     tlc_explorer::cli::delineate::run(args(false)).unwrap();
     let ecg = tlc_explorer::io::wfdb::read_record(&root.join("data/2.hea")).unwrap();
@@ -514,6 +516,8 @@ fn cli_writes_landmarks_and_annotations_that_read_back() {
         out: Some(out.clone()),
         overwrite: false,
         params: None,
+        choice: Default::default(),
+        data_options: Default::default(),
     })
     .unwrap();
     let paced = tlc_explorer::io::wfdb::read_record(&root.join("data/111.hea")).unwrap();
@@ -754,6 +758,7 @@ fn cli_align_with_a_model_stores_descriptions_in_a_new_explainer() {
     let explainer_path = Explainer::file_paths(&stem).0;
     let args = |overwrite| tlc_explorer::cli::align::Args {
         data: data.clone(),
+        data_options: Default::default(),
         model: Some(model_path.clone()),
         explainer: Some(explainer_path.clone()),
         explanations: None,

@@ -1131,7 +1131,7 @@ fn info_describes_records_and_data_sets() {
     let Some(root) = common::data("ptbxl") else {
         return;
     };
-    let text = describe(&root, &OpenOptions::default()).unwrap();
+    let text = describe(&root, &Default::default()).unwrap();
     assert!(text.contains("records:   500"), "{text}");
     assert!(text.contains("500 Hz, 10.000 s, 5000 samples"), "{text}");
     for line in [
@@ -1147,16 +1147,17 @@ fn info_describes_records_and_data_sets() {
     let Some(mitdb) = common::data("mitdb") else {
         return;
     };
-    let text = describe(&mitdb.join("100"), &OpenOptions::default()).unwrap();
+    let text = describe(&mitdb.join("100"), &Default::default()).unwrap();
     for part in [
         "leads:     2 (MLII, V5)",
         "rate:      360 Hz",
         "samples:   650000",
         "1805.556 s",
+        "format:    WFDB format 212 (checksums verified)",
     ] {
         assert!(text.contains(part), "{part} missing in\n{text}");
     }
-    let err = describe(Path::new("/no/such/thing"), &OpenOptions::default()).unwrap_err();
+    let err = describe(Path::new("/no/such/thing"), &Default::default()).unwrap_err();
     assert!(format!("{err:#}").contains("/no/such/thing"));
 }
 

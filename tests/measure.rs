@@ -341,6 +341,7 @@ fn cli_writes_one_row_per_record_or_beat_and_never_overwrites() {
     let args = |beats: bool, overwrite: bool| tlc_explorer::cli::measure::Args {
         record: Some(hea.clone()),
         data: None,
+        data_options: Default::default(),
         out: out.clone(),
         beats,
         qtc: QtcFormula::Bazett,

@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::cli::common::{
+    DataOptions, ModelOptions, TerminalProgress, refuse_existing, write_files,
+};
 use crate::delineate::DelineatorParams;
 use crate::delineate::align::{AlignParams, DatasetAlignment, align_dataset};
 use crate::delineate::reference::{ReferenceAlignment, score_dataset_against_reference};
-use crate::progress::{Progress, ProgressSink};
 use crate::tlc::Explanation;
 
 /// Arguments of `tlc align`.
@@ -16,6 +18,8 @@ pub struct Args {
     /// Data set (PTB-XL folder, folder of WFDB records, CODE-15% HDF5, one `.hea`).
     #[arg(long)]
     pub data: PathBuf,
+    #[command(flatten)]
+    pub data_options: DataOptions,
     /// Model weights (explanations computed with the TLC pipeline).
     #[arg(long, requires = "explainer", conflicts_with = "explanations")]
     pub model: Option<PathBuf>,
@@ -48,18 +52,6 @@ pub struct Args {
     pub reference: Option<String>,
 }
 
-struct Bar(indicatif::ProgressBar);
-
-impl ProgressSink for Bar {
-    fn report(&self, p: Progress) {
-        self.0.set_length(p.total as u64);
-        self.0.set_position(p.done as u64);
-    }
-    fn is_cancelled(&self) -> bool {
-        false
-    }
-}
-
 fn read_explanation(
     dir: &Path,
     id: &str,
@@ -67,27 +59,6 @@ fn read_explanation(
     let path = dir.join(format!("{id}.json"));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?)
-}
-
-/// Write `(file name, contents)` into `out`; refuses to replace any of them unless
-/// `overwrite`, before writing the first.
-fn write_files(
-    out: &Path,
-    files: Vec<(&str, String)>,
-    overwrite: bool,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let paths: Vec<PathBuf> = files.iter().map(|(name, _)| out.join(name)).collect();
-    if let Some(p) = paths.iter().find(|p| !overwrite && p.exists()) {
-        anyhow::bail!(
-            "{} already exists (use --overwrite to replace it)",
-            p.display()
-        );
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    for (path, (_, contents)) in paths.iter().zip(files) {
-        std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(paths)
 }
 
 /// Write the table, per-record statistics and the full report; refuses to replace files
@@ -144,12 +115,12 @@ fn run_reference(
     explain: &crate::delineate::align::ExplainFn<'_>,
     k: usize,
     extension: &str,
-    bar: &Bar,
+    bar: &TerminalProgress,
     out: &Path,
     overwrite: bool,
 ) -> anyhow::Result<()> {
     let result = score_dataset_against_reference(dataset, explain, k, extension, bar)?;
-    bar.0.finish_and_clear();
+    bar.finish();
     anyhow::ensure!(
         !result.records.is_empty(),
         "no record could be scored against .{extension} annotations (first reason: {})",
@@ -244,13 +215,13 @@ fn write_reference_outputs(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let dataset = crate::io::open_dataset(&args.data)?;
+    let dataset = args.data_options.open(&args.data)?;
     anyhow::ensure!(!dataset.is_empty(), "{}: no records", args.data.display());
     let params = AlignParams {
         prototype_lead: crate::record::LeadName::parse(&args.prototype_lead),
         ..Default::default()
     };
-    let bar = Bar(indicatif::ProgressBar::new(dataset.len() as u64));
+    let bar = TerminalProgress::new("aligning");
     let out = args
         .out
         .clone()
@@ -269,22 +240,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ]
     };
     // Refuse early rather than after the whole run.
-    if !args.overwrite {
-        for name in names {
-            let p = out.join(name);
-            anyhow::ensure!(
-                !p.exists(),
-                "{} already exists (use --overwrite to replace it)",
-                p.display()
-            );
-        }
-    }
+    let paths: Vec<PathBuf> = names.iter().map(|name| out.join(name)).collect();
+    refuse_existing(paths.iter().map(PathBuf::as_path), args.overwrite)?;
     let (result, explainer) = match (&args.model, &args.explainer, &args.explanations) {
         (Some(model_path), Some(explainer_path), _) => {
-            let model = crate::model::LoadedModel::open(model_path)
-                .with_context(|| format!("opening model {}", model_path.display()))?;
-            let explainer = crate::tlc::Explainer::load(explainer_path)?;
-            explainer.check_model(&model)?;
+            let (model, explainer) = ModelOptions {
+                model: Some(model_path.clone()),
+                explainer: Some(explainer_path.clone()),
+            }
+            .open(Some(&args.data))?;
             let settings = crate::tlc::pipeline::ExplainSettings {
                 gradcam: None,
                 ..Default::default()
@@ -352,7 +316,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => anyhow::bail!("give --model and --explainer, or --explanations"),
     };
-    bar.0.finish_and_clear();
+    bar.finish();
     print_summary(&result);
     for p in write_outputs(&result, &out, args.overwrite)? {
         println!("wrote {}", p.display());

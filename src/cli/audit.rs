@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::evaluate::{InputArgs, prepare, truth};
-use crate::cli::fit::BarProgress;
+use crate::cli::common::TerminalProgress;
 use crate::surrogate::{AuditSettings, audit, write_audit_csv};
 
 /// Arguments of `tlc audit`.
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let progress = BarProgress::new();
+    let progress = TerminalProgress::new("auditing");
     let p = prepare(&args.input, &progress)?;
     let report = crate::surrogate::cross_validate(&p.data, &p.backend, &p.settings, &progress);
     progress.finish();

@@ -1,8 +1,12 @@
 //! `tlc delineate`: P/QRS/T landmarks of one record as CSV, JSON and WFDB annotations.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
+
+use crate::cli::common::{
+    DataOptions, RecordChoice, file_stem, load_one_record, read_settings_json, refuse_existing,
+};
 
 use crate::delineate::export::{
     annotations_for_beats, annotations_with_pacing_spikes, landmarks_csv,
@@ -12,8 +16,12 @@ use crate::delineate::{DelineatorParams, delineate};
 /// Arguments of `tlc delineate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// WFDB record: its `.hea` file, or the record path without extension.
+    /// The record: a record file (`100.hea` or `100`), or a data set with `--id` / `--index`.
     pub record: PathBuf,
+    #[command(flatten)]
+    pub choice: RecordChoice,
+    #[command(flatten)]
+    pub data_options: DataOptions,
     /// Output folder (created if needed). Default: `<record id>_delineation` in the current folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -25,33 +33,13 @@ pub struct Args {
     pub params: Option<PathBuf>,
 }
 
-fn header_path(record: &Path) -> PathBuf {
-    if record
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("hea"))
-    {
-        record.to_path_buf()
-    } else {
-        let mut p = record.as_os_str().to_owned();
-        p.push(".hea");
-        PathBuf::from(p)
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let params: DelineatorParams = match &args.params {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{}: not valid delineator settings", path.display()))?
-        }
-        None => DelineatorParams::default(),
-    };
-    let hea = header_path(&args.record);
-    let ecg = crate::io::wfdb::read_record(&hea)?;
-    let id = ecg.meta.id.clone();
-    let d = delineate(&ecg, &params).with_context(|| format!("delineating {}", hea.display()))?;
+    let params: DelineatorParams =
+        read_settings_json(args.params.as_deref(), "delineator settings")?;
+    let ecg = load_one_record(&args.record, &args.choice, &args.data_options)?;
+    let id = file_stem(&ecg.meta.id);
+    let d = delineate(&ecg, &params)
+        .with_context(|| format!("delineating {}", args.record.display()))?;
 
     let out = args
         .out
@@ -76,19 +64,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out.join(format!("{id}.fused")),
         annotations_with_pacing_spikes(&d.beats, &d.pacing_spikes),
     ));
-    if !args.overwrite {
-        for p in std::iter::once(&csv_path)
-            .chain(std::iter::once(&json_path))
-            .chain(ann_paths.iter().map(|(p, _)| p))
-        {
-            if p.exists() {
-                anyhow::bail!(
-                    "{} already exists (use --overwrite to replace it)",
-                    p.display()
-                );
-            }
-        }
-    }
+    refuse_existing(
+        [csv_path.as_path(), json_path.as_path()]
+            .into_iter()
+            .chain(ann_paths.iter().map(|(p, _)| p.as_path())),
+        args.overwrite,
+    )?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(&csv_path, landmarks_csv(&d, &ecg.leads))
         .with_context(|| format!("writing {}", csv_path.display()))?;

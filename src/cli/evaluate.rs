@@ -3,12 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ndarray::Array2;
 
-use crate::cli::fit::BarProgress;
-use crate::io::{OpenOptions, PtbxlRate, open_dataset_with};
-use crate::model::LoadedModel;
+use crate::cli::common::{DataOptions, ModelOptions, TerminalProgress};
 use crate::surrogate::cohort::{CohortStats, DEFAULT_K_SWEEP, KSweep, cohort_stats, k_sweep};
 use crate::surrogate::evaluate::ClusterBackend;
 use crate::surrogate::tlc_backend::TlcBackend;
@@ -21,14 +19,10 @@ use crate::tlc::{ClusterSettings, Explainer};
 /// Inputs shared by `tlc evaluate` and `tlc audit`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InputArgs {
-    /// Model weights (safetensors, config JSON beside them).
-    #[arg(long, default_value_os_t = crate::paths::default_model())]
-    pub model: PathBuf,
-    /// Explainer of the model: gives the blocks, alignment, K and k-means settings (the
-    /// clusters themselves are refitted on each fold's training records).
-    /// Default: `<model stem>.explainer.safetensors` beside the model.
-    #[arg(long)]
-    pub explainer: Option<PathBuf>,
+    /// The model and its explainer. The explainer gives the blocks, alignment, K and k-means
+    /// settings; the clusters themselves are refitted on each fold's training records.
+    #[command(flatten)]
+    pub model: ModelOptions,
     /// Data set: PTB-XL folder, folder of WFDB records, CODE-15% HDF5.
     #[arg(long)]
     pub data: PathBuf,
@@ -66,9 +60,8 @@ pub struct InputArgs {
     /// Use only the first N records.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Which PTB-XL copy to read (100 or 500 Hz records; use the one the model was trained on).
-    #[arg(long, alias = "ptbxl-rate", default_value_t = 500)]
-    pub ptbxl_hz: u32,
+    #[command(flatten)]
+    pub data_options: DataOptions,
 }
 
 /// Arguments of `tlc evaluate`.
@@ -105,22 +98,9 @@ pub(crate) struct Prepared {
     pub dataset_name: String,
 }
 
-pub(crate) fn prepare(a: &InputArgs, progress: &BarProgress) -> anyhow::Result<Prepared> {
-    let model = LoadedModel::open(&a.model)
-        .with_context(|| format!("opening model {}", a.model.display()))?;
-    let explainer_path = crate::paths::resolve_explainer(&a.model, a.explainer.clone());
-    let explainer = Explainer::load(&explainer_path)
-        .with_context(|| format!("opening explainer {}", explainer_path.display()))?;
-    explainer
-        .check_model(&model)
-        .with_context(|| format!("explainer {}", explainer_path.display()))?;
-    let ptbxl_rate = match a.ptbxl_hz {
-        100 => PtbxlRate::Hz100,
-        500 => PtbxlRate::Hz500,
-        other => bail!("--ptbxl-hz {other}: PTB-XL has 100 and 500 Hz records"),
-    };
-    let dataset = open_dataset_with(&a.data, &OpenOptions { ptbxl_rate })
-        .with_context(|| format!("opening data set {}", a.data.display()))?;
+pub(crate) fn prepare(a: &InputArgs, progress: &TerminalProgress) -> anyhow::Result<Prepared> {
+    let (model, explainer) = a.model.open(Some(&a.data))?;
+    let dataset = a.data_options.open(&a.data)?;
     let settings = PrepareSettings {
         folds: a.folds,
         k: a.k,
@@ -200,7 +180,7 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()>
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let progress = BarProgress::new();
+    let progress = TerminalProgress::new("evaluating");
     let t0 = Instant::now();
     let p = prepare(&args.input, &progress)?;
     let t_cv = Instant::now();
@@ -231,7 +211,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 ks.clone()
             };
             let base = p.backend.settings.clone();
-            let progress = BarProgress::new();
+            let progress = TerminalProgress::new("evaluating");
             let s = k_sweep(
                 &p.data,
                 &ks,

@@ -3,35 +3,24 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::io::{OpenOptions, PtbxlRate, open_dataset_with};
-use crate::model::LoadedModel;
+use crate::cli::common::{DataOptions, ModelOptions, RecordChoice, load_one_record};
 use crate::tlc::gradcam::to_steps;
 use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
-use crate::tlc::{Explainer, Explanation};
+use crate::tlc::Explanation;
 
 /// Arguments of `tlc explain`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The record (WFDB header, or a data set with --record / --index).
+    /// The record (a record file, or a data set with --id / --index).
     pub record: PathBuf,
-    /// Model weights (default: the bundled synthetic-data model).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Explainer fitted for the model (default: `<model stem>.explainer.safetensors` beside the
-    /// model).
-    #[arg(long)]
-    pub explainer: Option<PathBuf>,
-    /// Which PTB-XL copy to read (100 or 500 Hz); other data sets ignore it.
-    #[arg(long, value_enum, default_value = "500")]
-    pub ptbxl_rate: crate::cli::train::RateArg,
-    /// Record id within a data set.
-    #[arg(long, conflicts_with = "index")]
-    pub id: Option<String>,
-    /// Record index within a data set.
-    #[arg(long)]
-    pub index: Option<usize>,
+    #[command(flatten)]
+    pub choice: RecordChoice,
+    #[command(flatten)]
+    pub model: ModelOptions,
+    #[command(flatten)]
+    pub data_options: DataOptions,
     /// JSON output (the full explanation).
     #[arg(long)]
     pub out: PathBuf,
@@ -53,42 +42,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let model_path = args
-        .model
-        .clone()
-        .unwrap_or_else(|| crate::paths::default_model_for(Some(&args.record)));
-    let explainer_path = args
-        .explainer
-        .clone()
-        .unwrap_or_else(|| Explainer::file_paths(&model_path.with_extension("")).0);
-    let model = LoadedModel::open(&model_path)
-        .with_context(|| format!("opening model {}", model_path.display()))?;
-    let explainer = Explainer::load(&explainer_path)?;
-    explainer.check_model(&model)?;
-    let ptbxl_rate = match args.ptbxl_rate {
-        crate::cli::train::RateArg::Hz100 => PtbxlRate::Hz100,
-        crate::cli::train::RateArg::Hz500 => PtbxlRate::Hz500,
-    };
-    let dataset = open_dataset_with(&args.record, &OpenOptions { ptbxl_rate })
-        .with_context(|| format!("opening {}", args.record.display()))?;
-    let index = match (&args.id, args.index) {
-        (Some(id), _) => (0..dataset.len())
-            .find(|&i| dataset.entry(i).is_some_and(|e| &e.id == id))
-            .with_context(|| format!("no record '{id}' in {}", dataset.name()))?,
-        (None, Some(i)) if i < dataset.len() => i,
-        (None, Some(i)) => bail!(
-            "index {i} is outside {} ({} records)",
-            dataset.name(),
-            dataset.len()
-        ),
-        (None, None) if dataset.len() == 1 => 0,
-        (None, None) => bail!(
-            "{} holds {} records: choose one with --id or --index",
-            dataset.name(),
-            dataset.len()
-        ),
-    };
-    let ecg = dataset.load(index)?;
+    let (model, explainer) = args.model.open(Some(&args.record))?;
+    let ecg = load_one_record(&args.record, &args.choice, &args.data_options)?;
     let settings = ExplainSettings {
         window_start_s: args.window_start_s,
         gradcam: (!args.no_gradcam).then(|| GradCamTarget {

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::common::{
+    DataOptions, ModelOptions, RecordChoice, TerminalProgress, file_stem, load_one_record,
+};
 
 use crate::delineate::{Delineation, DelineatorParams, delineate};
 use crate::figure::annotations::write_cluster_annotations;
@@ -17,7 +20,6 @@ use crate::figure::{
 };
 use crate::io::Dataset;
 use crate::model::LoadedModel;
-use crate::progress::{CancelToken, Progress, ProgressSink};
 use crate::record::{Ecg, LeadName};
 use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
 use crate::tlc::{Explainer, Explanation};
@@ -58,15 +60,13 @@ impl FormatArg {
 /// Arguments of `tlc figure`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The record: a WFDB header (`100.hea` or `100`), or a data set with `--id`.
+    /// The record: a record file (`100.hea` or `100`), or a data set with `--id` / `--index`.
     #[arg(required_unless_present = "data", conflicts_with = "data")]
     pub record: Option<PathBuf>,
-    /// Record id inside RECORD when RECORD is a data set.
-    #[arg(long, requires = "record")]
-    pub id: Option<String>,
-    /// Which PTB-XL copy to read (100 or 500 Hz); other data sets ignore it.
-    #[arg(long, value_enum, default_value = "500")]
-    pub ptbxl_rate: crate::cli::train::RateArg,
+    #[command(flatten)]
+    pub choice: RecordChoice,
+    #[command(flatten)]
+    pub data_options: DataOptions,
     /// Output file of a single figure; the format follows the extension (.svg, .png, .pdf).
     #[arg(long, requires = "record")]
     pub out: Option<PathBuf>,
@@ -87,12 +87,8 @@ pub struct Args {
     #[arg(long, requires = "data")]
     pub limit: Option<usize>,
 
-    /// Model weights (default: the bundled model).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Explainer fitted for the model (default: `<model stem>.explainer.safetensors` beside it).
-    #[arg(long)]
-    pub explainer: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelOptions,
     /// Grad-CAM target output, by index or name (default: the top predicted output).
     #[arg(long)]
     pub gradcam_output: Option<String>,
@@ -209,40 +205,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// Load one record: a WFDB header directly, or `--id` inside a data set.
-fn load_record(
-    path: &Path,
-    id: Option<&str>,
-    open: &crate::io::OpenOptions,
-) -> anyhow::Result<(Ecg, Option<PathBuf>)> {
-    let is_header = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("hea"));
-    if is_header && id.is_none() {
-        let ecg = crate::io::read_record(path)?;
-        return Ok((ecg, Some(path.to_path_buf())));
-    }
-    let ds = crate::io::open_dataset_with(path, open)?;
-    let index = match id {
-        Some(id) => (0..ds.len())
-            .find(|&i| ds.entry(i).is_some_and(|e| e.id == id))
-            .with_context(|| format!("{}: no record with id '{id}'", path.display()))?,
-        None if ds.len() == 1 => 0,
-        None => bail!(
-            "{} holds {} records: choose one with --id, or use --data for all",
-            path.display(),
-            ds.len()
-        ),
-    };
-    let ecg = ds.load(index)?;
-    let header = ecg
-        .meta
-        .source
-        .clone()
-        .filter(|p| p.extension().is_some_and(|e| e == "hea"));
-    Ok((ecg, header))
-}
-
 fn read_explanation(path: &Path) -> anyhow::Result<Explanation> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
@@ -263,20 +225,10 @@ struct Explaining {
 impl Explaining {
     fn open(args: &Args) -> anyhow::Result<Self> {
         let data = args.record.as_deref().or(args.data.as_deref());
-        let model_path = args
+        let (model, explainer) = args
             .model
-            .clone()
-            .unwrap_or_else(|| crate::paths::default_model_for(data));
-        let explainer_path = crate::paths::resolve_explainer(&model_path, args.explainer.clone());
-        let model = LoadedModel::open(&model_path).with_context(|| {
-            format!(
-                "opening model {} (use --no-explain to draw the record only)",
-                model_path.display()
-            )
-        })?;
-        let explainer = Explainer::load(&explainer_path)
-            .with_context(|| format!("opening explainer {}", explainer_path.display()))?;
-        explainer.check_model(&model)?;
+            .open(data)
+            .context("use --no-explain to draw the record only")?;
         let settings = ExplainSettings {
             gradcam: (!args.no_gradcam).then(|| GradCamTarget {
                 output: args
@@ -343,10 +295,7 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         .out
         .as_deref()
         .context("--out FILE.{svg,png,pdf} is required with a RECORD")?;
-    let open = crate::io::OpenOptions {
-        ptbxl_rate: args.ptbxl_rate.into(),
-    };
-    let (ecg, header) = load_record(record, args.id.as_deref(), &open)?;
+    let ecg = load_one_record(record, &args.choice, &args.data_options)?;
     let (explanation, names) = if let Some(path) = &args.explanation {
         (Some(read_explanation(path)?), args.cluster_names.clone())
     } else if args.no_explain {
@@ -379,7 +328,11 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         let ex = explanation
             .as_ref()
             .context("--annotations needs an explanation (clusters to write)")?;
-        let header = header
+        let header = ecg
+            .meta
+            .source
+            .clone()
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("hea")))
             .context("--annotations needs a WFDB record (the .tlc file goes beside its header)")?;
         let path = write_cluster_annotations(
             &header,
@@ -391,37 +344,6 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
-}
-
-/// A file name from a record id (ids may hold path separators, e.g. PTB-XL's `records500/...`).
-fn file_stem(id: &str) -> String {
-    let s: String = id
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() { "record".into() } else { s }
-}
-
-/// A progress bar that also carries the Ctrl-C flag.
-struct BarSink {
-    bar: ProgressBar,
-    cancel: CancelToken,
-}
-
-impl ProgressSink for BarSink {
-    fn report(&self, p: Progress) {
-        self.bar.set_length(p.total as u64);
-        self.bar.set_position(p.done as u64);
-    }
-    fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
 }
 
 /// Indices of the data set's records carrying `label` (all when `None`), at most `limit`.
@@ -448,10 +370,7 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         .out_dir
         .as_deref()
         .context("--out-dir is required with --data")?;
-    let open = crate::io::OpenOptions {
-        ptbxl_rate: args.ptbxl_rate.into(),
-    };
-    let ds: Arc<dyn Dataset> = Arc::from(crate::io::open_dataset_with(data, &open)?);
+    let ds: Arc<dyn Dataset> = Arc::from(args.data_options.open(data)?);
     let indices = select_records(ds.as_ref(), args.label.as_deref(), args.limit);
     if indices.is_empty() {
         bail!(
@@ -474,17 +393,6 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         })
         .collect();
 
-    let cancel = CancelToken::new();
-    {
-        let cancel = cancel.clone();
-        // A second handler cannot be installed (e.g. in tests): then Ctrl-C just stops.
-        let _ = ctrlc::set_handler(move || cancel.cancel());
-    }
-    let bar = ProgressBar::new(ids.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} figures [{bar:40}] {pos}/{len} ({eta} left) {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
     let explaining = if args.no_explain {
         None
     } else {
@@ -494,7 +402,7 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         .as_ref()
         .map(|e| e.cluster_names.clone())
         .or_else(|| args.cluster_names.clone());
-    let sink = BarSink { bar, cancel };
+    let sink = TerminalProgress::new("figures");
     let ext = args.format.extension();
     let summary = run_batch(&ids, "figures", &sink, |k| -> anyhow::Result<PathBuf> {
         let ecg = ds.load(indices[k])?;
@@ -513,7 +421,7 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         export_figure(&path, &input, spec, args.overwrite)?;
         Ok(path)
     });
-    sink.bar.finish_and_clear();
+    sink.finish();
     for f in &summary.failures {
         eprintln!("failed: {}: {}", f.id, f.message);
     }

@@ -1,16 +1,11 @@
 //! `tlc fit`: fit time-localized clusters over a corpus and write an explainer.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
-use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::bail;
 
+use crate::cli::common::{DataOptions, ModelOptions, TerminalProgress, refuse_existing};
 use crate::dsp::Preprocessing;
-use crate::io::ptbxl::PtbxlRate;
-use crate::io::{OpenOptions, open_dataset_with};
-use crate::model::LoadedModel;
-use crate::progress::{CancelToken, Progress, ProgressSink};
 use crate::tlc::cluster::{ClusterSettings, Temperature};
 use crate::tlc::features::{Alignment, FeatureSettings, RecordNormalisation};
 use crate::tlc::fit::{FitSettings, fit_explainer};
@@ -18,9 +13,10 @@ use crate::tlc::fit::{FitSettings, fit_explainer};
 /// Arguments of `tlc fit`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model weights (safetensors, config JSON beside them); default: the bundled model.
-    #[arg(long, default_value_os_t = crate::paths::default_model())]
-    pub model: PathBuf,
+    /// Model weights (.safetensors with its .json config beside it). Default: the bundled model
+    /// for the data (the synthetic-data model for sample_data/, the PTB-XL model otherwise).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Data set: PTB-XL folder, folder of WFDB records, CODE-15% HDF5, or one record.
     #[arg(long)]
     pub data: PathBuf,
@@ -61,9 +57,8 @@ pub struct Args {
     /// Fixed soft-assignment temperature instead of the median nearest squared distance.
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Which PTB-XL copy to read (100 or 500 Hz); other data sets ignore it.
-    #[arg(long, value_enum, default_value = "500")]
-    pub ptbxl_rate: crate::cli::train::RateArg,
+    #[command(flatten)]
+    pub data_options: DataOptions,
     /// Use only the first N records of the data set.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -80,75 +75,15 @@ pub struct Args {
     pub overwrite: bool,
 }
 
-/// A terminal progress bar; Ctrl-C sets the cancel flag the core checks.
-pub(crate) struct BarProgress {
-    bar: ProgressBar,
-    stage: Mutex<String>,
-    cancel: CancelToken,
-}
-
-impl BarProgress {
-    pub(crate) fn new() -> Self {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{msg:28} [{bar:40}] {pos}/{len} ({elapsed}, eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        let cancel = CancelToken::new();
-        let flag = cancel.clone();
-        // Only one handler per process; if one is already set, Ctrl-C keeps its default.
-        let _ = ctrlc::set_handler(move || flag.cancel());
-        BarProgress {
-            bar,
-            stage: Mutex::new(String::new()),
-            cancel,
-        }
-    }
-
-    pub(crate) fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
-}
-
-impl ProgressSink for BarProgress {
-    fn report(&self, p: Progress) {
-        if let Ok(mut stage) = self.stage.lock()
-            && *stage != p.stage
-        {
-            self.bar.set_message(p.stage.clone());
-            self.bar.reset_eta();
-            *stage = p.stage;
-        }
-        self.bar.set_length(p.total as u64);
-        self.bar.set_position(p.done as u64);
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (arrays, json) = crate::tlc::Explainer::file_paths(&args.out);
-    if !args.overwrite {
-        for p in [&arrays, &json] {
-            if p.exists() {
-                bail!(
-                    "{} already exists (pass --overwrite to replace it)",
-                    p.display()
-                );
-            }
-        }
+    refuse_existing([arrays.as_path(), json.as_path()], args.overwrite)?;
+    let model = ModelOptions {
+        model: args.model.clone(),
+        explainer: None,
     }
-    let model = LoadedModel::open(&args.model)
-        .with_context(|| format!("opening model {}", args.model.display()))?;
-    let ptbxl_rate = match args.ptbxl_rate {
-        crate::cli::train::RateArg::Hz100 => PtbxlRate::Hz100,
-        crate::cli::train::RateArg::Hz500 => PtbxlRate::Hz500,
-    };
-    let dataset = open_dataset_with(&args.data, &OpenOptions { ptbxl_rate })
-        .with_context(|| format!("opening data set {}", args.data.display()))?;
+    .open_model(Some(&args.data))?;
+    let dataset = args.data_options.open(&args.data)?;
     let n = args.limit.map_or(dataset.len(), |l| l.min(dataset.len()));
     if n == 0 {
         bail!("data set {} has no records", args.data.display());
@@ -185,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         model.name
     );
     let indices: Vec<usize> = (0..n).collect();
-    let progress = BarProgress::new();
+    let progress = TerminalProgress::new("fitting");
     let result = fit_explainer(&model, dataset.as_ref(), &indices, &settings, &progress);
     progress.finish();
     let explainer = result?;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::io::{self, OpenOptions, PtbxlRate};
+use crate::cli::common::DataOptions;
+use crate::io::{self, Dataset};
 use crate::record::Ecg;
 
 /// Arguments of `tlc info`.
@@ -16,45 +17,26 @@ pub struct Args {
     /// A WFDB record (`.hea`, or its name without extension), a PTB-XL folder, a folder of WFDB
     /// records, or a CODE-15%-layout `.hdf5` file.
     pub path: PathBuf,
-    /// For PTB-XL: which copy to describe (100 or 500 Hz).
-    #[arg(long, default_value_t = 500)]
-    pub ptbxl_hz: u32,
+    #[command(flatten)]
+    pub data_options: DataOptions,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let rate = match args.ptbxl_hz {
-        100 => PtbxlRate::Hz100,
-        500 => PtbxlRate::Hz500,
-        other => anyhow::bail!("--ptbxl-hz must be 100 or 500, not {other}"),
-    };
-    print!(
-        "{}",
-        describe(&args.path, &OpenOptions { ptbxl_rate: rate })?
-    );
+    print!("{}", describe(&args.path, &args.data_options)?);
     Ok(())
 }
 
-/// The record's `.hea` path if `path` names a single WFDB record.
-fn record_header(path: &Path) -> Option<PathBuf> {
-    if path.is_file() && path.extension().is_some_and(|e| e == "hea") {
-        return Some(path.to_path_buf());
-    }
-    if !path.exists() {
-        let mut with_hea = path.as_os_str().to_owned();
-        with_hea.push(".hea");
-        let with_hea = PathBuf::from(with_hea);
-        if with_hea.is_file() {
-            return Some(with_hea);
-        }
-    }
-    None
-}
-
-/// The text `tlc info` prints.
-pub fn describe(path: &Path, opts: &OpenOptions) -> anyhow::Result<String> {
-    match record_header(path) {
-        Some(hea) => describe_record(&hea),
-        None => describe_dataset(path, opts),
+/// The text `tlc info` prints: a record file (any format `io::open_dataset` reads) is
+/// described as a record, a folder or a multi-record file as a data set.
+pub fn describe(path: &Path, data: &DataOptions) -> anyhow::Result<String> {
+    let ds = data
+        .open(path)
+        .with_context(|| format!("cannot open {} as a record or a data set", path.display()))?;
+    if ds.len() == 1 && !path.is_dir() {
+        let ecg = ds.load(0)?;
+        describe_record(&ecg, path)
+    } else {
+        describe_dataset(ds.as_ref(), path)
     }
 }
 
@@ -83,21 +65,32 @@ fn push_meta(out: &mut String, ecg: &Ecg) {
     }
 }
 
-fn describe_record(hea: &Path) -> anyhow::Result<String> {
-    let header = io::read_header(hea)?;
-    let ecg = io::read_record(hea)?;
+fn describe_record(ecg: &Ecg, path: &Path) -> anyhow::Result<String> {
+    let source = ecg.meta.source.clone().unwrap_or_else(|| path.to_path_buf());
     let mut out = String::new();
-    let _ = writeln!(out, "record:    {} ({})", ecg.meta.id, hea.display());
+    let _ = writeln!(out, "record:    {} ({})", ecg.meta.id, source.display());
     let leads: Vec<&str> = ecg.leads.iter().map(|l| l.as_str()).collect();
     let _ = writeln!(out, "leads:     {} ({})", ecg.n_leads(), leads.join(", "));
     let _ = writeln!(out, "rate:      {} Hz", ecg.fs_hz);
     let _ = writeln!(out, "duration:  {:.3} s", ecg.duration_s());
     let _ = writeln!(out, "samples:   {}", ecg.n_samples());
-    let formats: std::collections::BTreeSet<u16> =
-        header.signals.iter().map(|s| s.format).collect();
-    let _ = writeln!(out, "format:    {formats:?} (checksums verified)");
-    push_meta(&mut out, &ecg);
-    if !header.comments.is_empty() {
+    let wfdb_header = source
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("hea"))
+        .then(|| io::read_header(&source))
+        .transpose()?;
+    if let Some(header) = &wfdb_header {
+        let formats: std::collections::BTreeSet<u16> =
+            header.signals.iter().map(|s| s.format).collect();
+        let formats: Vec<String> = formats.iter().map(u16::to_string).collect();
+        let _ = writeln!(
+            out,
+            "format:    WFDB format {} (checksums verified)",
+            formats.join(", ")
+        );
+    }
+    push_meta(&mut out, ecg);
+    if let Some(header) = wfdb_header.filter(|h| !h.comments.is_empty()) {
         let _ = writeln!(out, "comments:");
         for c in &header.comments {
             let _ = writeln!(out, "  # {c}");
@@ -106,9 +99,7 @@ fn describe_record(hea: &Path) -> anyhow::Result<String> {
     Ok(out)
 }
 
-fn describe_dataset(path: &Path, opts: &OpenOptions) -> anyhow::Result<String> {
-    let ds = io::open_dataset_with(path, opts)
-        .with_context(|| format!("cannot open {} as a record or a data set", path.display()))?;
+fn describe_dataset(ds: &dyn Dataset, path: &Path) -> anyhow::Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "data set:  {}", ds.name());
     let _ = writeln!(out, "path:      {}", path.display());

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use rayon::prelude::*;
 
+use crate::cli::common::{DataOptions, TerminalProgress, read_settings_json, refuse_existing};
 use crate::delineate::{DelineatorParams, delineate};
 use crate::measure::export::{BEAT_COLUMNS, RECORD_COLUMNS, beat_rows, csv_text, record_row};
 use crate::measure::{MeasureParams, Measurements, QtcFormula, measure};
@@ -18,6 +19,8 @@ pub struct Args {
     /// Every record of a data set (PTB-XL folder, WFDB folder, CODE-15% HDF5).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data_options: DataOptions,
     /// Output CSV: one row per record, or per beat with --beats.
     #[arg(long)]
     pub out: PathBuf,
@@ -36,15 +39,8 @@ pub struct Args {
 }
 
 fn read_params(args: &Args) -> anyhow::Result<MeasureParams> {
-    let mut params: MeasureParams = match &args.params {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{}: not valid measurement settings", path.display()))?
-        }
-        None => MeasureParams::default(),
-    };
+    let mut params: MeasureParams =
+        read_settings_json(args.params.as_deref(), "measurement settings")?;
     params.qtc_formula = args.qtc;
     params.validate()?;
     Ok(params)
@@ -52,19 +48,13 @@ fn read_params(args: &Args) -> anyhow::Result<MeasureParams> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let params = read_params(&args)?;
-    if args.out.exists() && !args.overwrite {
-        bail!(
-            "{} already exists (use --overwrite to replace it)",
-            args.out.display()
-        );
-    }
+    refuse_existing([args.out.as_path()], args.overwrite)?;
     let (path, single) = match (&args.record, &args.data) {
         (Some(r), _) => (r, true),
         (None, Some(d)) => (d, false),
         (None, None) => bail!("give a RECORD or --data"),
     };
-    let dataset =
-        crate::io::open_dataset(path).with_context(|| format!("opening {}", path.display()))?;
+    let dataset = args.data_options.open(path)?;
     if single && dataset.len() != 1 {
         bail!(
             "{} holds {} records: use --data for a data set",
@@ -72,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             dataset.len()
         );
     }
-    let bar = indicatif::ProgressBar::new(dataset.len() as u64);
+    let bar = TerminalProgress::counting("measuring", dataset.len());
     let delineator = DelineatorParams::default();
     let results: Vec<anyhow::Result<Measurements>> = (0..dataset.len())
         .into_par_iter()
@@ -81,11 +71,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let d = delineate(&ecg, &delineator)
                 .with_context(|| format!("delineating {}", ecg.meta.id))?;
             let m = measure(&ecg, &d, &params)?;
-            bar.inc(1);
+            bar.inc();
             Ok(m)
         })
         .collect();
-    bar.finish_and_clear();
+    bar.finish();
     let mut rows = Vec::new();
     let mut failed = 0;
     for r in results {

@@ -1,4 +1,5 @@
-//! The `tlc` command: headless batch work, and the app when called with no subcommand.
+//! The `tlc` command's batch subcommands; `src/main.rs` opens the app when called with no
+//! subcommand or with `open`.
 //!
 //! Each subcommand lives in its own file with an `Args` struct and a `run` function.
 
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod align;
 pub mod audit;
+pub mod common;
 pub mod delineate;
 pub mod evaluate;
 pub mod explain;
@@ -71,28 +73,36 @@ fn die_quietly_on_closed_pipe() {
     }
 }
 
-/// Entry point of the `tlc` binary.
-pub fn main() -> ExitCode {
+/// Sets up logging and parses the command line (the binary's first step).
+pub fn parse() -> Cli {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
-    if !matches!(cli.command, None | Some(Command::Open(_))) {
-        die_quietly_on_closed_pipe();
+    Cli::parse()
+}
+
+/// Runs one batch subcommand. The desktop app (`open`, or no subcommand) is started by the
+/// binary (`src/main.rs`), which alone knows whether it was built with the `gui` feature.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    die_quietly_on_closed_pipe();
+    match command {
+        Command::Open(_) => {
+            anyhow::bail!("`tlc open` starts the desktop app: run it from the `tlc` binary")
+        }
+        Command::Info(a) => info::run(a),
+        Command::Synth(a) => synth::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Fit(a) => fit::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Delineate(a) => delineate::run(a),
+        Command::Measure(a) => measure::run(a),
+        Command::Align(a) => align::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
+        Command::Audit(a) => audit::run(a),
+        Command::Figure(a) => figure::run(a),
     }
-    let result = match cli.command {
-        None => crate::app::run(crate::app::Launch::default()),
-        Some(Command::Open(a)) => open::run(a),
-        Some(Command::Info(a)) => info::run(a),
-        Some(Command::Synth(a)) => synth::run(a),
-        Some(Command::Train(a)) => train::run(a),
-        Some(Command::Fit(a)) => fit::run(a),
-        Some(Command::Explain(a)) => explain::run(a),
-        Some(Command::Delineate(a)) => delineate::run(a),
-        Some(Command::Measure(a)) => measure::run(a),
-        Some(Command::Align(a)) => align::run(a),
-        Some(Command::Evaluate(a)) => evaluate::run(a),
-        Some(Command::Audit(a)) => audit::run(a),
-        Some(Command::Figure(a)) => figure::run(a),
-    };
+}
+
+/// The process's exit code; an error is printed with its causes, each once.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -1,8 +1,8 @@
-//! `tlc open`: the desktop app on a given record, folder or data set.
+//! `tlc open`: the desktop app on a given record, folder or data set (started by `src/main.rs`).
 
 use std::path::PathBuf;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct Args {
     /// A WFDB record (.hea), a folder of records, a PTB-XL folder or a CODE-15% HDF5 file.
     pub path: Option<PathBuf>,
@@ -12,12 +12,4 @@ pub struct Args {
     /// Explainer file; default: `<model stem>.explainer.safetensors` beside the model.
     #[arg(long)]
     pub explainer: Option<PathBuf>,
-}
-
-pub fn run(args: Args) -> anyhow::Result<()> {
-    crate::app::run(crate::app::Launch {
-        path: args.path,
-        model: args.model,
-        explainer: args.explainer,
-    })
 }

@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::progress::{CancelToken, Progress, ProgressSink};
+use crate::cli::common::TerminalProgress;
 use crate::synth::write::{WriteSettings, write_dataset};
 use crate::synth::{ClassProbabilities, Powerline, SynthParams};
 
@@ -61,22 +60,6 @@ pub struct Args {
     pub no_code15: bool,
 }
 
-/// Progress bar + Ctrl-C for the core's progress reports.
-struct BarSink {
-    bar: ProgressBar,
-    cancel: CancelToken,
-}
-
-impl ProgressSink for BarSink {
-    fn report(&self, progress: Progress) {
-        self.bar.set_length(progress.total as u64);
-        self.bar.set_position(progress.done as u64);
-    }
-    fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let params = SynthParams {
         n_records: args.n_records,
@@ -104,22 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..Default::default()
     };
 
-    let cancel = CancelToken::new();
-    let on_ctrl_c = cancel.clone();
-    if let Err(e) = ctrlc::set_handler(move || on_ctrl_c.cancel()) {
-        log::warn!("Ctrl-C will not stop cleanly: {e}");
-    }
-    let bar = ProgressBar::new(params.n_records as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({elapsed}, eta {eta})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message("synth");
-    let sink = BarSink { bar, cancel };
+    let sink = TerminalProgress::new("synth");
     let summary = write_dataset(&params, &args.out, &settings, &sink)
         .with_context(|| format!("writing the synthetic data set to {}", args.out.display()))?;
-    sink.bar.finish_and_clear();
+    sink.finish();
 
     let counts: Vec<String> = summary
         .class_counts

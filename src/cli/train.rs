@@ -6,17 +6,17 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use candle_core::DType;
 use clap::ValueEnum;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::cli::common::{DataOptions, TerminalProgress};
 use crate::dsp::{PreprocessSettings, prepare};
-use crate::io::{Dataset, OpenOptions, PtbxlRate, RecordEntry, open_dataset_with};
+use crate::io::{Dataset, RecordEntry};
 use crate::model::train::{
     CvParams, LrSchedule, TrainParams, TrainingSet, accuracy, cross_validate, exact_match,
     macro_auroc, metric_name, task_metric, train, write_oof_csv,
 };
 use crate::model::{ModelConfig, ModelError, Task, default_device};
-use crate::progress::{CancelToken, Progress, ProgressSink};
+use crate::progress::{Progress, ProgressSink};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TaskArg {
@@ -41,23 +41,6 @@ pub enum DtypeArg {
     Bf16,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RateArg {
-    #[value(name = "100")]
-    Hz100,
-    #[value(name = "500")]
-    Hz500,
-}
-
-impl From<RateArg> for PtbxlRate {
-    fn from(rate: RateArg) -> Self {
-        match rate {
-            RateArg::Hz100 => PtbxlRate::Hz100,
-            RateArg::Hz500 => PtbxlRate::Hz500,
-        }
-    }
-}
-
 /// Arguments of `tlc train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -70,9 +53,9 @@ pub struct Args {
     pub synth: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub synth_seed: u64,
-    /// Which PTB-XL copy to read (records are resampled to the model's rate).
-    #[arg(long, value_enum, default_value = "500")]
-    pub ptbxl_rate: RateArg,
+    /// Records are resampled to the model's rate.
+    #[command(flatten)]
+    pub data_options: DataOptions,
     /// Overrides the config's task.
     #[arg(long, value_enum)]
     pub task: Option<TaskArg>,
@@ -128,32 +111,6 @@ pub struct Args {
     pub save_dtype: DtypeArg,
 }
 
-/// An indicatif bar behind the core's progress trait; Ctrl-C sets the cancel token.
-struct BarSink {
-    bar: ProgressBar,
-    cancel: CancelToken,
-}
-
-impl ProgressSink for BarSink {
-    fn report(&self, p: Progress) {
-        self.bar.set_length(p.total as u64);
-        self.bar.set_position(p.done as u64);
-        self.bar.set_message(p.stage);
-    }
-    fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-}
-
-fn bar() -> ProgressBar {
-    let bar = ProgressBar::new(1);
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed}<{eta}] {msg}")
-    {
-        bar.set_style(style);
-    }
-    bar
-}
-
 /// The training target of one record, or `None` when the record has none for this task.
 pub fn target_for(entry: &RecordEntry, task: Task, class_names: &[String]) -> Option<Vec<f32>> {
     match task {
@@ -184,7 +141,7 @@ fn load_set(
     config: &ModelConfig,
     settings: &PreprocessSettings,
     folds: Option<u32>,
-    progress: &BarSink,
+    progress: &TerminalProgress,
 ) -> anyhow::Result<(TrainingSet, usize)> {
     let spec = config.input_spec();
     let n = ds.len();
@@ -241,7 +198,9 @@ fn command_line() -> String {
         .join(" ")
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// The architecture from `--config`, with the task and outputs the command line and the data
+/// set give it.
+fn read_config(args: &Args, ds: &dyn Dataset) -> anyhow::Result<ModelConfig> {
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
     let mut config: ModelConfig = serde_json::from_str(&text)
@@ -253,24 +212,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             TaskArg::Regression => Task::Regression,
         };
     }
-    let ds: Box<dyn Dataset> = match (&args.data, args.synth) {
-        (Some(path), _) => {
-            let ptbxl_rate = match args.ptbxl_rate {
-                RateArg::Hz100 => PtbxlRate::Hz100,
-                RateArg::Hz500 => PtbxlRate::Hz500,
-            };
-            open_dataset_with(path, &OpenOptions { ptbxl_rate })?
-        }
-        (None, Some(n)) => {
-            let params = crate::synth::SynthParams {
-                n_records: n,
-                seed: args.synth_seed,
-                ..Default::default()
-            };
-            Box::new(crate::synth::SyntheticDataset::new(params)?)
-        }
-        (None, None) => bail!("give --data or --synth"),
-    };
     if config.class_names.is_empty() {
         config.class_names = match config.task {
             Task::Regression => vec!["age".to_string()],
@@ -281,6 +222,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config
         .validate()
         .map_err(|m| anyhow::anyhow!("{}: {m}", args.config.display()))?;
+    Ok(config)
+}
+
+/// `--data`, or `--synth` records generated in memory.
+fn open_training_data(args: &Args) -> anyhow::Result<Box<dyn Dataset>> {
+    Ok(match (&args.data, args.synth) {
+        (Some(path), _) => args.data_options.open(path)?,
+        (None, Some(n)) => {
+            let params = crate::synth::SynthParams {
+                n_records: n,
+                seed: args.synth_seed,
+                ..Default::default()
+            };
+            Box::new(crate::synth::SyntheticDataset::new(params)?)
+        }
+        (None, None) => bail!("give --data or --synth"),
+    })
+}
+
+fn train_params(args: &Args) -> anyhow::Result<TrainParams> {
     let schedule = match args.schedule {
         ScheduleArg::Cosine => LrSchedule::Cosine { min_factor: 0.01 },
         ScheduleArg::Step => LrSchedule::Step {
@@ -305,24 +266,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         init_weights: args.init.clone(),
     };
     params.validate()?;
+    Ok(params)
+}
 
-    let cancel = CancelToken::new();
-    {
-        let cancel = cancel.clone();
-        ctrlc::set_handler(move || cancel.cancel()).context("installing the Ctrl-C handler")?;
-    }
-    let sink = BarSink {
-        bar: bar(),
-        cancel: cancel.clone(),
-    };
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let ds = open_training_data(&args)?;
+    let mut config = read_config(&args, ds.as_ref())?;
+    let params = train_params(&args)?;
     // The filtering becomes part of the model: recorded in its config.
     let mut preprocessing = config.preprocessing();
     preprocessing.remove_baseline |= args.remove_baseline;
     let settings = preprocessing.settings(None);
     config.preprocessing = Some(preprocessing);
     let t0 = std::time::Instant::now();
-    let (set, skipped) = load_set(ds.as_ref(), &config, &settings, args.folds, &sink)?;
-    sink.bar.finish_and_clear();
+    let loading = TerminalProgress::new("loading records");
+    let loaded = load_set(ds.as_ref(), &config, &settings, args.folds, &loading);
+    loading.finish();
+    let (set, skipped) = loaded?;
     println!(
         "{}: {} records prepared ({} without a target skipped) in {:.1} s",
         ds.name(),
@@ -330,10 +290,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         skipped,
         t0.elapsed().as_secs_f64()
     );
-    let device = default_device();
-    let command = command_line();
     let mut description = format!(
-        "Trained by `{command}` on {} ({} records; {} x {} at {} Hz; blocks {:?}, kernel {}).",
+        "Trained by `{}` on {} ({} records; {} x {} at {} Hz; blocks {:?}, kernel {}).",
+        command_line(),
         ds.name(),
         set.len(),
         config.input_channels,
@@ -342,45 +301,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.blocks_dim,
         config.kernel_size
     );
-
     if let Some(k) = args.folds {
-        let sink = BarSink {
-            bar: bar(),
-            cancel: cancel.clone(),
-        };
-        let cv = CvParams {
-            train: params.clone(),
-            fold_models: args.save_fold_models.then(|| args.out.clone()),
-        };
-        let t = std::time::Instant::now();
-        let outcome = cross_validate(&config, &set, &cv, &device, &sink);
-        sink.bar.finish_and_clear();
-        let outcome = match outcome {
-            Err(ModelError::Cancelled) => bail!("cancelled during cross-validation"),
-            other => other?,
-        };
-        let oof_path = args.oof.clone().unwrap_or_else(|| {
-            let stem = args
-                .out
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("model");
-            args.out.with_file_name(format!("{stem}.oof.csv"))
-        });
-        write_oof_csv(&oof_path, &set, &outcome.oof, &config.class_names)?;
-        let summary = cv_summary(config.task, &outcome.oof, &set.targets);
-        println!(
-            "{k}-fold cross-validation ({:.0} s): {summary}; out-of-fold predictions in {}",
-            t.elapsed().as_secs_f64(),
-            oof_path.display()
-        );
-        for (fold, best_epoch, history) in &outcome.per_fold {
-            println!(
-                "  fold {fold}: best epoch {} of {}",
-                best_epoch + 1,
-                history.len()
-            );
-        }
+        let summary = run_cross_validation(&args, &config, &set, &params, k)?;
         description.push_str(&format!(
             " {k}-fold cross-validation on the data set's folds (out-of-fold): {summary}."
         ));
@@ -388,7 +310,63 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             return Ok(());
         }
     }
+    train_final_model(&args, config, &set, &params, description)
+}
 
+/// One model per fold, their out-of-fold outputs written to `--oof`; returns the summary line.
+fn run_cross_validation(
+    args: &Args,
+    config: &ModelConfig,
+    set: &TrainingSet,
+    params: &TrainParams,
+    k: u32,
+) -> anyhow::Result<String> {
+    let cv = CvParams {
+        train: params.clone(),
+        fold_models: args.save_fold_models.then(|| args.out.clone()),
+    };
+    let t = std::time::Instant::now();
+    let progress = TerminalProgress::new("cross-validation");
+    let outcome = cross_validate(config, set, &cv, &default_device(), &progress);
+    progress.finish();
+    let outcome = match outcome {
+        Err(ModelError::Cancelled) => bail!("cancelled during cross-validation"),
+        other => other?,
+    };
+    let oof_path = args.oof.clone().unwrap_or_else(|| {
+        let stem = args
+            .out
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model");
+        args.out.with_file_name(format!("{stem}.oof.csv"))
+    });
+    write_oof_csv(&oof_path, set, &outcome.oof, &config.class_names)?;
+    let summary = cv_summary(config.task, &outcome.oof, &set.targets);
+    println!(
+        "{k}-fold cross-validation ({:.0} s): {summary}; out-of-fold predictions in {}",
+        t.elapsed().as_secs_f64(),
+        oof_path.display()
+    );
+    for (fold, best_epoch, history) in &outcome.per_fold {
+        println!(
+            "  fold {fold}: best epoch {} of {}",
+            best_epoch + 1,
+            history.len()
+        );
+    }
+    Ok(summary)
+}
+
+/// The model written to `--out`: trained on every fold but the validation fold, which decides
+/// early stopping.
+fn train_final_model(
+    args: &Args,
+    mut config: ModelConfig,
+    set: &TrainingSet,
+    params: &TrainParams,
+    mut description: String,
+) -> anyhow::Result<()> {
     let val_fold = args
         .val_fold
         .or_else(|| set.folds.iter().copied().max())
@@ -401,23 +379,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         val_idx.len()
     ));
     config.description = Some(description);
-    let sink = BarSink {
-        bar: bar(),
-        cancel: cancel.clone(),
-    };
+    let progress = TerminalProgress::new("training");
     let t = std::time::Instant::now();
     let outcome = train(
         &config,
-        &set,
+        set,
         &train_idx,
         &val_idx,
-        &params,
+        params,
         Some(&args.out),
-        &device,
+        &default_device(),
         "final",
-        &sink,
+        &progress,
     );
-    sink.bar.finish_and_clear();
+    progress.finish();
     let outcome = match outcome {
         Err(ModelError::Cancelled) => {
             bail!("cancelled before the first epoch ended; nothing saved")

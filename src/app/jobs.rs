@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::analysis::{AnalysisSteps, ExplainWith, RecordAnalysis, analyse_record};
 use crate::delineate::Delineation;
 use crate::io::Dataset;
 use crate::model::LoadedModel;
@@ -35,6 +36,9 @@ pub struct AnalysedRecord {
     pub delineation: Option<Arc<Delineation>>,
     /// P/PR/QRS/ST/T/TP label of every sample, from the fused beats of `delineation`.
     pub segment_labels: Option<Arc<Vec<crate::delineate::SegmentLabel>>>,
+    /// Names of the clusters of `explanation`, from the explainer that explained it (`None`
+    /// for a record explained elsewhere: the loaded explainer names it then).
+    pub cluster_names: Option<Vec<String>>,
     pub problems: Vec<String>,
 }
 
@@ -47,6 +51,7 @@ impl AnalysedRecord {
             explanation: None,
             delineation: None,
             segment_labels: None,
+            cluster_names: None,
             problems: Vec::new(),
         }
     }
@@ -247,7 +252,8 @@ fn load_models(
     })
 }
 
-/// Explain and delineate a loaded record with what the context provides.
+/// Explain and delineate a loaded record with what the context provides
+/// ([`crate::analysis::analyse_record`]); a failed step becomes one of the record's problems.
 fn analyse(
     ecg: Arc<Ecg>,
     index: Option<usize>,
@@ -259,31 +265,37 @@ fn analyse(
         done: 1,
         total: 2,
     });
-    let mut problems = Vec::new();
-    let explanation = match (&analysis.model, &analysis.explainer) {
-        (Some(model), Some(explainer)) => {
-            match explain_record(model, explainer, &ecg, &analysis.explain) {
-                Ok(ex) => Some(Arc::new(ex)),
-                Err(err) => {
-                    problems.push(format!("explaining {}: {err}", ecg.meta.id));
-                    None
-                }
-            }
-        }
+    let explain = match (&analysis.model, &analysis.explainer) {
+        (Some(model), Some(explainer)) => Some(ExplainWith {
+            model,
+            explainer,
+            settings: &analysis.explain,
+        }),
         _ => None,
     };
-    let mut record = AnalysedRecord {
-        explanation,
-        problems,
-        ..AnalysedRecord::plain(ecg, index)
+    let steps = AnalysisSteps {
+        explain,
+        delineate: analysis.delineate.as_ref(),
     };
-    if let Some(params) = &analysis.delineate {
-        match crate::delineate::delineate(&record.ecg, params) {
-            Ok(d) => record = record.with_delineation(d),
-            Err(err) => record
-                .problems
-                .push(format!("delineating {}: {err}", record.ecg.meta.id)),
+    let RecordAnalysis {
+        explanation,
+        cluster_names,
+        delineation,
+    } = analyse_record(&ecg, steps);
+    let id = ecg.meta.id.clone();
+    let mut record = AnalysedRecord::plain(ecg, index);
+    match explanation {
+        Some(Ok(ex)) => {
+            record.explanation = Some(Arc::new(ex));
+            record.cluster_names = cluster_names;
         }
+        Some(Err(err)) => record.problems.push(format!("explaining {id}: {err}")),
+        None => {}
+    }
+    match delineation {
+        Some(Ok(d)) => record = record.with_delineation(d),
+        Some(Err(err)) => record.problems.push(format!("delineating {id}: {err}")),
+        None => {}
     }
     record
 }

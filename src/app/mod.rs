@@ -858,8 +858,12 @@ impl TlcApp {
         });
     }
 
-    /// Cluster names for legends: "C3 QRS" from the explainer's descriptions, else "C3".
+    /// Cluster names for legends: "C3 QRS" from the explainer's descriptions, else "C3". The
+    /// record's own names (from the explainer that explained it) come first.
     fn cluster_names(&self) -> Vec<String> {
+        if let Some(names) = self.current.as_ref().and_then(|c| c.cluster_names.as_ref()) {
+            return names.clone();
+        }
         let k = self
             .current
             .as_ref()

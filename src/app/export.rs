@@ -6,32 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use egui::{ColorImage, RichText, TextureHandle, Ui};
-use serde::{Deserialize, Serialize};
 
 use crate::delineate::Delineation;
 use crate::figure::{FigureInput, FigureSpec, Layout, PageSize};
 use crate::record::Ecg;
 use crate::tlc::Explanation;
 
+pub use super::settings::ExportFormat;
 use super::settings::{Settings, ViewLayout};
-
-/// Figure file formats offered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ExportFormat {
-    Svg,
-    Png,
-    Pdf,
-}
-
-impl ExportFormat {
-    pub fn extension(self) -> &'static str {
-        match self {
-            ExportFormat::Svg => "svg",
-            ExportFormat::Png => "png",
-            ExportFormat::Pdf => "pdf",
-        }
-    }
-}
 
 /// Owned copies of what a figure shows, so it can be rendered on the worker.
 #[derive(Clone)]

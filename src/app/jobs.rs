@@ -12,9 +12,9 @@ use crate::model::LoadedModel;
 use crate::progress::{Progress, ProgressSink};
 use crate::record::Ecg;
 use crate::tlc::pipeline::{ExplainSettings, explain_record};
-use crate::tlc::{Explainer, Explanation, FitSettings, fit_explainer};
+use crate::tlc::{Explainer, Explanation, fit_explainer};
 
-use super::worker::{Job, JobOutput};
+use super::worker::Task;
 
 /// The models and settings a record is analysed with (shared, read-only, cheap to clone).
 #[derive(Clone, Default)]
@@ -86,7 +86,137 @@ pub struct DatasetExplained {
     pub cancelled: bool,
 }
 
-pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
+/// Work the UI can ask for. Each variant is run by [`run`].
+pub enum Job {
+    /// Open a record, a folder or a data set (index only; records load lazily).
+    OpenDataset { path: PathBuf },
+    /// Load one record of an opened data set and analyse it with what is available.
+    LoadRecord {
+        dataset: Arc<dyn Dataset>,
+        index: usize,
+        analysis: AnalysisContext,
+    },
+    /// Analyse a record that is already in memory (e.g. after the model or settings changed).
+    Analyse {
+        ecg: Arc<Ecg>,
+        index: Option<usize>,
+        analysis: AnalysisContext,
+    },
+    /// Open a model (weights + config) and optionally its explainer.
+    LoadModels {
+        model: PathBuf,
+        explainer: Option<PathBuf>,
+    },
+    /// Fit a new explainer on records of a data set.
+    Fit {
+        model: Arc<crate::model::LoadedModel>,
+        dataset: Arc<dyn Dataset>,
+        indices: Vec<usize>,
+        settings: crate::tlc::FitSettings,
+    },
+    /// Render a figure to an image (export preview, clipboard).
+    RenderFigure {
+        source: super::export::FigureSource,
+        spec: crate::figure::FigureSpec,
+        purpose: super::export::FigurePurpose,
+    },
+    /// Write a figure file (SVG, PNG or PDF by extension).
+    ExportFigure {
+        source: super::export::FigureSource,
+        path: PathBuf,
+        spec: crate::figure::FigureSpec,
+        overwrite: bool,
+    },
+    /// Write the record's data (CSV, JSON) and optionally WFDB cluster annotations.
+    ExportData {
+        source: super::export::FigureSource,
+        dir: PathBuf,
+        annotations: bool,
+        overwrite: bool,
+    },
+    /// Cross-validate the random-forest surrogate on the whole data set (`folds` folds), list the
+    /// label-quality audit, and optionally sweep K.
+    Evaluate {
+        model: Arc<crate::model::LoadedModel>,
+        explainer: Arc<crate::tlc::Explainer>,
+        dataset: Arc<dyn Dataset>,
+        folds: usize,
+        k_sweep: bool,
+    },
+    /// Explain records of a data set (predictions, proportions, entropy per record).
+    ExplainDataset {
+        dataset: Arc<dyn Dataset>,
+        indices: Vec<usize>,
+        analysis: AnalysisContext,
+    },
+}
+
+impl Task for Job {
+    type Output = JobOutput;
+
+    fn run(self, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
+        run(self, sink)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Job::OpenDataset { path } => format!("Opening {}", path.display()),
+            Job::LoadRecord { dataset, index, .. } => {
+                let id = dataset
+                    .entry(*index)
+                    .map(|e| e.id.clone())
+                    .unwrap_or_else(|| index.to_string());
+                format!("Loading record {id}")
+            }
+            Job::Analyse { ecg, .. } => format!("Analysing record {}", ecg.meta.id),
+            Job::LoadModels { model, .. } => format!("Loading model {}", model.display()),
+            Job::Fit {
+                indices, settings, ..
+            } => {
+                format!(
+                    "Fitting K = {} on {} records",
+                    settings.clusters.k,
+                    indices.len()
+                )
+            }
+            Job::ExplainDataset { indices, .. } => format!("Explaining {} records", indices.len()),
+            Job::Evaluate { dataset, folds, .. } => format!(
+                "Evaluating the surrogate ({folds}-fold) on {} records",
+                dataset.len()
+            ),
+            Job::RenderFigure { source, .. } => {
+                format!("Rendering a figure of {}", source.ecg.meta.id)
+            }
+            Job::ExportFigure { path, .. } => format!("Exporting {}", path.display()),
+            Job::ExportData { dir, .. } => format!("Exporting data to {}", dir.display()),
+        }
+    }
+}
+
+/// What a finished job hands back.
+pub enum JobOutput {
+    Dataset {
+        path: PathBuf,
+        dataset: Arc<dyn Dataset>,
+    },
+    Record(Box<AnalysedRecord>),
+    Models {
+        model: Arc<crate::model::LoadedModel>,
+        explainer: Option<Arc<crate::tlc::Explainer>>,
+        problems: Vec<String>,
+    },
+    Fitted(Arc<crate::tlc::Explainer>),
+    DatasetExplained(DatasetExplained),
+    Evaluated(Box<Evaluated>),
+    FigureImage {
+        purpose: super::export::FigurePurpose,
+        image: egui::ColorImage,
+    },
+    Written(Vec<PathBuf>),
+}
+
+/// Run `job` (on the worker thread).
+fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
     match job {
         Job::OpenDataset { path } => {
             sink.report(Progress {
@@ -429,68 +559,4 @@ fn evaluate(
         audit: rows,
         index_of,
     })
-}
-
-/// Surrogate evaluation choices (persisted).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct EvalChoice {
-    /// Cross-validation folds (default 10, as in the paper; the data set's own folds when
-    /// their count matches).
-    pub folds: usize,
-    /// Also sweep K = 4, 6, 8, 12, 16 (one cross-validation per K).
-    pub k_sweep: bool,
-}
-
-impl Default for EvalChoice {
-    fn default() -> Self {
-        EvalChoice {
-            folds: 10,
-            k_sweep: false,
-        }
-    }
-}
-
-/// Fit settings as the app offers them (persisted).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct FitChoice {
-    /// Blocks (0-based); empty = the model's last three.
-    pub blocks: Vec<usize>,
-    pub k: usize,
-    pub linear_alignment: bool,
-    pub seed: u64,
-    /// Records used (the first N of the data set in index order; 0 = all).
-    pub max_records: usize,
-    /// Time-step budget for k-means (0 = no limit).
-    pub max_time_steps: usize,
-}
-
-impl Default for FitChoice {
-    fn default() -> Self {
-        FitChoice {
-            blocks: Vec::new(),
-            k: 8,
-            linear_alignment: false,
-            seed: 0,
-            max_records: 200,
-            max_time_steps: 50_000,
-        }
-    }
-}
-
-impl FitChoice {
-    pub fn to_settings(&self) -> FitSettings {
-        let mut s = FitSettings::default();
-        s.features.blocks = (!self.blocks.is_empty()).then(|| self.blocks.clone());
-        s.features.alignment = if self.linear_alignment {
-            crate::tlc::Alignment::Linear
-        } else {
-            crate::tlc::Alignment::Nearest
-        };
-        s.clusters.k = self.k;
-        s.clusters.seed = self.seed;
-        s.clusters.max_time_steps = (self.max_time_steps > 0).then_some(self.max_time_steps);
-        s
-    }
 }

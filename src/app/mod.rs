@@ -25,9 +25,10 @@ use crate::io::Dataset;
 
 pub use browser::{BrowserState, RecordSummary};
 pub use jobs::{AnalysedRecord, AnalysisContext};
+pub use jobs::{Job, JobOutput};
 pub use paper::{HoverInfo, PaperView, ViewData};
 pub use settings::{Layers, Settings, ViewLayout};
-pub use worker::{Job, JobError, JobId, JobOutput, Worker};
+pub use worker::{JobError, JobId, Worker};
 
 /// What to open at start.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +46,7 @@ pub const SCREENSHOT_ENV: &str = "TLC_SCREENSHOT";
 /// The desktop app: persisted settings plus runtime state.
 pub struct TlcApp {
     pub settings: Settings,
-    worker: Worker,
+    worker: Worker<Job>,
     dataset: Option<Arc<dyn Dataset>>,
     dataset_path: Option<PathBuf>,
     /// The default model the app loaded when the user chose none (`None` when they did).

@@ -154,6 +154,60 @@ impl ExportDialog {
         self.data_dir_text = dir.display().to_string();
     }
 
+    /// The export window for the record `source`; returns what the user asked for this frame.
+    pub fn window_ui(
+        &mut self,
+        ctx: &egui::Context,
+        settings: &mut Settings,
+        source: &FigureSource,
+        visible_s: Option<(f64, f64)>,
+    ) -> Vec<ExportAction> {
+        let mut open = true;
+        let mut actions = Vec::new();
+        egui::Window::new("Export")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
+            .open(&mut open)
+            .default_width(560.0)
+            .show(ctx, |ui| {
+                ui.heading("Figure");
+                actions.push(export_ui(ui, self, settings, &source.ecg, visible_s));
+                ui.separator();
+                ui.heading("Data");
+                actions.push(export_data_ui(
+                    ui,
+                    self,
+                    &source.ecg.meta.id,
+                    source.explanation.is_some(),
+                ));
+            });
+        self.open = open;
+        actions
+    }
+
+    /// A figure rendered on the worker: the preview, or the image to copy.
+    pub fn take_image(&mut self, ctx: &egui::Context, purpose: FigurePurpose, image: ColorImage) {
+        match purpose {
+            FigurePurpose::Preview => {
+                self.preview_pending = false;
+                self.preview =
+                    Some(ctx.load_texture("figure-preview", image, egui::TextureOptions::LINEAR));
+            }
+            FigurePurpose::Clipboard => {
+                ctx.copy_image(image);
+                self.message = Some("Figure copied to the clipboard.".into());
+            }
+        }
+    }
+
+    /// Files written on the worker: say so, and remember their folder for the next export.
+    pub fn take_written(&mut self, settings: &mut Settings, paths: &[PathBuf]) {
+        if let Some(dir) = paths.first().and_then(|p| p.parent()) {
+            settings.export_dir = Some(dir.to_path_buf());
+        }
+        let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.message = Some(format!("Written: {}", list.join(", ")));
+    }
+
     /// Make sure the path's extension matches the chosen format.
     fn sync_extension(&mut self, format: ExportFormat) {
         if self.path_text.is_empty() {

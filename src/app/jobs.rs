@@ -235,22 +235,7 @@ fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
             dataset,
             index,
             analysis,
-        } => {
-            sink.report(Progress {
-                stage: "loading".into(),
-                done: 0,
-                total: 2,
-            });
-            let ecg = dataset.load(index).with_context(|| {
-                let id = dataset.entry(index).map(|e| e.id.as_str()).unwrap_or("?");
-                format!("record {id} of {}", dataset.name())
-            })?;
-            if sink.is_cancelled() {
-                anyhow::bail!("cancelled");
-            }
-            let record = analyse(Arc::new(ecg), Some(index), &analysis, sink);
-            Ok(JobOutput::Record(Box::new(record)))
-        }
+        } => load_record(dataset.as_ref(), index, &analysis, sink),
         Job::Analyse {
             ecg,
             index,
@@ -290,27 +275,7 @@ fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
             dir,
             annotations,
             overwrite,
-        } => {
-            let stem = super::export::file_stem(&source.ecg.meta.id);
-            let mut written = crate::figure::export_data(&dir, &stem, &source.input(), overwrite)?;
-            if annotations {
-                match (&source.explanation, &source.ecg.meta.source) {
-                    (Some(ex), Some(record)) => {
-                        written.push(crate::figure::annotations::write_cluster_annotations(
-                            record,
-                            ex,
-                            source.ecg.n_samples(),
-                            Some(&source.cluster_names),
-                            overwrite,
-                        )?)
-                    }
-                    _ => {
-                        anyhow::bail!("WFDB annotations need an explained record read from a file")
-                    }
-                }
-            }
-            Ok(JobOutput::Written(written))
-        }
+        } => export_data(&source, &dir, annotations, overwrite),
         Job::Evaluate {
             model,
             explainer,
@@ -336,6 +301,56 @@ fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
             sink,
         )?)),
     }
+}
+
+/// Load record `index` of `dataset` and analyse it.
+fn load_record(
+    dataset: &dyn Dataset,
+    index: usize,
+    analysis: &AnalysisContext,
+    sink: &dyn ProgressSink,
+) -> anyhow::Result<JobOutput> {
+    sink.report(Progress {
+        stage: "loading".into(),
+        done: 0,
+        total: 2,
+    });
+    let ecg = dataset.load(index).with_context(|| {
+        let id = dataset.entry(index).map(|e| e.id.as_str()).unwrap_or("?");
+        format!("record {id} of {}", dataset.name())
+    })?;
+    if sink.is_cancelled() {
+        anyhow::bail!("cancelled");
+    }
+    let record = analyse(Arc::new(ecg), Some(index), analysis, sink);
+    Ok(JobOutput::Record(Box::new(record)))
+}
+
+/// Write the data behind the figure of `source` into `dir`, and its cluster annotations beside
+/// the record when asked.
+fn export_data(
+    source: &super::export::FigureSource,
+    dir: &std::path::Path,
+    annotations: bool,
+    overwrite: bool,
+) -> anyhow::Result<JobOutput> {
+    let stem = super::export::file_stem(&source.ecg.meta.id);
+    let mut written = crate::figure::export_data(dir, &stem, &source.input(), overwrite)?;
+    if annotations {
+        match (&source.explanation, &source.ecg.meta.source) {
+            (Some(ex), Some(record)) => {
+                written.push(crate::figure::annotations::write_cluster_annotations(
+                    record,
+                    ex,
+                    source.ecg.n_samples(),
+                    Some(&source.cluster_names),
+                    overwrite,
+                )?)
+            }
+            _ => anyhow::bail!("WFDB annotations need an explained record read from a file"),
+        }
+    }
+    Ok(JobOutput::Written(written))
 }
 
 fn load_models(

@@ -20,6 +20,7 @@ pub mod progress;
 pub mod record;
 pub mod stats;
 
+pub mod analysis;
 pub mod delineate;
 pub mod dsp;
 pub mod figure;

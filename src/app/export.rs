@@ -6,32 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use egui::{ColorImage, RichText, TextureHandle, Ui};
-use serde::{Deserialize, Serialize};
 
 use crate::delineate::Delineation;
 use crate::figure::{FigureInput, FigureSpec, Layout, PageSize};
 use crate::record::Ecg;
 use crate::tlc::Explanation;
 
+pub use super::settings::ExportFormat;
 use super::settings::{Settings, ViewLayout};
-
-/// Figure file formats offered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ExportFormat {
-    Svg,
-    Png,
-    Pdf,
-}
-
-impl ExportFormat {
-    pub fn extension(self) -> &'static str {
-        match self {
-            ExportFormat::Svg => "svg",
-            ExportFormat::Png => "png",
-            ExportFormat::Pdf => "pdf",
-        }
-    }
-}
 
 /// Owned copies of what a figure shows, so it can be rendered on the worker.
 #[derive(Clone)]
@@ -170,6 +152,60 @@ impl ExportDialog {
             .display()
             .to_string();
         self.data_dir_text = dir.display().to_string();
+    }
+
+    /// The export window for the record `source`; returns what the user asked for this frame.
+    pub fn window_ui(
+        &mut self,
+        ctx: &egui::Context,
+        settings: &mut Settings,
+        source: &FigureSource,
+        visible_s: Option<(f64, f64)>,
+    ) -> Vec<ExportAction> {
+        let mut open = true;
+        let mut actions = Vec::new();
+        egui::Window::new("Export")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
+            .open(&mut open)
+            .default_width(560.0)
+            .show(ctx, |ui| {
+                ui.heading("Figure");
+                actions.push(export_ui(ui, self, settings, &source.ecg, visible_s));
+                ui.separator();
+                ui.heading("Data");
+                actions.push(export_data_ui(
+                    ui,
+                    self,
+                    &source.ecg.meta.id,
+                    source.explanation.is_some(),
+                ));
+            });
+        self.open = open;
+        actions
+    }
+
+    /// A figure rendered on the worker: the preview, or the image to copy.
+    pub fn take_image(&mut self, ctx: &egui::Context, purpose: FigurePurpose, image: ColorImage) {
+        match purpose {
+            FigurePurpose::Preview => {
+                self.preview_pending = false;
+                self.preview =
+                    Some(ctx.load_texture("figure-preview", image, egui::TextureOptions::LINEAR));
+            }
+            FigurePurpose::Clipboard => {
+                ctx.copy_image(image);
+                self.message = Some("Figure copied to the clipboard.".into());
+            }
+        }
+    }
+
+    /// Files written on the worker: say so, and remember their folder for the next export.
+    pub fn take_written(&mut self, settings: &mut Settings, paths: &[PathBuf]) {
+        if let Some(dir) = paths.first().and_then(|p| p.parent()) {
+            settings.export_dir = Some(dir.to_path_buf());
+        }
+        let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.message = Some(format!("Written: {}", list.join(", ")));
     }
 
     /// Make sure the path's extension matches the chosen format.

@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::analysis::{AnalysisSteps, ExplainWith, RecordAnalysis, analyse_record};
 use crate::delineate::Delineation;
 use crate::io::Dataset;
 use crate::model::LoadedModel;
 use crate::progress::{Progress, ProgressSink};
 use crate::record::Ecg;
 use crate::tlc::pipeline::{ExplainSettings, explain_record};
-use crate::tlc::{Explainer, Explanation, FitSettings, fit_explainer};
+use crate::tlc::{Explainer, Explanation, fit_explainer};
 
-use super::worker::{Job, JobOutput};
+use super::worker::Task;
 
 /// The models and settings a record is analysed with (shared, read-only, cheap to clone).
 #[derive(Clone, Default)]
@@ -35,6 +36,9 @@ pub struct AnalysedRecord {
     pub delineation: Option<Arc<Delineation>>,
     /// P/PR/QRS/ST/T/TP label of every sample, from the fused beats of `delineation`.
     pub segment_labels: Option<Arc<Vec<crate::delineate::SegmentLabel>>>,
+    /// Names of the clusters of `explanation`, from the explainer that explained it (`None`
+    /// for a record explained elsewhere: the loaded explainer names it then).
+    pub cluster_names: Option<Vec<String>>,
     pub problems: Vec<String>,
 }
 
@@ -47,6 +51,7 @@ impl AnalysedRecord {
             explanation: None,
             delineation: None,
             segment_labels: None,
+            cluster_names: None,
             problems: Vec::new(),
         }
     }
@@ -81,7 +86,137 @@ pub struct DatasetExplained {
     pub cancelled: bool,
 }
 
-pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
+/// Work the UI can ask for. Each variant is run by [`run`].
+pub enum Job {
+    /// Open a record, a folder or a data set (index only; records load lazily).
+    OpenDataset { path: PathBuf },
+    /// Load one record of an opened data set and analyse it with what is available.
+    LoadRecord {
+        dataset: Arc<dyn Dataset>,
+        index: usize,
+        analysis: AnalysisContext,
+    },
+    /// Analyse a record that is already in memory (e.g. after the model or settings changed).
+    Analyse {
+        ecg: Arc<Ecg>,
+        index: Option<usize>,
+        analysis: AnalysisContext,
+    },
+    /// Open a model (weights + config) and optionally its explainer.
+    LoadModels {
+        model: PathBuf,
+        explainer: Option<PathBuf>,
+    },
+    /// Fit a new explainer on records of a data set.
+    Fit {
+        model: Arc<crate::model::LoadedModel>,
+        dataset: Arc<dyn Dataset>,
+        indices: Vec<usize>,
+        settings: crate::tlc::FitSettings,
+    },
+    /// Render a figure to an image (export preview, clipboard).
+    RenderFigure {
+        source: super::export::FigureSource,
+        spec: crate::figure::FigureSpec,
+        purpose: super::export::FigurePurpose,
+    },
+    /// Write a figure file (SVG, PNG or PDF by extension).
+    ExportFigure {
+        source: super::export::FigureSource,
+        path: PathBuf,
+        spec: crate::figure::FigureSpec,
+        overwrite: bool,
+    },
+    /// Write the record's data (CSV, JSON) and optionally WFDB cluster annotations.
+    ExportData {
+        source: super::export::FigureSource,
+        dir: PathBuf,
+        annotations: bool,
+        overwrite: bool,
+    },
+    /// Cross-validate the random-forest surrogate on the whole data set (`folds` folds), list the
+    /// label-quality audit, and optionally sweep K.
+    Evaluate {
+        model: Arc<crate::model::LoadedModel>,
+        explainer: Arc<crate::tlc::Explainer>,
+        dataset: Arc<dyn Dataset>,
+        folds: usize,
+        k_sweep: bool,
+    },
+    /// Explain records of a data set (predictions, proportions, entropy per record).
+    ExplainDataset {
+        dataset: Arc<dyn Dataset>,
+        indices: Vec<usize>,
+        analysis: AnalysisContext,
+    },
+}
+
+impl Task for Job {
+    type Output = JobOutput;
+
+    fn run(self, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
+        run(self, sink)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Job::OpenDataset { path } => format!("Opening {}", path.display()),
+            Job::LoadRecord { dataset, index, .. } => {
+                let id = dataset
+                    .entry(*index)
+                    .map(|e| e.id.clone())
+                    .unwrap_or_else(|| index.to_string());
+                format!("Loading record {id}")
+            }
+            Job::Analyse { ecg, .. } => format!("Analysing record {}", ecg.meta.id),
+            Job::LoadModels { model, .. } => format!("Loading model {}", model.display()),
+            Job::Fit {
+                indices, settings, ..
+            } => {
+                format!(
+                    "Fitting K = {} on {} records",
+                    settings.clusters.k,
+                    indices.len()
+                )
+            }
+            Job::ExplainDataset { indices, .. } => format!("Explaining {} records", indices.len()),
+            Job::Evaluate { dataset, folds, .. } => format!(
+                "Evaluating the surrogate ({folds}-fold) on {} records",
+                dataset.len()
+            ),
+            Job::RenderFigure { source, .. } => {
+                format!("Rendering a figure of {}", source.ecg.meta.id)
+            }
+            Job::ExportFigure { path, .. } => format!("Exporting {}", path.display()),
+            Job::ExportData { dir, .. } => format!("Exporting data to {}", dir.display()),
+        }
+    }
+}
+
+/// What a finished job hands back.
+pub enum JobOutput {
+    Dataset {
+        path: PathBuf,
+        dataset: Arc<dyn Dataset>,
+    },
+    Record(Box<AnalysedRecord>),
+    Models {
+        model: Arc<crate::model::LoadedModel>,
+        explainer: Option<Arc<crate::tlc::Explainer>>,
+        problems: Vec<String>,
+    },
+    Fitted(Arc<crate::tlc::Explainer>),
+    DatasetExplained(DatasetExplained),
+    Evaluated(Box<Evaluated>),
+    FigureImage {
+        purpose: super::export::FigurePurpose,
+        image: egui::ColorImage,
+    },
+    Written(Vec<PathBuf>),
+}
+
+/// Run `job` (on the worker thread).
+fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
     match job {
         Job::OpenDataset { path } => {
             sink.report(Progress {
@@ -100,22 +235,7 @@ pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput
             dataset,
             index,
             analysis,
-        } => {
-            sink.report(Progress {
-                stage: "loading".into(),
-                done: 0,
-                total: 2,
-            });
-            let ecg = dataset.load(index).with_context(|| {
-                let id = dataset.entry(index).map(|e| e.id.as_str()).unwrap_or("?");
-                format!("record {id} of {}", dataset.name())
-            })?;
-            if sink.is_cancelled() {
-                anyhow::bail!("cancelled");
-            }
-            let record = analyse(Arc::new(ecg), Some(index), &analysis, sink);
-            Ok(JobOutput::Record(Box::new(record)))
-        }
+        } => load_record(dataset.as_ref(), index, &analysis, sink),
         Job::Analyse {
             ecg,
             index,
@@ -155,27 +275,7 @@ pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput
             dir,
             annotations,
             overwrite,
-        } => {
-            let stem = super::export::file_stem(&source.ecg.meta.id);
-            let mut written = crate::figure::export_data(&dir, &stem, &source.input(), overwrite)?;
-            if annotations {
-                match (&source.explanation, &source.ecg.meta.source) {
-                    (Some(ex), Some(record)) => {
-                        written.push(crate::figure::annotations::write_cluster_annotations(
-                            record,
-                            ex,
-                            source.ecg.n_samples(),
-                            Some(&source.cluster_names),
-                            overwrite,
-                        )?)
-                    }
-                    _ => {
-                        anyhow::bail!("WFDB annotations need an explained record read from a file")
-                    }
-                }
-            }
-            Ok(JobOutput::Written(written))
-        }
+        } => export_data(&source, &dir, annotations, overwrite),
         Job::Evaluate {
             model,
             explainer,
@@ -201,6 +301,56 @@ pub(super) fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput
             sink,
         )?)),
     }
+}
+
+/// Load record `index` of `dataset` and analyse it.
+fn load_record(
+    dataset: &dyn Dataset,
+    index: usize,
+    analysis: &AnalysisContext,
+    sink: &dyn ProgressSink,
+) -> anyhow::Result<JobOutput> {
+    sink.report(Progress {
+        stage: "loading".into(),
+        done: 0,
+        total: 2,
+    });
+    let ecg = dataset.load(index).with_context(|| {
+        let id = dataset.entry(index).map(|e| e.id.as_str()).unwrap_or("?");
+        format!("record {id} of {}", dataset.name())
+    })?;
+    if sink.is_cancelled() {
+        anyhow::bail!("cancelled");
+    }
+    let record = analyse(Arc::new(ecg), Some(index), analysis, sink);
+    Ok(JobOutput::Record(Box::new(record)))
+}
+
+/// Write the data behind the figure of `source` into `dir`, and its cluster annotations beside
+/// the record when asked.
+fn export_data(
+    source: &super::export::FigureSource,
+    dir: &std::path::Path,
+    annotations: bool,
+    overwrite: bool,
+) -> anyhow::Result<JobOutput> {
+    let stem = super::export::file_stem(&source.ecg.meta.id);
+    let mut written = crate::figure::export_data(dir, &stem, &source.input(), overwrite)?;
+    if annotations {
+        match (&source.explanation, &source.ecg.meta.source) {
+            (Some(ex), Some(record)) => {
+                written.push(crate::figure::annotations::write_cluster_annotations(
+                    record,
+                    ex,
+                    source.ecg.n_samples(),
+                    Some(&source.cluster_names),
+                    overwrite,
+                )?)
+            }
+            _ => anyhow::bail!("WFDB annotations need an explained record read from a file"),
+        }
+    }
+    Ok(JobOutput::Written(written))
 }
 
 fn load_models(
@@ -247,7 +397,8 @@ fn load_models(
     })
 }
 
-/// Explain and delineate a loaded record with what the context provides.
+/// Explain and delineate a loaded record with what the context provides
+/// ([`crate::analysis::analyse_record`]); a failed step becomes one of the record's problems.
 fn analyse(
     ecg: Arc<Ecg>,
     index: Option<usize>,
@@ -259,31 +410,37 @@ fn analyse(
         done: 1,
         total: 2,
     });
-    let mut problems = Vec::new();
-    let explanation = match (&analysis.model, &analysis.explainer) {
-        (Some(model), Some(explainer)) => {
-            match explain_record(model, explainer, &ecg, &analysis.explain) {
-                Ok(ex) => Some(Arc::new(ex)),
-                Err(err) => {
-                    problems.push(format!("explaining {}: {err}", ecg.meta.id));
-                    None
-                }
-            }
-        }
+    let explain = match (&analysis.model, &analysis.explainer) {
+        (Some(model), Some(explainer)) => Some(ExplainWith {
+            model,
+            explainer,
+            settings: &analysis.explain,
+        }),
         _ => None,
     };
-    let mut record = AnalysedRecord {
-        explanation,
-        problems,
-        ..AnalysedRecord::plain(ecg, index)
+    let steps = AnalysisSteps {
+        explain,
+        delineate: analysis.delineate.as_ref(),
     };
-    if let Some(params) = &analysis.delineate {
-        match crate::delineate::delineate(&record.ecg, params) {
-            Ok(d) => record = record.with_delineation(d),
-            Err(err) => record
-                .problems
-                .push(format!("delineating {}: {err}", record.ecg.meta.id)),
+    let RecordAnalysis {
+        explanation,
+        cluster_names,
+        delineation,
+    } = analyse_record(&ecg, steps);
+    let id = ecg.meta.id.clone();
+    let mut record = AnalysedRecord::plain(ecg, index);
+    match explanation {
+        Some(Ok(ex)) => {
+            record.explanation = Some(Arc::new(ex));
+            record.cluster_names = cluster_names;
         }
+        Some(Err(err)) => record.problems.push(format!("explaining {id}: {err}")),
+        None => {}
+    }
+    match delineation {
+        Some(Ok(d)) => record = record.with_delineation(d),
+        Some(Err(err)) => record.problems.push(format!("delineating {id}: {err}")),
+        None => {}
     }
     record
 }
@@ -417,68 +574,4 @@ fn evaluate(
         audit: rows,
         index_of,
     })
-}
-
-/// Surrogate evaluation choices (persisted).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct EvalChoice {
-    /// Cross-validation folds (default 10, as in the paper; the data set's own folds when
-    /// their count matches).
-    pub folds: usize,
-    /// Also sweep K = 4, 6, 8, 12, 16 (one cross-validation per K).
-    pub k_sweep: bool,
-}
-
-impl Default for EvalChoice {
-    fn default() -> Self {
-        EvalChoice {
-            folds: 10,
-            k_sweep: false,
-        }
-    }
-}
-
-/// Fit settings as the app offers them (persisted).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct FitChoice {
-    /// Blocks (0-based); empty = the model's last three.
-    pub blocks: Vec<usize>,
-    pub k: usize,
-    pub linear_alignment: bool,
-    pub seed: u64,
-    /// Records used (the first N of the data set in index order; 0 = all).
-    pub max_records: usize,
-    /// Time-step budget for k-means (0 = no limit).
-    pub max_time_steps: usize,
-}
-
-impl Default for FitChoice {
-    fn default() -> Self {
-        FitChoice {
-            blocks: Vec::new(),
-            k: 8,
-            linear_alignment: false,
-            seed: 0,
-            max_records: 200,
-            max_time_steps: 50_000,
-        }
-    }
-}
-
-impl FitChoice {
-    pub fn to_settings(&self) -> FitSettings {
-        let mut s = FitSettings::default();
-        s.features.blocks = (!self.blocks.is_empty()).then(|| self.blocks.clone());
-        s.features.alignment = if self.linear_alignment {
-            crate::tlc::Alignment::Linear
-        } else {
-            crate::tlc::Alignment::Nearest
-        };
-        s.clusters.k = self.k;
-        s.clusters.seed = self.seed;
-        s.clusters.max_time_steps = (self.max_time_steps > 0).then_some(self.max_time_steps);
-        s
-    }
 }

@@ -2,7 +2,12 @@
 //!
 //! Structure (after the egui demo app): [`Settings`] is the persisted state (eframe storage);
 //! [`TlcApp`] holds it plus runtime handles (the [`worker::Worker`], loaded data, view state)
-//! that are never serialised. Drawing functions take `ui: &mut egui::Ui` and end in `_ui`.
+//! that are never serialised. Each window (fit, cohort with the surrogate evaluation, export,
+//! problems, help) is a struct owning its jobs' ids and results; `poll_worker` hands each
+//! finished job to its owner. Drawing functions take `ui: &mut egui::Ui` and end in `_ui`.
+//!
+//! Module dependencies run one way: `settings` (persisted choices) <- `export` <- `jobs` (what
+//! each job does) -> `worker` (a thread running any [`worker::Task`]).
 
 pub mod browser;
 pub mod colors;
@@ -12,6 +17,7 @@ pub mod jobs;
 mod model_ui;
 pub mod paper;
 pub mod settings;
+mod windows;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -25,9 +31,10 @@ use crate::io::Dataset;
 
 pub use browser::{BrowserState, RecordSummary};
 pub use jobs::{AnalysedRecord, AnalysisContext};
+pub use jobs::{Job, JobOutput};
 pub use paper::{HoverInfo, PaperView, ViewData};
 pub use settings::{Layers, Settings, ViewLayout};
-pub use worker::{Job, JobError, JobId, JobOutput, Worker};
+pub use worker::{JobError, JobId, Worker};
 
 /// What to open at start.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +52,7 @@ pub const SCREENSHOT_ENV: &str = "TLC_SCREENSHOT";
 /// The desktop app: persisted settings plus runtime state.
 pub struct TlcApp {
     pub settings: Settings,
-    worker: Worker,
+    worker: Worker<Job>,
     dataset: Option<Arc<dyn Dataset>>,
     dataset_path: Option<PathBuf>,
     /// The default model the app loaded when the user chose none (`None` when they did).
@@ -63,23 +70,16 @@ pub struct TlcApp {
     analysis: AnalysisContext,
     view: PaperView,
     hover: Option<HoverInfo>,
-    errors: Vec<JobError>,
-    show_shortcuts: bool,
-    show_about: bool,
     file_dialog: Option<egui_file::FileDialog>,
     screenshot: Option<ScreenshotState>,
     /// A fitted explainer not yet saved (offered in Model > Save explainer).
     unsaved_explainer: bool,
-    fit_job: Option<JobId>,
-    show_fit: bool,
-    /// Results of explaining the whole data set (browser columns, cohort view).
-    dataset_results: Option<jobs::DatasetExplained>,
-    dataset_job: Option<JobId>,
-    show_cohort: bool,
-    /// The surrogate evaluation of the open data set (cohort view), and its running job.
-    evaluation: Option<Box<jobs::Evaluated>>,
-    eval_job: Option<JobId>,
+    // One struct per window, each owning its jobs and their results (as the egui demo app).
+    fit: model_ui::FitWindow,
+    cohort: model_ui::CohortWindow,
     export: export::ExportDialog,
+    problems: windows::ProblemsWindow,
+    help: windows::HelpWindows,
 }
 
 struct ScreenshotState {
@@ -148,20 +148,14 @@ impl TlcApp {
             },
             view: PaperView::default(),
             hover: None,
-            errors: Vec::new(),
-            show_shortcuts: false,
-            show_about: false,
             file_dialog: None,
             screenshot: None,
             unsaved_explainer: false,
-            fit_job: None,
-            show_fit: false,
-            dataset_results: None,
-            dataset_job: None,
-            show_cohort: false,
-            evaluation: None,
-            eval_job: None,
-            export: export::ExportDialog::default(),
+            fit: Default::default(),
+            cohort: Default::default(),
+            export: Default::default(),
+            problems: Default::default(),
+            help: Default::default(),
         })
     }
 
@@ -222,19 +216,19 @@ impl TlcApp {
             settings: self.settings.fit.to_settings(),
         };
         let id = self.worker.submit(job);
-        self.fit_job = Some(id);
+        self.fit.job = Some(id);
         Some(id)
     }
 
     /// Cancel the running fit, if any.
     pub fn cancel_fit(&mut self) {
-        if let Some(id) = self.fit_job {
+        if let Some(id) = self.fit.job {
             self.worker.cancel(id);
         }
     }
 
     pub fn is_fitting(&self) -> bool {
-        self.fit_job.is_some()
+        self.fit.job.is_some()
     }
 
     /// Explain every record of the open data set (for the browser columns and the cohort view).
@@ -249,7 +243,7 @@ impl TlcApp {
             analysis: self.analysis.clone(),
         };
         let id = self.worker.submit(job);
-        self.dataset_job = Some(id);
+        self.cohort.explain_job = Some(id);
         Some(id)
     }
 
@@ -259,7 +253,7 @@ impl TlcApp {
         let ds = self.dataset.clone()?;
         let model = self.analysis.model.clone()?;
         let explainer = self.analysis.explainer.clone()?;
-        if self.eval_job.is_some() {
+        if self.cohort.evaluation.job.is_some() {
             return None;
         }
         let id = self.worker.submit(Job::Evaluate {
@@ -269,25 +263,25 @@ impl TlcApp {
             folds: self.settings.eval.folds,
             k_sweep: self.settings.eval.k_sweep,
         });
-        self.eval_job = Some(id);
-        self.show_cohort = true;
+        self.cohort.evaluation.job = Some(id);
+        self.cohort.open = true;
         Some(id)
     }
 
     /// Stop a running surrogate evaluation.
     pub fn cancel_evaluation(&mut self) {
-        if let Some(id) = self.eval_job {
+        if let Some(id) = self.cohort.evaluation.job {
             self.worker.cancel(id);
         }
     }
 
     pub fn is_evaluating(&self) -> bool {
-        self.eval_job.is_some()
+        self.cohort.evaluation.job.is_some()
     }
 
     /// The last finished surrogate evaluation.
     pub fn evaluation(&self) -> Option<&jobs::Evaluated> {
-        self.evaluation.as_deref()
+        self.cohort.evaluation.result.as_deref()
     }
 
     /// True when the worker has nothing queued or running.
@@ -297,7 +291,7 @@ impl TlcApp {
 
     /// Errors reported so far (most recent last).
     pub fn errors(&self) -> &[JobError] {
-        &self.errors
+        &self.problems.errors
     }
 
     pub fn current_record(&self) -> Option<&AnalysedRecord> {
@@ -338,7 +332,7 @@ impl TlcApp {
             self.load_models();
         }
         self.summaries.clear();
-        self.evaluation = None;
+        self.cohort.evaluation.result = None;
         self.browser.dirty = true;
         self.selected = None;
         self.current = None;
@@ -369,7 +363,7 @@ impl TlcApp {
             self.browser.dirty = true;
         }
         for p in &record.problems {
-            self.errors.push(JobError {
+            self.problems.errors.push(JobError {
                 task: format!("Analysing record {}", record.ecg.meta.id),
                 cause: p.clone(),
                 cancelled: false,
@@ -408,130 +402,120 @@ impl TlcApp {
         self.latest_record_models = self.models_generation;
     }
 
-    /// Take the worker's messages into the app state.
+    /// Take the worker's messages into the app state: each result goes to whoever asked for it.
     fn poll_worker(&mut self, ctx: &egui::Context) {
         for (id, result) in self.worker.poll() {
             match result {
-                Ok(JobOutput::Dataset { path, dataset }) => self.set_dataset(Some(path), dataset),
-                Ok(JobOutput::Record(record)) => {
-                    if self.latest_record_job == Some(id) {
-                        self.latest_record_job = None;
-                        let stale = self.latest_record_models != self.models_generation;
-                        self.show_record(*record);
-                        // Analysed with models replaced since: the signal is shown at once and
-                        // explained again with the models now loaded.
-                        if stale {
-                            self.reanalyse_current();
-                        }
-                    }
-                }
-                Ok(JobOutput::Models {
-                    model,
-                    explainer,
-                    problems,
-                }) => {
-                    self.analysis.model = Some(model);
-                    self.analysis.explainer = explainer;
-                    self.models_generation += 1;
-                    self.unsaved_explainer = false;
-                    self.evaluation = None;
-                    for p in problems {
-                        self.errors.push(JobError {
-                            task: "Loading the explainer".into(),
-                            cause: p,
-                            cancelled: false,
-                        });
-                    }
-                    // Anything explained with the previous model is stale: the record on
-                    // screen is explained again, the browser's columns are emptied.
-                    self.summaries.clear();
-                    self.dataset_results = None;
-                    self.browser.dirty = true;
-                    self.reanalyse_current();
-                }
-                Ok(JobOutput::Fitted(explainer)) => {
-                    self.fit_job = None;
-                    self.analysis.explainer = Some(explainer);
-                    self.models_generation += 1;
-                    self.unsaved_explainer = true;
-                    self.summaries.clear();
-                    self.dataset_results = None;
-                    self.evaluation = None;
-                    self.browser.dirty = true;
-                    // Show the new bands on the record on screen.
-                    self.reanalyse_current();
-                }
-                Ok(JobOutput::DatasetExplained(results)) => {
-                    self.dataset_job = None;
-                    for r in &results.results {
-                        self.summaries.insert(
-                            r.index,
-                            RecordSummary {
-                                predicted: r.predicted.clone(),
-                                mean_entropy: r.mean_entropy,
-                            },
-                        );
-                    }
-                    for f in &results.failures {
-                        self.errors.push(JobError {
-                            task: "Explaining the data set".into(),
-                            cause: f.clone(),
-                            cancelled: false,
-                        });
-                    }
-                    self.browser.dirty = true;
-                    self.dataset_results = Some(results);
-                }
-                Ok(JobOutput::Evaluated(evaluated)) => {
-                    self.eval_job = None;
-                    self.evaluation = Some(evaluated);
-                }
-                Ok(JobOutput::FigureImage { purpose, image }) => match purpose {
-                    export::FigurePurpose::Preview => {
-                        self.export.preview_pending = false;
-                        self.export.preview = Some(ctx.load_texture(
-                            "figure-preview",
-                            image,
-                            egui::TextureOptions::LINEAR,
-                        ));
-                    }
-                    export::FigurePurpose::Clipboard => {
-                        ctx.copy_image(image);
-                        self.export.message = Some("Figure copied to the clipboard.".into());
-                    }
-                },
-                Ok(JobOutput::Written(paths)) => {
-                    if let Some(dir) = paths.first().and_then(|p| p.parent()) {
-                        self.settings.export_dir = Some(dir.to_path_buf());
-                    }
-                    let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                    self.export.message = Some(format!("Written: {}", list.join(", ")));
-                }
-                Err(err) if err.cancelled => {
-                    self.forget_job(id);
-                }
+                Ok(output) => self.take_output(id, output, ctx),
                 Err(err) => {
                     self.forget_job(id);
-                    log::warn!("{err}");
-                    self.errors.push(err);
+                    if !err.cancelled {
+                        log::warn!("{err}");
+                        self.problems.errors.push(err);
+                    }
                 }
             }
         }
     }
 
+    fn take_output(&mut self, id: JobId, output: JobOutput, ctx: &egui::Context) {
+        match output {
+            JobOutput::Dataset { path, dataset } => self.set_dataset(Some(path), dataset),
+            JobOutput::Record(record) => self.take_record(id, *record),
+            JobOutput::Models {
+                model,
+                explainer,
+                problems,
+            } => self.take_models(model, explainer, problems),
+            JobOutput::Fitted(explainer) => {
+                self.fit.take_result();
+                self.analysis.explainer = Some(explainer);
+                self.unsaved_explainer = true;
+                // Show the new bands on the record on screen.
+                self.models_changed();
+            }
+            JobOutput::DatasetExplained(results) => self.take_dataset_explained(results),
+            JobOutput::Evaluated(evaluated) => self.cohort.evaluation.take_result(evaluated),
+            JobOutput::FigureImage { purpose, image } => {
+                self.export.take_image(ctx, purpose, image)
+            }
+            JobOutput::Written(paths) => self.export.take_written(&mut self.settings, &paths),
+        }
+    }
+
+    /// A record job finished: shown when it is the latest one asked for.
+    fn take_record(&mut self, id: JobId, record: AnalysedRecord) {
+        if self.latest_record_job != Some(id) {
+            return;
+        }
+        self.latest_record_job = None;
+        let stale = self.latest_record_models != self.models_generation;
+        self.show_record(record);
+        // Analysed with models replaced since: the signal is shown at once and explained again
+        // with the models now loaded.
+        if stale {
+            self.reanalyse_current();
+        }
+    }
+
+    fn take_models(
+        &mut self,
+        model: Arc<crate::model::LoadedModel>,
+        explainer: Option<Arc<crate::tlc::Explainer>>,
+        problems: Vec<String>,
+    ) {
+        self.analysis.model = Some(model);
+        self.analysis.explainer = explainer;
+        self.unsaved_explainer = false;
+        for p in problems {
+            self.problems.errors.push(JobError {
+                task: "Loading the explainer".into(),
+                cause: p,
+                cancelled: false,
+            });
+        }
+        self.models_changed();
+    }
+
+    /// Anything explained with the previous model or explainer is stale: the record on screen
+    /// is explained again, the browser's columns and the cohort view are emptied.
+    fn models_changed(&mut self) {
+        self.models_generation += 1;
+        self.summaries.clear();
+        self.cohort.explained = None;
+        self.cohort.evaluation.result = None;
+        self.browser.dirty = true;
+        self.reanalyse_current();
+    }
+
+    fn take_dataset_explained(&mut self, results: jobs::DatasetExplained) {
+        for r in &results.results {
+            self.summaries.insert(
+                r.index,
+                RecordSummary {
+                    predicted: r.predicted.clone(),
+                    mean_entropy: r.mean_entropy,
+                },
+            );
+        }
+        for f in &results.failures {
+            self.problems.errors.push(JobError {
+                task: "Explaining the data set".into(),
+                cause: f.clone(),
+                cancelled: false,
+            });
+        }
+        self.browser.dirty = true;
+        self.cohort.take_explained(results);
+    }
+
+    /// A job that failed or was cancelled no longer runs for anyone.
     fn forget_job(&mut self, id: JobId) {
         if self.latest_record_job == Some(id) {
             self.latest_record_job = None;
         }
-        if self.fit_job == Some(id) {
-            self.fit_job = None;
-        }
-        if self.dataset_job == Some(id) {
-            self.dataset_job = None;
-        }
-        if self.eval_job == Some(id) {
-            self.eval_job = None;
-        }
+        self.fit.forget(id);
+        self.cohort.forget(id);
     }
 
     /// The whole UI (eframe's `App::ui` calls this; tests call it through kittest).
@@ -631,7 +615,7 @@ impl TlcApp {
             self.open_dialog(false);
         }
         if help {
-            self.show_shortcuts = true;
+            self.help.shortcuts = true;
         }
     }
 
@@ -724,10 +708,10 @@ impl TlcApp {
         });
         ui.menu_button("Help", |ui| {
             if ui.button("Keyboard and mouse").clicked() {
-                self.show_shortcuts = true;
+                self.help.shortcuts = true;
             }
             if ui.button("About").clicked() {
-                self.show_about = true;
+                self.help.about = true;
             }
         });
     }
@@ -842,13 +826,13 @@ impl TlcApp {
             if let Some(id) = cancel {
                 self.worker.cancel(id);
             }
-            if !self.errors.is_empty() {
-                let label = format!("{} problem(s)", self.errors.len());
+            if !self.problems.errors.is_empty() {
+                let label = format!("{} problem(s)", self.problems.errors.len());
                 if ui
                     .button(RichText::new(label).color(egui::Color32::from_rgb(213, 94, 0)))
                     .clicked()
                 {
-                    self.errors.clear();
+                    self.problems.errors.clear();
                 }
                 ui.separator();
             }
@@ -858,8 +842,12 @@ impl TlcApp {
         });
     }
 
-    /// Cluster names for legends: "C3 QRS" from the explainer's descriptions, else "C3".
+    /// Cluster names for legends: "C3 QRS" from the explainer's descriptions, else "C3". The
+    /// record's own names (from the explainer that explained it) come first.
     fn cluster_names(&self) -> Vec<String> {
+        if let Some(names) = self.current.as_ref().and_then(|c| c.cluster_names.as_ref()) {
+            return names.clone();
+        }
         let k = self
             .current
             .as_ref()
@@ -1072,75 +1060,58 @@ impl TlcApp {
             self.export.open = false;
             return;
         };
-        let mut open = true;
-        let mut actions = Vec::new();
         let visible = self.view.visible_s;
-        egui::Window::new("Export")
-            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
-            .open(&mut open)
-            .default_width(560.0)
-            .show(ctx, |ui| {
-                ui.heading("Figure");
-                actions.push(export::export_ui(
-                    ui,
-                    &mut self.export,
-                    &mut self.settings,
-                    &source.ecg,
-                    visible,
-                ));
-                ui.separator();
-                ui.heading("Data");
-                actions.push(export::export_data_ui(
-                    ui,
-                    &mut self.export,
-                    &source.ecg.meta.id,
-                    source.explanation.is_some(),
-                ));
-            });
-        self.export.open = open;
+        let actions = self
+            .export
+            .window_ui(ctx, &mut self.settings, &source, visible);
         for action in actions {
-            match action {
-                export::ExportAction::None => {}
-                export::ExportAction::RenderPreview(spec) => {
-                    self.worker.submit(Job::RenderFigure {
-                        source: source.clone(),
-                        spec,
-                        purpose: export::FigurePurpose::Preview,
-                    });
-                }
-                export::ExportAction::Export {
+            self.export_action(&source, action);
+        }
+    }
+
+    /// Carry out what the export window asked for.
+    fn export_action(&mut self, source: &export::FigureSource, action: export::ExportAction) {
+        match action {
+            export::ExportAction::None => {}
+            export::ExportAction::RenderPreview(spec) => {
+                self.worker.submit(Job::RenderFigure {
+                    source: source.clone(),
+                    spec,
+                    purpose: export::FigurePurpose::Preview,
+                });
+            }
+            export::ExportAction::Export {
+                path,
+                spec,
+                overwrite,
+            } => {
+                self.export.message = Some(format!("Exporting {}...", path.display()));
+                self.worker.submit(Job::ExportFigure {
+                    source: source.clone(),
                     path,
                     spec,
                     overwrite,
-                } => {
-                    self.export.message = Some(format!("Exporting {}...", path.display()));
-                    self.worker.submit(Job::ExportFigure {
-                        source: source.clone(),
-                        path,
-                        spec,
-                        overwrite,
-                    });
-                }
-                export::ExportAction::ExportData {
+                });
+            }
+            export::ExportAction::ExportData {
+                dir,
+                annotations,
+                overwrite,
+            } => {
+                self.worker.submit(Job::ExportData {
+                    source: source.clone(),
                     dir,
                     annotations,
                     overwrite,
-                } => {
-                    self.worker.submit(Job::ExportData {
-                        source: source.clone(),
-                        dir,
-                        annotations,
-                        overwrite,
-                    });
-                }
-                export::ExportAction::Browse => {
-                    let ext = self.settings.export_format.extension();
-                    if let Some(path) = rfd::FileDialog::new()
-                        .add_filter(ext.to_uppercase(), &[ext])
-                        .save_file()
-                    {
-                        self.export.path_text = path.with_extension(ext).display().to_string();
-                    }
+                });
+            }
+            export::ExportAction::Browse => {
+                let ext = self.settings.export_format.extension();
+                if let Some(path) = rfd::FileDialog::new()
+                    .add_filter(ext.to_uppercase(), &[ext])
+                    .save_file()
+                {
+                    self.export.path_text = path.with_extension(ext).display().to_string();
                 }
             }
         }
@@ -1150,68 +1121,8 @@ impl TlcApp {
         self.export_window_ui(ctx);
         self.fit_window_ui(ctx);
         self.cohort_window_ui(ctx);
-        if !self.errors.is_empty() {
-            let mut open = true;
-            let mut dismiss = None;
-            egui::Window::new("Problems")
-                .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
-                .open(&mut open)
-                .default_width(520.0)
-                .show(ctx, |ui| {
-                    egui::ScrollArea::vertical()
-                        .max_height(300.0)
-                        .show(ui, |ui| {
-                            for (i, err) in self.errors.iter().enumerate().rev() {
-                                ui.label(RichText::new(&err.task).strong());
-                                ui.label(&err.cause);
-                                if ui.small_button("Dismiss").clicked() {
-                                    dismiss = Some(i);
-                                }
-                                ui.separator();
-                            }
-                        });
-                });
-            if let Some(i) = dismiss {
-                self.errors.remove(i);
-            }
-            if !open {
-                self.errors.clear();
-            }
-        }
-        if self.show_shortcuts {
-            egui::Window::new("Keyboard and mouse")
-                .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
-                .open(&mut self.show_shortcuts)
-                .show(ctx, |ui| {
-                    egui::Grid::new("shortcuts")
-                        .num_columns(2)
-                        .striped(true)
-                        .show(ui, |ui| {
-                            for (k, what) in [
-                                ("Up / Down", "previous / next record"),
-                                ("Page Up / Page Down", "a page of records"),
-                                ("Home / End", "first / last record"),
-                                ("+ / -", "zoom in / out"),
-                                ("Ctrl + wheel, pinch", "zoom about the pointer"),
-                                ("drag, wheel", "pan"),
-                                ("double-click, 0", "reset the view"),
-                                ("Ctrl + O", "open a file"),
-                                ("F1", "this help"),
-                            ] {
-                                ui.label(RichText::new(k).strong());
-                                ui.label(what);
-                                ui.end_row();
-                            }
-                        });
-                });
-        }
-        if self.show_about {
-            egui::Window::new("About TLC Explorer")
-            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0)).open(&mut self.show_about).show(ctx, |ui| {
-                ui.label("Time-localized clusters of a 1D-ResNet's activations on ECGs (Boubekki et al., IEEE TBME 2026).");
-                ui.label(format!("Version {}", env!("CARGO_PKG_VERSION")));
-            });
-        }
+        self.problems.window_ui(ctx);
+        self.help.window_ui(ctx);
         let mut picked = None;
         if let Some(d) = &mut self.file_dialog {
             if d.show(ctx).selected() {

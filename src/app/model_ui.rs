@@ -1,8 +1,16 @@
-//! Model menu, the fit window and the cohort view.
+//! Model menu, the fit window and the cohort view (each window a struct owning its jobs and
+//! results, drawn from what the app hands it and answering with what the user asked for).
 
 use egui::{Align2, Color32, FontId, RichText, Sense, Ui, pos2, vec2};
 
-use super::{JobError, TlcApp, colors};
+use crate::io::Dataset;
+use crate::model::LoadedModel;
+use crate::progress::Progress;
+
+use super::jobs::{DatasetExplained, Evaluated};
+use super::settings::{EvalChoice, FitChoice};
+use super::worker::JobStatus;
+use super::{JobError, JobId, RecordSummary, TlcApp, browser, colors};
 
 impl TlcApp {
     pub(super) fn model_menu_ui(&mut self, ui: &mut Ui) {
@@ -50,17 +58,17 @@ impl TlcApp {
                 .add_enabled(can_fit, egui::Button::new("Fit explainer..."))
                 .clicked()
             {
-                self.show_fit = true;
+                self.fit.open = true;
             }
             let can_explain =
-                self.has_explainer() && self.dataset.is_some() && self.dataset_job.is_none();
+                self.has_explainer() && self.dataset.is_some() && self.cohort.explain_job.is_none();
             if ui
                 .add_enabled(can_explain, egui::Button::new("Explain all records"))
                 .clicked()
             {
                 self.start_explain_dataset();
             }
-            let can_evaluate = can_explain && self.eval_job.is_none();
+            let can_evaluate = can_explain && self.cohort.evaluation.job.is_none();
             if ui
                 .add_enabled(
                     can_evaluate,
@@ -75,14 +83,14 @@ impl TlcApp {
             }
             if ui
                 .add_enabled(
-                    self.dataset_results.is_some()
-                        || self.evaluation.is_some()
-                        || self.eval_job.is_some(),
+                    self.cohort.explained.is_some()
+                        || self.cohort.evaluation.result.is_some()
+                        || self.cohort.evaluation.job.is_some(),
                     egui::Button::new("Cohort view"),
                 )
                 .clicked()
             {
-                self.show_cohort = true;
+                self.cohort.open = true;
             }
         });
     }
@@ -102,7 +110,7 @@ impl TlcApp {
                 self.unsaved_explainer = false;
                 self.settings.explainer_path = Some(path);
             }
-            Err(err) => self.errors.push(JobError {
+            Err(err) => self.problems.errors.push(JobError {
                 task: "Saving the explainer".into(),
                 cause: err.to_string(),
                 cancelled: false,
@@ -110,446 +118,60 @@ impl TlcApp {
         }
     }
 
-    /// The fit window: blocks, K, alignment, seed, corpus size; progress and cancel while running.
+    /// The fit window; its Start and Cancel act on the app.
     pub(super) fn fit_window_ui(&mut self, ctx: &egui::Context) {
-        if !self.show_fit {
-            return;
-        }
-        let mut open = true;
-        egui::Window::new("Fit explainer")
-            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
-            .open(&mut open)
-            .resizable(false)
-            .show(ctx, |ui| self.fit_ui(ui));
-        self.show_fit = open;
-    }
-
-    fn fit_ui(&mut self, ui: &mut Ui) {
-        let Some(model) = self.analysis.model.clone() else {
-            ui.label("Open a model first.");
-            return;
-        };
-        let n_blocks = model.config.blocks_dim.len();
-        let fit = &mut self.settings.fit;
-        ui.label("Blocks (concatenated features; none ticked = the last three):");
-        ui.horizontal_wrapped(|ui| {
-            for b in 0..n_blocks {
-                let (ch, len) = model.config.blocks_dim[b];
-                let mut on = fit.blocks.contains(&b);
-                if ui
-                    .checkbox(&mut on, format!("block {b} ({ch} x {len})"))
-                    .changed()
-                {
-                    if on {
-                        fit.blocks.push(b);
-                        fit.blocks.sort_unstable();
-                    } else {
-                        fit.blocks.retain(|&x| x != b);
-                    }
-                }
-            }
-        });
-        egui::Grid::new("fit_grid").num_columns(2).show(ui, |ui| {
-            ui.label("K (clusters)");
-            ui.add(egui::DragValue::new(&mut fit.k).range(2..=64))
-                .on_hover_text("Number of clusters");
-            ui.end_row();
-            ui.label("Alignment");
-            ui.horizontal(|ui| {
-                ui.radio_value(&mut fit.linear_alignment, false, "nearest (paper)");
-                ui.radio_value(&mut fit.linear_alignment, true, "linear");
-            });
-            ui.end_row();
-            ui.label("Seed");
-            ui.add(egui::DragValue::new(&mut fit.seed))
-                .on_hover_text("Random seed");
-            ui.end_row();
-            ui.label("Records (0 = all)");
-            ui.add(egui::DragValue::new(&mut fit.max_records).range(0..=1_000_000))
-                .on_hover_text("Records used for fitting");
-            ui.end_row();
-            ui.label("Time-step budget (0 = all)");
-            ui.add(
-                egui::DragValue::new(&mut fit.max_time_steps)
-                    .range(0..=10_000_000)
-                    .speed(100),
-            )
-            .on_hover_text("Time steps sampled for k-means");
-            ui.end_row();
-        });
-        ui.separator();
-        if self.fit_job.is_some() {
-            let progress = self
-                .fit_job
-                .and_then(|id| self.worker.jobs.iter().find(|j| j.id == id))
-                .and_then(|j| j.progress.clone());
-            let fraction = progress
-                .as_ref()
-                .filter(|p| p.total > 0)
-                .map(|p| p.done as f32 / p.total as f32)
-                .unwrap_or(0.0);
-            let text = progress
-                .map(|p| format!("{} {}/{}", p.stage, p.done, p.total))
-                .unwrap_or_else(|| "waiting".into());
-            ui.add(egui::ProgressBar::new(fraction).text(text));
-            if ui.button("Cancel fit").clicked() {
-                self.cancel_fit();
-            }
-        } else if ui
-            .add_enabled(self.dataset.is_some(), egui::Button::new("Fit"))
-            .clicked()
-        {
-            self.start_fit();
-        }
-        if self.unsaved_explainer {
-            ui.label(
-                RichText::new(
-                    "The fitted explainer is in use but not saved (Model > Save explainer).",
-                )
-                .weak(),
-            );
-        }
-    }
-
-    /// The cohort view: mean cluster proportions per predicted and per true label, entropy per
-    /// class, and records where the model and the label disagree.
-    pub(super) fn cohort_window_ui(&mut self, ctx: &egui::Context) {
-        if !self.show_cohort {
-            return;
-        }
-        let mut open = true;
-        let mut jump = None;
-        egui::Window::new("Cohort")
-            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
-            .open(&mut open)
-            .default_size([720.0, 560.0])
-            .show(ctx, |ui| {
-                jump = self.cohort_ui(ui);
-            });
-        self.show_cohort = open;
-        if let Some(i) = jump {
-            self.select_record(i);
-        }
-    }
-
-    fn cohort_ui(&mut self, ui: &mut Ui) -> Option<usize> {
-        let mut jump = None;
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            jump = self.evaluation_ui(ui);
-            ui.separator();
-            if let Some(i) = self.proportions_ui(ui) {
-                jump = Some(i);
-            }
-        });
-        jump
-    }
-
-    /// Surrogate evaluation: start/cancel, the table, the K sweep and the label-quality audit.
-    fn evaluation_ui(&mut self, ui: &mut Ui) -> Option<usize> {
-        let mut jump = None;
-        ui.heading("Surrogate evaluation");
-        let can_start = self.has_explainer() && self.dataset.is_some();
-        ui.horizontal(|ui| {
-            let label = ui.label("Folds");
-            ui.add_enabled(
-                self.eval_job.is_none(),
-                egui::DragValue::new(&mut self.settings.eval.folds).range(2..=20),
-            )
-            .labelled_by(label.id)
-            .on_hover_text("Cross-validation folds");
-            ui.add_enabled(
-                self.eval_job.is_none(),
-                egui::Checkbox::new(&mut self.settings.eval.k_sweep, "K sweep (4, 6, 8, 12, 16)"),
-            );
-            if self.eval_job.is_none() {
-                if ui
-                    .add_enabled(
-                        can_start,
-                        egui::Button::new(format!(
-                            "Evaluate surrogate ({}-fold)",
-                            self.settings.eval.folds
-                        )),
-                    )
-                    .clicked()
-                {
-                    self.start_evaluation();
-                }
-            } else if ui.button("Cancel evaluation").clicked() {
-                self.cancel_evaluation();
-            }
-        });
-        if let Some(job) = self
-            .eval_job
+        let progress = self
+            .fit
+            .job
             .and_then(|id| self.worker.jobs.iter().find(|j| j.id == id))
-        {
-            match &job.progress {
-                Some(p) if p.total > 0 => {
-                    ui.add(
-                        egui::ProgressBar::new(p.done as f32 / p.total as f32)
-                            .text(format!("{} {}/{}", p.stage, p.done, p.total)),
-                    );
-                }
-                _ => {
-                    ui.label("Evaluating...");
-                }
+            .and_then(|j| j.progress.clone());
+        let inputs = FitInputs {
+            model: self.analysis.model.as_deref(),
+            choice: &mut self.settings.fit,
+            progress,
+            has_data: self.dataset.is_some(),
+            unsaved_explainer: self.unsaved_explainer,
+        };
+        match self.fit.window_ui(ctx, inputs) {
+            Some(FitAction::Start) => {
+                self.start_fit();
             }
+            Some(FitAction::Cancel) => self.cancel_fit(),
+            None => {}
         }
-        let Some(ev) = &self.evaluation else {
-            if self.eval_job.is_none() {
-                ui.label(
-                    RichText::new(
-                        "Cross-validates a random forest on the cluster proportions against the \
-                         model's outputs (clusters refitted on each fold's training records).",
-                    )
-                    .weak(),
-                );
-            }
-            return None;
-        };
-        let r = &ev.report;
-        ui.label(format!(
-            "{} records, {} folds, K = {}, {} trees",
-            r.n_records,
-            r.folds.len(),
-            r.k,
-            r.settings.forest.n_trees
-        ));
-        let pct = |v: &Option<crate::surrogate::MeanSd>| {
-            v.map(|m| m.percent()).unwrap_or_else(|| "undefined".into())
-        };
-        let num = |v: &Option<crate::surrogate::MeanSd>| {
-            v.map(|m| format!("{:.3} +- {:.3}", m.mean, m.sd))
-                .unwrap_or_else(|| "undefined".into())
-        };
-        let s = &r.summary;
-        let rows: Vec<(&str, String, String)> = if r.task == crate::model::config::Task::Regression
-        {
-            vec![
-                ("MAE", num(&s.cnn_mae), num(&s.forest_mae)),
-                ("R2", num(&s.cnn_r2), num(&s.forest_r2)),
-            ]
-        } else {
-            vec![
-                ("Fidelity (%)", String::new(), pct(&s.fidelity)),
-                (
-                    "Accuracy (%)",
-                    pct(&s.cnn_accuracy),
-                    pct(&s.forest_accuracy),
-                ),
-                ("Macro AUROC (%)", pct(&s.cnn_auroc), pct(&s.forest_auroc)),
-            ]
-        };
-        egui::Grid::new("surrogate_table")
-            .num_columns(3)
-            .striped(true)
-            .show(ui, |ui| {
-                ui.label("");
-                ui.label(RichText::new("CNN").strong());
-                ui.label(RichText::new("forest").strong());
-                ui.end_row();
-                for (name, cnn, forest) in &rows {
-                    ui.label(*name);
-                    ui.label(cnn);
-                    ui.label(forest);
-                    ui.end_row();
-                }
-            });
-        ui.label(
-            RichText::new("mean +- SD over folds; accuracy and AUROC against the labels.").weak(),
-        );
-        if let Some(sweep) = &ev.sweep {
-            ui.heading("K sweep");
-            let points: Vec<[f64; 2]> = sweep
-                .points
-                .iter()
-                .filter_map(|p| p.fidelity.map(|m| [p.k as f64, 100.0 * m.mean]))
-                .collect();
-            egui_plot::Plot::new("k_sweep")
-                .height(160.0)
-                .x_axis_label("K")
-                .y_axis_label("fidelity (%)")
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .show(ui, |plot| {
-                    plot.line(egui_plot::Line::new(
-                        "fidelity",
-                        egui_plot::PlotPoints::from(points.clone()),
-                    ));
-                    plot.points(
-                        egui_plot::Points::new("fidelity", egui_plot::PlotPoints::from(points))
-                            .radius(3.0),
-                    );
-                });
-            for p in &sweep.points {
-                ui.label(format!("K = {}: fidelity {}", p.k, pct(&p.fidelity)));
-            }
-        }
-        ui.heading("Label-quality audit");
-        ui.label(
-            RichText::new(format!(
-                "{} disagreements of label, CNN and out-of-fold forest, ranked by CNN confidence x \
-                 (1 - mean entropy); click to open the record.",
-                ev.audit.len()
-            ))
-            .weak(),
-        );
-        egui::Grid::new("surrogate_audit")
-            .num_columns(7)
-            .striped(true)
-            .show(ui, |ui| {
-                for h in [
-                    "record",
-                    "kind",
-                    "label",
-                    "CNN",
-                    "forest",
-                    "confidence",
-                    "mean entropy",
-                ] {
-                    ui.label(RichText::new(h).strong());
-                }
-                ui.end_row();
-                for row in ev.audit.iter().take(200) {
-                    let index = ev.index_of.get(&row.id).copied();
-                    if ui
-                        .add_enabled(index.is_some(), egui::Link::new(&row.id))
-                        .clicked()
-                    {
-                        jump = index;
-                    }
-                    ui.label(format!("{:?}", row.kind));
-                    let output = if row.output == "class" {
-                        String::new()
-                    } else {
-                        format!("{}: ", row.output)
-                    };
-                    ui.label(format!("{output}{}", row.label.as_deref().unwrap_or("-")));
-                    ui.label(&row.cnn);
-                    ui.label(&row.forest);
-                    ui.label(format!("{:.3}", row.cnn_confidence));
-                    ui.label(format!("{:.3}", row.mean_entropy));
-                    ui.end_row();
-                }
-            });
-        jump
     }
 
-    /// Mean proportions per label, entropy per class and model-vs-label disagreements of the
-    /// explained data set.
-    fn proportions_ui(&mut self, ui: &mut Ui) -> Option<usize> {
-        let (Some(results), Some(ds)) = (&self.dataset_results, &self.dataset) else {
-            return None;
+    /// The cohort window; its buttons and links act on the app.
+    pub(super) fn cohort_window_ui(&mut self, ctx: &egui::Context) {
+        let k = self
+            .cohort
+            .explained
+            .as_ref()
+            .and_then(|e| e.results.first())
+            .map(|r| r.proportions.len())
+            .unwrap_or(0);
+        let cluster_names = self.cluster_names_for_k(k);
+        let can_evaluate = self.has_explainer() && self.dataset.is_some();
+        let inputs = CohortInputs {
+            eval: &mut self.settings.eval,
+            can_evaluate,
+            eval_status: self
+                .cohort
+                .evaluation
+                .job
+                .and_then(|id| self.worker.jobs.iter().find(|j| j.id == id)),
+            dataset: self.dataset.as_deref(),
+            model: self.analysis.model.as_deref(),
+            cluster_names,
         };
-        let names = self.cluster_names_for_k(
-            results
-                .results
-                .first()
-                .map(|r| r.proportions.len())
-                .unwrap_or(0),
-        );
-        let mut jump = None;
-        ui.scope(|ui| {
-            ui.label(format!(
-                "{} records explained{}",
-                results.results.len(),
-                if results.cancelled {
-                    " (cancelled early)"
-                } else {
-                    ""
-                }
-            ));
-            let stats = match cohort_stats(self.analysis.model.as_deref(), ds.as_ref(), results) {
-                Ok(stats) => stats,
-                Err(err) => {
-                    ui.label(format!("Cohort statistics unavailable: {err:#}"));
-                    return;
-                }
-            };
-            let pred: Vec<(Option<Vec<f32>>, usize)> = stats
-                .mean_proportions_by_predicted
-                .iter()
-                .cloned()
-                .zip(stats.n_predicted.iter().copied())
-                .collect();
-            ui.heading("Mean cluster proportions by predicted label");
-            heatmap_ui(ui, &stats.output_names, &names, &pred);
-            if let (Some(by_true), Some(n_true)) = (&stats.mean_proportions_by_true, &stats.n_true)
-            {
-                let truth: Vec<(Option<Vec<f32>>, usize)> = by_true
-                    .iter()
-                    .cloned()
-                    .zip(n_true.iter().copied())
-                    .collect();
-                ui.heading("Mean cluster proportions by true label");
-                heatmap_ui(ui, &stats.output_names, &names, &truth);
+        match self.cohort.window_ui(ctx, inputs) {
+            Some(CohortAction::Open(i)) => self.select_record(i),
+            Some(CohortAction::StartEvaluation) => {
+                self.start_evaluation();
             }
-            ui.heading("Mean entropy by predicted label");
-            egui::Grid::new("entropy_by_class")
-                .num_columns(3)
-                .striped(true)
-                .show(ui, |ui| {
-                    for ((c, e), n) in stats
-                        .output_names
-                        .iter()
-                        .zip(&stats.mean_entropy_by_predicted)
-                        .zip(&stats.n_predicted)
-                    {
-                        ui.label(c);
-                        ui.label(e.map(|e| format!("{e:.3}")).unwrap_or_else(|| "-".into()));
-                        ui.label(format!("n = {n}"));
-                        ui.end_row();
-                    }
-                });
-            ui.heading("Model and label disagree");
-            ui.label(RichText::new("Highest mean entropy first; click to open the record.").weak());
-            let mut rows: Vec<(usize, String, String, f32)> = results
-                .results
-                .iter()
-                .filter_map(|r| {
-                    let e = ds.entry(r.index)?;
-                    if e.labels.is_empty()
-                        || super::browser::disagrees(
-                            &e.labels,
-                            Some(&super::RecordSummary {
-                                predicted: r.predicted.clone(),
-                                mean_entropy: 0.0,
-                            }),
-                        )
-                    {
-                        Some((
-                            r.index,
-                            e.labels.join(", "),
-                            r.predicted.join(", "),
-                            r.mean_entropy,
-                        ))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            rows.sort_by(|a, b| b.3.total_cmp(&a.3));
-            egui::Grid::new("audit")
-                .num_columns(4)
-                .striped(true)
-                .show(ui, |ui| {
-                    for h in ["record", "label", "model", "entropy"] {
-                        ui.label(RichText::new(h).strong());
-                    }
-                    ui.end_row();
-                    for (index, label, predicted, ent) in rows.iter().take(200) {
-                        let id = ds.entry(*index).map(|e| e.id.clone()).unwrap_or_default();
-                        if ui.link(&id).clicked() {
-                            jump = Some(*index);
-                        }
-                        ui.label(label);
-                        ui.label(predicted);
-                        ui.label(format!("{ent:.3}"));
-                        ui.end_row();
-                    }
-                });
-        });
-        jump
+            Some(CohortAction::CancelEvaluation) => self.cancel_evaluation(),
+            None => {}
+        }
     }
 
     /// Cluster names for `k` clusters (from the explainer's descriptions when present).
@@ -562,6 +184,592 @@ impl TlcApp {
             .unwrap_or(&[]);
         crate::tlc::cluster_names(descriptions, k)
     }
+}
+
+/// What the fit window needs from the app this frame.
+struct FitInputs<'a> {
+    model: Option<&'a LoadedModel>,
+    choice: &'a mut FitChoice,
+    /// Progress of the running fit.
+    progress: Option<Progress>,
+    has_data: bool,
+    unsaved_explainer: bool,
+}
+
+/// What the user asked of the fit window.
+enum FitAction {
+    Start,
+    Cancel,
+}
+
+/// The fit window: blocks, K, alignment, seed, corpus size; progress and cancel while running.
+/// The fit's result (an explainer) goes into the app's analysis context.
+#[derive(Default)]
+pub struct FitWindow {
+    pub open: bool,
+    /// The running fit.
+    pub job: Option<JobId>,
+}
+
+impl FitWindow {
+    fn window_ui(&mut self, ctx: &egui::Context, inputs: FitInputs<'_>) -> Option<FitAction> {
+        if !self.open {
+            return None;
+        }
+        let mut open = true;
+        let mut action = None;
+        egui::Window::new("Fit explainer")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
+            .open(&mut open)
+            .resizable(false)
+            .show(ctx, |ui| action = self.fit_ui(ui, inputs));
+        self.open = open;
+        action
+    }
+
+    fn fit_ui(&self, ui: &mut Ui, inputs: FitInputs<'_>) -> Option<FitAction> {
+        let Some(model) = inputs.model else {
+            ui.label("Open a model first.");
+            return None;
+        };
+        fit_choice_ui(ui, inputs.choice, model);
+        ui.separator();
+        let mut action = None;
+        if self.job.is_some() {
+            let fraction = inputs
+                .progress
+                .as_ref()
+                .filter(|p| p.total > 0)
+                .map(|p| p.done as f32 / p.total as f32)
+                .unwrap_or(0.0);
+            let text = inputs
+                .progress
+                .map(|p| format!("{} {}/{}", p.stage, p.done, p.total))
+                .unwrap_or_else(|| "waiting".into());
+            ui.add(egui::ProgressBar::new(fraction).text(text));
+            if ui.button("Cancel fit").clicked() {
+                action = Some(FitAction::Cancel);
+            }
+        } else if ui
+            .add_enabled(inputs.has_data, egui::Button::new("Fit"))
+            .clicked()
+        {
+            action = Some(FitAction::Start);
+        }
+        if inputs.unsaved_explainer {
+            ui.label(
+                RichText::new(
+                    "The fitted explainer is in use but not saved (Model > Save explainer).",
+                )
+                .weak(),
+            );
+        }
+        action
+    }
+
+    /// The fit finished (its explainer is installed by the app).
+    pub fn take_result(&mut self) {
+        self.job = None;
+    }
+
+    /// A job that failed or was cancelled.
+    pub fn forget(&mut self, id: JobId) {
+        if self.job == Some(id) {
+            self.job = None;
+        }
+    }
+}
+
+/// Blocks, K, alignment, seed and corpus size of a fit.
+fn fit_choice_ui(ui: &mut Ui, choice: &mut FitChoice, model: &LoadedModel) {
+    let n_blocks = model.config.blocks_dim.len();
+    ui.label("Blocks (concatenated features; none ticked = the last three):");
+    ui.horizontal_wrapped(|ui| {
+        for b in 0..n_blocks {
+            let (ch, len) = model.config.blocks_dim[b];
+            let mut on = choice.blocks.contains(&b);
+            if ui
+                .checkbox(&mut on, format!("block {b} ({ch} x {len})"))
+                .changed()
+            {
+                if on {
+                    choice.blocks.push(b);
+                    choice.blocks.sort_unstable();
+                } else {
+                    choice.blocks.retain(|&x| x != b);
+                }
+            }
+        }
+    });
+    egui::Grid::new("fit_grid").num_columns(2).show(ui, |ui| {
+        ui.label("K (clusters)");
+        ui.add(egui::DragValue::new(&mut choice.k).range(2..=64))
+            .on_hover_text("Number of clusters");
+        ui.end_row();
+        ui.label("Alignment");
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut choice.linear_alignment, false, "nearest (paper)");
+            ui.radio_value(&mut choice.linear_alignment, true, "linear");
+        });
+        ui.end_row();
+        ui.label("Seed");
+        ui.add(egui::DragValue::new(&mut choice.seed))
+            .on_hover_text("Random seed");
+        ui.end_row();
+        ui.label("Records (0 = all)");
+        ui.add(egui::DragValue::new(&mut choice.max_records).range(0..=1_000_000))
+            .on_hover_text("Records used for fitting");
+        ui.end_row();
+        ui.label("Time-step budget (0 = all)");
+        ui.add(
+            egui::DragValue::new(&mut choice.max_time_steps)
+                .range(0..=10_000_000)
+                .speed(100),
+        )
+        .on_hover_text("Time steps sampled for k-means");
+        ui.end_row();
+    });
+}
+
+/// What the cohort window needs from the app this frame.
+struct CohortInputs<'a> {
+    eval: &'a mut EvalChoice,
+    /// A model, an explainer and a data set are there.
+    can_evaluate: bool,
+    /// The running evaluation as the worker sees it.
+    eval_status: Option<&'a JobStatus>,
+    dataset: Option<&'a dyn Dataset>,
+    model: Option<&'a LoadedModel>,
+    /// Names of the explained data set's clusters.
+    cluster_names: Vec<String>,
+}
+
+/// What the user asked of the cohort window.
+enum CohortAction {
+    /// Open this record of the data set.
+    Open(usize),
+    StartEvaluation,
+    CancelEvaluation,
+}
+
+/// The surrogate evaluation shown in the cohort window, and its running job.
+#[derive(Default)]
+pub struct EvaluationView {
+    pub job: Option<JobId>,
+    pub result: Option<Box<Evaluated>>,
+}
+
+impl EvaluationView {
+    pub fn take_result(&mut self, evaluated: Box<Evaluated>) {
+        self.job = None;
+        self.result = Some(evaluated);
+    }
+}
+
+/// The cohort view: mean cluster proportions per predicted and per true label, entropy per
+/// class, and records where the model and the label disagree; the surrogate evaluation.
+#[derive(Default)]
+pub struct CohortWindow {
+    pub open: bool,
+    /// Explaining every record of the data set (browser columns, proportions here).
+    pub explain_job: Option<JobId>,
+    pub explained: Option<DatasetExplained>,
+    pub evaluation: EvaluationView,
+}
+
+impl CohortWindow {
+    fn window_ui(&mut self, ctx: &egui::Context, inputs: CohortInputs<'_>) -> Option<CohortAction> {
+        if !self.open {
+            return None;
+        }
+        let mut open = true;
+        let mut action = None;
+        egui::Window::new("Cohort")
+            .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
+            .open(&mut open)
+            .default_size([720.0, 560.0])
+            .show(ctx, |ui| {
+                action = self.cohort_ui(ui, inputs);
+            });
+        self.open = open;
+        action
+    }
+
+    fn cohort_ui(&self, ui: &mut Ui, inputs: CohortInputs<'_>) -> Option<CohortAction> {
+        let mut action = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            action = self.evaluation_ui(ui, inputs.eval, inputs.can_evaluate, inputs.eval_status);
+            ui.separator();
+            if let (Some(results), Some(ds)) = (&self.explained, inputs.dataset)
+                && let Some(i) =
+                    proportions_ui(ui, results, ds, inputs.model, &inputs.cluster_names)
+            {
+                action = Some(CohortAction::Open(i));
+            }
+        });
+        action
+    }
+
+    /// Surrogate evaluation: start/cancel, the table, the K sweep and the label-quality audit.
+    fn evaluation_ui(
+        &self,
+        ui: &mut Ui,
+        eval: &mut EvalChoice,
+        can_start: bool,
+        status: Option<&JobStatus>,
+    ) -> Option<CohortAction> {
+        ui.heading("Surrogate evaluation");
+        let running = self.evaluation.job.is_some();
+        let mut action = evaluation_controls_ui(ui, eval, can_start, running);
+        if let Some(job) = status {
+            match &job.progress {
+                Some(p) if p.total > 0 => {
+                    ui.add(
+                        egui::ProgressBar::new(p.done as f32 / p.total as f32)
+                            .text(format!("{} {}/{}", p.stage, p.done, p.total)),
+                    );
+                }
+                _ => {
+                    ui.label("Evaluating...");
+                }
+            }
+        }
+        let Some(ev) = &self.evaluation.result else {
+            if !running {
+                ui.label(
+                    RichText::new(
+                        "Cross-validates a random forest on the cluster proportions against the \
+                         model's outputs (clusters refitted on each fold's training records).",
+                    )
+                    .weak(),
+                );
+            }
+            return action;
+        };
+        surrogate_table_ui(ui, &ev.report);
+        if let Some(sweep) = &ev.sweep {
+            k_sweep_ui(ui, sweep);
+        }
+        if let Some(i) = audit_ui(ui, &ev.audit, &ev.index_of) {
+            action = Some(CohortAction::Open(i));
+        }
+        action
+    }
+
+    pub fn take_explained(&mut self, results: DatasetExplained) {
+        self.explain_job = None;
+        self.explained = Some(results);
+    }
+
+    /// A job that failed or was cancelled.
+    pub fn forget(&mut self, id: JobId) {
+        if self.explain_job == Some(id) {
+            self.explain_job = None;
+        }
+        if self.evaluation.job == Some(id) {
+            self.evaluation.job = None;
+        }
+    }
+}
+
+/// Folds, K sweep, and the start or cancel button of the surrogate evaluation.
+fn evaluation_controls_ui(
+    ui: &mut Ui,
+    eval: &mut EvalChoice,
+    can_start: bool,
+    running: bool,
+) -> Option<CohortAction> {
+    let mut action = None;
+    ui.horizontal(|ui| {
+        let label = ui.label("Folds");
+        ui.add_enabled(
+            !running,
+            egui::DragValue::new(&mut eval.folds).range(2..=20),
+        )
+        .labelled_by(label.id)
+        .on_hover_text("Cross-validation folds");
+        ui.add_enabled(
+            !running,
+            egui::Checkbox::new(&mut eval.k_sweep, "K sweep (4, 6, 8, 12, 16)"),
+        );
+        if !running {
+            if ui
+                .add_enabled(
+                    can_start,
+                    egui::Button::new(format!("Evaluate surrogate ({}-fold)", eval.folds)),
+                )
+                .clicked()
+            {
+                action = Some(CohortAction::StartEvaluation);
+            }
+        } else if ui.button("Cancel evaluation").clicked() {
+            action = Some(CohortAction::CancelEvaluation);
+        }
+    });
+    action
+}
+
+/// A mean and SD over folds as a percentage, or "undefined".
+fn pct(v: &Option<crate::surrogate::MeanSd>) -> String {
+    v.map(|m| m.percent()).unwrap_or_else(|| "undefined".into())
+}
+
+/// The surrogate table: fidelity, accuracy and AUROC (or MAE and R2) of the CNN and the forest.
+fn surrogate_table_ui(ui: &mut Ui, r: &crate::surrogate::EvaluationReport) {
+    ui.label(format!(
+        "{} records, {} folds, K = {}, {} trees",
+        r.n_records,
+        r.folds.len(),
+        r.k,
+        r.settings.forest.n_trees
+    ));
+    let num = |v: &Option<crate::surrogate::MeanSd>| {
+        v.map(|m| format!("{:.3} +- {:.3}", m.mean, m.sd))
+            .unwrap_or_else(|| "undefined".into())
+    };
+    let s = &r.summary;
+    let rows: Vec<(&str, String, String)> = if r.task == crate::model::config::Task::Regression {
+        vec![
+            ("MAE", num(&s.cnn_mae), num(&s.forest_mae)),
+            ("R2", num(&s.cnn_r2), num(&s.forest_r2)),
+        ]
+    } else {
+        vec![
+            ("Fidelity (%)", String::new(), pct(&s.fidelity)),
+            (
+                "Accuracy (%)",
+                pct(&s.cnn_accuracy),
+                pct(&s.forest_accuracy),
+            ),
+            ("Macro AUROC (%)", pct(&s.cnn_auroc), pct(&s.forest_auroc)),
+        ]
+    };
+    egui::Grid::new("surrogate_table")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.label(RichText::new("CNN").strong());
+            ui.label(RichText::new("forest").strong());
+            ui.end_row();
+            for (name, cnn, forest) in &rows {
+                ui.label(*name);
+                ui.label(cnn);
+                ui.label(forest);
+                ui.end_row();
+            }
+        });
+    ui.label(RichText::new("mean +- SD over folds; accuracy and AUROC against the labels.").weak());
+}
+
+/// Fidelity against K.
+fn k_sweep_ui(ui: &mut Ui, sweep: &crate::surrogate::KSweep) {
+    ui.heading("K sweep");
+    let points: Vec<[f64; 2]> = sweep
+        .points
+        .iter()
+        .filter_map(|p| p.fidelity.map(|m| [p.k as f64, 100.0 * m.mean]))
+        .collect();
+    egui_plot::Plot::new("k_sweep")
+        .height(160.0)
+        .x_axis_label("K")
+        .y_axis_label("fidelity (%)")
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            plot.line(egui_plot::Line::new(
+                "fidelity",
+                egui_plot::PlotPoints::from(points.clone()),
+            ));
+            plot.points(
+                egui_plot::Points::new("fidelity", egui_plot::PlotPoints::from(points)).radius(3.0),
+            );
+        });
+    for p in &sweep.points {
+        ui.label(format!("K = {}: fidelity {}", p.k, pct(&p.fidelity)));
+    }
+}
+
+/// The label-quality audit; returns the record whose link was clicked.
+fn audit_ui(
+    ui: &mut Ui,
+    audit: &[crate::surrogate::AuditRow],
+    index_of: &std::collections::HashMap<String, usize>,
+) -> Option<usize> {
+    let mut jump = None;
+    ui.heading("Label-quality audit");
+    ui.label(
+        RichText::new(format!(
+            "{} disagreements of label, CNN and out-of-fold forest, ranked by CNN confidence x \
+             (1 - mean entropy); click to open the record.",
+            audit.len()
+        ))
+        .weak(),
+    );
+    egui::Grid::new("surrogate_audit")
+        .num_columns(7)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in [
+                "record",
+                "kind",
+                "label",
+                "CNN",
+                "forest",
+                "confidence",
+                "mean entropy",
+            ] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for row in audit.iter().take(200) {
+                let index = index_of.get(&row.id).copied();
+                if ui
+                    .add_enabled(index.is_some(), egui::Link::new(&row.id))
+                    .clicked()
+                {
+                    jump = index;
+                }
+                ui.label(format!("{:?}", row.kind));
+                let output = if row.output == "class" {
+                    String::new()
+                } else {
+                    format!("{}: ", row.output)
+                };
+                ui.label(format!("{output}{}", row.label.as_deref().unwrap_or("-")));
+                ui.label(&row.cnn);
+                ui.label(&row.forest);
+                ui.label(format!("{:.3}", row.cnn_confidence));
+                ui.label(format!("{:.3}", row.mean_entropy));
+                ui.end_row();
+            }
+        });
+    jump
+}
+
+/// Mean proportions per label, entropy per class and model-vs-label disagreements of the
+/// explained data set; returns the record whose link was clicked.
+fn proportions_ui(
+    ui: &mut Ui,
+    results: &DatasetExplained,
+    ds: &dyn Dataset,
+    model: Option<&LoadedModel>,
+    names: &[String],
+) -> Option<usize> {
+    let mut jump = None;
+    ui.scope(|ui| {
+        ui.label(format!(
+            "{} records explained{}",
+            results.results.len(),
+            if results.cancelled {
+                " (cancelled early)"
+            } else {
+                ""
+            }
+        ));
+        let stats = match cohort_stats(model, ds, results) {
+            Ok(stats) => stats,
+            Err(err) => {
+                ui.label(format!("Cohort statistics unavailable: {err:#}"));
+                return;
+            }
+        };
+        class_statistics_ui(ui, &stats, names);
+        jump = disagreements_ui(ui, results, ds);
+    });
+    jump
+}
+
+/// Mean proportions by predicted and by true label, mean entropy by predicted label.
+fn class_statistics_ui(ui: &mut Ui, stats: &crate::surrogate::CohortStats, names: &[String]) {
+    let pred: Vec<(Option<Vec<f32>>, usize)> = stats
+        .mean_proportions_by_predicted
+        .iter()
+        .cloned()
+        .zip(stats.n_predicted.iter().copied())
+        .collect();
+    ui.heading("Mean cluster proportions by predicted label");
+    heatmap_ui(ui, &stats.output_names, names, &pred);
+    if let (Some(by_true), Some(n_true)) = (&stats.mean_proportions_by_true, &stats.n_true) {
+        let truth: Vec<(Option<Vec<f32>>, usize)> = by_true
+            .iter()
+            .cloned()
+            .zip(n_true.iter().copied())
+            .collect();
+        ui.heading("Mean cluster proportions by true label");
+        heatmap_ui(ui, &stats.output_names, names, &truth);
+    }
+    ui.heading("Mean entropy by predicted label");
+    egui::Grid::new("entropy_by_class")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            for ((c, e), n) in stats
+                .output_names
+                .iter()
+                .zip(&stats.mean_entropy_by_predicted)
+                .zip(&stats.n_predicted)
+            {
+                ui.label(c);
+                ui.label(e.map(|e| format!("{e:.3}")).unwrap_or_else(|| "-".into()));
+                ui.label(format!("n = {n}"));
+                ui.end_row();
+            }
+        });
+}
+
+/// Records where the model and the label disagree, highest mean entropy first.
+fn disagreements_ui(ui: &mut Ui, results: &DatasetExplained, ds: &dyn Dataset) -> Option<usize> {
+    let mut jump = None;
+    ui.heading("Model and label disagree");
+    ui.label(RichText::new("Highest mean entropy first; click to open the record.").weak());
+    let mut rows: Vec<(usize, String, String, f32)> = results
+        .results
+        .iter()
+        .filter_map(|r| {
+            let e = ds.entry(r.index)?;
+            if e.labels.is_empty()
+                || browser::disagrees(
+                    &e.labels,
+                    Some(&RecordSummary {
+                        predicted: r.predicted.clone(),
+                        mean_entropy: 0.0,
+                    }),
+                )
+            {
+                Some((
+                    r.index,
+                    e.labels.join(", "),
+                    r.predicted.join(", "),
+                    r.mean_entropy,
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.3.total_cmp(&a.3));
+    egui::Grid::new("audit")
+        .num_columns(4)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["record", "label", "model", "entropy"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for (index, label, predicted, ent) in rows.iter().take(200) {
+                let id = ds.entry(*index).map(|e| e.id.clone()).unwrap_or_default();
+                if ui.link(&id).clicked() {
+                    jump = Some(*index);
+                }
+                ui.label(label);
+                ui.label(predicted);
+                ui.label(format!("{ent:.3}"));
+                ui.end_row();
+            }
+        });
+    jump
 }
 
 /// A heatmap: one row per class (with its count), one column per cluster, cells shaded by the
@@ -646,7 +854,7 @@ fn heatmap_ui(ui: &mut Ui, rows: &[String], cols: &[String], values: &[(Option<V
 fn cohort_stats(
     model: Option<&crate::model::LoadedModel>,
     ds: &dyn crate::io::Dataset,
-    results: &super::jobs::DatasetExplained,
+    results: &DatasetExplained,
 ) -> anyhow::Result<crate::surrogate::CohortStats> {
     use crate::surrogate::evaluate::{CnnOutputs, Truth};
     let model = model.ok_or_else(|| anyhow::anyhow!("no model loaded"))?;

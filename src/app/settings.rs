@@ -63,12 +63,12 @@ pub struct Settings {
     pub show_explanation: bool,
     pub dark_mode: bool,
     /// Choices of the fit window.
-    pub fit: super::jobs::FitChoice,
+    pub fit: FitChoice,
     /// Choices of the surrogate evaluation in the cohort view.
-    pub eval: super::jobs::EvalChoice,
+    pub eval: EvalChoice,
     /// Last folder figures or data were exported to.
     pub export_dir: Option<PathBuf>,
-    pub export_format: super::export::ExportFormat,
+    pub export_format: ExportFormat,
     /// Raster resolution of PNG export (dots per inch).
     pub export_dpi: f32,
     /// A4 landscape page instead of a page fitted to the content.
@@ -94,10 +94,10 @@ impl Default for Settings {
             show_browser: true,
             show_explanation: true,
             dark_mode: false,
-            fit: super::jobs::FitChoice::default(),
-            eval: super::jobs::EvalChoice::default(),
+            fit: FitChoice::default(),
+            eval: EvalChoice::default(),
             export_dir: None,
-            export_format: super::export::ExportFormat::Png,
+            export_format: ExportFormat::Png,
             export_dpi: 300.0,
             export_a4: false,
         }
@@ -128,6 +128,88 @@ impl Settings {
 
     pub fn lead_visible(&self, lead: &LeadName) -> bool {
         !self.hidden_leads.contains(lead)
+    }
+}
+
+/// Figure file formats offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExportFormat {
+    Svg,
+    Png,
+    Pdf,
+}
+
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Svg => "svg",
+            ExportFormat::Png => "png",
+            ExportFormat::Pdf => "pdf",
+        }
+    }
+}
+
+/// Surrogate evaluation choices (persisted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvalChoice {
+    /// Cross-validation folds (default 10, as in the paper; the data set's own folds when
+    /// their count matches).
+    pub folds: usize,
+    /// Also sweep K = 4, 6, 8, 12, 16 (one cross-validation per K).
+    pub k_sweep: bool,
+}
+
+impl Default for EvalChoice {
+    fn default() -> Self {
+        EvalChoice {
+            folds: 10,
+            k_sweep: false,
+        }
+    }
+}
+
+/// Fit settings as the app offers them (persisted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FitChoice {
+    /// Blocks (0-based); empty = the model's last three.
+    pub blocks: Vec<usize>,
+    pub k: usize,
+    pub linear_alignment: bool,
+    pub seed: u64,
+    /// Records used (the first N of the data set in index order; 0 = all).
+    pub max_records: usize,
+    /// Time-step budget for k-means (0 = no limit).
+    pub max_time_steps: usize,
+}
+
+impl Default for FitChoice {
+    fn default() -> Self {
+        FitChoice {
+            blocks: Vec::new(),
+            k: 8,
+            linear_alignment: false,
+            seed: 0,
+            max_records: 200,
+            max_time_steps: 50_000,
+        }
+    }
+}
+
+impl FitChoice {
+    pub fn to_settings(&self) -> crate::tlc::FitSettings {
+        let mut s = crate::tlc::FitSettings::default();
+        s.features.blocks = (!self.blocks.is_empty()).then(|| self.blocks.clone());
+        s.features.alignment = if self.linear_alignment {
+            crate::tlc::Alignment::Linear
+        } else {
+            crate::tlc::Alignment::Nearest
+        };
+        s.clusters.k = self.k;
+        s.clusters.seed = self.seed;
+        s.clusters.max_time_steps = (self.max_time_steps > 0).then_some(self.max_time_steps);
+        s
     }
 }
 

@@ -6,142 +6,22 @@
 //! and are shown in the UI; a panic inside a job is caught and reported the same way, so the
 //! worker keeps serving later jobs.
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
-use crate::io::Dataset;
 use crate::progress::{CancelToken, Progress, ProgressSink};
-use crate::record::Ecg;
-
-use super::jobs;
 
 /// Identifies one submitted job.
 pub type JobId = u64;
 
-/// Work the UI can ask for. Each variant is run by a function in [`super::jobs`].
-pub enum Job {
-    /// Open a record, a folder or a data set (index only; records load lazily).
-    OpenDataset { path: PathBuf },
-    /// Load one record of an opened data set and analyse it with what is available.
-    LoadRecord {
-        dataset: Arc<dyn Dataset>,
-        index: usize,
-        analysis: jobs::AnalysisContext,
-    },
-    /// Analyse a record that is already in memory (e.g. after the model or settings changed).
-    Analyse {
-        ecg: Arc<Ecg>,
-        index: Option<usize>,
-        analysis: jobs::AnalysisContext,
-    },
-    /// Open a model (weights + config) and optionally its explainer.
-    LoadModels {
-        model: PathBuf,
-        explainer: Option<PathBuf>,
-    },
-    /// Fit a new explainer on records of a data set.
-    Fit {
-        model: Arc<crate::model::LoadedModel>,
-        dataset: Arc<dyn Dataset>,
-        indices: Vec<usize>,
-        settings: crate::tlc::FitSettings,
-    },
-    /// Render a figure to an image (export preview, clipboard).
-    RenderFigure {
-        source: super::export::FigureSource,
-        spec: crate::figure::FigureSpec,
-        purpose: super::export::FigurePurpose,
-    },
-    /// Write a figure file (SVG, PNG or PDF by extension).
-    ExportFigure {
-        source: super::export::FigureSource,
-        path: PathBuf,
-        spec: crate::figure::FigureSpec,
-        overwrite: bool,
-    },
-    /// Write the record's data (CSV, JSON) and optionally WFDB cluster annotations.
-    ExportData {
-        source: super::export::FigureSource,
-        dir: PathBuf,
-        annotations: bool,
-        overwrite: bool,
-    },
-    /// Cross-validate the random-forest surrogate on the whole data set (`folds` folds), list the
-    /// label-quality audit, and optionally sweep K.
-    Evaluate {
-        model: Arc<crate::model::LoadedModel>,
-        explainer: Arc<crate::tlc::Explainer>,
-        dataset: Arc<dyn Dataset>,
-        folds: usize,
-        k_sweep: bool,
-    },
-    /// Explain records of a data set (predictions, proportions, entropy per record).
-    ExplainDataset {
-        dataset: Arc<dyn Dataset>,
-        indices: Vec<usize>,
-        analysis: jobs::AnalysisContext,
-    },
-}
-
-impl Job {
+/// Work the worker can run: the app's jobs ([`super::jobs::Job`]). The worker knows only this,
+/// so it does not depend on what the jobs are.
+pub trait Task: Send + 'static {
+    type Output: Send + 'static;
     /// A short description for the status bar and for error messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Job::OpenDataset { path } => format!("Opening {}", path.display()),
-            Job::LoadRecord { dataset, index, .. } => {
-                let id = dataset
-                    .entry(*index)
-                    .map(|e| e.id.clone())
-                    .unwrap_or_else(|| index.to_string());
-                format!("Loading record {id}")
-            }
-            Job::Analyse { ecg, .. } => format!("Analysing record {}", ecg.meta.id),
-            Job::LoadModels { model, .. } => format!("Loading model {}", model.display()),
-            Job::Fit {
-                indices, settings, ..
-            } => {
-                format!(
-                    "Fitting K = {} on {} records",
-                    settings.clusters.k,
-                    indices.len()
-                )
-            }
-            Job::ExplainDataset { indices, .. } => format!("Explaining {} records", indices.len()),
-            Job::Evaluate { dataset, folds, .. } => format!(
-                "Evaluating the surrogate ({folds}-fold) on {} records",
-                dataset.len()
-            ),
-            Job::RenderFigure { source, .. } => {
-                format!("Rendering a figure of {}", source.ecg.meta.id)
-            }
-            Job::ExportFigure { path, .. } => format!("Exporting {}", path.display()),
-            Job::ExportData { dir, .. } => format!("Exporting data to {}", dir.display()),
-        }
-    }
-}
-
-/// What a finished job hands back.
-pub enum JobOutput {
-    Dataset {
-        path: PathBuf,
-        dataset: Arc<dyn Dataset>,
-    },
-    Record(Box<jobs::AnalysedRecord>),
-    Models {
-        model: Arc<crate::model::LoadedModel>,
-        explainer: Option<Arc<crate::tlc::Explainer>>,
-        problems: Vec<String>,
-    },
-    Fitted(Arc<crate::tlc::Explainer>),
-    DatasetExplained(jobs::DatasetExplained),
-    Evaluated(Box<jobs::Evaluated>),
-    FigureImage {
-        purpose: super::export::FigurePurpose,
-        image: egui::ColorImage,
-    },
-    Written(Vec<PathBuf>),
+    fn describe(&self) -> String;
+    /// Do the work, reporting progress to `sink` and stopping when it says so.
+    fn run(self, sink: &dyn ProgressSink) -> anyhow::Result<Self::Output>;
 }
 
 /// A failure, ready to show: what was being done, and the cause chain (which names the file).
@@ -163,7 +43,7 @@ impl std::fmt::Display for JobError {
 }
 
 /// Messages from the worker to the UI.
-pub enum WorkerEvent {
+pub enum WorkerEvent<O> {
     Started {
         id: JobId,
     },
@@ -173,13 +53,13 @@ pub enum WorkerEvent {
     },
     Finished {
         id: JobId,
-        result: Result<JobOutput, JobError>,
+        result: Result<O, JobError>,
     },
 }
 
-struct Request {
+struct Request<T> {
     id: JobId,
-    job: Job,
+    job: T,
     cancel: CancelToken,
 }
 
@@ -194,9 +74,9 @@ pub struct JobStatus {
 }
 
 /// The UI's handle on the worker thread.
-pub struct Worker {
-    tx: Option<Sender<Request>>,
-    rx: Receiver<WorkerEvent>,
+pub struct Worker<T: Task> {
+    tx: Option<Sender<Request<T>>>,
+    rx: Receiver<WorkerEvent<T::Output>>,
     thread: Option<JoinHandle<()>>,
     next_id: JobId,
     /// Jobs submitted and not yet finished, in submission order.
@@ -204,14 +84,14 @@ pub struct Worker {
 }
 
 /// Sends progress to the UI and answers cancellation from the job's token.
-struct ChannelSink {
+struct ChannelSink<O> {
     id: JobId,
-    tx: Sender<WorkerEvent>,
+    tx: Sender<WorkerEvent<O>>,
     cancel: CancelToken,
     repaint: Option<egui::Context>,
 }
 
-impl ProgressSink for ChannelSink {
+impl<O: Send> ProgressSink for ChannelSink<O> {
     fn report(&self, progress: Progress) {
         // The UI may be gone at shutdown; nothing to do then.
         let _ = self.tx.send(WorkerEvent::Progress {
@@ -227,12 +107,12 @@ impl ProgressSink for ChannelSink {
     }
 }
 
-impl Worker {
+impl<T: Task> Worker<T> {
     /// Start the named worker thread. `repaint` (the egui context) is poked whenever a message
     /// is sent so the UI wakes up without polling.
     pub fn spawn(repaint: Option<egui::Context>) -> anyhow::Result<Self> {
-        let (req_tx, req_rx) = channel::<Request>();
-        let (ev_tx, ev_rx) = channel::<WorkerEvent>();
+        let (req_tx, req_rx) = channel::<Request<T>>();
+        let (ev_tx, ev_rx) = channel::<WorkerEvent<T::Output>>();
         let thread = std::thread::Builder::new()
             .name("tlc-worker".to_string())
             .spawn(move || worker_loop(req_rx, ev_tx, repaint))?;
@@ -246,7 +126,7 @@ impl Worker {
     }
 
     /// Queue a job; returns its id.
-    pub fn submit(&mut self, job: Job) -> JobId {
+    pub fn submit(&mut self, job: T) -> JobId {
         let id = self.next_id;
         self.next_id += 1;
         let cancel = CancelToken::new();
@@ -290,7 +170,7 @@ impl Worker {
     }
 
     /// Drain the messages that arrived since the last call (never blocks).
-    pub fn poll(&mut self) -> Vec<(JobId, Result<JobOutput, JobError>)> {
+    pub fn poll(&mut self) -> Vec<(JobId, Result<T::Output, JobError>)> {
         let mut finished = Vec::new();
         loop {
             match self.rx.try_recv() {
@@ -329,7 +209,7 @@ impl Worker {
     }
 }
 
-impl Drop for Worker {
+impl<T: Task> Drop for Worker<T> {
     fn drop(&mut self) {
         self.cancel_all();
         // Closing the request channel ends the loop once the current job has stopped.
@@ -340,7 +220,11 @@ impl Drop for Worker {
     }
 }
 
-fn worker_loop(rx: Receiver<Request>, tx: Sender<WorkerEvent>, repaint: Option<egui::Context>) {
+fn worker_loop<T: Task>(
+    rx: Receiver<Request<T>>,
+    tx: Sender<WorkerEvent<T::Output>>,
+    repaint: Option<egui::Context>,
+) {
     let poke = |ctx: &Option<egui::Context>| {
         if let Some(ctx) = ctx {
             ctx.request_repaint();
@@ -368,8 +252,7 @@ fn worker_loop(rx: Receiver<Request>, tx: Sender<WorkerEvent>, repaint: Option<e
             cancel: cancel.clone(),
             repaint: repaint.clone(),
         };
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| jobs::run(job, &sink)));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&sink)));
         let result = match outcome {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(err)) => Err(JobError {

@@ -13,7 +13,8 @@ use crate::cli::common::{
     DataOptions, ModelOptions, RecordChoice, TerminalProgress, file_stem, load_one_record,
 };
 
-use crate::delineate::{Delineation, DelineatorParams, delineate};
+use crate::analysis::{AnalysisSteps, ExplainWith, analyse_record};
+use crate::delineate::{Delineation, DelineatorParams};
 use crate::figure::annotations::write_cluster_annotations;
 use crate::figure::{
     FigureInput, FigureSpec, Layers, Layout, PageSize, data::export_data, export_figure, run_batch,
@@ -21,7 +22,7 @@ use crate::figure::{
 use crate::io::Dataset;
 use crate::model::LoadedModel;
 use crate::record::{Ecg, LeadName};
-use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
+use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget};
 use crate::tlc::{Explainer, Explanation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -252,13 +253,13 @@ impl Explaining {
         })
     }
 
-    fn explain(&self, ecg: &Ecg) -> anyhow::Result<Explanation> {
-        Ok(explain_record(
-            &self.model,
-            &self.explainer,
-            ecg,
-            &self.settings,
-        )?)
+    /// This run's model and explainer as an analysis step.
+    fn step(&self) -> ExplainWith<'_> {
+        ExplainWith {
+            model: &self.model,
+            explainer: &self.explainer,
+            settings: &self.settings,
+        }
     }
 }
 
@@ -279,14 +280,28 @@ pub fn cluster_names(explainer: &Explainer, given: Option<&[String]>) -> Vec<Str
         .collect()
 }
 
-/// Landmarks for the figure; a record the delineator cannot handle is drawn without them.
-fn landmarks(args: &Args, ecg: &Ecg) -> Result<Option<Delineation>, String> {
-    if args.no_landmarks {
-        return Ok(None);
-    }
-    delineate(ecg, &DelineatorParams::default())
-        .map(Some)
-        .map_err(|e| format!("record '{}': no landmarks drawn: {e}", ecg.meta.id))
+/// A record's explanation (with `explaining`) and landmarks, by [`analyse_record`]. A failed
+/// explanation stops the figure; a record the delineator cannot handle is drawn without
+/// landmarks (the `Err` is the warning to give).
+fn analyse(
+    args: &Args,
+    explaining: Option<&Explaining>,
+    ecg: &Ecg,
+) -> anyhow::Result<(Option<Explanation>, Result<Option<Delineation>, String>)> {
+    let delineator = DelineatorParams::default();
+    let analysis = analyse_record(
+        ecg,
+        AnalysisSteps {
+            explain: explaining.map(Explaining::step),
+            delineate: (!args.no_landmarks).then_some(&delineator),
+        },
+    );
+    let explanation = analysis.explanation.transpose()?;
+    let landmarks = analysis
+        .delineation
+        .transpose()
+        .map_err(|e| format!("record '{}': no landmarks drawn: {e}", ecg.meta.id));
+    Ok((explanation, landmarks))
 }
 
 fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
@@ -296,16 +311,18 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         .as_deref()
         .context("--out FILE.{svg,png,pdf} is required with a RECORD")?;
     let ecg = load_one_record(record, &args.choice, &args.data_options)?;
-    let (explanation, names) = if let Some(path) = &args.explanation {
-        (Some(read_explanation(path)?), args.cluster_names.clone())
-    } else if args.no_explain {
-        (None, args.cluster_names.clone())
+    let explaining = if args.explanation.is_some() || args.no_explain {
+        None
     } else {
-        let explaining = Explaining::open(args)?;
-        let ex = explaining.explain(&ecg)?;
-        (Some(ex), Some(explaining.cluster_names))
+        Some(Explaining::open(args)?)
     };
-    let delineation = landmarks(args, &ecg).unwrap_or_else(|warning| {
+    let (explained, landmarks) = analyse(args, explaining.as_ref(), &ecg)?;
+    let (explanation, names) = match (&args.explanation, explaining) {
+        (Some(path), _) => (Some(read_explanation(path)?), args.cluster_names.clone()),
+        (None, Some(explaining)) => (explained, Some(explaining.cluster_names)),
+        (None, None) => (None, args.cluster_names.clone()),
+    };
+    let delineation = landmarks.unwrap_or_else(|warning| {
         eprintln!("warning: {warning}");
         None
     });
@@ -406,8 +423,8 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
     let ext = args.format.extension();
     let summary = run_batch(&ids, "figures", &sink, |k| -> anyhow::Result<PathBuf> {
         let ecg = ds.load(indices[k])?;
-        let explanation = explaining.as_ref().map(|e| e.explain(&ecg)).transpose()?;
-        let delineation = landmarks(args, &ecg).unwrap_or_else(|warning| {
+        let (explanation, landmarks) = analyse(args, explaining.as_ref(), &ecg)?;
+        let delineation = landmarks.unwrap_or_else(|warning| {
             log::warn!("{warning}");
             None
         });

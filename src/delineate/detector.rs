@@ -31,6 +31,8 @@
 
 use super::dsp;
 use super::{Beat, DelineateError, DelineatorParams, Wave, WaveKind};
+use crate::dsp::DspError;
+use crate::dsp::filter::{self, FilterKind};
 
 /// Filtered copies of one lead.
 pub(crate) struct LeadSignals {
@@ -54,29 +56,58 @@ pub(crate) struct Prepared {
 }
 
 /// Find and remove pacing spikes, then filter every lead (all leads of a record at once, see
-/// [`dsp::lowpass_zero_phase_many`]).
-pub(crate) fn prepare_leads(rows: Vec<Vec<f32>>, fs_hz: f64, p: &DelineatorParams) -> Prepared {
+/// [`filter::filtfilt_many`]).
+pub(crate) fn prepare_leads(
+    rows: Vec<Vec<f32>>,
+    fs_hz: f64,
+    p: &DelineatorParams,
+) -> Result<Prepared, DspError> {
     let mut base = rows;
     let pacing_spikes = super::pacing::find_spikes(&base, fs_hz, p);
     // QRS detection keeps the spikes: without them a slow paced QRS can have less 5-20 Hz
     // energy than the P waves of the same record (LUDB 72, P-synchronous pacing).
     let detection_rows = (!pacing_spikes.is_empty()).then(|| base.clone());
     super::pacing::remove_spikes(&mut base, &pacing_spikes, fs_hz, p);
-    dsp::highpass_zero_phase_many(&mut base, p.baseline_highpass_hz, fs_hz);
+    let baseline = |leads: &mut [Vec<f32>]| {
+        zero_phase(
+            leads,
+            FilterKind::HighPass,
+            p.baseline_highpass_hz,
+            fs_hz,
+            Edges::Reflected,
+        )
+    };
+    let low_pass = |leads: &mut [Vec<f32>], cutoff_hz: f64| {
+        zero_phase(
+            leads,
+            FilterKind::LowPass,
+            cutoff_hz,
+            fs_hz,
+            Edges::SteadyState,
+        )
+    };
+    baseline(&mut base)?;
     let mut x = base.clone();
-    dsp::lowpass_zero_phase_many(&mut x, p.qrs_lowpass_hz, fs_hz);
+    low_pass(&mut x, p.qrs_lowpass_hz)?;
     let mut s = base;
-    dsp::lowpass_zero_phase_many(&mut s, p.pt_lowpass_hz, fs_hz);
+    low_pass(&mut s, p.pt_lowpass_hz)?;
     let mut band = match detection_rows {
         Some(mut rows) => {
-            dsp::highpass_zero_phase_many(&mut rows, p.baseline_highpass_hz, fs_hz);
-            dsp::lowpass_zero_phase_many(&mut rows, p.qrs_lowpass_hz, fs_hz);
+            baseline(&mut rows)?;
+            low_pass(&mut rows, p.qrs_lowpass_hz)?;
             rows
         }
         None => x.clone(),
     };
-    dsp::highpass_zero_phase_many(&mut band, p.detect_band_hz.0, fs_hz);
-    dsp::lowpass_zero_phase_many(&mut band, p.detect_band_hz.1, fs_hz);
+    let (band_low_hz, band_high_hz) = p.detect_band_hz;
+    zero_phase(
+        &mut band,
+        FilterKind::HighPass,
+        band_low_hz,
+        fs_hz,
+        Edges::SteadyState,
+    )?;
+    low_pass(&mut band, band_high_hz)?;
     let leads = x
         .into_iter()
         .zip(s)
@@ -101,10 +132,51 @@ pub(crate) fn prepare_leads(rows: Vec<Vec<f32>>, fs_hz: f64, p: &DelineatorParam
             }
         })
         .collect();
-    Prepared {
+    Ok(Prepared {
         leads,
         pacing_spikes,
-    }
+    })
+}
+
+/// Order of each pass of the delineator's filters (run forward and backward: order 4 in
+/// magnitude, zero phase, so landmarks stay in place).
+const FILTER_ORDER: usize = 2;
+
+/// A cut-off a filter at `fs_hz` can realise: the settings are in Hz for any rate, and a
+/// 30 Hz low-pass cannot be realised at 50 Hz (`min_internal_rate_hz` 0 keeps such a rate).
+fn realisable_cutoff_hz(cutoff_hz: f64, fs_hz: f64) -> f64 {
+    cutoff_hz.clamp(1e-3, 0.45 * fs_hz)
+}
+
+/// How a filter treats the ends of a record.
+#[derive(Clone, Copy)]
+enum Edges {
+    /// Start in the steady state of each end value. For the QRS and P/T low-passes and the
+    /// detection band: odd reflection would mirror a QRS cut by the record's edge into a copy
+    /// whose energy peaks on the edge itself, where no maximum is counted (MIT-BIH 100 in 10 s
+    /// windows: QRS Se 99.87 % fell to 99.65 % with it).
+    SteadyState,
+    /// Pad one period of the cut-off by odd reflection. For the baseline high-pass: the leads
+    /// continue with their own level and slope, so wander at the edges leaves less residue than
+    /// with a constant continuation (0.05-0.3 Hz wander: 0.031 against 0.044 mV in the first
+    /// and last second, 0.019 in the middle).
+    Reflected,
+}
+
+/// Zero-phase Butterworth filter of all leads at once.
+fn zero_phase(
+    leads: &mut [Vec<f32>],
+    kind: FilterKind,
+    cutoff_hz: f64,
+    fs_hz: f64,
+    edges: Edges,
+) -> Result<(), DspError> {
+    let cutoff_hz = realisable_cutoff_hz(cutoff_hz, fs_hz);
+    let pad = match edges {
+        Edges::SteadyState => 0,
+        Edges::Reflected => filter::pad_for(cutoff_hz, fs_hz),
+    };
+    filter::zero_phase_many(leads, kind, fs_hz, cutoff_hz, FILTER_ORDER, pad)
 }
 
 fn samples(seconds: f64, fs_hz: f64) -> usize {

@@ -9,17 +9,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tlc_explorer::Ecg;
 use tlc_explorer::delineate::{DelineatorParams, delineate};
 use tlc_explorer::dsp::resample::resample;
-use tlc_explorer::synth::{SynthParams, generate_record};
+
+mod common;
 
 fn bench_delineate(c: &mut Criterion) {
-    let params = SynthParams {
-        n_records: 1,
-        ..Default::default()
-    };
-    let record = match generate_record(&params, 0) {
-        Ok(r) => r,
-        Err(e) => panic!("synthetic record: {e}"),
-    };
+    let record = common::synthetic_record();
     let settings = DelineatorParams::default();
     c.bench_function("delineate 12 leads x 10 s at 500 Hz", |b| {
         b.iter(|| delineate(std::hint::black_box(&record.ecg), &settings))

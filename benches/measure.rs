@@ -7,17 +7,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tlc_explorer::delineate::{DelineatorParams, delineate};
 use tlc_explorer::measure::{MeasureParams, measure};
-use tlc_explorer::synth::{SynthParams, generate_record};
+
+mod common;
 
 fn bench_measure(c: &mut Criterion) {
-    let params = SynthParams {
-        n_records: 1,
-        ..Default::default()
-    };
-    let record = match generate_record(&params, 0) {
-        Ok(r) => r,
-        Err(e) => panic!("synthetic record: {e}"),
-    };
+    let record = common::synthetic_record();
     let d = match delineate(&record.ecg, &DelineatorParams::default()) {
         Ok(d) => d,
         Err(e) => panic!("delineation: {e}"),

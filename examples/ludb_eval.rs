@@ -5,31 +5,21 @@
 //! reads `DelineatorParams` as JSON, missing fields at their defaults; `--per-record` writes each
 //! record's counts and errors, e.g. to compare two settings record by record).
 
-use std::path::PathBuf;
-
 use tlc_explorer::delineate::DelineatorParams;
 use tlc_explorer::delineate::score::{LudbOptions, evaluate_ludb};
 use tlc_explorer::progress::NoProgress;
 
+mod common;
+
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ludb");
-    let mut options = LudbOptions::default();
-    let mut params = DelineatorParams::default();
-    let mut per_record: Option<PathBuf> = None;
-    while let Some(a) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
-        };
-        match a.as_str() {
-            "--resample" => options.resample_hz = Some(value()?.parse()?),
-            "--records" => options.records = value()?.parse().map_err(anyhow::Error::msg)?,
-            "--params" => params = serde_json::from_str(&std::fs::read_to_string(value()?)?)?,
-            "--per-record" => per_record = Some(PathBuf::from(value()?)),
-            _ => dir = PathBuf::from(a),
-        }
-    }
+    let args = common::LudbArgs::parse(true)?;
+    let params: DelineatorParams = args.params()?;
+    let options = LudbOptions {
+        resample_hz: args.resample_hz,
+        records: args.records,
+        ..LudbOptions::default()
+    };
+    let (dir, per_record) = (args.dir, args.per_record);
     let started = std::time::Instant::now();
     let eval = evaluate_ludb(&dir, &params, &options, &NoProgress)?;
     println!(

@@ -5,31 +5,16 @@
 //! [--params MEASURE.json] [--per-record OUT.csv]` (default folder `../shared/data/ludb`;
 //! `--params` reads `MeasureParams` as JSON, missing fields at their defaults).
 
-use std::path::PathBuf;
-
 use tlc_explorer::delineate::DelineatorParams;
-use tlc_explorer::delineate::score::RecordSubset;
 use tlc_explorer::measure::MeasureParams;
 use tlc_explorer::measure::ludb::validate_ludb;
 
+mod common;
+
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ludb");
-    let mut subset = RecordSubset::All;
-    let mut params = MeasureParams::default();
-    let mut per_record: Option<PathBuf> = None;
-    while let Some(a) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
-        };
-        match a.as_str() {
-            "--records" => subset = value()?.parse().map_err(anyhow::Error::msg)?,
-            "--params" => params = serde_json::from_str(&std::fs::read_to_string(value()?)?)?,
-            "--per-record" => per_record = Some(PathBuf::from(value()?)),
-            _ => dir = PathBuf::from(a),
-        }
-    }
+    let args = common::LudbArgs::parse(false)?;
+    let params: MeasureParams = args.params()?;
+    let (dir, subset, per_record) = (args.dir, args.records, args.per_record);
     let started = std::time::Instant::now();
     let v = validate_ludb(&dir, &DelineatorParams::default(), &params, subset)?;
     println!(

@@ -32,15 +32,6 @@ fn flat_12(n: usize) -> Ecg {
     ecg(LeadName::standard_12(), vec![vec![0.0; n]; 12], 500.0)
 }
 
-fn wave(kind: WaveKind, onset: usize, peak: usize, offset: usize) -> Wave {
-    Wave {
-        kind,
-        onset,
-        peak,
-        offset,
-    }
-}
-
 /// Beats at the given QRS peaks (500 Hz): P 120 ms long from 180 ms before the QRS onset (PR
 /// 180 ms), QRS 90 ms (onset 40 ms before the peak), T offset 400 ms after the QRS onset.
 fn beats_at(peaks: &[usize], with_p: bool) -> Vec<Beat> {
@@ -49,9 +40,9 @@ fn beats_at(peaks: &[usize], with_p: bool) -> Vec<Beat> {
         .map(|&r| {
             let on = r - 20;
             Beat {
-                p: with_p.then(|| wave(WaveKind::P, on - 90, on - 60, on - 30)),
-                qrs: wave(WaveKind::Qrs, on, r, on + 45),
-                t: Some(wave(WaveKind::T, on + 120, on + 160, on + 200)),
+                p: with_p.then(|| Wave::new(WaveKind::P, on - 90, on - 60, on - 30)),
+                qrs: Wave::new(WaveKind::Qrs, on, r, on + 45),
+                t: Some(Wave::new(WaveKind::T, on + 120, on + 160, on + 200)),
             }
         })
         .collect()

@@ -642,37 +642,67 @@ pub fn align_dataset(
     }
     let mut acc = AlignmentAccumulator::new(k, params.clone())?;
     let mut records = Vec::new();
-    let mut skipped = Vec::new();
-    let total = dataset.len();
-    for index in 0..total {
-        if progress.is_cancelled() {
-            return Err(AlignDatasetError::Cancelled);
-        }
-        let id = dataset
-            .entry(index)
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| format!("#{index}"));
-        let outcome = (|| -> Result<Result<AlignmentReport, AlignError>, String> {
-            let ecg = dataset.load(index).map_err(|e| e.to_string())?;
-            let d = super::delineate(&ecg, delineator).map_err(|e| e.to_string())?;
-            let explanation = explain(&ecg).map_err(|e| e.to_string())?;
-            Ok(acc.add_record(&ecg, &d, &explanation))
-        })();
-        match outcome {
-            Ok(report) => records.push((id, report?)),
-            Err(reason) => skipped.push((id, reason)),
-        }
-        progress.report(crate::progress::Progress {
-            stage: "align".into(),
-            done: index + 1,
-            total,
-        });
-    }
+    let skipped = for_each_record(
+        dataset,
+        "align",
+        progress,
+        || AlignDatasetError::Cancelled,
+        |ecg| {
+            let d = super::delineate(ecg, delineator).map_err(|e| e.to_string())?;
+            let explanation = explain(ecg).map_err(|e| e.to_string())?;
+            Ok(acc.add_record(ecg, &d, &explanation))
+        },
+        |id, report| {
+            records.push((id, report?));
+            Ok(())
+        },
+    )?;
     Ok(DatasetAlignment {
         total: acc.report(),
         records,
         skipped,
     })
+}
+
+/// The loop over a data set shared by [`align_dataset`] and the reference scoring
+/// (`reference::score_dataset_against_reference`): each record is loaded and given to `process`;
+/// a record that cannot be loaded or processed is skipped, and the returned list names it with
+/// the reason. Each success goes to `keep` with the record's id, and an error there (e.g. a
+/// cluster-count mismatch) stops the whole run. Progress is reported per record under `stage`;
+/// when cancelled the run stops with `cancelled()`.
+pub(super) fn for_each_record<T, E>(
+    dataset: &dyn crate::io::Dataset,
+    stage: &str,
+    progress: &dyn crate::progress::ProgressSink,
+    cancelled: impl Fn() -> E,
+    mut process: impl FnMut(&Ecg) -> Result<T, String>,
+    mut keep: impl FnMut(String, T) -> Result<(), E>,
+) -> Result<Vec<(String, String)>, E> {
+    let mut skipped = Vec::new();
+    let total = dataset.len();
+    for index in 0..total {
+        if progress.is_cancelled() {
+            return Err(cancelled());
+        }
+        let id = dataset
+            .entry(index)
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| format!("#{index}"));
+        let outcome = dataset
+            .load(index)
+            .map_err(|e| e.to_string())
+            .and_then(|ecg| process(&ecg));
+        match outcome {
+            Ok(value) => keep(id, value)?,
+            Err(reason) => skipped.push((id, reason)),
+        }
+        progress.report(crate::progress::Progress {
+            stage: stage.into(),
+            done: index + 1,
+            total,
+        });
+    }
+    Ok(skipped)
 }
 
 impl ClusterAlignment {

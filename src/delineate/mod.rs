@@ -43,6 +43,11 @@ pub enum DelineateError {
         record: String,
         source: crate::dsp::DspError,
     },
+    #[error("record '{record}': cannot filter for delineation: {source}")]
+    Filter {
+        record: String,
+        source: crate::dsp::DspError,
+    },
 }
 
 fn check_signal(
@@ -112,7 +117,12 @@ fn delineate_rows(
         (rows, fs_hz)
     };
     let internal_n = rows.first().map(Vec::len).unwrap_or(0);
-    let prepared = detector::prepare_leads(rows, internal_hz, params);
+    let prepared = detector::prepare_leads(rows, internal_hz, params).map_err(|source| {
+        DelineateError::Filter {
+            record: record.to_string(),
+            source,
+        }
+    })?;
     let measured = detector::delineate_prepared(&prepared, internal_hz, params)?;
     let delineation = Delineation {
         fs_hz: internal_hz,

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::WaveKind;
-use super::align::{ExplainFn, ari_of_counts, nmi_of_counts};
+use super::align::{ExplainFn, ari_of_counts, for_each_record, nmi_of_counts};
 use super::score::{ReferenceWave, reference_waves_from_marks};
 use crate::record::Ecg;
 use crate::tlc::Explanation;
@@ -496,44 +496,31 @@ pub fn score_dataset_against_reference(
     }
     let mut total = ReferenceTable::new(k);
     let mut records = Vec::new();
-    let mut skipped = Vec::new();
-    let n = dataset.len();
-    for index in 0..n {
-        if progress.is_cancelled() {
-            return Err(ReferenceDatasetError::Cancelled);
-        }
-        let id = dataset
-            .entry(index)
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| format!("#{index}"));
-        let outcome = (|| -> Result<(Explanation, Vec<Option<ReferenceLabel>>, f64), String> {
-            let ecg = dataset.load(index).map_err(|e| e.to_string())?;
-            let labels = reference_labels_for(&ecg, extension).map_err(|e| e.to_string())?;
-            let explanation = explain(&ecg).map_err(|e| e.to_string())?;
+    let skipped = for_each_record(
+        dataset,
+        "score against reference",
+        progress,
+        || ReferenceDatasetError::Cancelled,
+        |ecg| {
+            let labels = reference_labels_for(ecg, extension).map_err(|e| e.to_string())?;
+            let explanation = explain(ecg).map_err(|e| e.to_string())?;
             Ok((explanation, labels, ecg.fs_hz))
-        })();
-        match outcome {
-            Ok((explanation, labels, fs_hz)) => {
-                if explanation.k != k {
-                    return Err(ReferenceError::KMismatch {
-                        record: id,
-                        k_record: explanation.k,
-                        k,
-                    }
-                    .into());
+        },
+        |id, (explanation, labels, fs_hz)| {
+            if explanation.k != k {
+                return Err(ReferenceError::KMismatch {
+                    record: id,
+                    k_record: explanation.k,
+                    k,
                 }
-                let table = table_for_explanation(&explanation, &labels, fs_hz)?;
-                total.merge(&table);
-                records.push((id, ReferenceReport::of(table)));
+                .into());
             }
-            Err(reason) => skipped.push((id, reason)),
-        }
-        progress.report(crate::progress::Progress {
-            stage: "score against reference".into(),
-            done: index + 1,
-            total: n,
-        });
-    }
+            let table = table_for_explanation(&explanation, &labels, fs_hz)?;
+            total.merge(&table);
+            records.push((id, ReferenceReport::of(table)));
+            Ok(())
+        },
+    )?;
     Ok(ReferenceAlignment {
         extension: extension.to_string(),
         total: ReferenceReport::of(total),
@@ -545,15 +532,7 @@ pub fn score_dataset_against_reference(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn wave(kind: WaveKind, on: usize, peak: usize, off: usize) -> ReferenceWave {
-        ReferenceWave {
-            kind,
-            onset: Some(on),
-            peak,
-            offset: Some(off),
-        }
-    }
+    use crate::delineate::Wave;
 
     #[test]
     fn perfect_clusters_score_one() {
@@ -595,9 +574,9 @@ mod tests {
 
     #[test]
     fn labels_per_sample_follow_the_marks() {
-        let waves = vec![
-            wave(WaveKind::P, 10, 12, 14),
-            wave(WaveKind::Qrs, 20, 22, 24),
+        let waves: Vec<ReferenceWave> = vec![
+            Wave::new(WaveKind::P, 10, 12, 14).into(),
+            Wave::new(WaveKind::Qrs, 20, 22, 24).into(),
             // A T marked by its peak alone: the gap 25..=39 is left out.
             ReferenceWave {
                 kind: WaveKind::T,
@@ -605,7 +584,7 @@ mod tests {
                 peak: 32,
                 offset: None,
             },
-            wave(WaveKind::P, 40, 42, 44),
+            Wave::new(WaveKind::P, 40, 42, 44).into(),
         ];
         let labels = reference_labels_per_sample(&waves, (5, 50), 60);
         assert_eq!(labels[4], None);

@@ -18,6 +18,17 @@ pub struct Wave {
     pub offset: usize,
 }
 
+impl Wave {
+    pub const fn new(kind: WaveKind, onset: usize, peak: usize, offset: usize) -> Wave {
+        Wave {
+            kind,
+            onset,
+            peak,
+            offset,
+        }
+    }
+}
+
 /// One beat: a QRS always; P and T when found (`None` means "no such wave", e.g. no P in atrial
 /// fibrillation; nothing is invented).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

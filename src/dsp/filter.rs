@@ -87,35 +87,46 @@ pub fn butterworth(
     Ok(sections)
 }
 
-/// Run the cascade once, starting every section in the steady state for the first input value
-/// (as scipy's `lfilter_zi`), so a constant offset causes no start-up transient.
-fn filter_once(sections: &[Biquad], x: &mut [f64]) {
-    let Some(&first) = x.first() else { return };
-    let mut level = first;
+/// Run the cascade once over several equally long signals, starting every section in the steady
+/// state for each signal's first value (as scipy's `lfilter_zi`), so a constant offset causes no
+/// start-up transient. The signals' recursions are independent: interleaving them keeps the CPU
+/// busy (about 3x faster for the 12 leads of a record than one by one); each signal's arithmetic
+/// is the same as on its own, so the result is too, to the bit.
+fn filter_once(sections: &[Biquad], lanes: &mut [Vec<f64>]) {
+    let Some(n) = lanes.first().map(Vec::len) else {
+        return;
+    };
+    if n == 0 {
+        return;
+    }
+    let m = lanes.len();
+    let mut level: Vec<f64> = lanes.iter().map(|l| l[0]).collect();
+    let (mut z1, mut z2) = (vec![0.0f64; m], vec![0.0f64; m]);
     for s in sections {
         let gain = s.dc_gain();
-        let y_ss = gain * level;
-        let mut z1 = y_ss - s.b0 * level;
-        let mut z2 = s.b2 * level - s.a2 * y_ss;
-        for v in x.iter_mut() {
-            let input = *v;
-            let y = s.b0 * input + z1;
-            z1 = s.b1 * input - s.a1 * y + z2;
-            z2 = s.b2 * input - s.a2 * y;
-            *v = y;
+        for k in 0..m {
+            let y_ss = gain * level[k];
+            z1[k] = y_ss - s.b0 * level[k];
+            z2[k] = s.b2 * level[k] - s.a2 * y_ss;
+            level[k] = y_ss;
         }
-        level = y_ss;
+        for i in 0..n {
+            for (k, lane) in lanes.iter_mut().enumerate() {
+                let input = lane[i];
+                let y = s.b0 * input + z1[k];
+                z1[k] = s.b1 * input - s.a1 * y + z2[k];
+                z2[k] = s.b2 * input - s.a2 * y;
+                lane[i] = y;
+            }
+        }
     }
 }
 
-/// Forward-backward (zero-phase) filtering with odd reflection padding of `pad` samples at both
-/// ends (clamped to the signal length), which keeps the ends free of transients.
-pub fn filtfilt(sections: &[Biquad], x: &[f32], pad: usize) -> Vec<f32> {
+/// `x` in f64 with odd reflection padding of `pad` samples at both ends (`2 x[0] - x[i]`): the
+/// signal continues with its own level and slope, so a trend at the edge (baseline wander) does
+/// not start a transient as a constant continuation would.
+fn odd_padded(x: &[f32], pad: usize) -> Vec<f64> {
     let n = x.len();
-    if n == 0 {
-        return Vec::new();
-    }
-    let pad = pad.min(n - 1);
     let mut ext = Vec::with_capacity(n + 2 * pad);
     let first = x[0] as f64;
     let last = x[n - 1] as f64;
@@ -126,11 +137,67 @@ pub fn filtfilt(sections: &[Biquad], x: &[f32], pad: usize) -> Vec<f32> {
     for i in 1..=pad {
         ext.push(2.0 * last - x[n - 1 - i] as f64);
     }
+    ext
+}
+
+/// Forward-backward (zero-phase) filtering with odd reflection padding of `pad` samples at both
+/// ends (clamped to the signal length), which keeps the ends free of transients.
+pub fn filtfilt(sections: &[Biquad], x: &[f32], pad: usize) -> Vec<f32> {
+    let mut lanes = vec![x.to_vec()];
+    filtfilt_many(sections, &mut lanes, pad);
+    lanes.pop().unwrap_or_default()
+}
+
+/// [`filtfilt`] of several signals in place, e.g. the leads of a record. Equally long signals
+/// are filtered together (interleaved, see [`filter_once`]); the result is the same as filtering
+/// each on its own.
+pub fn filtfilt_many(sections: &[Biquad], lanes: &mut [Vec<f32>], pad: usize) {
+    let Some(n) = lanes.first().map(Vec::len) else {
+        return;
+    };
+    if lanes.iter().any(|l| l.len() != n) {
+        for lane in lanes.iter_mut() {
+            filtfilt_many(sections, std::slice::from_mut(lane), pad);
+        }
+        return;
+    }
+    if n == 0 {
+        return;
+    }
+    let pad = pad.min(n - 1);
+    let mut ext: Vec<Vec<f64>> = lanes.iter().map(|x| odd_padded(x, pad)).collect();
     filter_once(sections, &mut ext);
-    ext.reverse();
+    ext.iter_mut().for_each(|e| e.reverse());
     filter_once(sections, &mut ext);
-    ext.reverse();
-    ext[pad..pad + n].iter().map(|&v| v as f32).collect()
+    for (lane, e) in lanes.iter_mut().zip(&mut ext) {
+        e.reverse();
+        for (v, y) in lane.iter_mut().zip(&e[pad..pad + n]) {
+            *v = *y as f32;
+        }
+    }
+}
+
+/// Padding for a zero-phase filter with its lowest cut-off at `cutoff_hz`: one period of it (the
+/// slowest transient to settle).
+pub fn pad_for(cutoff_hz: f64, fs_hz: f64) -> usize {
+    (fs_hz / cutoff_hz).ceil() as usize
+}
+
+/// Zero-phase Butterworth low-pass or high-pass of `order` over several signals in place (e.g.
+/// the leads of a record, see [`filtfilt_many`]), with `pad` samples of odd reflection at both
+/// ends ([`pad_for`] the cut-off is the usual choice; 0 starts in the steady state of the end
+/// values only).
+pub fn zero_phase_many(
+    lanes: &mut [Vec<f32>],
+    kind: FilterKind,
+    fs_hz: f64,
+    cutoff_hz: f64,
+    order: usize,
+    pad: usize,
+) -> Result<(), DspError> {
+    let sections = butterworth(kind, order, cutoff_hz, fs_hz)?;
+    filtfilt_many(&sections, lanes, pad);
+    Ok(())
 }
 
 /// Zero-phase Butterworth band-pass: a high-pass at `low_hz` and a low-pass at `high_hz`, each of
@@ -150,8 +217,7 @@ pub fn bandpass_zero_phase(
     }
     let mut sections = butterworth(FilterKind::HighPass, order, low_hz, fs_hz)?;
     sections.extend(butterworth(FilterKind::LowPass, order, high_hz, fs_hz)?);
-    let pad = (fs_hz / low_hz).ceil() as usize;
-    Ok(filtfilt(&sections, x, pad))
+    Ok(filtfilt(&sections, x, pad_for(low_hz, fs_hz)))
 }
 
 /// Zero-phase Butterworth high-pass (e.g. 0.5 Hz baseline removal), padding one period of the
@@ -163,8 +229,7 @@ pub fn highpass_zero_phase(
     order: usize,
 ) -> Result<Vec<f32>, DspError> {
     let sections = butterworth(FilterKind::HighPass, order, cutoff_hz, fs_hz)?;
-    let pad = (fs_hz / cutoff_hz).ceil() as usize;
-    Ok(filtfilt(&sections, x, pad))
+    Ok(filtfilt(&sections, x, pad_for(cutoff_hz, fs_hz)))
 }
 
 /// Running median over an odd window of `width` samples. The ends are extended by odd reflection
@@ -285,9 +350,9 @@ mod tests {
         let fs = 500.0;
         let sections = butterworth(FilterKind::LowPass, 2, 40.0, fs).unwrap();
         let x = sine(40.0, fs, 5000, 1.0);
-        let mut y: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let mut y = vec![x.iter().map(|&v| v as f64).collect::<Vec<f64>>()];
         filter_once(&sections, &mut y);
-        let y32: Vec<f32> = y[1000..].iter().map(|&v| v as f32).collect();
+        let y32: Vec<f32> = y[0][1000..].iter().map(|&v| v as f32).collect();
         let gain = rms(&y32) / rms(&x[1000..]);
         assert!(
             (gain - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.01,
@@ -365,6 +430,49 @@ mod tests {
             "max {:?}",
             between.iter().cloned().fold(0.0f32, |a, b| a.max(b.abs()))
         );
+    }
+
+    #[test]
+    fn many_lanes_equal_one_by_one() {
+        let a: Vec<f32> = (0..500).map(|i| ((i * 7919) % 97) as f32 / 97.0).collect();
+        let b: Vec<f32> = (0..500)
+            .map(|i| ((i * 104729) % 89) as f32 / 89.0 - 2.0)
+            .collect();
+        let short: Vec<f32> = a[..300].to_vec();
+        let mut lanes = vec![a.clone(), b.clone()];
+        zero_phase_many(&mut lanes, FilterKind::LowPass, 250.0, 15.0, 2, 17).unwrap();
+        zero_phase_many(&mut lanes, FilterKind::HighPass, 250.0, 0.5, 2, 500).unwrap();
+        let one = |x: &[f32]| {
+            let low = butterworth(FilterKind::LowPass, 2, 15.0, 250.0).unwrap();
+            let y = filtfilt(&low, x, 17);
+            highpass_zero_phase(&y, 250.0, 0.5, 2).unwrap()
+        };
+        assert_eq!(lanes, vec![one(&a), one(&b)]);
+        // Signals of different lengths are filtered one by one.
+        let mut mixed = vec![a.clone(), short.clone()];
+        zero_phase_many(&mut mixed, FilterKind::LowPass, 250.0, 15.0, 2, 17).unwrap();
+        let low = butterworth(FilterKind::LowPass, 2, 15.0, 250.0).unwrap();
+        assert_eq!(
+            mixed,
+            vec![filtfilt(&low, &a, 17), filtfilt(&low, &short, 17)]
+        );
+    }
+
+    #[test]
+    fn low_pass_keeps_dc_and_a_ramp_at_the_ends() {
+        // Odd reflection continues a trend at the edges: a ramp (baseline wander) comes out
+        // unchanged up to the ends, where a constant continuation would bend it.
+        let fs = 500.0;
+        let mut lanes = vec![
+            (0..2000)
+                .map(|i| 1.0 + i as f32 * 1e-3)
+                .collect::<Vec<f32>>(),
+        ];
+        let ramp = lanes[0].clone();
+        zero_phase_many(&mut lanes, FilterKind::LowPass, fs, 10.0, 2, 50).unwrap();
+        for (y, x) in lanes[0].iter().zip(&ramp) {
+            assert!((y - x).abs() < 1e-4, "{y} vs {x}");
+        }
     }
 
     #[test]

@@ -366,8 +366,64 @@ pub fn clinical_slots() -> [[LeadName; 3]; 4] {
 /// selected lead the record lacks, or content larger than the page.
 pub fn compute_layout(ecg: &Ecg, spec: &FigureSpec) -> Result<LayoutDescription, FigureError> {
     spec.validate()?;
+    let (start_s, end_s) = shown_window(ecg, spec)?;
+    let margin = spec.margin_mm;
+    let geometry = RowGeometry::new(spec, start_s, end_s);
+    let paper_w = geometry.gutter_mm + geometry.trace_w_mm;
+    let title = RectMm::new(margin, margin, paper_w, spec.title_height_mm);
+    let legend = RectMm::new(margin, title.bottom(), paper_w, spec.legend_height_mm);
+    let geometry = RowGeometry {
+        paper_y_mm: legend.bottom(),
+        ..geometry
+    };
+    let (panels, n_rows) = match &spec.layout {
+        Layout::Stacked => {
+            let panels = stacked_panels(ecg, spec, &geometry)?;
+            let n_rows = panels.len();
+            (panels, n_rows)
+        }
+        Layout::Clinical3x4Rhythm { rhythm_lead } => {
+            (clinical_panels(ecg, rhythm_lead, &geometry)?, 4)
+        }
+    };
+    let paper = RectMm::new(
+        margin,
+        geometry.paper_y_mm,
+        paper_w,
+        n_rows as f64 * geometry.row_h_mm,
+    );
+    let (tracks, axis_y) = tracks_below(spec, &geometry, paper.bottom());
+    let axis = RectMm::new(
+        geometry.trace_x_mm,
+        axis_y,
+        geometry.trace_w_mm,
+        AXIS_HEIGHT_MM,
+    );
+    let footer = RectMm::new(margin, axis.bottom(), paper_w, spec.footer_height_mm);
+    let (page_width_mm, page_height_mm) =
+        page_size(spec, paper_w + 2.0 * margin, footer.bottom() + margin)?;
+    Ok(LayoutDescription {
+        page_width_mm,
+        page_height_mm,
+        title,
+        legend,
+        paper,
+        panels,
+        tracks,
+        axis,
+        footer,
+        start_s,
+        end_s,
+        paper_speed_mm_s: geometry.speed_mm_s,
+        gain_mm_mv: geometry.gain_mm_mv,
+    })
+}
+
+/// The time window shown (s): the spec's, or the whole record (stacked) or its first
+/// `CLINICAL_WINDOW_S` (clinical), cut at the record's end. A window starting after the record
+/// is an error.
+fn shown_window(ecg: &Ecg, spec: &FigureSpec) -> Result<(f64, f64), FigureError> {
     let duration_s = ecg.duration_s();
-    let record = ecg.meta.id.clone();
     let default_end = match spec.layout {
         Layout::Stacked => duration_s,
         Layout::Clinical3x4Rhythm { .. } => duration_s.min(CLINICAL_WINDOW_S),
@@ -375,132 +431,180 @@ pub fn compute_layout(ecg: &Ecg, spec: &FigureSpec) -> Result<LayoutDescription,
     let (start_s, requested_end_s) = spec.window_s.unwrap_or((0.0, default_end));
     if start_s >= duration_s {
         return Err(FigureError::WindowOutside {
-            record,
+            record: ecg.meta.id.clone(),
             start_s,
             end_s: requested_end_s,
             duration_s,
         });
     }
-    let end_s = requested_end_s.min(duration_s);
-    let window_len_s = end_s - start_s;
+    Ok((start_s, requested_end_s.min(duration_s)))
+}
 
-    let speed = spec.paper_speed_mm_s;
-    let gain = spec.gain_mm_mv;
-    let margin = spec.margin_mm;
-    // Gutter for the calibration pulse: a little room each side, whole squares so that the
-    // window start falls on a bold line.
-    let gutter_mm = if spec.layers.calibration {
-        ceil_major(CALIBRATION_WIDTH_S * speed + 2.0 * 2.5)
-    } else {
-        0.0
-    };
-    let trace_w = window_len_s * speed;
-    let paper_w = gutter_mm + trace_w;
-    let row_h = ceil_major(spec.row_height_mv * gain);
-    // Baseline in the middle of the row, on a bold line.
-    let baseline_offset = (row_h / 2.0 / MAJOR_MM).round() * MAJOR_MM;
+/// What every row of panels shares: where the traces start and how wide they are, row height
+/// and baseline, the calibration gutter, paper speed and gain, the window shown.
+struct RowGeometry {
+    margin_mm: f64,
+    /// Gutter left of the traces for the calibration pulse (0 without it).
+    gutter_mm: f64,
+    trace_x_mm: f64,
+    trace_w_mm: f64,
+    /// Top of the first row (set once the title and legend are placed).
+    paper_y_mm: f64,
+    row_h_mm: f64,
+    /// Baseline below the row's top.
+    baseline_offset_mm: f64,
+    speed_mm_s: f64,
+    gain_mm_mv: f64,
+    calibration: bool,
+    start_s: f64,
+    end_s: f64,
+}
 
-    let title = RectMm::new(margin, margin, paper_w, spec.title_height_mm);
-    let legend = RectMm::new(margin, title.bottom(), paper_w, spec.legend_height_mm);
-    let paper_y = legend.bottom();
-    let trace_x = margin + gutter_mm;
-
-    let mut panels = Vec::new();
-    let pulse = |row_y: f64| {
-        spec.layers.calibration.then(|| CalibrationPulse {
-            x_mm: margin + (gutter_mm - CALIBRATION_WIDTH_S * speed) / 2.0,
-            baseline_y_mm: row_y + baseline_offset,
-            width_mm: CALIBRATION_WIDTH_S * speed,
-            height_mm: CALIBRATION_HEIGHT_MV * gain,
-        })
-    };
-    let n_rows;
-    match &spec.layout {
-        Layout::Stacked => {
-            let leads: Vec<LeadName> = match &spec.leads {
-                Some(sel) => sel.clone(),
-                None => ecg.leads.clone(),
-            };
-            for (row, lead) in leads.iter().enumerate() {
-                let lead_index = ecg
-                    .lead_index(lead)
-                    .ok_or_else(|| FigureError::MissingLead {
-                        record: record.clone(),
-                        lead: lead.to_string(),
-                    })?;
-                let y = paper_y + row as f64 * row_h;
-                panels.push(Panel {
-                    lead: lead.clone(),
-                    lead_index: Some(lead_index),
-                    start_s,
-                    end_s,
-                    rect: RectMm::new(trace_x, y, trace_w, row_h),
-                    baseline_y_mm: y + baseline_offset,
-                    calibration: pulse(y),
-                    rhythm: false,
-                    row,
-                    column: 0,
-                    paper_speed_mm_s: speed,
-                    gain_mm_mv: gain,
-                });
-            }
-            n_rows = leads.len();
-        }
-        Layout::Clinical3x4Rhythm { rhythm_lead } => {
-            let column_s = window_len_s / 4.0;
-            for (column, slot) in clinical_slots().iter().enumerate() {
-                for (row, lead) in slot.iter().enumerate() {
-                    let y = paper_y + row as f64 * row_h;
-                    let col_start = start_s + column as f64 * column_s;
-                    panels.push(Panel {
-                        lead: lead.clone(),
-                        lead_index: ecg.lead_index(lead),
-                        start_s: col_start,
-                        end_s: col_start + column_s,
-                        rect: RectMm::new(
-                            trace_x + column as f64 * column_s * speed,
-                            y,
-                            column_s * speed,
-                            row_h,
-                        ),
-                        baseline_y_mm: y + baseline_offset,
-                        calibration: if column == 0 { pulse(y) } else { None },
-                        rhythm: false,
-                        row,
-                        column,
-                        paper_speed_mm_s: speed,
-                        gain_mm_mv: gain,
-                    });
-                }
-            }
-            let lead_index =
-                ecg.lead_index(rhythm_lead)
-                    .ok_or_else(|| FigureError::MissingLead {
-                        record: record.clone(),
-                        lead: rhythm_lead.to_string(),
-                    })?;
-            let y = paper_y + 3.0 * row_h;
-            panels.push(Panel {
-                lead: rhythm_lead.clone(),
-                lead_index: Some(lead_index),
-                start_s,
-                end_s,
-                rect: RectMm::new(trace_x, y, trace_w, row_h),
-                baseline_y_mm: y + baseline_offset,
-                calibration: pulse(y),
-                rhythm: true,
-                row: 3,
-                column: 0,
-                paper_speed_mm_s: speed,
-                gain_mm_mv: gain,
-            });
-            n_rows = 4;
+impl RowGeometry {
+    fn new(spec: &FigureSpec, start_s: f64, end_s: f64) -> RowGeometry {
+        let speed = spec.paper_speed_mm_s;
+        let gain = spec.gain_mm_mv;
+        // Gutter for the calibration pulse: a little room each side, whole squares so that the
+        // window start falls on a bold line.
+        let gutter_mm = if spec.layers.calibration {
+            ceil_major(CALIBRATION_WIDTH_S * speed + 2.0 * 2.5)
+        } else {
+            0.0
+        };
+        let row_h = ceil_major(spec.row_height_mv * gain);
+        RowGeometry {
+            margin_mm: spec.margin_mm,
+            gutter_mm,
+            trace_x_mm: spec.margin_mm + gutter_mm,
+            trace_w_mm: (end_s - start_s) * speed,
+            paper_y_mm: 0.0,
+            row_h_mm: row_h,
+            // Baseline in the middle of the row, on a bold line.
+            baseline_offset_mm: (row_h / 2.0 / MAJOR_MM).round() * MAJOR_MM,
+            speed_mm_s: speed,
+            gain_mm_mv: gain,
+            calibration: spec.layers.calibration,
+            start_s,
+            end_s,
         }
     }
-    let paper = RectMm::new(margin, paper_y, paper_w, n_rows as f64 * row_h);
 
+    /// Top of row `row`.
+    fn row_y(&self, row: usize) -> f64 {
+        self.paper_y_mm + row as f64 * self.row_h_mm
+    }
+
+    /// The calibration pulse of a row whose top is `row_y`, centred in the gutter.
+    fn pulse(&self, row_y: f64) -> Option<CalibrationPulse> {
+        let speed = self.speed_mm_s;
+        self.calibration.then(|| CalibrationPulse {
+            x_mm: self.margin_mm + (self.gutter_mm - CALIBRATION_WIDTH_S * speed) / 2.0,
+            baseline_y_mm: row_y + self.baseline_offset_mm,
+            width_mm: CALIBRATION_WIDTH_S * speed,
+            height_mm: CALIBRATION_HEIGHT_MV * self.gain_mm_mv,
+        })
+    }
+
+    /// A panel as wide as the whole window in row `row` (stacked leads, the rhythm strip).
+    fn full_width_panel(
+        &self,
+        lead: &LeadName,
+        lead_index: usize,
+        row: usize,
+        rhythm: bool,
+    ) -> Panel {
+        let y = self.row_y(row);
+        Panel {
+            lead: lead.clone(),
+            lead_index: Some(lead_index),
+            start_s: self.start_s,
+            end_s: self.end_s,
+            rect: RectMm::new(self.trace_x_mm, y, self.trace_w_mm, self.row_h_mm),
+            baseline_y_mm: y + self.baseline_offset_mm,
+            calibration: self.pulse(y),
+            rhythm,
+            row,
+            column: 0,
+            paper_speed_mm_s: self.speed_mm_s,
+            gain_mm_mv: self.gain_mm_mv,
+        }
+    }
+}
+
+/// The lead of the record for `lead`, or the error naming it.
+fn lead_index_of(ecg: &Ecg, lead: &LeadName) -> Result<usize, FigureError> {
+    ecg.lead_index(lead)
+        .ok_or_else(|| FigureError::MissingLead {
+            record: ecg.meta.id.clone(),
+            lead: lead.to_string(),
+        })
+}
+
+/// One full-width row per selected lead (all the record's leads by default).
+fn stacked_panels(
+    ecg: &Ecg,
+    spec: &FigureSpec,
+    geometry: &RowGeometry,
+) -> Result<Vec<Panel>, FigureError> {
+    let leads: Vec<LeadName> = match &spec.leads {
+        Some(sel) => sel.clone(),
+        None => ecg.leads.clone(),
+    };
+    leads
+        .iter()
+        .enumerate()
+        .map(|(row, lead)| {
+            Ok(geometry.full_width_panel(lead, lead_index_of(ecg, lead)?, row, false))
+        })
+        .collect()
+}
+
+/// The clinical 3 x 4 grid (a quarter of the window per column; a lead the record lacks is a
+/// panel that says so) and the rhythm strip of `rhythm_lead` under it.
+fn clinical_panels(
+    ecg: &Ecg,
+    rhythm_lead: &LeadName,
+    geometry: &RowGeometry,
+) -> Result<Vec<Panel>, FigureError> {
+    let g = geometry;
+    let speed = g.speed_mm_s;
+    let column_s = (g.end_s - g.start_s) / 4.0;
+    let mut panels = Vec::new();
+    for (column, slot) in clinical_slots().iter().enumerate() {
+        for (row, lead) in slot.iter().enumerate() {
+            let y = g.row_y(row);
+            let col_start = g.start_s + column as f64 * column_s;
+            panels.push(Panel {
+                lead: lead.clone(),
+                lead_index: ecg.lead_index(lead),
+                start_s: col_start,
+                end_s: col_start + column_s,
+                rect: RectMm::new(
+                    g.trace_x_mm + column as f64 * column_s * speed,
+                    y,
+                    column_s * speed,
+                    g.row_h_mm,
+                ),
+                baseline_y_mm: y + g.baseline_offset_mm,
+                calibration: if column == 0 { g.pulse(y) } else { None },
+                rhythm: false,
+                row,
+                column,
+                paper_speed_mm_s: speed,
+                gain_mm_mv: g.gain_mm_mv,
+            });
+        }
+    }
+    let lead_index = lead_index_of(ecg, rhythm_lead)?;
+    panels.push(g.full_width_panel(rhythm_lead, lead_index, 3, true));
+    Ok(panels)
+}
+
+/// The enabled tracks (entropy, then Grad-CAM) under the paper, whose bottom is `paper_bottom`;
+/// also returns where the time axis goes (under the last track).
+fn tracks_below(spec: &FigureSpec, geometry: &RowGeometry, paper_bottom: f64) -> (Vec<Track>, f64) {
     let mut tracks = Vec::new();
-    let mut y = paper.bottom();
+    let mut y = paper_bottom;
     for (enabled, kind) in [
         (spec.layers.entropy, TrackKind::Entropy),
         (spec.layers.gradcam, TrackKind::GradCam),
@@ -509,19 +613,25 @@ pub fn compute_layout(ecg: &Ecg, spec: &FigureSpec) -> Result<LayoutDescription,
             y += TRACK_GAP_MM;
             tracks.push(Track {
                 kind,
-                rect: RectMm::new(trace_x, y, trace_w, spec.track_height_mm),
-                start_s,
-                end_s,
-                paper_speed_mm_s: speed,
+                rect: RectMm::new(
+                    geometry.trace_x_mm,
+                    y,
+                    geometry.trace_w_mm,
+                    spec.track_height_mm,
+                ),
+                start_s: geometry.start_s,
+                end_s: geometry.end_s,
+                paper_speed_mm_s: geometry.speed_mm_s,
             });
             y += spec.track_height_mm;
         }
     }
-    let axis = RectMm::new(trace_x, y, trace_w, AXIS_HEIGHT_MM);
-    let footer = RectMm::new(margin, axis.bottom(), paper_w, spec.footer_height_mm);
+    (tracks, y)
+}
 
-    let content_w = paper_w + 2.0 * margin;
-    let content_h = footer.bottom() + margin;
+/// The page for content `content_w` x `content_h` mm: the content itself (`Fit`) or a fixed
+/// size it must fit in, never above `max_page_mm`.
+fn page_size(spec: &FigureSpec, content_w: f64, content_h: f64) -> Result<(f64, f64), FigureError> {
     let (page_width_mm, page_height_mm) = match spec.page {
         PageSize::Fit => (content_w, content_h),
         PageSize::A4Landscape => (297.0, 210.0),
@@ -545,21 +655,7 @@ pub fn compute_layout(ecg: &Ecg, spec: &FigureSpec) -> Result<LayoutDescription,
             max_mm: spec.max_page_mm,
         });
     }
-    Ok(LayoutDescription {
-        page_width_mm,
-        page_height_mm,
-        title,
-        legend,
-        paper,
-        panels,
-        tracks,
-        axis,
-        footer,
-        start_s,
-        end_s,
-        paper_speed_mm_s: speed,
-        gain_mm_mv: gain,
-    })
+    Ok((page_width_mm, page_height_mm))
 }
 
 #[cfg(test)]

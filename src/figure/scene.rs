@@ -120,12 +120,57 @@ const GRADCAM_BIN_MM: f64 = 0.5;
 const TEXT_MM: f64 = 2.6;
 const LEAD_LABEL_MM: f64 = 3.0;
 
-/// Turn a record (and, when given, its explanation and landmarks) into primitives.
+/// Turn a record (and, when given, its explanation and landmarks) into primitives: one layer
+/// per function below, painted in this order (paper, cluster bands, grid, Grad-CAM overlay,
+/// landmarks, traces, tracks, text).
 pub fn build_scene(
     input: &FigureInput,
     spec: &FigureSpec,
     layout: &LayoutDescription,
 ) -> Result<Scene, FigureError> {
+    check_same_record(input)?;
+    let column_mm = 25.4 / spec.dpi;
+    let layer = |name: &str, primitives: Vec<Primitive>| SceneLayer {
+        name: name.into(),
+        primitives,
+    };
+    let mut layers = vec![layer("paper", paper(layout))];
+    if spec.layers.clusters
+        && let Some(ex) = input.explanation
+    {
+        layers.push(layer("clusters", cluster_bands(layout, ex)));
+    }
+    // The grid over the (opaque, pale) bands, as on paper printed with coloured marks.
+    if spec.layers.grid {
+        let mut lines = Vec::new();
+        grid(&layout.paper, &mut lines);
+        layers.push(layer("grid", lines));
+    }
+    if spec.layers.gradcam_overlay
+        && let Some(series) = input.explanation.and_then(gradcam_series)
+    {
+        layers.push(layer(
+            "gradcam_overlay",
+            gradcam_overlay(layout, &series, column_mm),
+        ));
+    }
+    if spec.layers.landmarks
+        && let Some(d) = input.delineation
+    {
+        layers.push(layer("landmarks", landmark_layer(layout, d)));
+    }
+    layers.push(layer("traces", traces(input.ecg, layout, column_mm)));
+    layers.push(layer("tracks", tracks(input, layout, column_mm)));
+    layers.push(layer("text", text(input, spec, layout)?));
+    Ok(Scene {
+        width_mm: layout.page_width_mm,
+        height_mm: layout.page_height_mm,
+        layers,
+    })
+}
+
+/// An explanation made for another record would put its clusters on the wrong signal.
+fn check_same_record(input: &FigureInput) -> Result<(), FigureError> {
     let ecg = input.ecg;
     if let Some(ex) = input.explanation
         && !ex.record_id.is_empty()
@@ -137,115 +182,101 @@ pub fn build_scene(
             explanation: ex.record_id.clone(),
         });
     }
-    let column_mm = 25.4 / spec.dpi;
-    let mut layers = Vec::new();
+    Ok(())
+}
 
-    let background = vec![Primitive::Rect {
+/// The page itself, under everything.
+fn paper(layout: &LayoutDescription) -> Vec<Primitive> {
+    vec![Primitive::Rect {
         rect: RectMm::new(0.0, 0.0, layout.page_width_mm, layout.page_height_mm),
         fill: Some(palette::PAPER),
         stroke: None,
-    }];
-    layers.push(SceneLayer {
-        name: "paper".into(),
-        primitives: background,
-    });
+    }]
+}
 
-    if spec.layers.clusters
-        && let Some(ex) = input.explanation
-    {
-        let mut bands = Vec::new();
-        for panel in &band_areas(layout) {
-            for seg in &ex.segments {
-                let t0 = seg.start_s.max(panel.start_s);
-                let t1 = seg.end_s.min(panel.end_s);
-                if t1 > t0 {
-                    let x0 = panel.x_from_seconds(t0);
-                    let x1 = panel.x_from_seconds(t1);
-                    bands.push(Primitive::Rect {
-                        rect: RectMm::new(x0, panel.rect.y, x1 - x0, panel.rect.h),
-                        fill: Some(palette::over_paper(palette::cluster_band_colour(
-                            seg.cluster,
-                            BAND_ALPHA,
-                        ))),
-                        stroke: None,
-                    });
-                }
-            }
-        }
-        layers.push(SceneLayer {
-            name: "clusters".into(),
-            primitives: bands,
-        });
-    }
-
-    // The grid over the (opaque, pale) bands, as on paper printed with coloured marks.
-    if spec.layers.grid {
-        let mut lines = Vec::new();
-        grid(&layout.paper, &mut lines);
-        layers.push(SceneLayer {
-            name: "grid".into(),
-            primitives: lines,
-        });
-    }
-
-    if spec.layers.gradcam_overlay
-        && let Some(series) = input.explanation.and_then(gradcam_series)
-    {
-        let mut overlay = Vec::new();
-        for panel in &band_areas(layout) {
-            for (t0, t1, v) in binned(
-                &series,
-                panel.start_s,
-                panel.end_s,
-                GRADCAM_BIN_MM.max(column_mm) / panel.paper_speed_mm_s,
-            ) {
-                let alpha = (v.clamp(0.0, 1.0) * OVERLAY_MAX_ALPHA as f64).round() as u8;
-                if alpha == 0 {
-                    continue;
-                }
+/// One band per cluster segment and band area, behind the grid and traces (opaque colours
+/// mixed over the paper, so overlapping layers do not darken each other).
+fn cluster_bands(layout: &LayoutDescription, ex: &Explanation) -> Vec<Primitive> {
+    let mut bands = Vec::new();
+    for panel in &band_areas(layout) {
+        for seg in &ex.segments {
+            let t0 = seg.start_s.max(panel.start_s);
+            let t1 = seg.end_s.min(panel.end_s);
+            if t1 > t0 {
                 let x0 = panel.x_from_seconds(t0);
-                overlay.push(Primitive::Rect {
-                    rect: RectMm::new(
-                        x0,
-                        panel.rect.y,
-                        panel.x_from_seconds(t1) - x0,
-                        panel.rect.h,
-                    ),
-                    fill: Some(palette::with_alpha(
-                        palette::gradcam_colour(v as f32),
-                        alpha,
-                    )),
+                let x1 = panel.x_from_seconds(t1);
+                bands.push(Primitive::Rect {
+                    rect: RectMm::new(x0, panel.rect.y, x1 - x0, panel.rect.h),
+                    fill: Some(palette::over_paper(palette::cluster_band_colour(
+                        seg.cluster,
+                        BAND_ALPHA,
+                    ))),
                     stroke: None,
                 });
             }
         }
-        layers.push(SceneLayer {
-            name: "gradcam_overlay".into(),
-            primitives: overlay,
-        });
     }
+    bands
+}
 
-    if spec.layers.landmarks
-        && let Some(d) = input.delineation
-    {
-        let mut marks = Vec::new();
-        for panel in layout.panels.iter() {
-            let Some(index) = panel.lead_index else {
+/// The Grad-CAM relevance as translucent bins no narrower than a pixel (`column_mm`) or
+/// `GRADCAM_BIN_MM`; bins of zero opacity are left out.
+fn gradcam_overlay(
+    layout: &LayoutDescription,
+    series: &[(f64, f64)],
+    column_mm: f64,
+) -> Vec<Primitive> {
+    let mut overlay = Vec::new();
+    for panel in &band_areas(layout) {
+        for (t0, t1, v) in binned(
+            series,
+            panel.start_s,
+            panel.end_s,
+            GRADCAM_BIN_MM.max(column_mm) / panel.paper_speed_mm_s,
+        ) {
+            let alpha = (v.clamp(0.0, 1.0) * OVERLAY_MAX_ALPHA as f64).round() as u8;
+            if alpha == 0 {
                 continue;
-            };
-            let beats: &[Beat] = match d.per_lead.get(index) {
-                Some(b) if !b.is_empty() => b,
-                _ => &d.beats,
-            };
-            landmarks(panel, beats, d.fs_hz, &mut marks);
-            pacing_marks(panel, &d.pacing_spikes, d.fs_hz, &mut marks);
+            }
+            let x0 = panel.x_from_seconds(t0);
+            overlay.push(Primitive::Rect {
+                rect: RectMm::new(
+                    x0,
+                    panel.rect.y,
+                    panel.x_from_seconds(t1) - x0,
+                    panel.rect.h,
+                ),
+                fill: Some(palette::with_alpha(
+                    palette::gradcam_colour(v as f32),
+                    alpha,
+                )),
+                stroke: None,
+            });
         }
-        layers.push(SceneLayer {
-            name: "landmarks".into(),
-            primitives: marks,
-        });
     }
+    overlay
+}
 
+/// P/QRS/T landmarks of each lead's own beats (the fused beats where the lead has none) and the
+/// pacemaker spikes.
+fn landmark_layer(layout: &LayoutDescription, d: &Delineation) -> Vec<Primitive> {
+    let mut marks = Vec::new();
+    for panel in layout.panels.iter() {
+        let Some(index) = panel.lead_index else {
+            continue;
+        };
+        let beats: &[Beat] = match d.per_lead.get(index) {
+            Some(b) if !b.is_empty() => b,
+            _ => &d.beats,
+        };
+        landmarks(panel, beats, d.fs_hz, &mut marks);
+        pacing_marks(panel, &d.pacing_spikes, d.fs_hz, &mut marks);
+    }
+    marks
+}
+
+/// Each panel's calibration pulse, trace (or "not recorded"), column marker and lead label.
+fn traces(ecg: &Ecg, layout: &LayoutDescription, column_mm: f64) -> Vec<Primitive> {
     let mut traces = Vec::new();
     let trace_stroke = Stroke {
         colour: palette::TRACE,
@@ -308,36 +339,31 @@ pub fn build_scene(
             bold: false,
         });
     }
-    layers.push(SceneLayer {
-        name: "traces".into(),
-        primitives: traces,
-    });
+    traces
+}
 
+/// The tracks under the tracing (entropy, Grad-CAM, ...) and the time axis.
+fn tracks(input: &FigureInput, layout: &LayoutDescription, column_mm: f64) -> Vec<Primitive> {
     let mut tracks = Vec::new();
     for track in &layout.tracks {
         draw_track(track, input.explanation, column_mm, &mut tracks);
     }
     time_axis(layout, &mut tracks);
-    layers.push(SceneLayer {
-        name: "tracks".into(),
-        primitives: tracks,
-    });
+    tracks
+}
 
+/// Title, measurement line, legend and footer.
+fn text(
+    input: &FigureInput,
+    spec: &FigureSpec,
+    layout: &LayoutDescription,
+) -> Result<Vec<Primitive>, FigureError> {
     let mut text = Vec::new();
     title(input, layout, &mut text);
     crate::figure::measurement_line::measurement_line(input, layout, &mut text)?;
     legend(input, spec, layout, &mut text);
     footer(input, spec, layout, &mut text);
-    layers.push(SceneLayer {
-        name: "text".into(),
-        primitives: text,
-    });
-
-    Ok(Scene {
-        width_mm: layout.page_width_mm,
-        height_mm: layout.page_height_mm,
-        layers,
-    })
+    Ok(text)
 }
 
 /// Areas for time bands (clusters, Grad-CAM overlay): the panels that hold a lead, with

@@ -367,29 +367,21 @@ fn compare_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn wave(kind: WaveKind, on: usize, peak: usize, off: usize) -> ReferenceWave {
-        ReferenceWave {
-            kind,
-            onset: Some(on),
-            peak,
-            offset: Some(off),
-        }
-    }
+    use crate::delineate::Wave;
 
     #[test]
     fn reference_beats_take_the_earliest_onset_and_latest_offset() {
-        let lead_a = vec![
-            wave(WaveKind::P, 100, 130, 160),
-            wave(WaveKind::Qrs, 200, 220, 250),
-            wave(WaveKind::T, 300, 350, 400),
-            wave(WaveKind::Qrs, 700, 720, 750),
+        let lead_a: Vec<ReferenceWave> = vec![
+            Wave::new(WaveKind::P, 100, 130, 160).into(),
+            Wave::new(WaveKind::Qrs, 200, 220, 250).into(),
+            Wave::new(WaveKind::T, 300, 350, 400).into(),
+            Wave::new(WaveKind::Qrs, 700, 720, 750).into(),
         ];
-        let lead_b = vec![
-            wave(WaveKind::P, 95, 128, 150),
-            wave(WaveKind::Qrs, 205, 222, 255),
-            wave(WaveKind::T, 305, 352, 410),
-            wave(WaveKind::Qrs, 698, 721, 745),
+        let lead_b: Vec<ReferenceWave> = vec![
+            Wave::new(WaveKind::P, 95, 128, 150).into(),
+            Wave::new(WaveKind::Qrs, 205, 222, 255).into(),
+            Wave::new(WaveKind::T, 305, 352, 410).into(),
+            Wave::new(WaveKind::Qrs, 698, 721, 745).into(),
         ];
         let beats = reference_beats(&[lead_a, lead_b], 50);
         assert_eq!(beats.len(), 2);

@@ -9,7 +9,9 @@ fn library_and_cli_compile_without_the_gui_feature() {
     let root = env!("CARGO_MANIFEST_DIR");
     // A target folder of its own: the feature set differs from the main build, which must not
     // be rebuilt (nor its `tlc` binary replaced) by this check.
-    let target = std::path::Path::new(root).join("target").join("headless-check");
+    let target = std::path::Path::new(root)
+        .join("target")
+        .join("headless-check");
     let output = Command::new(cargo)
         .current_dir(root)
         .args([

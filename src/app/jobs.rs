@@ -376,15 +376,20 @@ fn load_models(
                 Ok(()) => Some(Arc::new(e)),
                 Err(err) => {
                     problems.push(format!(
-                        "explainer {} does not fit model {}: {err}",
+                        "explainer {} does not fit model {}: {}",
                         path.display(),
-                        model.display()
+                        model.display(),
+                        crate::error_text::describe(&err)
                     ));
                     None
                 }
             },
             Err(err) => {
-                problems.push(format!("explainer {}: {err}", path.display()));
+                problems.push(format!(
+                    "explainer {}: {}",
+                    path.display(),
+                    crate::error_text::describe(&err)
+                ));
                 None
             }
         },
@@ -434,12 +439,18 @@ fn analyse(
             record.explanation = Some(Arc::new(ex));
             record.cluster_names = cluster_names;
         }
-        Some(Err(err)) => record.problems.push(format!("explaining {id}: {err}")),
+        Some(Err(err)) => record.problems.push(format!(
+            "explaining {id}: {}",
+            crate::error_text::describe(&err)
+        )),
         None => {}
     }
     match delineation {
         Some(Ok(d)) => record = record.with_delineation(d),
-        Some(Err(err)) => record.problems.push(format!("delineating {id}: {err}")),
+        Some(Err(err)) => record.problems.push(format!(
+            "delineating {id}: {}",
+            crate::error_text::describe(&err)
+        )),
         None => {}
     }
     record

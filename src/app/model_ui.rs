@@ -112,7 +112,7 @@ impl TlcApp {
             }
             Err(err) => self.problems.errors.push(JobError {
                 task: "Saving the explainer".into(),
-                cause: err.to_string(),
+                cause: crate::error_text::describe(&err),
                 cancelled: false,
             }),
         }

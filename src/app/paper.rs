@@ -334,7 +334,10 @@ pub fn paper_ui(
     let layout = match PaperLayout::compute(data.ecg, settings, has_entropy, has_gradcam) {
         Ok(l) => l,
         Err(err) => {
-            let response = ui.label(format!("Nothing to draw: {err}"));
+            let response = ui.label(format!(
+                "Nothing to draw: {}",
+                crate::error_text::describe(&err)
+            ));
             return (response, None);
         }
     };

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::evaluate::{InputArgs, prepare, truth};
 use crate::cli::common::TerminalProgress;
+use crate::cli::evaluate::{InputArgs, prepare, truth};
 use crate::surrogate::{AuditSettings, audit, write_audit_csv};
 
 /// Arguments of `tlc audit`.

@@ -59,10 +59,10 @@ impl DataOptions {
         }
     }
 
-    /// A record or a data set, its kind detected by `io::open_dataset` (index only).
+    /// A record or a data set, its kind detected by `io::open_dataset` (index only). The
+    /// error names the file itself.
     pub fn open(&self, path: &Path) -> anyhow::Result<Box<dyn Dataset>> {
-        open_dataset_with(path, &self.open_options())
-            .with_context(|| format!("opening {}", path.display()))
+        Ok(open_dataset_with(path, &self.open_options())?)
     }
 }
 
@@ -137,7 +137,8 @@ impl ModelOptions {
     /// The model alone (for commands that do not need an explainer).
     pub fn open_model(&self, data: Option<&Path>) -> anyhow::Result<LoadedModel> {
         let path = self.model_path(data);
-        LoadedModel::open(&path).with_context(|| format!("opening model {}", path.display()))
+        // The model's errors name the file (weights or config) themselves.
+        LoadedModel::open(&path).context("opening the model")
     }
 
     /// The model and its explainer, checked to belong together (weights, architecture,
@@ -146,8 +147,7 @@ impl ModelOptions {
         let model_path = self.model_path(data);
         let model = self.open_model(data)?;
         let explainer_path = crate::paths::resolve_explainer(&model_path, self.explainer.clone());
-        let explainer = Explainer::load(&explainer_path)
-            .with_context(|| format!("opening explainer {}", explainer_path.display()))?;
+        let explainer = Explainer::load(&explainer_path).context("opening the explainer")?;
         explainer
             .check_model(&model)
             .with_context(|| format!("explainer {}", explainer_path.display()))?;

@@ -38,8 +38,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         read_settings_json(args.params.as_deref(), "delineator settings")?;
     let ecg = load_one_record(&args.record, &args.choice, &args.data_options)?;
     let id = file_stem(&ecg.meta.id);
-    let d = delineate(&ecg, &params)
-        .with_context(|| format!("delineating {}", args.record.display()))?;
+    // The delineator's errors name the record.
+    let d = delineate(&ecg, &params).context("delineating")?;
 
     let out = args
         .out

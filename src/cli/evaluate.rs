@@ -158,9 +158,13 @@ fn cohort(p: &Prepared) -> anyhow::Result<CohortStats> {
     let mut props = Array2::<f32>::zeros((p.data.ids.len(), k));
     let mut entropy = Vec::with_capacity(p.data.ids.len());
     for (i, f) in p.data.features.iter().enumerate() {
-        let a = backend
-            .assign(&model, f)
-            .map_err(|e| anyhow::anyhow!("record {}: {e}", p.data.ids[i]))?;
+        let a = backend.assign(&model, f).map_err(|e| {
+            anyhow::anyhow!(
+                "record {}: {}",
+                p.data.ids[i],
+                crate::error_text::describe(e.as_ref())
+            )
+        })?;
         props
             .row_mut(i)
             .assign(&ndarray::ArrayView1::from(&a.proportions[..]));

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::cli::common::{DataOptions, ModelOptions, RecordChoice, load_one_record};
+use crate::tlc::Explanation;
 use crate::tlc::gradcam::to_steps;
 use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
-use crate::tlc::Explanation;
 
 /// Arguments of `tlc explain`.
 #[derive(Debug, clap::Args)]

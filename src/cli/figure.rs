@@ -300,7 +300,7 @@ fn analyse(
     let landmarks = analysis
         .delineation
         .transpose()
-        .map_err(|e| format!("record '{}': no landmarks drawn: {e}", ecg.meta.id));
+        .map_err(|e| format!("no landmarks drawn: {}", crate::error_text::describe(&e)));
     Ok((explanation, landmarks))
 }
 

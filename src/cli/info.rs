@@ -29,9 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// The text `tlc info` prints: a record file (any format `io::open_dataset` reads) is
 /// described as a record, a folder or a multi-record file as a data set.
 pub fn describe(path: &Path, data: &DataOptions) -> anyhow::Result<String> {
-    let ds = data
-        .open(path)
-        .with_context(|| format!("cannot open {} as a record or a data set", path.display()))?;
+    let ds = data.open(path)?;
     if ds.len() == 1 && !path.is_dir() {
         let ecg = ds.load(0)?;
         describe_record(&ecg, path)
@@ -66,7 +64,11 @@ fn push_meta(out: &mut String, ecg: &Ecg) {
 }
 
 fn describe_record(ecg: &Ecg, path: &Path) -> anyhow::Result<String> {
-    let source = ecg.meta.source.clone().unwrap_or_else(|| path.to_path_buf());
+    let source = ecg
+        .meta
+        .source
+        .clone()
+        .unwrap_or_else(|| path.to_path_buf());
     let mut out = String::new();
     let _ = writeln!(out, "record:    {} ({})", ecg.meta.id, source.display());
     let leads: Vec<&str> = ecg.leads.iter().map(|l| l.as_str()).collect();

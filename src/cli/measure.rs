@@ -69,7 +69,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|i| {
             let ecg = dataset.load(i)?;
             let d = delineate(&ecg, &delineator)
-                .with_context(|| format!("delineating {}", ecg.meta.id))?;
+                // The delineator's errors name the record.
+                .context("delineating")?;
             let m = measure(&ecg, &d, &params)?;
             bar.inc();
             Ok(m)

@@ -162,8 +162,16 @@ fn load_set(
                 return Ok(None);
             };
             let ecg = ds.load(i)?;
-            let prepared = prepare(&ecg, &spec, settings)
-                .with_context(|| format!("preparing record {}", entry.id))?;
+            let prepared = prepare(&ecg, &spec, settings).map_err(|e| {
+                // Most preparation errors name the record; the others get its id here.
+                let named = e.names_record();
+                let e = anyhow::Error::new(e);
+                if named {
+                    e
+                } else {
+                    e.context(format!("preparing record {}", entry.id))
+                }
+            })?;
             let fold = match (entry.fold, folds) {
                 (Some(f), Some(k)) => (f.max(1) - 1) % k + 1,
                 (Some(f), None) => f,

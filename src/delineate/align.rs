@@ -648,8 +648,9 @@ pub fn align_dataset(
         progress,
         || AlignDatasetError::Cancelled,
         |ecg| {
-            let d = super::delineate(ecg, delineator).map_err(|e| e.to_string())?;
-            let explanation = explain(ecg).map_err(|e| e.to_string())?;
+            let d =
+                super::delineate(ecg, delineator).map_err(|e| crate::error_text::describe(&e))?;
+            let explanation = explain(ecg).map_err(|e| crate::error_text::describe(e.as_ref()))?;
             Ok(acc.add_record(ecg, &d, &explanation))
         },
         |id, report| {
@@ -690,7 +691,7 @@ pub(super) fn for_each_record<T, E>(
             .unwrap_or_else(|| format!("#{index}"));
         let outcome = dataset
             .load(index)
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::error_text::describe(&e))
             .and_then(|ecg| process(&ecg));
         match outcome {
             Ok(value) => keep(id, value)?,

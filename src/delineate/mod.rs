@@ -38,12 +38,12 @@ pub enum DelineateError {
     BadSamplingRate { record: String, fs_hz: f64 },
     #[error("record '{record}': non-finite sample (NaN or infinity) at sample {sample}")]
     NonFinite { record: String, sample: usize },
-    #[error("record '{record}': cannot upsample for delineation: {source}")]
+    #[error("record '{record}': cannot upsample for delineation")]
     Resample {
         record: String,
         source: crate::dsp::DspError,
     },
-    #[error("record '{record}': cannot filter for delineation: {source}")]
+    #[error("record '{record}': cannot filter for delineation")]
     Filter {
         record: String,
         source: crate::dsp::DspError,

@@ -72,7 +72,7 @@ impl ReferenceLabel {
 pub enum ReferenceError {
     #[error("record '{record}' has no source file, so its reference annotations cannot be found")]
     NoSource { record: String },
-    #[error("reading reference annotations {}: {source}", path.display())]
+    #[error("reading reference annotations")]
     Read {
         path: PathBuf,
         source: crate::io::IoError,
@@ -502,8 +502,9 @@ pub fn score_dataset_against_reference(
         progress,
         || ReferenceDatasetError::Cancelled,
         |ecg| {
-            let labels = reference_labels_for(ecg, extension).map_err(|e| e.to_string())?;
-            let explanation = explain(ecg).map_err(|e| e.to_string())?;
+            let labels = reference_labels_for(ecg, extension)
+                .map_err(|e| crate::error_text::describe(&e))?;
+            let explanation = explain(ecg).map_err(|e| crate::error_text::describe(e.as_ref()))?;
             Ok((explanation, labels, ecg.fs_hz))
         },
         |id, (explanation, labels, fs_hz)| {

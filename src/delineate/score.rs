@@ -610,13 +610,10 @@ pub enum ScoreError {
         path: std::path::PathBuf,
         message: String,
     },
-    #[error("record '{record}': {source}")]
-    Delineate {
-        record: String,
-        #[source]
-        source: super::DelineateError,
-    },
-    #[error("record '{record}': resampling failed: {source}")]
+    /// The delineator's errors name the record themselves.
+    #[error(transparent)]
+    Delineate(#[from] super::DelineateError),
+    #[error("record '{record}': resampling failed")]
     Resample {
         record: String,
         #[source]
@@ -825,10 +822,7 @@ pub fn evaluate_ludb(
     use rayon::prelude::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    params.validate().map_err(|source| ScoreError::Delineate {
-        record: "(settings)".into(),
-        source,
-    })?;
+    params.validate()?;
     let ids = ludb_record_ids(root, options.records, options.max_records)?;
     let rhythms = ludb_rhythms(&root.join("ludb.csv"))?;
     let done = AtomicUsize::new(0);
@@ -901,11 +895,7 @@ fn evaluate_ludb_record(
                 })?;
             super::delineate(&low, params).map(|d| rescale_delineation(d, fs_hz, ecg.n_samples()))
         }
-    }
-    .map_err(|source| ScoreError::Delineate {
-        record: id.to_string(),
-        source,
-    })?;
+    }?;
     let mut score = Score::default();
     let fused = waves_of_beats(&delineation.beats);
     for (li, lead) in ecg.leads.iter().enumerate() {

@@ -71,6 +71,20 @@ pub enum DspError {
     BadSetting(String),
 }
 
+impl DspError {
+    /// Whether the message already names the record, so a caller adds no "record 'X'" of its
+    /// own (each error says its part of the story once).
+    pub fn names_record(&self) -> bool {
+        matches!(
+            self,
+            DspError::Record(_)
+                | DspError::NonFiniteInRecord { .. }
+                | DspError::RecordTooShort { .. }
+                | DspError::WindowOutOfRange { .. }
+        )
+    }
+}
+
 /// What a model expects as input (taken from its config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {

@@ -84,7 +84,8 @@ where
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(index)));
         let result = match outcome {
             Ok(Ok(path)) => Ok(path),
-            Ok(Err(e)) => Err(e.to_string()),
+            // `{:#}`: an anyhow error with its causes.
+            Ok(Err(e)) => Err(format!("{e:#}")),
             Err(panic) => Err(format!(
                 "internal error (panic): {}",
                 panic

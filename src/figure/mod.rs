@@ -68,7 +68,7 @@ pub enum FigureError {
     Exists { path: PathBuf },
     #[error("{path}: unsupported figure format (use .svg, .png or .pdf)")]
     UnsupportedFormat { path: PathBuf },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

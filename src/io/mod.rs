@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 /// Every I/O error names the file it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Os {
         path: PathBuf,
         #[source]
@@ -29,7 +29,7 @@ pub enum IoError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Record {
         path: PathBuf,
         #[source]

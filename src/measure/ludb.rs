@@ -28,12 +28,9 @@ pub enum ValidationError {
     Score(#[from] ScoreError),
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
-    #[error("record '{record}': {source}")]
-    Measure {
-        record: String,
-        #[source]
-        source: MeasureError,
-    },
+    /// The measurement errors name the record themselves.
+    #[error(transparent)]
+    Measure(#[from] MeasureError),
 }
 
 /// The intervals of one record from its annotations (medians over the annotated beats).
@@ -289,12 +286,7 @@ pub fn validate_ludb(
     subset: RecordSubset,
 ) -> Result<MeasureValidation, ValidationError> {
     use rayon::prelude::*;
-    params
-        .validate()
-        .map_err(|source| ValidationError::Measure {
-            record: "(settings)".into(),
-            source,
-        })?;
+    params.validate()?;
     let ids = ludb_record_ids(root, subset, None)?;
     let rhythms = ludb_rhythms(&root.join("ludb.csv"))?;
     let records = ids
@@ -319,11 +311,7 @@ fn compare_record(
 ) -> Result<RecordComparison, ValidationError> {
     let data = root.join("data");
     let ecg = crate::io::wfdb::read_record(&data.join(format!("{id}.hea")))?;
-    let d =
-        crate::delineate::delineate(&ecg, delineator).map_err(|source| ScoreError::Delineate {
-            record: id.to_string(),
-            source,
-        })?;
+    let d = crate::delineate::delineate(&ecg, delineator).map_err(ScoreError::from)?;
     let mut leads = Vec::with_capacity(ecg.n_leads());
     for lead in &ecg.leads {
         let path = data.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase()));
@@ -346,12 +334,7 @@ fn compare_record(
         Some((first, last)) => crop_delineation(&d, first, last),
         None => crop_delineation(&d, 1, 0),
     };
-    let measure = |d: &Delineation| {
-        super::measure(&ecg, d, params).map_err(|source| ValidationError::Measure {
-            record: id.to_string(),
-            source,
-        })
-    };
+    let measure = |d: &Delineation| super::measure(&ecg, d, params).map_err(ValidationError::from);
     let ours = measure(&cropped)?;
     let whole = measure(&d)?;
     Ok(RecordComparison {

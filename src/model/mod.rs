@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 /// Everything that can go wrong with a model; file errors name the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -48,7 +48,7 @@ pub enum ModelError {
     Training(String),
     #[error("cancelled")]
     Cancelled,
-    #[error("tensor computation: {0}")]
+    #[error("tensor computation")]
     Candle(#[from] candle_core::Error),
 }
 

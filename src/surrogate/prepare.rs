@@ -74,7 +74,7 @@ pub fn prepare_evaluation(
     // The records are filtered as the explainer's were: the model must have been trained so.
     explainer
         .check_model(model)
-        .map_err(|e| SurrogateError::input(e.to_string()))?;
+        .map_err(|e| SurrogateError::input(crate::error_text::describe(&e)))?;
     let indices: Vec<usize> = (0..n).collect();
     let ids: Vec<String> = indices
         .iter()
@@ -97,7 +97,10 @@ pub fn prepare_evaluation(
     )
     .map_err(|e| match e {
         crate::tlc::TlcError::Cancelled => SurrogateError::Cancelled,
-        e => SurrogateError::input(format!("computing features: {e}")),
+        e => SurrogateError::input(format!(
+            "computing features: {}",
+            crate::error_text::describe(&e)
+        )),
     })?;
     let features_s = t0.elapsed().as_secs_f64();
     let names = model.config.class_names.clone();

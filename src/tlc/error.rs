@@ -23,7 +23,7 @@ pub enum TlcError {
         expected: String,
         got: String,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -56,21 +56,24 @@ pub enum TlcError {
         model: String,
         model_preprocessing: crate::dsp::Preprocessing,
     },
-    #[error("record '{record}': {source}")]
+    #[error("record '{record}'")]
     Dataset {
         record: String,
         #[source]
         source: crate::io::IoError,
     },
-    #[error("{}", name_record_once(record, source))]
+    #[error("record '{record}'")]
     Preprocess {
         record: String,
         #[source]
         source: crate::dsp::DspError,
     },
+    /// A preprocessing error that names the record itself.
+    #[error(transparent)]
+    Dsp(crate::dsp::DspError),
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
-    #[error("tensor computation: {0}")]
+    #[error("tensor computation")]
     Tensor(#[from] candle_core::Error),
     #[error("k-means: {0}")]
     KMeans(String),
@@ -110,15 +113,5 @@ impl TlcError {
             path: path.into(),
             source,
         }
-    }
-}
-
-/// "record 'X': cause", unless the cause already names the record (a missing lead does).
-fn name_record_once(record: &str, cause: &dyn std::fmt::Display) -> String {
-    let cause = cause.to_string();
-    if cause.contains(&format!("'{record}'")) {
-        cause
-    } else {
-        format!("record '{record}': {cause}")
     }
 }

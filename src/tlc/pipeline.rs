@@ -290,9 +290,15 @@ pub fn prepare_for(
     ecg: &Ecg,
     preprocess: &PreprocessSettings,
 ) -> Result<PreparedInput, TlcError> {
-    prepare(ecg, &model.config.input_spec(), preprocess).map_err(|source| TlcError::Preprocess {
-        record: ecg.meta.id.clone(),
-        source,
+    prepare(ecg, &model.config.input_spec(), preprocess).map_err(|source| {
+        if source.names_record() {
+            TlcError::Dsp(source)
+        } else {
+            TlcError::Preprocess {
+                record: ecg.meta.id.clone(),
+                source,
+            }
+        }
     })
 }
 

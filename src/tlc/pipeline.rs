@@ -284,6 +284,20 @@ fn tensor_values(t: &Tensor) -> Result<(Vec<f32>, Vec<usize>), TlcError> {
     Ok((values, dims))
 }
 
+/// The output of block `b` of a forward pass that was asked to keep it.
+fn block_output(
+    blocks: &[Option<candle_core::Tensor>],
+    b: usize,
+) -> Result<&candle_core::Tensor, TlcError> {
+    blocks.get(b).and_then(|t| t.as_ref()).ok_or_else(|| {
+        TlcError::shape(
+            "forward pass",
+            format!("the output of block {b}"),
+            "nothing",
+        )
+    })
+}
+
 /// Prepare a record for `model`, naming the record on failure.
 pub fn prepare_for(
     model: &LoadedModel,
@@ -312,13 +326,7 @@ fn forward_blocks(
     let (logits, ldims) = tensor_values(&out.logits)?;
     let mut per_block = Vec::with_capacity(blocks.len());
     for &b in blocks {
-        let t = out.blocks.get(b).and_then(|t| t.as_ref()).ok_or_else(|| {
-            TlcError::shape(
-                "forward pass",
-                format!("the output of block {b}"),
-                "nothing",
-            )
-        })?;
+        let t = block_output(&out.blocks, b)?;
         per_block.push(tensor_values(t)?);
     }
     let n_out = ldims.get(1).copied().unwrap_or(0);
@@ -480,13 +488,7 @@ pub fn explain_record(
     let out = model.explain_forward_for(inputs, &wanted, grad_request)?;
     let (raw, _) = tensor_values(&out.logits)?;
     let block_of = |b: usize| -> Result<Array2<f32>, TlcError> {
-        let t = out.blocks.get(b).and_then(|t| t.as_ref()).ok_or_else(|| {
-            TlcError::shape(
-                "forward pass",
-                format!("the output of block {b}"),
-                "nothing",
-            )
-        })?;
+        let t = block_output(&out.blocks, b)?;
         let (v, d) = tensor_values(t)?;
         batch_item(&v, &d, 0)
     };

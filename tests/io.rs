@@ -907,11 +907,9 @@ fn nan_in_a_tracing_is_reported() {
     );
 }
 
-#[test]
-fn csv_with_a_missing_column_is_reported() {
-    let Some(root) = common::data("ptbxl") else {
-        return;
-    };
+/// A copy of PTB-XL's two index files with `edit` applied to the database (no records).
+fn ptbxl_index_copy(edit: impl Fn(String) -> String) -> Option<tempfile::TempDir> {
+    let root = common::data("ptbxl")?;
     let tmp = tempfile::tempdir().unwrap();
     std::fs::copy(
         root.join("scp_statements.csv"),
@@ -919,8 +917,15 @@ fn csv_with_a_missing_column_is_reported() {
     )
     .unwrap();
     let db = std::fs::read_to_string(root.join("ptbxl_database.csv")).unwrap();
-    let db = db.replacen("strat_fold", "fold_renamed", 1);
-    std::fs::write(tmp.path().join("ptbxl_database.csv"), db).unwrap();
+    std::fs::write(tmp.path().join("ptbxl_database.csv"), edit(db)).unwrap();
+    Some(tmp)
+}
+
+#[test]
+fn csv_with_a_missing_column_is_reported() {
+    let Some(tmp) = ptbxl_index_copy(|db| db.replacen("strat_fold", "fold_renamed", 1)) else {
+        return;
+    };
     assert_err_mentions(
         open_dataset(tmp.path()).err().unwrap(),
         &["ptbxl_database.csv", "missing column 'strat_fold'"],
@@ -1261,4 +1266,105 @@ fn bundled_sample_data_reads_as_a_folder_data_set() {
             assert!(anns.iter().all(|a| (a.sample as usize) < ecg.n_samples()));
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input found by the hardening campaign (issue 16), rebuilt here from a real-shaped record.
+
+/// A small valid record written to `dir` as `name`, with its header text.
+fn written_record(dir: &Path, name: &str) -> (PathBuf, String) {
+    let hea = wfdb::write_record(dir, name, &demo_ecg(), &WriteOptions::default()).unwrap();
+    let text = std::fs::read_to_string(&hea).unwrap();
+    (hea, text)
+}
+
+#[test]
+fn a_header_cannot_make_the_reader_open_files_outside_its_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hea, text) = written_record(tmp.path(), "demo");
+    for outside in ["/etc/hostname", "../demo.dat"] {
+        std::fs::write(&hea, text.replace("demo.dat", outside)).unwrap();
+        let err = tlc_explorer::error_text::describe(&wfdb::read_record(&hea).unwrap_err());
+        assert!(err.contains("demo.hea") && err.contains(outside), "{err}");
+        assert!(err.contains("not a plain name"), "{err}");
+    }
+    #[cfg(unix)]
+    {
+        // A signal file that is a link out of the folder (to a device that never ends).
+        std::fs::write(&hea, text.replace("demo.dat", "zero.dat")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", tmp.path().join("zero.dat")).unwrap();
+        let err = tlc_explorer::error_text::describe(&wfdb::read_record(&hea).unwrap_err());
+        assert!(err.contains("outside the record's folder"), "{err}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_signal_file_that_is_a_fifo_is_refused_without_blocking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hea, _) = written_record(tmp.path(), "demo");
+    let dat = tmp.path().join("demo.dat");
+    std::fs::remove_file(&dat).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&dat).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mkfifo is not available here");
+        return;
+    }
+    let err = tlc_explorer::error_text::describe(&wfdb::read_record(&hea).unwrap_err());
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_folder_linking_to_itself_lists_each_record_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    written_record(tmp.path(), "demo");
+    std::os::unix::fs::symlink(tmp.path(), tmp.path().join("again")).unwrap();
+    let ds = tlc_explorer::io::open_dataset(tmp.path()).unwrap();
+    assert_eq!(ds.len(), 1);
+}
+
+#[test]
+fn a_labels_file_with_an_unbalanced_quote_is_refused_naming_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["a", "b", "c"] {
+        written_record(tmp.path(), name);
+    }
+    std::fs::write(
+        tmp.path().join("labels.csv"),
+        "id,labels,age,sex\na,NORM,50,F\nb,\"MI,60,M\nc,CD,70,F\n",
+    )
+    .unwrap();
+    let err = tlc_explorer::error_text::describe(
+        &tlc_explorer::io::open_dataset(tmp.path())
+            .map(|_| ())
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains("labels.csv") && err.contains("line 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_ptbxl_index_naming_a_file_outside_its_folder_is_refused() {
+    let Some(tmp) = ptbxl_index_copy(|db| {
+        let first_hr = db
+            .split(',')
+            .find(|f| f.starts_with("records500/"))
+            .unwrap()
+            .to_string();
+        db.replacen(&first_hr, "/etc/hostname", 1)
+    }) else {
+        return;
+    };
+    let err = tlc_explorer::error_text::describe(
+        &tlc_explorer::io::open_dataset(tmp.path())
+            .map(|_| ())
+            .unwrap_err(),
+    );
+    assert!(
+        err.contains("/etc/hostname") && err.contains("inside"),
+        "{err}"
+    );
 }

@@ -595,3 +595,48 @@ fn bundled_synth_model_separates_fresh_synthetic_records() {
         "sample_data macro AUROC {auc}"
     );
 }
+
+#[test]
+fn configs_asking_for_impossible_sizes_and_weights_with_nan_are_refused() {
+    use tlc_explorer::model::ModelConfig;
+    let text = std::fs::read_to_string(tlc_explorer::paths::default_model().with_extension("json"))
+        .unwrap();
+    let config: ModelConfig = serde_json::from_str(&text).unwrap();
+    let mut huge = config.clone();
+    huge.input_length = 1 << 30;
+    let err = huge.validate().unwrap_err();
+    assert!(err.contains("input_length"), "{err}");
+
+    // The bundled model with one weight made NaN: refused on load, naming the tensor.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.safetensors");
+    let mut tensors =
+        candle_core::safetensors::load(tlc_explorer::paths::default_model(), &Device::Cpu).unwrap();
+    let (name, t) = tensors
+        .iter()
+        .find(|(k, _)| k.ends_with("weight"))
+        .map(|(k, t)| (k.clone(), t.clone()))
+        .unwrap();
+    let mut values = t
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    values[0] = f32::NAN;
+    let poisoned = Tensor::from_vec(values, t.dims(), &Device::Cpu)
+        .unwrap()
+        .to_dtype(t.dtype())
+        .unwrap();
+    tensors.insert(name.clone(), poisoned);
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    std::fs::write(path.with_extension("json"), &text).unwrap();
+    let err = tlc_explorer::error_text::describe(
+        &tlc_explorer::model::LoadedModel::open(&path)
+            .map(|_| ())
+            .unwrap_err(),
+    );
+    assert!(err.contains(&name) && err.contains("non-finite"), "{err}");
+    assert!(err.contains("broken.safetensors"), "{err}");
+}

@@ -530,6 +530,54 @@ fn explainer_round_trips_and_refuses_another_model() {
     assert!(Explainer::load(&path).is_err());
 }
 
+#[test]
+fn explainers_with_non_finite_values_are_refused_on_load() {
+    let (Some(model), Some(km)) = (fixture_model(), open("kmeans_fixture.safetensors")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let good = fixture_explainer(&model, &km);
+    for (what, tensor, index) in [
+        ("centroid", "centroids", 3usize),
+        ("mean", "mean", 5),
+        ("std", "std", 0),
+    ] {
+        // Saving refuses such an explainer...
+        let mut explainer = good.clone();
+        match what {
+            "centroid" => explainer.centroids[[1, index]] = f32::NAN,
+            "mean" => explainer.mean[index] = f32::INFINITY,
+            _ => explainer.std[index] = f32::NAN,
+        }
+        let path = dir.path().join(format!("bad_{what}.explainer.safetensors"));
+        let err = tlc_explorer::error_text::describe(&explainer.save(&path, false).unwrap_err());
+        assert!(err.contains(what) && err.contains("not finite"), "{err}");
+        // ...and loading refuses a file whose arrays were altered afterwards (hash updated).
+        good.save(&path, true).unwrap();
+        let mut arrays = candle_core::safetensors::load(&path, &candle_core::Device::Cpu).unwrap();
+        let t = &arrays[tensor];
+        let mut values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        values[index] = f32::NAN;
+        let poisoned =
+            candle_core::Tensor::from_vec(values, t.dims(), &candle_core::Device::Cpu).unwrap();
+        arrays.insert(tensor.to_string(), poisoned);
+        candle_core::safetensors::save(&arrays, &path).unwrap();
+        let json_path = Explainer::file_paths(&path).1;
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+        use sha2::Digest;
+        json["arrays_sha256"] =
+            hex::encode(sha2::Sha256::digest(std::fs::read(&path).unwrap())).into();
+        std::fs::write(&json_path, json.to_string()).unwrap();
+        let err = tlc_explorer::error_text::describe(&Explainer::load(&path).unwrap_err());
+        assert!(err.contains(what) && err.contains("not finite"), "{err}");
+        assert!(
+            err.contains(&format!("bad_{what}")),
+            "names the file: {err}"
+        );
+    }
+}
+
 /// Steps (on the model's time axis) inside each ground-truth QRS of a synthetic record.
 fn qrs_steps(
     rec: &tlc_explorer::synth::SyntheticRecord,

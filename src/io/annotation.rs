@@ -115,7 +115,7 @@ pub fn code_for_symbol(symbol: &str) -> Option<u8> {
 
 /// Read an annotation file.
 pub fn read_annotations(path: &Path) -> Result<Vec<Annotation>, IoError> {
-    let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
+    let bytes = crate::io::files::read_regular_file(path, crate::io::files::MAX_SIGNAL_BYTES)?;
     parse_annotations(&bytes).map_err(|m| IoError::format(path, m))
 }
 

@@ -58,6 +58,8 @@ impl Code15File {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
             ));
         }
+        // A FIFO or device would block or never end inside the HDF5 library.
+        crate::io::files::regular_file_len(path, u64::MAX)?;
         let file =
             hdf5::File::open(path).map_err(|e| h5err(path, "not a readable HDF5 file", e))?;
         if !file.link_exists("tracings") {

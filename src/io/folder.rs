@@ -87,7 +87,23 @@ pub fn labels_from_table(table: &Table) -> Result<HashMap<String, RecordEntry>, 
     Ok(out)
 }
 
-fn list_headers(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), IoError> {
+/// The `.hea` files below `dir`, at most `MAX_DEPTH` folders down; a folder reached twice
+/// (a link to itself or to a parent) is walked once.
+fn list_headers(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IoError> {
+    let mut seen = std::collections::HashSet::new();
+    list_headers_below(dir, 0, &mut seen, out)
+}
+
+fn list_headers_below(
+    dir: &Path,
+    depth: usize,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), IoError> {
+    let real = dir.canonicalize().map_err(|e| IoError::os(dir, e))?;
+    if !seen.insert(real) {
+        return Ok(());
+    }
     let reader = std::fs::read_dir(dir).map_err(|e| IoError::os(dir, e))?;
     for entry in reader {
         let entry = entry.map_err(|e| IoError::os(dir, e))?;
@@ -102,7 +118,7 @@ fn list_headers(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), 
         };
         if is_dir {
             if depth < MAX_DEPTH {
-                list_headers(&path, depth + 1, out)?;
+                list_headers_below(&path, depth + 1, seen, out)?;
             }
         } else if path.extension().is_some_and(|e| e == "hea") {
             out.push(path);
@@ -121,7 +137,7 @@ impl FolderDataset {
     /// Open a folder of WFDB records (see the module docs).
     pub fn open(dir: &Path) -> Result<FolderDataset, IoError> {
         let mut headers = Vec::new();
-        list_headers(dir, 0, &mut headers)?;
+        list_headers(dir, &mut headers)?;
         headers.sort();
         if headers.is_empty() {
             return Err(IoError::format(dir, "no WFDB header (.hea) in this folder"));

@@ -3,6 +3,7 @@
 pub mod annotation;
 pub mod code15;
 pub mod dataset;
+pub mod files;
 pub mod folder;
 pub mod ptbxl;
 pub mod table;

@@ -154,10 +154,15 @@ impl PtbxlDataset {
                 ));
             }
             let file = db.field(row, c_file);
-            if file.is_empty() || file.contains("..") {
+            // The index may only name files inside the data set's folder.
+            if crate::io::files::file_inside(root, &format!("{file}.hea"), &db.path).is_err() {
                 return Err(IoError::format(
                     &db.path,
-                    format!("row {}: bad file name '{file}'", i + 2),
+                    format!(
+                        "row {}: '{file}' is not a file inside the data set's folder (empty, \
+                         absolute, '..' or a link leading out)",
+                        i + 2
+                    ),
                 ));
             }
             let fold: Option<f64> = db.parse_opt(i, "strat_fold", db.field(row, c_fold))?;

@@ -14,10 +14,40 @@ pub struct Table {
     pub rows: Vec<csv::StringRecord>,
 }
 
+/// A quoted field may span lines, but one that holds whole rows of the table is an unbalanced
+/// quote that swallowed them (the rows would silently lose their labels): refused, naming the
+/// line where the field starts.
+fn check_no_swallowed_rows(
+    row: &csv::StringRecord,
+    n_columns: usize,
+    path: &Path,
+) -> Result<(), IoError> {
+    if n_columns < 2 {
+        return Ok(());
+    }
+    for field in row.iter() {
+        let swallowed = field
+            .lines()
+            .skip(1)
+            .any(|line| line.matches(',').count() + 1 >= n_columns);
+        if swallowed {
+            let line = row.position().map_or(0, |p| p.line());
+            return Err(IoError::format(
+                path,
+                format!(
+                    "line {line}: a quoted field runs over the following rows (an unbalanced \
+                     quote \"?): fix the quote"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Table {
     /// Read a CSV file (first row = column names).
     pub fn read(path: &Path) -> Result<Table, IoError> {
-        let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
+        let bytes = crate::io::files::read_regular_file(path, crate::io::files::MAX_TEXT_BYTES)?;
         Table::parse(&bytes, path)
     }
 
@@ -40,6 +70,7 @@ impl Table {
         for (i, row) in reader.records().enumerate() {
             let row =
                 row.map_err(|e| IoError::format(path, format!("bad CSV row {}: {e}", i + 2)))?;
+            check_no_swallowed_rows(&row, header.len(), path)?;
             rows.push(row);
         }
         Ok(Table {
@@ -114,4 +145,26 @@ pub fn ordered_class_names<'a>(labels: impl IntoIterator<Item = &'a String>) -> 
     }
     out.extend(set.into_iter().map(str::to_string));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unbalanced_quote_is_refused_naming_its_line() {
+        let text = b"id,labels,age\n1,NORM,50\n2,\"MI,60\n3,CD,70\n4,HYP,80\n";
+        let err = Table::parse(text, Path::new("labels.csv")).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("labels.csv"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn free_text_over_several_lines_is_kept() {
+        let text = b"id,report,age\n1,\"sinus rhythm\nnormal ECG, no change\",50\n2,x,60\n";
+        let table = Table::parse(text, Path::new("db.csv")).unwrap();
+        assert_eq!(table.rows.len(), 2);
+        assert!(table.field(&table.rows[0], 1).contains("normal ECG"));
+    }
 }

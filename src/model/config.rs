@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::dsp::{InputSpec, Preprocessing};
 use crate::record::LeadName;
 
+/// Bounds of a model config, far above any ECG network (Ribeiro's: 12 x 4096, 320 filters) and
+/// low enough that one record's activations stay within a few GB.
+pub const MAX_INPUT_LENGTH: usize = 1 << 20;
+pub const MAX_INPUT_CHANNELS: usize = 256;
+pub const MAX_FILTERS: usize = 4096;
+
 /// What the model's outputs mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -116,11 +122,19 @@ impl ModelConfig {
     /// Checks that the architecture can be built: odd kernel, at least one block, lengths that
     /// shrink by integer factors (as Ribeiro's `_downsample` demands), outputs matching names.
     pub fn validate(&self) -> Result<(), String> {
-        if self.input_channels == 0 {
-            return Err("input_channels must be at least 1".into());
+        if self.input_channels == 0 || self.input_channels > MAX_INPUT_CHANNELS {
+            return Err(format!(
+                "input_channels must be 1..={MAX_INPUT_CHANNELS}, is {}",
+                self.input_channels
+            ));
         }
-        if self.input_length == 0 {
-            return Err("input_length must be at least 1".into());
+        // The activations of one record grow with the input: a config, not the machine, must
+        // not be able to ask for tens of GB.
+        if self.input_length == 0 || self.input_length > MAX_INPUT_LENGTH {
+            return Err(format!(
+                "input_length must be 1..={MAX_INPUT_LENGTH} samples, is {}",
+                self.input_length
+            ));
         }
         if self.kernel_size == 0 || self.kernel_size.is_multiple_of(2) {
             return Err(format!("kernel_size must be odd, is {}", self.kernel_size));
@@ -130,6 +144,11 @@ impl ModelConfig {
         }
         let mut length_in = self.input_length;
         for (i, &(filters, length)) in self.blocks_dim.iter().enumerate() {
+            if filters > MAX_FILTERS {
+                return Err(format!(
+                    "blocks_dim[{i}] has {filters} filters, more than {MAX_FILTERS}"
+                ));
+            }
             if filters == 0 || length == 0 {
                 return Err(format!(
                     "blocks_dim[{i}] = ({filters}, {length}) has a zero entry"

@@ -52,6 +52,23 @@ pub enum ModelError {
     Candle(#[from] candle_core::Error),
 }
 
+/// Refuses a weight tensor holding NaN or infinity (a diverged training run, a corrupt file):
+/// such a model would give NaN everywhere and the explainer fit would blame the data.
+fn check_finite(name: &str, tensor: &Tensor) -> Result<(), String> {
+    let values = tensor
+        .to_dtype(DType::F32)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(|e| format!("tensor '{name}' cannot be read: {e}"))?;
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(format!(
+            "tensor '{name}' holds a non-finite value (NaN or infinity) at index {i}: the \
+             weights are broken (a diverged training run?)"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The device used unless told otherwise: the first CUDA GPU when built with `--features cuda`
 /// and one is present, else the CPU.
 pub fn default_device() -> Device {
@@ -253,6 +270,12 @@ impl LoadedModel {
                 found.insert(name, (dtype, view.shape().to_vec()));
             }
             check_tensors(weights, config_path, &config, &found)?;
+            for (name, (dtype, _)) in &found {
+                if dtype.is_float() {
+                    let tensor = st.load(name, &Device::Cpu)?;
+                    check_finite(name, &tensor).map_err(&werr)?;
+                }
+            }
             VarBuilder::from_backend(Box::new(st), DType::F32, device.clone())
         };
         let net = ResNet1d::new(&config, vb).map_err(|e| werr(e.to_string()))?;
@@ -291,6 +314,14 @@ impl LoadedModel {
             .map(|(k, t)| (k.clone(), (t.dtype(), t.dims().to_vec())))
             .collect();
         check_tensors(&path, &config_path_for(&path), &config, &found)?;
+        for (name, tensor) in &tensors {
+            if tensor.dtype().is_float() {
+                check_finite(name, tensor).map_err(|message| ModelError::Weights {
+                    path: path.clone(),
+                    message,
+                })?;
+            }
+        }
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
         let net = ResNet1d::new(&config, vb)?;
         Ok(LoadedModel {

@@ -302,7 +302,25 @@ impl Explainer {
         Ok(explainer)
     }
 
-    /// Shapes agree with each other, with K and with the model's architecture.
+    /// The first array value that is NaN or infinite: (array name, flat index).
+    fn first_non_finite(&self) -> Option<(&'static str, usize)> {
+        [
+            ("centroid", self.centroids.as_slice()),
+            ("mean", self.mean.as_slice()),
+            ("std", self.std.as_slice()),
+        ]
+        .into_iter()
+        .find_map(|(name, values)| {
+            let values = values?;
+            values
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|i| (name, i))
+        })
+    }
+
+    /// Shapes agree with each other, with K and with the model's architecture; every value is
+    /// finite and every std positive.
     fn check_consistent(&self, path: &Path) -> Result<(), TlcError> {
         let (_, n_features) = self
             .features
@@ -327,6 +345,15 @@ impl Explainer {
                 "{} cluster descriptions for k = {}",
                 self.cluster_descriptions.len(),
                 self.k
+            ))
+        } else if let Some((what, index)) = self.first_non_finite() {
+            Some(format!(
+                "{what} value {index} is not finite (NaN or infinity): every soft assignment would be NaN"
+            ))
+        } else if let Some(f) = self.std.iter().position(|&s| !(s > 0.0)) {
+            Some(format!(
+                "std of feature {f} is {} (must be positive)",
+                self.std[f]
             ))
         } else if !(self.temperature.is_finite() && self.temperature > 0.0) {
             Some(format!("temperature {} is not positive", self.temperature))

@@ -72,7 +72,7 @@ impl WfdbHeader {
 
 /// Read and parse a `.hea` file.
 pub fn read_header(path: &Path) -> Result<WfdbHeader, IoError> {
-    let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
+    let bytes = crate::io::files::read_regular_file(path, crate::io::files::MAX_TEXT_BYTES)?;
     let text = String::from_utf8_lossy(&bytes);
     parse_header(&text, path)
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::io::IoError;
+use crate::io::files::{MAX_SIGNAL_BYTES, file_inside, read_regular_file};
 
 use super::header::{WfdbHeader, read_header};
 
@@ -171,7 +172,7 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
                 "null signal files ('~') are not supported",
             ));
         }
-        let dat_path = dir.join(file_name);
+        let dat_path = file_inside(&dir, file_name, hea)?;
         let first = &header.signals[members[0]];
         for &m in members {
             let s = &header.signals[m];
@@ -192,7 +193,7 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
                 format!("signal {} ({}): {m}", members[0], first.description),
             )
         })?;
-        let bytes = std::fs::read(&dat_path).map_err(|e| IoError::os(&dat_path, e))?;
+        let bytes = read_regular_file(&dat_path, MAX_SIGNAL_BYTES)?;
         let offset = usize::try_from(first.byte_offset).unwrap_or(usize::MAX);
         if offset > bytes.len() {
             return Err(IoError::format(

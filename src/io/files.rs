@@ -1,0 +1,137 @@
+//! Reading files that a record or an index names, safely: only regular files (a FIFO would block
+//! forever, `/dev/zero` would fill memory), never more bytes than a budget allows, and only
+//! inside the record's own folder (a header from the internet must not make the program read
+//! `/etc/hostname` and draw it as a signal).
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::io::IoError;
+
+/// At most this many bytes of a header or an index table are read (the largest real ones are a
+/// few MB: PTB-XL's database CSV is 12 MB).
+pub const MAX_TEXT_BYTES: u64 = 256 << 20;
+/// At most this many bytes of one signal file are read into memory (a 24-hour 12-lead record
+/// at 500 Hz in format 16 is 1 GB).
+pub const MAX_SIGNAL_BYTES: u64 = 2 << 30;
+
+/// The size of `path`, which must be a regular file (links followed) of at most `max_bytes`.
+pub fn regular_file_len(path: &Path, max_bytes: u64) -> Result<u64, IoError> {
+    let meta = std::fs::metadata(path).map_err(|e| IoError::os(path, e))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file (a device, FIFO or socket)"
+        };
+        return Err(IoError::format(
+            path,
+            format!("{kind}: only regular files are read"),
+        ));
+    }
+    if meta.len() > max_bytes {
+        return Err(IoError::format(
+            path,
+            format!(
+                "{} bytes, more than the {} bytes this file kind may hold",
+                meta.len(),
+                max_bytes
+            ),
+        ));
+    }
+    Ok(meta.len())
+}
+
+/// The whole of a regular file of at most `max_bytes` (see [`regular_file_len`]).
+pub fn read_regular_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, IoError> {
+    regular_file_len(path, max_bytes)?;
+    std::fs::read(path).map_err(|e| IoError::os(path, e))
+}
+
+/// `name`, as written in `named_by` (a header or an index), as a path inside `dir`: refused when
+/// it is absolute, climbs with `..`, or leads outside `dir` once links are resolved.
+pub fn file_inside(dir: &Path, name: &str, named_by: &Path) -> Result<PathBuf, IoError> {
+    let relative = Path::new(name);
+    let plain = relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if name.is_empty() || !plain {
+        return Err(IoError::format(
+            named_by,
+            format!(
+                "names the file '{name}', which is not a plain name inside the record's folder"
+            ),
+        ));
+    }
+    let path = dir.join(relative);
+    // Links are resolved only when the file exists; a missing file is reported by its reader.
+    if let (Ok(real_dir), Ok(real_path)) = (dir.canonicalize(), path.canonicalize())
+        && !real_path.starts_with(&real_dir)
+    {
+        return Err(IoError::format(
+            named_by,
+            format!(
+                "names the file '{name}', a link to {} outside the record's folder",
+                real_path.display()
+            ),
+        ));
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_inside_the_folder_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.dat"), [0u8; 4]).unwrap();
+        let hea = dir.path().join("a.hea");
+        assert_eq!(
+            file_inside(dir.path(), "a.dat", &hea).unwrap(),
+            dir.path().join("a.dat")
+        );
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        assert!(file_inside(dir.path(), "sub/b.dat", &hea).is_ok());
+        assert_eq!(
+            read_regular_file(&dir.path().join("a.dat"), 4)
+                .unwrap()
+                .len(),
+            4
+        );
+        let err = read_regular_file(&dir.path().join("a.dat"), 3).unwrap_err();
+        assert!(err.to_string().contains("a.dat"), "{err}");
+    }
+
+    #[test]
+    fn absolute_climbing_and_escaping_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let hea = dir.path().join("a.hea");
+        for name in ["/etc/hostname", "../a.dat", "sub/../../a.dat", ""] {
+            let err = file_inside(dir.path(), name, &hea).unwrap_err();
+            assert!(err.to_string().contains("a.hea"), "{name}: {err}");
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc/hostname", dir.path().join("x.dat")).unwrap();
+            let err =
+                crate::error_text::describe(&file_inside(dir.path(), "x.dat", &hea).unwrap_err());
+            assert!(err.contains("outside the record's folder"), "{err}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_folders_and_fifos_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_regular_file(Path::new("/dev/zero"), MAX_SIGNAL_BYTES).is_err());
+        assert!(read_regular_file(dir.path(), MAX_SIGNAL_BYTES).is_err());
+        let fifo = dir.path().join("f.dat");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if status.is_ok_and(|s| s.success()) {
+            // Would block forever if it were opened.
+            let err = read_regular_file(&fifo, MAX_SIGNAL_BYTES).unwrap_err();
+            assert!(err.to_string().contains("f.dat"), "{err}");
+        }
+    }
+}

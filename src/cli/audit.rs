@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::common::TerminalProgress;
+use crate::cli::common::{TerminalProgress, refuse_existing};
 use crate::cli::evaluate::{InputArgs, prepare, truth};
 use crate::surrogate::{AuditSettings, audit, write_audit_csv};
 
@@ -17,9 +17,14 @@ pub struct Args {
     /// CSV file for the listed rows.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Refused before the run, not after it.
+    refuse_existing(args.out.as_deref(), args.overwrite)?;
     let progress = TerminalProgress::new("auditing");
     let p = prepare(&args.input, &progress)?;
     let report = crate::surrogate::cross_validate(&p.data, &p.backend, &p.settings, &progress);

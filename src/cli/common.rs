@@ -198,9 +198,8 @@ pub fn write_files(
 ) -> anyhow::Result<Vec<PathBuf>> {
     let paths: Vec<PathBuf> = files.iter().map(|(name, _)| out.join(name)).collect();
     refuse_existing(paths.iter().map(PathBuf::as_path), overwrite)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for (path, (_, contents)) in paths.iter().zip(files) {
-        std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
+        crate::io::files::write_atomic(path, contents.as_bytes(), overwrite)?;
     }
     Ok(paths)
 }

@@ -12,6 +12,7 @@ use crate::delineate::export::{
     annotations_for_beats, annotations_with_pacing_spikes, landmarks_csv,
 };
 use crate::delineate::{DelineatorParams, delineate};
+use crate::io::files::write_atomic;
 
 /// Arguments of `tlc delineate`.
 #[derive(Debug, clap::Args)]
@@ -70,11 +71,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .chain(ann_paths.iter().map(|(p, _)| p.as_path())),
         args.overwrite,
     )?;
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::write(&csv_path, landmarks_csv(&d, &ecg.leads))
-        .with_context(|| format!("writing {}", csv_path.display()))?;
+    write_atomic(
+        &csv_path,
+        landmarks_csv(&d, &ecg.leads).as_bytes(),
+        args.overwrite,
+    )?;
     let json = serde_json::to_string_pretty(&d)?;
-    std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
+    write_atomic(&json_path, json.as_bytes(), args.overwrite)?;
     for (path, annotations) in &ann_paths {
         crate::io::annotation::write_annotations(path, annotations, args.overwrite)?;
     }

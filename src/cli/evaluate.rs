@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use ndarray::Array2;
 
-use crate::cli::common::{DataOptions, ModelOptions, TerminalProgress};
+use crate::cli::common::{DataOptions, ModelOptions, TerminalProgress, refuse_existing};
 use crate::surrogate::cohort::{CohortStats, DEFAULT_K_SWEEP, KSweep, cohort_stats, k_sweep};
 use crate::surrogate::evaluate::ClusterBackend;
 use crate::surrogate::tlc_backend::TlcBackend;
@@ -75,6 +75,9 @@ pub struct Args {
     /// Folder for evaluation.csv, evaluation.json, cohort.json (and k_sweep.json).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 fn parse_max_features(s: &str) -> anyhow::Result<MaxFeatures> {
@@ -180,10 +183,21 @@ fn cohort(p: &Prepared) -> anyhow::Result<CohortStats> {
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    Ok(crate::io::files::write_atomic(path, text.as_bytes(), true)?)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(dir) = &args.out {
+        // Refused before the run, not after it.
+        let names = [
+            "evaluation.csv",
+            "evaluation.json",
+            "cohort.json",
+            "k_sweep.json",
+        ];
+        let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+        refuse_existing(paths.iter().map(PathBuf::as_path), args.overwrite)?;
+    }
     let progress = TerminalProgress::new("evaluating");
     let t0 = Instant::now();
     let p = prepare(&args.input, &progress)?;
@@ -241,7 +255,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         report.write_csv(&dir.join("evaluation.csv"))?;
         report.write_json(&dir.join("evaluation.json"))?;
         write_json(&dir.join("cohort.json"), &cohort(&p)?)?;

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::common::{DataOptions, ModelOptions, RecordChoice, load_one_record};
+use crate::cli::common::{
+    DataOptions, ModelOptions, RecordChoice, load_one_record, refuse_existing,
+};
+use crate::io::files::write_atomic;
 use crate::tlc::Explanation;
 use crate::tlc::gradcam::to_steps;
 use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
@@ -39,9 +42,17 @@ pub struct Args {
     /// Window start (s) in records longer than the model's input (default: centred).
     #[arg(long)]
     pub window_start_s: Option<f64>,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Refused before the model runs, not after.
+    refuse_existing(
+        std::iter::once(args.out.as_path()).chain(args.csv.as_deref()),
+        args.overwrite,
+    )?;
     let (model, explainer) = args.model.open(Some(&args.record))?;
     let ecg = load_one_record(&args.record, &args.choice, &args.data_options)?;
     let settings = ExplainSettings {
@@ -56,10 +67,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let e = explain_record(&model, &explainer, &ecg, &settings)?;
     let json = serde_json::to_string_pretty(&e)?;
-    std::fs::write(&args.out, json + "\n")
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    write_atomic(&args.out, (json + "\n").as_bytes(), args.overwrite)?;
     if let Some(csv_path) = &args.csv {
-        write_steps_csv(&e, csv_path)?;
+        write_atomic(csv_path, &steps_csv(&e)?, args.overwrite)?;
     }
     print_summary(&e);
     Ok(())
@@ -67,9 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// One row per time step: step, time_s, cluster, entropy, gradcam (mean of the normalised map
 /// over the step; empty without Grad-CAM), p_0..p_K-1.
-pub fn write_steps_csv(e: &Explanation, path: &std::path::Path) -> anyhow::Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+pub fn steps_csv(e: &Explanation) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec![
         "step".to_string(),
         "time_s".into(),
@@ -92,9 +101,8 @@ pub fn write_steps_csv(e: &Explanation, path: &std::path::Path) -> anyhow::Resul
         row.extend(e.soft[t].iter().map(|p| format!("{p:.6}")));
         w.write_record(&row)?;
     }
-    w.flush()
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("writing the CSV: {}", e.error()))
 }
 
 /// A short summary on stdout (a closed pipe, e.g. `| head`, is not an error).

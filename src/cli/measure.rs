@@ -98,10 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &RECORD_COLUMNS
     };
     let text = csv_text(header, &rows)?;
-    if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
+    crate::io::files::write_atomic(&args.out, text.as_bytes(), args.overwrite)?;
     println!(
         "{} rows ({} records{}) written to {}",
         rows.len(),

@@ -5,7 +5,6 @@
 //! three formats cannot drift apart.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -142,31 +141,21 @@ pub fn export_figure(
     write_file(path, &bytes, overwrite)
 }
 
-/// Write bytes; without `overwrite` the file is created only if absent (no race with another
-/// writer between the check and the write).
+/// Writes bytes atomically ([`crate::io::files::write_atomic`]): a full disk or an interrupt
+/// never leaves a truncated figure; without `overwrite` an existing file is refused.
 pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), FigureError> {
-    let io = |source| FigureError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if overwrite {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+    if !overwrite && path.exists() {
+        return Err(FigureError::Exists {
+            path: path.to_path_buf(),
+        });
     }
-    let mut file = options.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            FigureError::Exists {
-                path: path.to_path_buf(),
-            }
-        } else {
-            io(e)
-        }
-    })?;
-    file.write_all(bytes).map_err(io)?;
-    file.flush().map_err(io)
+    crate::io::files::write_atomic(path, bytes, overwrite).map_err(|e| match e {
+        crate::io::IoError::Os { path, source } => FigureError::Io { path, source },
+        // The only other outcome: another writer created the file since the check above.
+        _ => FigureError::Exists {
+            path: path.to_path_buf(),
+        },
+    })
 }
 
 fn source_path(input: &FigureInput) -> PathBuf {

@@ -212,7 +212,7 @@ pub fn write_annotations(
         ));
     }
     let bytes = encode_annotations(annotations).map_err(|m| IoError::format(path, m))?;
-    std::fs::write(path, bytes).map_err(|e| IoError::os(path, e))
+    crate::io::files::write_atomic(path, &bytes, overwrite)
 }
 
 /// Encode annotations (see [`write_annotations`]).

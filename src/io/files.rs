@@ -78,9 +78,73 @@ pub fn file_inside(dir: &Path, name: &str, named_by: &Path) -> Result<PathBuf, I
     Ok(path)
 }
 
+/// Writes `bytes` to `path` atomically: into a temporary file in the same folder, flushed to
+/// disk, then renamed onto `path`. A full disk, a crash or Ctrl-C leaves either the old file or
+/// the complete new one, never a truncated file that would then block a retry. Without
+/// `overwrite` an existing `path` is refused (checked again at the rename, so no race).
+pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), IoError> {
+    use std::io::Write as _;
+    if !overwrite && path.exists() {
+        return Err(IoError::format(
+            path,
+            "already exists (pass --overwrite to replace it)",
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tlc-partial-")
+        .tempfile_in(dir)
+        .map_err(|e| IoError::os(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| IoError::os(path, e))?;
+    let persisted = if overwrite {
+        tmp.persist(path).map(|_| ())
+    } else {
+        tmp.persist_noclobber(path).map(|_| ())
+    };
+    persisted.map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            IoError::format(path, "already exists (pass --overwrite to replace it)")
+        } else {
+            IoError::os(path, e.error)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atomic_writes_refuse_replace_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("out.json");
+        write_atomic(&path, b"first", false).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        let err = write_atomic(&path, b"second", false).unwrap_err();
+        assert!(err.to_string().contains("out.json"), "{err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"first",
+            "the old file stays"
+        );
+        write_atomic(&path, b"second", true).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("out.json")],
+            "no partial file left"
+        );
+    }
 
     #[test]
     fn plain_names_inside_the_folder_are_accepted() {

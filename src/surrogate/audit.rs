@@ -160,7 +160,7 @@ pub fn audit(
 
 /// Writes the rows as CSV.
 pub fn write_audit_csv(rows: &[AuditRow], path: &Path) -> Result<(), SurrogateError> {
-    let mut w = csv::Writer::from_path(path).map_err(|e| SurrogateError::file(path, e))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "id",
         "fold",
@@ -191,7 +191,10 @@ pub fn write_audit_csv(rows: &[AuditRow], path: &Path) -> Result<(), SurrogateEr
         ])
         .map_err(|e| SurrogateError::file(path, e))?;
     }
-    w.flush().map_err(|e| SurrogateError::file(path, e))
+    let bytes = w
+        .into_inner()
+        .map_err(|e| SurrogateError::file(path, e.error()))?;
+    super::evaluate::write_replacing(path, &bytes)
 }
 
 #[cfg(test)]

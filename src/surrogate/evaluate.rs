@@ -307,6 +307,13 @@ pub struct EvaluationReport {
     pub records: Vec<RecordResult>,
 }
 
+/// Writes atomically, replacing `path` (the command refused an existing file before the run,
+/// unless told to overwrite).
+pub(crate) fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), SurrogateError> {
+    crate::io::files::write_atomic(path, bytes, true)
+        .map_err(|e| SurrogateError::file(path, crate::error_text::describe(&e)))
+}
+
 fn backend_err(fold: u32) -> impl Fn(BackendError) -> SurrogateError {
     move |e| SurrogateError::Clustering {
         fold,
@@ -686,7 +693,7 @@ impl EvaluationReport {
     /// Long-format CSV: `fold,class,metric,model,value` (fold "mean"/"sd" rows for the summary;
     /// class "all" for macro values; empty value = undefined).
     pub fn write_csv(&self, path: &Path) -> Result<(), SurrogateError> {
-        let mut w = csv::Writer::from_path(path).map_err(|e| SurrogateError::file(path, e))?;
+        let mut w = csv::Writer::from_writer(Vec::new());
         let mut rows: Vec<[String; 5]> = Vec::new();
         let v = |x: Option<f64>| x.map(|x| format!("{x:.6}")).unwrap_or_default();
         for f in &self.folds {
@@ -787,11 +794,14 @@ impl EvaluationReport {
             w.write_record(&r)
                 .map_err(|e| SurrogateError::file(path, e))?;
         }
-        w.flush().map_err(|e| SurrogateError::file(path, e))
+        let bytes = w
+            .into_inner()
+            .map_err(|e| SurrogateError::file(path, e.error()))?;
+        write_replacing(path, &bytes)
     }
 
     pub fn write_json(&self, path: &Path) -> Result<(), SurrogateError> {
         let text = serde_json::to_string_pretty(self).map_err(|e| SurrogateError::file(path, e))?;
-        std::fs::write(path, text).map_err(|e| SurrogateError::file(path, e))
+        write_replacing(path, text.as_bytes())
     }
 }

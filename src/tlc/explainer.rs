@@ -230,7 +230,8 @@ impl Explainer {
         };
         let text = serde_json::to_string_pretty(&json)
             .map_err(|e| TlcError::format(&json_path, e.to_string()))?;
-        std::fs::write(&json_path, text + "\n").map_err(|e| TlcError::io(&json_path, e))
+        crate::io::files::write_atomic(&json_path, (text + "\n").as_bytes(), true)
+            .map_err(|e| TlcError::format(&json_path, crate::error_text::describe(&e)))
     }
 
     /// Read both halves, checking the version, the pairing and every shape.

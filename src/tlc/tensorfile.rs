@@ -150,7 +150,8 @@ pub fn write_f32(
     }
     let out = safetensors::serialize(views, metadata)
         .map_err(|e| TlcError::format(path, format!("cannot serialise: {e}")))?;
-    std::fs::write(path, out).map_err(|e| TlcError::io(path, e))
+    crate::io::files::write_atomic(path, &out, true)
+        .map_err(|e| TlcError::format(path, crate::error_text::describe(&e)))
 }
 
 #[cfg(test)]

@@ -117,8 +117,8 @@ pub fn write_record(
     if let Some(report) = &meta.report {
         let _ = writeln!(hea, "# report: {}", one_line(report));
     }
-    std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
-    std::fs::write(&dat_path, &dat).map_err(|e| IoError::os(&dat_path, e))?;
-    std::fs::write(&hea_path, hea).map_err(|e| IoError::os(&hea_path, e))?;
+    // The signal file first: a header appears only once its signals are complete.
+    crate::io::files::write_atomic(&dat_path, &dat, true)?;
+    crate::io::files::write_atomic(&hea_path, hea.as_bytes(), true)?;
     Ok(hea_path)
 }

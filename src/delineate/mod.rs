@@ -146,7 +146,12 @@ fn delineate_rows(
 /// Map a delineation made at another rate onto `fs_hz` samples (`n_samples` long).
 pub fn rescale_delineation(d: Delineation, fs_hz: f64, n_samples: usize) -> Delineation {
     let ratio = fs_hz / d.fs_hz;
-    let map = |s: usize| (((s as f64) * ratio).round() as usize).min(n_samples.saturating_sub(1));
+    // Ties to even: at 500 -> 250 Hz every odd sample falls halfway between two, and rounding
+    // halves up moved every landmark of a 250 Hz record 1 ms late on average (all bounds on
+    // LUDB delineated at 250 Hz, both halves).
+    let map = |s: usize| {
+        (((s as f64) * ratio).round_ties_even() as usize).min(n_samples.saturating_sub(1))
+    };
     let wave = |w: Wave| Wave {
         kind: w.kind,
         onset: map(w.onset),

@@ -158,6 +158,7 @@ fn app(layout: ViewLayout) -> TlcApp {
         per_lead: vec![Vec::new(); 12],
         beats: rec.beats.clone(),
         atrial_fibrillation_suspected: false,
+        af_episodes: Vec::new(),
         pacing_spikes: Vec::new(),
     };
     let mut settings = Settings {

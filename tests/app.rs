@@ -99,6 +99,7 @@ fn synthetic_delineation() -> Delineation {
         per_lead: vec![Vec::new(); 12],
         beats,
         atrial_fibrillation_suspected: false,
+        af_episodes: Vec::new(),
         pacing_spikes: Vec::new(),
     }
 }

@@ -989,3 +989,382 @@ fn mitbih_100_qrs_detection() {
     // Measured: Se 99.87 % (the 3 missed beats lie at window edges), PPV 100 %.
     assert!(se >= 0.997 && ppv >= 0.998, "Se {se:.4}, PPV {ppv:.4}");
 }
+
+/// Rows `[from, to)` of every lead of `ecg`.
+fn rows_of(ecg: &Ecg, from: usize, to: usize) -> Vec<Vec<f32>> {
+    ecg.samples_mv
+        .rows()
+        .into_iter()
+        .map(|r| {
+            r.as_slice()
+                .map(|s| s[from..to].to_vec())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// An AF-like stretch of `duration_s` built from one synthetic beat: its QRS-T complex (no P)
+/// at irregular RR intervals (0.45-1.05 s, seeded), over fibrillatory waves (0.04 mV, 5-7 Hz,
+/// each lead its own phase).
+fn af_like_part(rec: &tlc_explorer::synth::SyntheticRecord, duration_s: f64) -> Vec<Vec<f32>> {
+    let fs = rec.ecg.fs_hz;
+    let beat = &rec.beats[3];
+    let t_offset = beat.t.map(|t| t.offset).unwrap_or(beat.qrs.offset);
+    let from = beat.qrs.onset - (0.01 * fs) as usize;
+    let to = t_offset + (0.04 * fs) as usize;
+    let template = rows_of(&rec.ecg, from, to);
+    let n = (duration_s * fs) as usize;
+    let mut rows: Vec<Vec<f32>> = (0..template.len())
+        .map(|li| {
+            (0..n)
+                .map(|i| {
+                    let t = i as f64 / fs;
+                    let phase = 2.0 * std::f64::consts::PI * (6.0 * t - (0.3 * t).cos() / 0.3);
+                    (0.04 * (phase + li as f64).sin()) as f32
+                })
+                .collect()
+        })
+        .collect();
+    let mut state = 12345u64;
+    let mut start = (0.3 * fs) as usize;
+    while start + template[0].len() < n {
+        for (row, tpl) in rows.iter_mut().zip(&template) {
+            // Each complex relative to its own first sample, so it sits on the f waves.
+            let level = tpl[0];
+            for (k, v) in tpl.iter().enumerate() {
+                row[start + k] += v - level;
+            }
+        }
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+        start += ((0.45 + 0.6 * u) * fs) as usize;
+    }
+    rows
+}
+
+/// Rhythm judged per window: a sinus - AF-like - sinus record keeps every P wave that the sinus
+/// part has on its own, reports no P inside the AF-like part, and marks one episode there.
+#[test]
+fn af_episode_is_local_and_sinus_parts_keep_their_p_waves() {
+    use tlc_explorer::synth::{ClassProbabilities, SynthClass};
+    let params = SynthParams {
+        n_records: 1,
+        duration_s: 30.0,
+        class_probabilities: ClassProbabilities::only(SynthClass::Norm),
+        ..Default::default()
+    };
+    let rec = generate_record(&params, 0).unwrap();
+    let fs = rec.ecg.fs_hz;
+    let n_sinus = rec.ecg.n_samples();
+    let af = af_like_part(&rec, 30.0);
+    let n_af = af[0].len();
+    let sinus = rows_of(&rec.ecg, 0, n_sinus);
+    let rows: Vec<Vec<f32>> = (0..sinus.len())
+        .map(|li| [&sinus[li][..], &af[li][..], &sinus[li][..]].concat())
+        .collect();
+    let ecg = Ecg::new(
+        rec.ecg.leads.clone(),
+        fs,
+        Array2::from_shape_vec((rows.len(), rows[0].len()), rows.concat()).unwrap(),
+        EcgMeta {
+            id: "sinus-af-sinus".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let params = DelineatorParams::default();
+    let alone = delineate::delineate(&rec.ecg, &params).unwrap();
+    let d = delineate::delineate(&ecg, &params).unwrap();
+    println!(
+        "episodes {:?} (AF-like part {n_sinus}..{})",
+        d.af_episodes,
+        n_sinus + n_af
+    );
+    // Every P the sinus record has on its own is kept in both sinus parts.
+    let mut kept = 0usize;
+    let mut expected = 0usize;
+    for offset in [0, n_sinus + n_af] {
+        for b in alone.beats.iter().filter(|b| b.p.is_some()) {
+            expected += 1;
+            let found = beat_near(&d, b.qrs.peak + offset, 10);
+            kept += usize::from(found.is_some_and(|f| f.p.is_some()));
+        }
+    }
+    assert!(expected >= 50, "only {expected} sinus beats with P");
+    assert_eq!(kept, expected, "sinus P waves kept: {kept} of {expected}");
+    // One episode, over the AF-like part (a beat loses its P only when every 10 s window around
+    // it is judged AF, so the episode may start and end up to a window's length inside).
+    assert_eq!(d.af_episodes.len(), 1, "{:?}", d.af_episodes);
+    let e = d.af_episodes[0];
+    let window = (params.rhythm_window_s * fs) as usize;
+    assert!(
+        e.start >= n_sinus && e.start <= n_sinus + window / 2,
+        "episode starts at {} (AF-like part from {n_sinus})",
+        e.start
+    );
+    assert!(
+        e.end <= n_sinus + n_af && e.end + window / 2 >= n_sinus + n_af,
+        "episode ends at {} (AF-like part until {})",
+        e.end,
+        n_sinus + n_af
+    );
+    let with_p_in_af = d
+        .beats
+        .iter()
+        .filter(|b| b.qrs.peak >= e.start && b.qrs.peak <= e.end && b.p.is_some())
+        .count();
+    assert_eq!(with_p_in_af, 0);
+    assert!(d.atrial_fibrillation_suspected);
+    // The rhythm annotations mark it: (N, (AFIB, (N.
+    let marks: Vec<String> = delineate::export::rhythm_annotations(&d.beats, &d.af_episodes)
+        .into_iter()
+        .filter_map(|a| a.aux)
+        .collect();
+    assert_eq!(marks, ["(N", "(AFIB", "(N"]);
+    // Old JSON without the new field still loads.
+    let mut json: serde_json::Value = serde_json::to_value(&d).unwrap();
+    json.as_object_mut().unwrap().remove("af_episodes");
+    let old: delineate::Delineation = serde_json::from_value(json).unwrap();
+    assert!(old.af_episodes.is_empty());
+}
+
+/// A long sinus record made of 11 LUDB sinus records end to end (each with its own PR and
+/// rate, 110 s): judged per 10 s window it keeps its P waves. Judged as one record (the old
+/// whole-record check), the PR varies between the parts more than within any one.
+#[test]
+fn concatenated_ludb_sinus_records_keep_their_p_waves() {
+    let Some(root) = common::data("ludb") else {
+        return;
+    };
+    let ids = [1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13];
+    let params = DelineatorParams::default();
+    let mut parts: Vec<Ecg> = Vec::new();
+    let mut with_p_alone = 0usize;
+    for id in ids {
+        let ecg =
+            tlc_explorer::io::wfdb::read_record(&root.join(format!("data/{id}.hea"))).unwrap();
+        let d = delineate::delineate(&ecg, &params).unwrap();
+        with_p_alone += d.beats.iter().filter(|b| b.p.is_some()).count();
+        parts.push(ecg);
+    }
+    let n_leads = parts[0].leads.len();
+    let rows: Vec<Vec<f32>> = (0..n_leads)
+        .map(|li| {
+            parts
+                .iter()
+                .flat_map(|e| e.samples_mv.row(li).to_vec())
+                .collect()
+        })
+        .collect();
+    let ecg = ecg_from_rows(rows, parts[0].fs_hz);
+    let count = |params: &DelineatorParams| {
+        let d = delineate::delineate(&ecg, params).unwrap();
+        (
+            d.beats.iter().filter(|b| b.p.is_some()).count(),
+            d.beats.len(),
+            d.af_episodes.len(),
+        )
+    };
+    let (with_p, n_beats, episodes) = count(&params);
+    let whole = DelineatorParams {
+        rhythm_window_s: 1000.0,
+        rhythm_window_step_s: 1000.0,
+        ..params.clone()
+    };
+    let (with_p_whole, _, _) = count(&whole);
+    println!(
+        "{n_beats} beats; P in {with_p} (per window), {with_p_whole} (whole record), \
+         {with_p_alone} (each record alone); {episodes} episodes"
+    );
+    assert_eq!(episodes, 0);
+    assert!(
+        with_p as f64 >= 0.97 * with_p_alone as f64,
+        "P in {with_p} beats, {with_p_alone} in the records alone"
+    );
+}
+
+/// Delineated in 20 s windows overlapping by 6 s, records of 10-60 s give the beats of the
+/// whole-record delineation: every QRS within 2 samples, P and T present alike in nearly every
+/// beat, landmarks within a few samples.
+#[test]
+fn windowed_delineation_matches_whole_record() {
+    let whole = DelineatorParams {
+        stream_window_s: 1e6,
+        ..Default::default()
+    };
+    let windowed = DelineatorParams {
+        stream_window_s: 20.0,
+        stream_overlap_s: 6.0,
+        ..Default::default()
+    };
+    let mut records: Vec<Ecg> = [10.0, 30.0, 60.0]
+        .into_iter()
+        .enumerate()
+        .map(|(i, duration_s)| {
+            let params = SynthParams {
+                n_records: 3,
+                duration_s,
+                ..Default::default()
+            };
+            generate_record(&params, i).unwrap().ecg
+        })
+        .collect();
+    if let Some(dir) = common::data("mitdb") {
+        let ecg = tlc_explorer::io::wfdb::read_record(&dir.join("100.hea")).unwrap();
+        let n = (60.0 * ecg.fs_hz) as usize;
+        let part = ecg.samples_mv.slice(ndarray::s![.., ..n]).to_owned();
+        records.push(Ecg::new(ecg.leads.clone(), ecg.fs_hz, part, ecg.meta.clone()).unwrap());
+    }
+    for ecg in &records {
+        let a = delineate::delineate(ecg, &whole).unwrap();
+        let b = delineate::delineate(ecg, &windowed).unwrap();
+        assert_eq!(a.beats.len(), b.beats.len(), "{}: beat count", ecg.meta.id);
+        let (mut same_p, mut same_t, mut diffs) = (0usize, 0usize, Vec::new());
+        for (x, y) in a.beats.iter().zip(&b.beats) {
+            assert!(x.qrs.peak.abs_diff(y.qrs.peak) <= 2, "{x:?} vs {y:?}");
+            same_p += usize::from(x.p.is_some() == y.p.is_some());
+            same_t += usize::from(x.t.is_some() == y.t.is_some());
+            for (u, v) in [(x.p, y.p), (Some(x.qrs), Some(y.qrs)), (x.t, y.t)] {
+                if let (Some(u), Some(v)) = (u, v) {
+                    diffs.extend([
+                        u.onset.abs_diff(v.onset),
+                        u.peak.abs_diff(v.peak),
+                        u.offset.abs_diff(v.offset),
+                    ]);
+                }
+            }
+        }
+        diffs.sort_unstable();
+        let p95 = diffs.get(diffs.len() * 95 / 100).copied().unwrap_or(0);
+        let n = a.beats.len();
+        println!(
+            "{} ({:.0} s at {} Hz): {n} beats, P alike in {same_p}, T in {same_t}, \
+             95th percentile landmark difference {p95} samples",
+            ecg.meta.id,
+            ecg.n_samples() as f64 / ecg.fs_hz,
+            ecg.fs_hz
+        );
+        assert!(same_p as f64 >= 0.95 * n as f64 && same_t as f64 >= 0.95 * n as f64);
+        assert!(
+            p95 <= 3,
+            "{}: 95th percentile difference {p95}",
+            ecg.meta.id
+        );
+    }
+}
+
+/// A 10 min 2-lead 360 Hz record (a synthetic sinus record repeated, amplitude drifting by
+/// +-30 %) read window by window: progress reported per window, every beat found with its P.
+#[test]
+fn long_record_streamed_with_progress() {
+    use std::sync::Mutex;
+    use tlc_explorer::progress::{Progress, ProgressSink};
+    use tlc_explorer::synth::long::LongSynthetic;
+    struct Reports(Mutex<Vec<Progress>>);
+    impl ProgressSink for Reports {
+        fn report(&self, p: Progress) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(p);
+            }
+        }
+        fn is_cancelled(&self) -> bool {
+            false
+        }
+    }
+    let params = SynthParams {
+        n_records: 1,
+        fs_hz: 360.0,
+        duration_s: 60.0,
+        ..Default::default()
+    };
+    let mut long = LongSynthetic::new(&params, 2, 600.0).unwrap();
+    long.gain_period_s = 300.0;
+    let tile_beats = generate_record(&params, 0).unwrap().beats.len();
+    let reports = Reports(Mutex::new(Vec::new()));
+    let d = delineate::long::delineate_streamed(
+        "long",
+        long.n_samples,
+        long.fs_hz,
+        2,
+        |range| Ok(long.window(range)),
+        &DelineatorParams::default(),
+        &reports,
+    )
+    .unwrap();
+    let reports = reports.0.into_inner().unwrap();
+    let with_p = d.beats.iter().filter(|b| b.p.is_some()).count();
+    println!(
+        "10 min: {} beats ({tile_beats} complete per 60 s tile), P in {with_p}, {} reports",
+        d.beats.len(),
+        reports.len()
+    );
+    assert!(reports.len() >= 12 && reports.last().is_some_and(|p| p.done == p.total));
+    assert!(d.beats.len() >= 10 * tile_beats, "{} beats", d.beats.len());
+    assert!(d.beats.windows(2).all(|w| w[0].qrs.peak < w[1].qrs.peak));
+    assert!(with_p as f64 >= 0.95 * d.beats.len() as f64);
+    assert!(d.af_episodes.is_empty(), "{:?}", d.af_episodes);
+}
+
+/// Mean signed landmark error (ms) of the fused beats against the synthetic ground truth of 12
+/// NORM records generated at `fs_hz`: P on/off, QRS on/off, T peak/off.
+fn synthetic_mean_errors_ms(fs_hz: f64) -> [f64; 6] {
+    use tlc_explorer::synth::{ClassProbabilities, SynthClass};
+    let params = SynthParams {
+        n_records: 12,
+        fs_hz,
+        class_probabilities: ClassProbabilities::only(SynthClass::Norm),
+        ..Default::default()
+    };
+    let mut sums = [0.0f64; 6];
+    let mut n = 0usize;
+    for i in 0..params.n_records {
+        let rec = generate_record(&params, i).unwrap();
+        let d = delineate::delineate(&rec.ecg, &DelineatorParams::default()).unwrap();
+        for truth in &rec.beats {
+            let tolerance = (0.05 * fs_hz) as usize;
+            let Some(found) = beat_near(&d, truth.qrs.peak, tolerance) else {
+                continue;
+            };
+            let (Some(p), Some(t), Some(tp), Some(tt)) = (found.p, found.t, truth.p, truth.t)
+            else {
+                continue;
+            };
+            let ms = |a: usize, b: usize| (a as f64 - b as f64) * 1000.0 / fs_hz;
+            let e = [
+                ms(p.onset, tp.onset),
+                ms(p.offset, tp.offset),
+                ms(found.qrs.onset, truth.qrs.onset),
+                ms(found.qrs.offset, truth.qrs.offset),
+                ms(t.peak, tt.peak),
+                ms(t.offset, tt.offset),
+            ];
+            sums.iter_mut().zip(e).for_each(|(s, v)| *s += v);
+            n += 1;
+        }
+    }
+    sums.map(|s| s / n.max(1) as f64)
+}
+
+/// The same synthetic records made at 250 Hz (the rate of the kept-out database; resampled to
+/// 500 Hz inside the delineator and mapped back) have the mean errors of those made at 500 Hz:
+/// the resampling adds no bias (rounding the mapped landmarks halves-up added 1 ms to each).
+#[test]
+fn no_extra_bias_at_250_hz() {
+    let at_500 = synthetic_mean_errors_ms(500.0);
+    let at_250 = synthetic_mean_errors_ms(250.0);
+    let names = ["P on", "P off", "QRS on", "QRS off", "T peak", "T off"];
+    for (k, name) in names.iter().enumerate() {
+        println!(
+            "{name}: mean error {:+.2} ms at 500 Hz, {:+.2} ms at 250 Hz",
+            at_500[k], at_250[k]
+        );
+    }
+    let shift: f64 = (0..6).map(|k| at_250[k] - at_500[k]).sum::<f64>() / 6.0;
+    println!("mean shift 250 - 500 Hz: {shift:+.2} ms");
+    assert!(
+        shift.abs() <= 0.6,
+        "250 Hz shifts landmarks by {shift:+.2} ms"
+    );
+}

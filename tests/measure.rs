@@ -55,6 +55,7 @@ fn delineation(beats: Vec<Beat>, n_samples: usize, af: bool) -> Delineation {
         beats,
         per_lead: Vec::new(),
         atrial_fibrillation_suspected: af,
+        af_episodes: Vec::new(),
         pacing_spikes: Vec::new(),
     }
 }

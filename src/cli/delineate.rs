@@ -8,10 +8,12 @@ use crate::cli::common::{
     DataOptions, RecordChoice, file_stem, load_one_record, read_settings_json, refuse_existing,
 };
 
+use crate::cli::common::TerminalProgress;
+use crate::delineate::DelineatorParams;
 use crate::delineate::export::{
-    annotations_for_beats, annotations_with_pacing_spikes, landmarks_csv,
+    annotations_for_beats, fused_annotations, landmarks_csv, rhythm_csv,
 };
-use crate::delineate::{DelineatorParams, delineate};
+use crate::delineate::long::delineate_long;
 use crate::io::files::write_atomic;
 
 /// Arguments of `tlc delineate`.
@@ -39,8 +41,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         read_settings_json(args.params.as_deref(), "delineator settings")?;
     let ecg = load_one_record(&args.record, &args.choice, &args.data_options)?;
     let id = file_stem(&ecg.meta.id);
+    // A progress bar over the windows of a long record (one window up to `stream_window_s`).
     // The delineator's errors name the record.
-    let d = delineate(&ecg, &params).context("delineating")?;
+    let progress = TerminalProgress::new("delineating");
+    let d = delineate_long(&ecg, &params, &progress).context("delineating");
+    progress.finish();
+    let d = d?;
 
     let out = args
         .out
@@ -49,7 +55,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Every output path, checked before anything is written.
     let csv_path = out.join(format!("{id}_landmarks.csv"));
     let json_path = out.join(format!("{id}_delineation.json"));
-    // Per-lead files in the LUDB convention; the fused one also marks pacemaker spikes (`^`).
+    let rhythm_path = out.join(format!("{id}_rhythm.csv"));
+    // Per-lead files in the LUDB convention; the fused one also marks pacemaker spikes (`^`)
+    // and rhythm changes (`+` with `(AFIB` / `(N`).
     let mut ann_paths: Vec<(PathBuf, Vec<crate::io::annotation::Annotation>)> = ecg
         .leads
         .iter()
@@ -61,14 +69,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         })
         .collect();
-    ann_paths.push((
-        out.join(format!("{id}.fused")),
-        annotations_with_pacing_spikes(&d.beats, &d.pacing_spikes),
-    ));
+    ann_paths.push((out.join(format!("{id}.fused")), fused_annotations(&d)));
     refuse_existing(
-        [csv_path.as_path(), json_path.as_path()]
-            .into_iter()
-            .chain(ann_paths.iter().map(|(p, _)| p.as_path())),
+        [
+            csv_path.as_path(),
+            json_path.as_path(),
+            rhythm_path.as_path(),
+        ]
+        .into_iter()
+        .chain(ann_paths.iter().map(|(p, _)| p.as_path())),
         args.overwrite,
     )?;
     write_atomic(
@@ -76,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         landmarks_csv(&d, &ecg.leads).as_bytes(),
         args.overwrite,
     )?;
+    write_atomic(&rhythm_path, rhythm_csv(&d).as_bytes(), args.overwrite)?;
     let json = serde_json::to_string_pretty(&d)?;
     write_atomic(&json_path, json.as_bytes(), args.overwrite)?;
     for (path, annotations) in &ann_paths {
@@ -98,9 +108,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "{id}: {} beats ({hr:.0} bpm), P in {with_p}, T in {with_t}{}{}",
         d.beats.len(),
         if d.atrial_fibrillation_suspected {
-            "; no P waves consistently linked to the QRS (atrial fibrillation/flutter, or AV dissociation), none reported"
+            format!(
+                "; {} stretch(es) without P waves consistently linked to the QRS (atrial fibrillation/flutter, or AV dissociation), no P reported there",
+                d.af_episodes.len()
+            )
         } else {
-            ""
+            String::new()
         },
         if d.pacing_spikes.is_empty() {
             String::new()
@@ -109,9 +122,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     );
     println!(
-        "wrote {}, {} and {} WFDB annotation files ({}.<lead>, {}.fused) in {}",
+        "wrote {}, {}, {} and {} WFDB annotation files ({}.<lead>, {}.fused) in {}",
         csv_path.file_name().unwrap_or_default().to_string_lossy(),
         json_path.file_name().unwrap_or_default().to_string_lossy(),
+        rhythm_path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy(),
         ann_paths.len(),
         id,
         id,

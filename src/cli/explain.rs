@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use crate::cli::common::{
     DataOptions, ModelOptions, RecordChoice, load_one_record, refuse_existing,
 };

@@ -22,15 +22,16 @@
 //!    trapezium method on the envelope; a P rising straight out of the previous T is rejected,
 //!    and one far from the record's PR interval is searched again where the PR puts it. In each
 //!    lead the peak is the lead's own extremum and the onset/offset a blend of the fused ones
-//!    and the lead's own. The record gets no P at all when P waves are missing in most beats or
-//!    the PR interval is unstable (atrial fibrillation/flutter).
+//!    and the lead's own. A stretch of beats gets no P at all when, in every ~10 s rhythm window
+//!    holding them, P waves are missing in most beats or the PR interval is unstable (atrial
+//!    fibrillation/flutter); such stretches are reported as episodes.
 //! 6. Fused landmarks: QRS onset = 10th percentile of the lead onsets and offset = 90th
 //!    percentile (a robust form of the CSE earliest-onset/latest-offset convention); QRS peak and
 //!    T landmarks = medians over the leads (T only when at least half the usable leads have one).
 //!    Each lead reports QRS bounds blended between the fused ones and its own.
 
 use super::dsp;
-use super::{Beat, DelineateError, DelineatorParams, Wave, WaveKind};
+use super::{Beat, DelineateError, DelineatorParams, RhythmEpisode, Wave, WaveKind};
 use crate::dsp::DspError;
 use crate::dsp::filter::{self, FilterKind};
 
@@ -533,7 +534,8 @@ pub(crate) fn measure_wave(
 pub(crate) struct Measured {
     pub beats: Vec<Beat>,
     pub per_lead: Vec<Vec<Beat>>,
-    pub no_consistent_p: bool,
+    /// Runs of beats without consistent atrial activity (their P waves removed).
+    pub af_episodes: Vec<RhythmEpisode>,
 }
 
 fn quantile_usize(values: &[usize], q: f64) -> usize {
@@ -563,20 +565,30 @@ pub(crate) fn delineate_prepared(
         return Ok(Measured {
             beats: Vec::new(),
             per_lead: vec![Vec::new(); n_leads],
-            no_consistent_p: false,
+            af_episodes: Vec::new(),
         });
     };
     let base = lead_baselines(&rec, &qrs);
     let t_peaks = fused_t_peaks(&rec, &qrs, &base);
     let t_waves = lead_t_waves(&rec, &qrs, &base, &t_peaks);
     let (p_windows, mut p_fused) = fused_p_waves(&rec, &qrs, &base, &t_waves);
-    let pr_s = pr_intervals_s(&rec, &qrs, &p_fused);
-    let no_consistent_p = no_consistent_atrial_rhythm(&rec, &qrs, &p_fused, &pr_s);
-    if no_consistent_p {
-        p_fused.iter_mut().for_each(|w| *w = None);
-    } else if pr_s.len() >= 3 {
-        research_p_off_pr(&rec, &qrs, &base, &p_windows, &pr_s, &mut p_fused);
-    }
+    let windows = rhythm_windows(&rec, &qrs);
+    let rhythms = beat_rhythms(&rec, &qrs, &p_fused, &windows);
+    let without_atrial = remove_p_without_atrial_rhythm(&rec, &qrs, &rhythms, &mut p_fused);
+    let in_atrial_rhythm: Vec<bool> = rhythms
+        .iter()
+        .map(|&(r, _)| r == BeatRhythm::Atrial)
+        .collect();
+    research_p_off_pr(
+        &rec,
+        &qrs,
+        &base,
+        &p_windows,
+        &windows,
+        &in_atrial_rhythm,
+        &mut p_fused,
+    );
+    let af_episodes = rhythm_episodes(&qrs, &without_atrial);
     let t_fused = fused_t_waves(&t_waves, qrs.fused.len(), base.usable.len());
     let per_lead = lead_beats(&rec, &qrs, &base, &p_fused, &t_waves, &t_fused);
     let beats = (0..qrs.fused.len())
@@ -589,7 +601,7 @@ pub(crate) fn delineate_prepared(
     Ok(Measured {
         beats,
         per_lead,
-        no_consistent_p,
+        af_episodes,
     })
 }
 
@@ -975,29 +987,32 @@ fn fused_p_waves(
 }
 
 /// PR intervals in seconds (fused P peak to the QRS detection) of the beats with a P.
-fn pr_intervals_s(rec: &Record, qrs: &QrsBeats, p_fused: &[Option<Wave>]) -> Vec<f32> {
-    (0..qrs.fused.len())
-        .filter_map(|b| {
-            p_fused[b].map(|w| (qrs.detections[b] as f32 - w.peak as f32) / rec.fs_hz as f32)
-        })
+fn pr_intervals_s(rec: &Record, detections: &[usize], p_fused: &[Option<Wave>]) -> Vec<f32> {
+    detections
+        .iter()
+        .zip(p_fused)
+        .filter_map(|(&c, w)| w.map(|w| (c as f32 - w.peak as f32) / rec.fs_hz as f32))
         .collect()
 }
 
-/// Rhythm check (atrial fibrillation/flutter): no consistent atrial activity when P waves are
-/// missing in most beats, the PR interval is unstable, or, with an irregular RR, the PR is
-/// somewhat unstable or few beats share the record's PR. The record then gets no P at all
-/// (nothing is invented from f or F waves).
-fn no_consistent_atrial_rhythm(
+/// Rhythm check (atrial fibrillation/flutter) on the beats `range` (one rhythm window): no
+/// consistent atrial activity when P waves are missing in most beats, the PR interval is
+/// unstable, or, with an irregular RR, the PR is somewhat unstable or few beats share the
+/// window's PR. Fewer than 3 beats decide nothing (false).
+fn window_lacks_atrial_rhythm(
     rec: &Record,
     qrs: &QrsBeats,
     p_fused: &[Option<Wave>],
-    pr_s: &[f32],
+    range: std::ops::Range<usize>,
 ) -> bool {
     let p = rec.p;
-    let nb = qrs.fused.len();
-    let n_with_p = p_fused.iter().filter(|w| w.is_some()).count();
+    let nb = range.len();
+    let detections = &qrs.detections[range.clone()];
+    let p_window = &p_fused[range];
+    let n_with_p = p_window.iter().filter(|w| w.is_some()).count();
+    let pr_s = pr_intervals_s(rec, detections, p_window);
     let (pr_sd, n_consistent_pr) = if pr_s.len() >= 2 {
-        let med = dsp::median(pr_s);
+        let med = dsp::median(&pr_s);
         let dev: Vec<f32> = pr_s.iter().map(|v| (v - med).abs()).collect();
         let consistent = dev
             .iter()
@@ -1007,10 +1022,11 @@ fn no_consistent_atrial_rhythm(
     } else {
         (0.0, pr_s.len())
     };
-    let rr = &qrs.rr;
+    let rr: Vec<usize> = detections.windows(2).map(|w| w[1] - w[0]).collect();
     let rr_irregularity = if rr.len() >= 2 {
+        let median_rr = dsp::median_usize(&rr).unwrap_or(1).max(1);
         let diffs: Vec<usize> = rr.windows(2).map(|w| w[0].abs_diff(w[1])).collect();
-        dsp::median_usize(&diffs).unwrap_or(0) as f64 / qrs.median_rr.max(1) as f64
+        dsp::median_usize(&diffs).unwrap_or(0) as f64 / median_rr as f64
     } else {
         0.0
     };
@@ -1022,30 +1038,208 @@ fn no_consistent_atrial_rhythm(
                     || (n_consistent_pr as f32) < p.af_min_consistent_p_fraction * nb as f32)))
 }
 
-/// In a consistent atrial rhythm, a P far from the record's PR interval is more often a U wave,
+/// The rhythm windows of a record as ranges of beat indices: `rhythm_window_s` long, one every
+/// `rhythm_window_step_s`, the last one ending at the record's end. A record no longer than
+/// one window is a single window (the whole record, as LUDB's 10 s records are judged).
+/// Atrial fibrillation comes and goes in episodes, so a 15 min record is not judged at once.
+fn rhythm_windows(rec: &Record, qrs: &QrsBeats) -> Vec<std::ops::Range<usize>> {
+    let length = rec.samples(rec.p.rhythm_window_s).max(1);
+    let step = rec.samples(rec.p.rhythm_window_step_s).max(1);
+    let mut starts: Vec<usize> = (0..)
+        .map(|k| k * step)
+        .take_while(|&s| s + length < rec.n)
+        .collect();
+    starts.push(rec.n.saturating_sub(length));
+    starts.dedup();
+    starts
+        .into_iter()
+        .map(|start| {
+            let end = start + length;
+            let first = qrs.detections.partition_point(|&c| c < start);
+            let last = qrs.detections.partition_point(|&c| c < end);
+            first..last
+        })
+        .collect()
+}
+
+/// How the rhythm windows holding a beat were judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BeatRhythm {
+    /// Every window: consistent atrial rhythm (the beat keeps its P).
+    Atrial,
+    /// Every window: none (atrial fibrillation/flutter; the beat gets no P).
+    NoAtrial,
+    /// At the border of an episode, windows judged both ways.
+    Border,
+}
+
+/// Per beat: how the rhythm windows that hold it are judged, and, for a beat at the border of
+/// an episode, the median PR (samples) of the consistent window centred nearest it.
+fn beat_rhythms(
+    rec: &Record,
+    qrs: &QrsBeats,
+    p_fused: &[Option<Wave>],
+    windows: &[std::ops::Range<usize>],
+) -> Vec<(BeatRhythm, Option<usize>)> {
+    let nb = qrs.fused.len();
+    let mut n_atrial = vec![0usize; nb];
+    let mut n_windows = vec![0usize; nb];
+    // Per beat: (distance from the window's centre, its median PR) of the nearest consistent one.
+    let mut border_pr: Vec<Option<(usize, usize)>> = vec![None; nb];
+    for range in windows {
+        let atrial = !window_lacks_atrial_rhythm(rec, qrs, p_fused, range.clone());
+        let pr = pr_intervals_s(rec, &qrs.detections[range.clone()], &p_fused[range.clone()]);
+        let median_pr = (atrial && !pr.is_empty()).then(|| rec.samples(dsp::median(&pr) as f64));
+        let centre = match (range.clone().next(), range.clone().last()) {
+            (Some(a), Some(z)) => (qrs.detections[a] + qrs.detections[z]) / 2,
+            _ => continue,
+        };
+        for b in range.clone() {
+            n_windows[b] += 1;
+            n_atrial[b] += usize::from(atrial);
+            if let Some(pr) = median_pr {
+                let distance = centre.abs_diff(qrs.detections[b]);
+                if border_pr[b].is_none_or(|(d, _)| distance < d) {
+                    border_pr[b] = Some((distance, pr));
+                }
+            }
+        }
+    }
+    (0..nb)
+        .map(|b| match (n_atrial[b], n_windows[b]) {
+            (0, _) => (BeatRhythm::NoAtrial, None),
+            (a, n) if a == n => (BeatRhythm::Atrial, None),
+            _ => (BeatRhythm::Border, border_pr[b].map(|(_, pr)| pr)),
+        })
+        .collect()
+}
+
+/// Remove the P waves where there is no consistent atrial rhythm, and return, per beat, whether
+/// it has none. A beat keeps its P when every window holding it is judged consistent, loses it
+/// when none is; at the border of an episode it keeps it only when its PR lies within
+/// `af_pr_consistent_s` of the median PR of the consistent window nearest it: the sinus beats
+/// next to an episode keep their P waves, while fibrillation or flutter waves next to sinus
+/// beats are not taken for P waves (a window with a few sinus beats and many AF beats can be
+/// judged consistent, and a window is 10 s long). Border beats that keep a P between beats
+/// without one lose it too: an f wave lands near the sinus PR by chance in about one beat in
+/// four, which would cut one episode into several.
+fn remove_p_without_atrial_rhythm(
+    rec: &Record,
+    qrs: &QrsBeats,
+    rhythms: &[(BeatRhythm, Option<usize>)],
+    p_fused: &mut [Option<Wave>],
+) -> Vec<bool> {
+    let consistent = rec.samples(rec.p.af_pr_consistent_s);
+    let mut without: Vec<bool> = rhythms
+        .iter()
+        .zip(p_fused.iter_mut())
+        .zip(&qrs.detections)
+        .map(|((&(rhythm, border_pr), p), &c)| {
+            let keep = match rhythm {
+                BeatRhythm::Atrial => true,
+                BeatRhythm::NoAtrial => false,
+                BeatRhythm::Border => match (*p, border_pr) {
+                    (Some(w), Some(pr)) => c.saturating_sub(w.peak).abs_diff(pr) <= consistent,
+                    _ => false,
+                },
+            };
+            if !keep {
+                *p = None;
+            }
+            !keep
+        })
+        .collect();
+    let mut b = 0;
+    while b < without.len() {
+        let first = b;
+        while b < without.len() && !without[b] {
+            b += 1;
+        }
+        let enclosed = first > 0 && b < without.len();
+        if enclosed && rhythms[first..b].iter().all(|r| r.0 == BeatRhythm::Border) {
+            without[first..b].iter_mut().for_each(|w| *w = true);
+            p_fused[first..b].iter_mut().for_each(|p| *p = None);
+        }
+        b += 1;
+    }
+    without
+}
+
+/// The runs of beats without a consistent atrial rhythm, as (first beat's QRS onset, last
+/// beat's QRS offset) episodes.
+fn rhythm_episodes(qrs: &QrsBeats, without: &[bool]) -> Vec<RhythmEpisode> {
+    let mut episodes = Vec::new();
+    let mut b = 0;
+    while b < without.len() {
+        if !without[b] {
+            b += 1;
+            continue;
+        }
+        let first = b;
+        while b < without.len() && without[b] {
+            b += 1;
+        }
+        episodes.push(RhythmEpisode {
+            start: qrs.fused[first].onset,
+            end: qrs.fused[b - 1].offset,
+        });
+    }
+    episodes
+}
+
+/// In a consistent atrial rhythm, a P far from the local PR interval is more often a U wave,
 /// a T tail or noise that outgrew the real P in the wide window: look again around the expected
 /// place. A P found there replaces the first one; if none, the first stays (dropping it lost
-/// real P waves, e.g. at 100 Hz).
+/// real P waves, e.g. at 100 Hz). The PR is the median over the beats with a P of the rhythm
+/// window centred nearest the beat (the PR follows the heart rate over minutes), when that
+/// window has at least 3 of them. Only beats whose windows are all judged consistent
+/// (`in_atrial_rhythm`): at the border of an episode a P near the expected place may be an f wave.
 fn research_p_off_pr(
     rec: &Record,
     qrs: &QrsBeats,
     base: &LeadBaselines,
     p_windows: &[PWindow],
-    pr_s: &[f32],
+    windows: &[std::ops::Range<usize>],
+    in_atrial_rhythm: &[bool],
     p_fused: &mut [Option<Wave>],
 ) {
     let p = rec.p;
-    let median_pr = rec.samples(dsp::median(pr_s) as f64);
+    let first_found: Vec<Option<Wave>> = p_fused.to_vec();
+    let median_pr: Vec<Option<usize>> = windows
+        .iter()
+        .map(|range| {
+            let pr: Vec<f32> = pr_intervals_s(
+                rec,
+                &qrs.detections[range.clone()],
+                &first_found[range.clone()],
+            );
+            (pr.len() >= 3).then(|| rec.samples(dsp::median(&pr) as f64))
+        })
+        .collect();
+    let centres: Vec<usize> = windows
+        .iter()
+        .map(|r| match (r.clone().next(), r.clone().last()) {
+            (Some(a), Some(z)) => (qrs.detections[a] + qrs.detections[z]) / 2,
+            _ => usize::MAX,
+        })
+        .collect();
     let outlier = rec.samples(p.p_pr_outlier_s);
     let half = rec.samples(p.p_research_half_s);
     for b in 0..qrs.fused.len() {
-        let Some(w) = p_fused[b] else { continue };
-        let pr_b = qrs.detections[b].saturating_sub(w.peak);
+        let Some(w) = p_fused[b].filter(|_| in_atrial_rhythm[b]) else {
+            continue;
+        };
+        let c = qrs.detections[b];
+        let nearest = (0..windows.len()).min_by_key(|&k| centres[k].abs_diff(c));
+        let Some(median_pr) = nearest.and_then(|k| median_pr[k]) else {
+            continue;
+        };
+        let pr_b = c.saturating_sub(w.peak);
         if pr_b.abs_diff(median_pr) <= outlier {
             continue;
         }
         let window = p_windows[b];
-        let expected = qrs.detections[b].saturating_sub(median_pr);
+        let expected = c.saturating_sub(median_pr);
         let lo2 = expected.saturating_sub(half).max(window.lo);
         let hi2 = (expected + half).min(window.hi);
         let after_t = window.starts_at_previous_beat && lo2 == window.lo;

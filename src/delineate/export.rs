@@ -1,6 +1,6 @@
 //! Landmarks as CSV rows and as WFDB annotations in the LUDB convention.
 
-use super::{Beat, Delineation, Wave, WaveKind};
+use super::{Beat, Delineation, RhythmEpisode, Wave, WaveKind};
 use crate::io::annotation::Annotation;
 use crate::record::LeadName;
 
@@ -42,6 +42,59 @@ pub fn annotations_with_pacing_spikes(beats: &[Beat], spikes: &[usize]) -> Vec<A
     // Stable: spikes stay before the waves at the same sample.
     out.sort_by_key(|a| a.sample);
     out
+}
+
+/// WFDB rhythm annotations (`+`, the rhythm in the aux text, as MIT-BIH marks it): `(AFIB` at
+/// the start of each episode without consistent atrial activity, `(N` at the first beat's QRS
+/// onset when the record starts outside an episode and at the first beat after each episode.
+/// Nothing without beats.
+pub fn rhythm_annotations(beats: &[Beat], episodes: &[RhythmEpisode]) -> Vec<Annotation> {
+    let rhythm = |sample: usize, aux: &str| {
+        Annotation::new(sample as u64, "+").map(|a| Annotation {
+            aux: Some(aux.to_string()),
+            ..a
+        })
+    };
+    let mut out = Vec::new();
+    let Some(first) = beats.first() else {
+        return out;
+    };
+    if episodes.first().is_none_or(|e| e.start > first.qrs.onset) {
+        out.extend(rhythm(first.qrs.onset, "(N"));
+    }
+    for e in episodes {
+        out.extend(rhythm(e.start, "(AFIB"));
+        if let Some(next) = beats.iter().find(|b| b.qrs.onset > e.end) {
+            out.extend(rhythm(next.qrs.onset, "(N"));
+        }
+    }
+    out
+}
+
+/// The annotations of the fused beats: [`annotations_with_pacing_spikes`] and the
+/// [`rhythm_annotations`], in sample order (a rhythm change before the wave at its sample).
+pub fn fused_annotations(d: &Delineation) -> Vec<Annotation> {
+    let mut out = rhythm_annotations(&d.beats, &d.af_episodes);
+    out.extend(annotations_with_pacing_spikes(&d.beats, &d.pacing_spikes));
+    out.sort_by_key(|a| a.sample);
+    out
+}
+
+/// CSV of the episodes without consistent atrial activity:
+/// `episode,rhythm,start_sample,end_sample,start_s,end_s` (rhythm `AFIB`); a header only when
+/// there is none.
+pub fn rhythm_csv(d: &Delineation) -> String {
+    let mut s = String::from("episode,rhythm,start_sample,end_sample,start_s,end_s\n");
+    for (i, e) in d.af_episodes.iter().enumerate() {
+        s.push_str(&format!(
+            "{i},AFIB,{},{},{:.4},{:.4}\n",
+            e.start,
+            e.end,
+            e.start as f64 / d.fs_hz,
+            e.end as f64 / d.fs_hz
+        ));
+    }
+    s
 }
 
 fn kind_name(kind: WaveKind) -> &'static str {
@@ -141,5 +194,16 @@ mod tests {
         assert!(marks.contains(&(88, "^")));
         assert!(marks.windows(2).all(|w| w[0].0 <= w[1].0));
         assert_eq!(paced.len(), a.len() + 2);
+
+        let episode = [RhythmEpisode { start: 10, end: 20 }];
+        let rhythm = rhythm_annotations(&beats, &episode);
+        let marks: Vec<(u64, &str, Option<&str>)> = rhythm
+            .iter()
+            .map(|x| (x.sample, x.symbol.as_str(), x.aux.as_deref()))
+            .collect();
+        assert_eq!(marks, [(10, "+", Some("(AFIB")), (90, "+", Some("(N"))]);
+        let sinus = rhythm_annotations(&beats, &[]);
+        assert_eq!(sinus.len(), 1);
+        assert_eq!(sinus[0].aux.as_deref(), Some("(N"));
     }
 }

@@ -8,6 +8,7 @@ pub mod align;
 mod detector;
 pub mod dsp;
 pub mod export;
+pub mod long;
 mod pacing;
 pub mod params;
 pub mod reference;
@@ -17,7 +18,7 @@ pub mod types;
 
 pub use params::DelineatorParams;
 pub use segments::{labels_at_steps, labels_for_explanation, labels_per_sample};
-pub use types::{Beat, Delineation, SegmentLabel, Wave, WaveKind};
+pub use types::{Beat, Delineation, RhythmEpisode, SegmentLabel, Wave, WaveKind};
 
 use crate::record::Ecg;
 
@@ -43,6 +44,8 @@ pub enum DelineateError {
         record: String,
         source: crate::dsp::DspError,
     },
+    #[error("record '{record}': delineation cancelled")]
+    Cancelled { record: String },
     #[error("record '{record}': cannot filter for delineation")]
     Filter {
         record: String,
@@ -129,7 +132,8 @@ fn delineate_rows(
         n_samples: internal_n,
         beats: measured.beats,
         per_lead: measured.per_lead,
-        atrial_fibrillation_suspected: measured.no_consistent_p,
+        atrial_fibrillation_suspected: !measured.af_episodes.is_empty(),
+        af_episodes: measured.af_episodes,
         pacing_spikes: prepared.pacing_spikes,
     };
     Ok(if internal_hz != fs_hz {
@@ -142,7 +146,12 @@ fn delineate_rows(
 /// Map a delineation made at another rate onto `fs_hz` samples (`n_samples` long).
 pub fn rescale_delineation(d: Delineation, fs_hz: f64, n_samples: usize) -> Delineation {
     let ratio = fs_hz / d.fs_hz;
-    let map = |s: usize| (((s as f64) * ratio).round() as usize).min(n_samples.saturating_sub(1));
+    // Ties to even: at 500 -> 250 Hz every odd sample falls halfway between two, and rounding
+    // halves up moved every landmark of a 250 Hz record 1 ms late on average (all bounds on
+    // LUDB delineated at 250 Hz, both halves).
+    let map = |s: usize| {
+        (((s as f64) * ratio).round_ties_even() as usize).min(n_samples.saturating_sub(1))
+    };
     let wave = |w: Wave| Wave {
         kind: w.kind,
         onset: map(w.onset),
@@ -164,27 +173,26 @@ pub fn rescale_delineation(d: Delineation, fs_hz: f64, n_samples: usize) -> Deli
             .map(|l| l.iter().map(beat).collect())
             .collect(),
         atrial_fibrillation_suspected: d.atrial_fibrillation_suspected,
+        af_episodes: d
+            .af_episodes
+            .iter()
+            .map(|e| RhythmEpisode {
+                start: map(e.start),
+                end: map(e.end),
+            })
+            .collect(),
         pacing_spikes: d.pacing_spikes.iter().map(|&s| map(s)).collect(),
     }
 }
 
-/// Delineate every lead of a record and fuse the landmarks across leads.
+/// Delineate every lead of a record and fuse the landmarks across leads. A record longer than
+/// `params.stream_window_s` is delineated in overlapping windows ([`long`]): bounded memory,
+/// thresholds that follow slow changes; use [`long::delineate_long`] to follow its progress.
 ///
 /// Errors: invalid settings, a record shorter than `params.min_record_s`. A flat line or pure
 /// noise gives an empty `beats` (nothing is invented).
 pub fn delineate(ecg: &Ecg, params: &DelineatorParams) -> Result<Delineation, DelineateError> {
-    params.validate()?;
-    let fs_hz = ecg.fs_hz;
-    let rows: Vec<Vec<f32>> = ecg
-        .samples_mv
-        .rows()
-        .into_iter()
-        .map(|r| r.to_vec())
-        .collect();
-    for row in &rows {
-        check_signal(&ecg.meta.id, row, fs_hz, params)?;
-    }
-    delineate_rows(&ecg.meta.id, rows, fs_hz, params)
+    long::delineate_long(ecg, params, &crate::progress::NoProgress)
 }
 
 /// Delineate one lead on its own (QRS detection, P presence and rhythm check on this lead only).

@@ -147,6 +147,22 @@ pub struct DelineatorParams {
     /// 0.55 and 0.02 s.
     pub af_min_consistent_p_fraction: f32,
     pub af_pr_consistent_s: f64,
+    /// The rhythm check above judges windows of `rhythm_window_s`, one every
+    /// `rhythm_window_step_s` (a record no longer than one window is judged whole); a beat
+    /// loses its P only when every window holding it is judged so. Atrial fibrillation comes in
+    /// episodes, and a whole-record decision on a 15 min record removed every P of sinus
+    /// records. 10 s is the length the check was made for (LUDB's records). Defaults 10 s and
+    /// 2.5 s.
+    pub rhythm_window_s: f64,
+    pub rhythm_window_step_s: f64,
+    /// Records longer than `stream_window_s` are delineated in windows of that length that
+    /// overlap by `stream_overlap_s` (see `long.rs`): bounded memory for Holter records, and
+    /// thresholds set per window follow slow changes in amplitude and noise. Each beat comes
+    /// from the window where it is at least half the overlap from the edges (the 0.5 Hz
+    /// high-pass settles within about 2 s; a P-QRS-T complex spans at most about 1 s).
+    /// Defaults 60 s and 10 s.
+    pub stream_window_s: f64,
+    pub stream_overlap_s: f64,
     /// Pacemaker spikes (see `pacing.rs`): a jump between two samples of at least
     /// `pacing_spike_min_jump_mv` (0 turns spike handling off), `pacing_spike_neighbour_ratio`
     /// times the neighbouring differences and `pacing_spike_quiet_ratio` times every difference
@@ -223,6 +239,10 @@ impl Default for DelineatorParams {
             af_pr_sd_irregular_s: 0.012,
             af_min_consistent_p_fraction: 0.55,
             af_pr_consistent_s: 0.02,
+            rhythm_window_s: 10.0,
+            rhythm_window_step_s: 2.5,
+            stream_window_s: 60.0,
+            stream_overlap_s: 10.0,
             pacing_spike_min_jump_mv: 0.05,
             pacing_spike_neighbour_ratio: 4.0,
             pacing_spike_quiet_ratio: 10.0,
@@ -268,6 +288,10 @@ impl DelineatorParams {
             ("af_rr_irregularity", self.af_rr_irregularity),
             ("af_pr_sd_irregular_s", self.af_pr_sd_irregular_s),
             ("af_pr_consistent_s", self.af_pr_consistent_s),
+            ("rhythm_window_s", self.rhythm_window_s),
+            ("rhythm_window_step_s", self.rhythm_window_step_s),
+            ("stream_window_s", self.stream_window_s),
+            ("stream_overlap_s", self.stream_overlap_s),
             ("pacing_spike_tail_s", self.pacing_spike_tail_s),
             (
                 "searchback_min_after_qrs_s",
@@ -345,6 +369,20 @@ impl DelineatorParams {
         let (lo, hi) = self.detect_band_hz;
         if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi > lo) {
             return bad("detect_band_hz", "must be (low, high) with 0 < low < high");
+        }
+        if self.rhythm_window_step_s > self.rhythm_window_s {
+            return bad(
+                "rhythm_window_step_s",
+                "must not exceed rhythm_window_s (windows would leave beats unjudged)",
+            );
+        }
+        if 2.0 * self.stream_overlap_s >= self.stream_window_s
+            || self.stream_window_s < self.min_record_s
+        {
+            return bad(
+                "stream_window_s",
+                "must exceed twice stream_overlap_s and be at least min_record_s",
+            );
         }
         if self.p_gap_s >= self.p_window_s {
             return bad("p_gap_s", "must be shorter than p_window_s");

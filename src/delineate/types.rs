@@ -38,6 +38,15 @@ pub struct Beat {
     pub t: Option<Wave>,
 }
 
+/// A stretch of the record without consistent atrial activity (atrial fibrillation/flutter
+/// suspected): from the QRS onset of its first beat to the QRS offset of its last, in samples
+/// of the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RhythmEpisode {
+    pub start: usize,
+    pub end: usize,
+}
+
 /// Per-sample (or per-time-step) segment label derived from the landmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SegmentLabel {
@@ -82,10 +91,15 @@ pub struct Delineation {
     pub beats: Vec<Beat>,
     /// Beats per lead, in the record's lead order.
     pub per_lead: Vec<Vec<Beat>>,
-    /// True when no P waves are consistently linked to the QRS, so none are reported: atrial
-    /// fibrillation/flutter, or atrial activity dissociated from the ventricles (LUDB's paced
-    /// records with complete AV block, where the annotators mark no P either).
+    /// True when some beats have no P waves consistently linked to the QRS, so none are
+    /// reported there: atrial fibrillation/flutter, or atrial activity dissociated from the
+    /// ventricles (LUDB's paced records with complete AV block, where the annotators mark no P
+    /// either). Where: `af_episodes`.
     pub atrial_fibrillation_suspected: bool,
+    /// The stretches of beats judged so (each beat judged in the ~10 s rhythm windows around
+    /// it), in order; empty in older files.
+    #[serde(default)]
+    pub af_episodes: Vec<RhythmEpisode>,
     /// Samples of the pacemaker spikes found (empty when unpaced; see `DelineatorParams`).
     #[serde(default)]
     pub pacing_spikes: Vec<usize>,

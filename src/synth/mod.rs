@@ -19,6 +19,7 @@
 //! point for a QS complex).
 
 mod generate;
+pub mod long;
 pub mod model;
 mod params;
 pub mod write;

@@ -78,6 +78,7 @@ pub fn delineation() -> Delineation {
         per_lead: vec![beats.clone(); 12],
         beats,
         atrial_fibrillation_suspected: false,
+        af_episodes: Vec::new(),
         pacing_spikes: Vec::new(),
     }
 }

@@ -187,6 +187,7 @@ fn demo_ecg() -> Ecg {
         report: Some("line one\nline two".into()),
         fold: Some(4),
         source: None,
+        ..Default::default()
     };
     Ecg::new(LeadName::standard_12(), 400.0, data, meta).unwrap()
 }

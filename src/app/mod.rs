@@ -637,7 +637,14 @@ impl TlcApp {
             dialog.pick_folder()
         } else {
             dialog
-                .add_filter("ECG", &["hea", "h5", "hdf5", "csv"])
+                .add_filter(
+                    "ECG",
+                    &[
+                        &["hea", "h5", "hdf5", "csv"],
+                        crate::io::formats::FILE_EXTENSIONS,
+                    ]
+                    .concat(),
+                )
                 .pick_file()
         };
         match picked {

@@ -82,6 +82,14 @@ pub struct OpenOptions {
     pub ptbxl_rate: PtbxlRate,
 }
 
+/// The last component of a path as a data set's name shows it (the whole path when there is
+/// none, e.g. `/`).
+pub(crate) fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
 /// Open a data set, detecting its kind: a folder with `ptbxl_database.csv` (PTB-XL, 500 Hz),
 /// a `.hdf5`/`.h5` file (CODE-15% layout), a folder of `.hea` records and/or device ECG files
 /// (see [`formats`]; both kinds in one folder open as one data set), a single `.hea` record or
@@ -106,12 +114,8 @@ pub fn open_dataset_with(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Data
             Ok(ds) if devices.is_empty() => return Ok(Box::new(ds)),
             Ok(ds) => {
                 // WFDB records and device files side by side: one data set
-                let name = path
-                    .file_name()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| path.display().to_string());
                 return Ok(Box::new(ConcatDataset::new(
-                    format!("ECG folder '{name}'"),
+                    format!("ECG folder '{}'", display_name(path)),
                     vec![Box::new(ds), Box::new(devices)],
                 )));
             }

@@ -67,7 +67,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
     let n_records = num(236, 8, "number of data records")?;
     let record_s = num(244, 8, "data record duration")?;
     let ns = num(252, 4, "number of signals")? as usize;
-    if ns == 0 || header_bytes != 256 * (ns + 1) || header_bytes > bytes.len() {
+    if ns == 0 || Some(header_bytes) != ns.checked_add(1).and_then(|n| n.checked_mul(256)) || header_bytes > bytes.len() {
         return Err(err(
             path,
             "header",

@@ -54,8 +54,11 @@ impl FileFormat {
     }
 }
 
-/// File extensions of these formats, for file dialogs (detection itself reads the content).
-pub const FILE_EXTENSIONS: &[&str] = &["dcm", "xml", "scp", "edf", "ecg"];
+/// File extensions of these formats, for file dialogs (detection itself reads the content);
+/// both cases, as some dialogs match them case-sensitively and carts write `.SCP`, `.XML`.
+pub const FILE_EXTENSIONS: &[&str] = &[
+    "dcm", "DCM", "xml", "XML", "scp", "SCP", "edf", "EDF", "ecg", "ECG",
+];
 
 /// How many bytes of a file [`sniff`] needs at most.
 pub const SNIFF_BYTES: usize = 4096;
@@ -378,18 +381,13 @@ impl FileDataset {
 impl Dataset for FileDataset {
     fn name(&self) -> String {
         if let [(path, format)] = self.files.as_slice() {
-            let name = path
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            return format!("{} '{name}'", format.name());
+            return format!("{} '{}'", format.name(), crate::io::display_name(path));
         }
-        let name = self
-            .root
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| self.root.display().to_string());
-        format!("ECG files in '{name}' ({} records)", self.files.len())
+        format!(
+            "ECG files in '{}' ({} records)",
+            crate::io::display_name(&self.root),
+            self.files.len()
+        )
     }
 
     fn len(&self) -> usize {

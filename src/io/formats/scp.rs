@@ -604,8 +604,15 @@ fn add_reference_beat(
         if kind != 0 {
             continue;
         }
+        // the zone, clamped to the rhythm data and to the reference beat's span: a corrupt
+        // table cannot make the loop longer than the beat
+        let n = raw.first().map_or(0, Vec::len) as i64;
+        let beat_len = beats.first().map_or(0, Vec::len) as i64;
+        let beat_start = fid as i64 - fiducial + 1; // sample where the beat's index 0 falls
+        let zs = (zs as i64).max(1).max(beat_start);
+        let ze = (ze as i64).min(n).min(beat_start + beat_len - 1);
         for (lead, beat) in raw.iter_mut().zip(beats) {
-            for s in zs as i64..=ze as i64 {
+            for s in zs..=ze {
                 let b = s - fid as i64 + fiducial - 1;
                 let (Ok(si), Ok(bi)) = (usize::try_from(s - 1), usize::try_from(b)) else {
                     continue;

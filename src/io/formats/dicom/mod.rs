@@ -16,6 +16,8 @@ use dicom_object::OpenFileOptions;
 use dicom_object::file::ReadPreamble;
 use dicom_object::mem::InMemDicomObject;
 
+mod lengths;
+
 use super::{LeadRows, number};
 use crate::io::IoError;
 use crate::record::{DeviceMeasurement, Ecg, EcgMeta, LeadName, MedianBeats, PatientFields, Sex};
@@ -295,6 +297,8 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
             "the file is shorter than the 128-byte preamble",
         )
     })?;
+    // every stated length checked against the bytes there before dicom-rs allocates it
+    lengths::check(body).map_err(|m| err(path, "data set", m))?;
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)

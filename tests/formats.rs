@@ -481,3 +481,23 @@ mod mutation {
         fn mutated_ishne(e in edits()) { read_mutated("ishne/", &e)?; }
     }
 }
+
+#[test]
+fn info_describes_a_device_file_without_the_patient() {
+    use tlc_explorer::cli::info::describe;
+    let Some(path) = file("ge_muse_xml/easyRecg_muse_ecg1.xml") else {
+        return;
+    };
+    let text = describe(&path, &Default::default()).unwrap();
+    for part in [
+        "format:    GE MUSE XML",
+        "device:    MAC55",
+        "derived:   III, aVR, aVL, aVF",
+        "medians:   12 leads x 600 samples at 500 Hz",
+        "QRSDuration 78 ms",
+    ] {
+        assert!(text.contains(part), "{part} missing in\n{text}");
+    }
+    // the patient fields the file holds are never printed
+    assert!(!text.contains("JAX01234") && !text.contains("TEST 05"), "{text}");
+}

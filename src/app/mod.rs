@@ -645,6 +645,8 @@ impl TlcApp {
                     ]
                     .concat(),
                 )
+                // device files are detected by content, whatever their name
+                .add_filter("All files", &["*"])
                 .pick_file()
         };
         match picked {

@@ -160,6 +160,81 @@ pub struct EcgMeta {
     pub fold: Option<u32>,
     /// Where the record was read from.
     pub source: Option<PathBuf>,
+    /// Leads the reader computed from stored ones (III, aVR, aVL, aVF from I and II when a cart
+    /// stores only 8 leads, or Philips' residual leads), not measured as such.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived_leads: Vec<LeadName>,
+    /// The recording device as the file names it (cart model, software).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The device's own measurements (intervals in ms, axes in degrees, rates in /min), as stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<DeviceMeasurement>,
+    /// The device's median (representative) beats, when the file has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_beats: Option<MedianBeats>,
+    /// Identifying patient fields, kept for display only: never serialised and never printed
+    /// by `Debug` (see [`PatientFields`]).
+    #[serde(skip)]
+    pub patient: Option<PatientFields>,
+}
+
+/// One measurement made by the recording device (`QRSDuration` 78 ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceMeasurement {
+    /// The name the file uses.
+    pub name: String,
+    pub value: f64,
+    /// The unit as the file states or implies it (`ms`, `deg`, `/min`); empty when unknown.
+    pub unit: String,
+}
+
+/// Representative beats computed by the device, one row per lead, in mV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MedianBeats {
+    pub leads: Vec<LeadName>,
+    pub fs_hz: f64,
+    /// `samples_mv[lead][sample]`.
+    pub samples_mv: Vec<Vec<f32>>,
+}
+
+/// Identifying fields of the patient as the file stores them. `Debug` redacts them so that a
+/// record printed into a log carries no identity.
+#[derive(Clone, Default, PartialEq)]
+pub struct PatientFields {
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+impl PatientFields {
+    /// From the parts of the name (blank parts left out, the rest joined by a space), the id
+    /// and the birth date; `None` when the file gives none of them.
+    pub fn from_parts(
+        name_parts: &[Option<&str>],
+        id: Option<String>,
+        birth_date: Option<String>,
+    ) -> Option<PatientFields> {
+        let name = name_parts
+            .iter()
+            .flatten()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let fields = PatientFields {
+            name: (!name.is_empty()).then_some(name),
+            id,
+            birth_date,
+        };
+        (fields != PatientFields::default()).then_some(fields)
+    }
+}
+
+impl fmt::Debug for PatientFields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PatientFields(<redacted>)")
+    }
 }
 
 /// One ECG: `samples_mv` has one row per lead, in millivolts.

@@ -187,6 +187,7 @@ fn demo_ecg() -> Ecg {
         report: Some("line one\nline two".into()),
         fold: Some(4),
         source: None,
+        ..Default::default()
     };
     Ecg::new(LeadName::standard_12(), 400.0, data, meta).unwrap()
 }
@@ -946,6 +947,7 @@ fn csv_with_a_missing_column_is_reported() {
 
 mod fuzz {
     use super::*;
+    use crate::common::mutation::{edits, mutate};
     use proptest::prelude::*;
     use std::sync::LazyLock;
     use tlc_explorer::io::table::Table;
@@ -975,42 +977,6 @@ mod fuzz {
     });
     static SCP_CSV: LazyLock<Option<Vec<u8>>> =
         LazyLock::new(|| shared_bytes("ptbxl/scp_statements.csv"));
-
-    /// One edit of a byte string: overwrite, insert, delete, or truncate.
-    #[derive(Debug, Clone)]
-    enum Edit {
-        Set(usize, u8),
-        Insert(usize, u8),
-        Delete(usize),
-        Truncate(usize),
-    }
-
-    fn edits() -> impl Strategy<Value = Vec<Edit>> {
-        let edit = prop_oneof![
-            4 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
-            2 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
-            2 => any::<usize>().prop_map(Edit::Delete),
-            1 => any::<usize>().prop_map(Edit::Truncate),
-        ];
-        proptest::collection::vec(edit, 1..8)
-    }
-
-    fn mutate(src: &[u8], edits: &[Edit]) -> Vec<u8> {
-        let mut b = src.to_vec();
-        for e in edits {
-            let n = b.len().max(1);
-            match *e {
-                Edit::Set(i, v) if !b.is_empty() => b[i % n] = v,
-                Edit::Insert(i, v) => b.insert(i % (b.len() + 1), v),
-                Edit::Delete(i) if !b.is_empty() => {
-                    b.remove(i % n);
-                }
-                Edit::Truncate(i) => b.truncate(i % n),
-                _ => {}
-            }
-        }
-        b
-    }
 
     /// Header text mutations that keep it text: digits and separators changed, so the parser
     /// sees plausible but wrong numbers (huge counts, negative gains, odd formats).

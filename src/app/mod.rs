@@ -637,7 +637,16 @@ impl TlcApp {
             dialog.pick_folder()
         } else {
             dialog
-                .add_filter("ECG", &["hea", "h5", "hdf5", "csv"])
+                .add_filter(
+                    "ECG",
+                    &[
+                        &["hea", "h5", "hdf5", "csv"],
+                        crate::io::formats::FILE_EXTENSIONS,
+                    ]
+                    .concat(),
+                )
+                // device files are detected by content, whatever their name
+                .add_filter("All files", &["*"])
                 .pick_file()
         };
         match picked {

@@ -15,7 +15,8 @@ use crate::record::Ecg;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A WFDB record (`.hea`, or its name without extension), a PTB-XL folder, a folder of WFDB
-    /// records, or a CODE-15%-layout `.hdf5` file.
+    /// records and/or device ECG files, a CODE-15%-layout `.hdf5` file, or a device ECG file
+    /// (DICOM, HL7 aECG, GE MUSE, Philips XML, SCP-ECG, EDF, ISHNE; detected by content).
     pub path: PathBuf,
     #[command(flatten)]
     pub data_options: DataOptions,
@@ -61,6 +62,46 @@ fn push_meta(out: &mut String, ecg: &Ecg) {
     if let Some(report) = &m.report {
         let _ = writeln!(out, "report:    {report}");
     }
+    if let Some(device) = &m.device {
+        let _ = writeln!(out, "device:    {device}");
+    }
+    if !m.derived_leads.is_empty() {
+        let derived: Vec<&str> = m.derived_leads.iter().map(|l| l.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "derived:   {} (computed from the stored leads)",
+            derived.join(", ")
+        );
+    }
+    if let Some(median) = &m.median_beats {
+        let _ = writeln!(
+            out,
+            "medians:   {} leads x {} samples at {} Hz (the device's median beats)",
+            median.leads.len(),
+            median.samples_mv.first().map_or(0, Vec::len),
+            median.fs_hz
+        );
+    }
+    if !m.measurements.is_empty() {
+        let shown: Vec<String> = m
+            .measurements
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {}{}",
+                    d.name,
+                    d.value,
+                    if d.unit.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}", d.unit)
+                    }
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "device measurements: {}", shown.join("; "));
+    }
+    // patient fields (name, id, birth date) are never printed: output may end up in logs
 }
 
 fn describe_record(ecg: &Ecg, path: &Path) -> anyhow::Result<String> {
@@ -81,6 +122,12 @@ fn describe_record(ecg: &Ecg, path: &Path) -> anyhow::Result<String> {
         .is_some_and(|e| e.eq_ignore_ascii_case("hea"))
         .then(|| io::read_header(&source))
         .transpose()?;
+    if wfdb_header.is_none()
+        && source.is_file()
+        && let Ok(Some(format)) = io::formats::detect(&source)
+    {
+        let _ = writeln!(out, "format:    {}", format.name());
+    }
     if let Some(header) = &wfdb_header {
         let formats: std::collections::BTreeSet<u16> =
             header.signals.iter().map(|s| s.format).collect();

@@ -606,6 +606,7 @@ impl Dataset for Code15Dataset {
             report: entry.report.clone(),
             fold: entry.fold,
             source: None,
+            ..Default::default()
         };
         self.files[f].read_ecg(row, meta)
     }

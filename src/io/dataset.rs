@@ -29,3 +29,62 @@ pub trait Dataset: Send + Sync {
     /// The label vocabulary in a fixed order (e.g. NORM, MI, STTC, CD, HYP); empty if unlabelled.
     fn class_names(&self) -> Vec<String>;
 }
+
+/// Several data sets seen as one (a folder holding WFDB records and device files), records in
+/// the order of the parts.
+pub struct ConcatDataset {
+    name: String,
+    parts: Vec<Box<dyn Dataset>>,
+}
+
+impl ConcatDataset {
+    pub fn new(name: String, parts: Vec<Box<dyn Dataset>>) -> Self {
+        ConcatDataset { name, parts }
+    }
+
+    /// The part holding record `index` and the index within it.
+    fn locate(&self, mut index: usize) -> Option<(&dyn Dataset, usize)> {
+        for part in &self.parts {
+            if index < part.len() {
+                return Some((part.as_ref(), index));
+            }
+            index -= part.len();
+        }
+        None
+    }
+}
+
+impl Dataset for ConcatDataset {
+    fn name(&self) -> String {
+        format!("{} ({} records)", self.name, self.len())
+    }
+
+    fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+
+    fn entry(&self, index: usize) -> Option<&RecordEntry> {
+        let (part, i) = self.locate(index)?;
+        part.entry(i)
+    }
+
+    fn load(&self, index: usize) -> Result<Ecg, IoError> {
+        match self.locate(index) {
+            Some((part, i)) => part.load(i),
+            None => Err(IoError::format(
+                &self.name,
+                format!("no record {index} (the data set has {})", self.len()),
+            )),
+        }
+    }
+
+    fn class_names(&self) -> Vec<String> {
+        crate::io::table::ordered_class_names(
+            self.parts
+                .iter()
+                .flat_map(|p| p.class_names())
+                .collect::<Vec<_>>()
+                .iter(),
+        )
+    }
+}

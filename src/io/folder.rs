@@ -209,12 +209,11 @@ impl FolderDataset {
 
 impl Dataset for FolderDataset {
     fn name(&self) -> String {
-        let name = self
-            .root
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| self.root.display().to_string());
-        format!("WFDB folder '{name}' ({} records)", self.headers.len())
+        format!(
+            "WFDB folder '{}' ({} records)",
+            crate::io::display_name(&self.root),
+            self.headers.len()
+        )
     }
 
     fn len(&self) -> usize {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod mutation;
+
 use std::path::{Path, PathBuf};
 
 /// `../shared/<sub>` beside the repository (override the root with `TLC_SHARED_DIR`).

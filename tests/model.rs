@@ -640,3 +640,37 @@ fn configs_asking_for_impossible_sizes_and_weights_with_nan_are_refused() {
     assert!(err.contains(&name) && err.contains("non-finite"), "{err}");
     assert!(err.contains("broken.safetensors"), "{err}");
 }
+
+#[test]
+fn train_refuses_to_replace_a_model_before_training_without_overwrite() {
+    use clap::Parser;
+    use tlc_explorer::cli::{Cli, Command};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    std::fs::write(&out, "mine").unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/arch/ptbxl.json");
+    let cli = Cli::try_parse_from([
+        "tlc".as_ref(),
+        "train".as_ref(),
+        "--synth".as_ref(),
+        "8".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+    .unwrap();
+    let Some(Command::Train(args)) = cli.command else {
+        panic!("not the train command");
+    };
+    let err = tlc_explorer::cli::train::run(args).unwrap_err().to_string();
+    assert!(
+        err.contains("m.safetensors") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "mine",
+        "nothing replaced"
+    );
+}

@@ -8,7 +8,7 @@ use candle_core::DType;
 use clap::ValueEnum;
 use rayon::prelude::*;
 
-use crate::cli::common::{DataOptions, TerminalProgress};
+use crate::cli::common::{DataOptions, TerminalProgress, refuse_existing};
 use crate::dsp::{PreprocessSettings, prepare};
 use crate::io::{Dataset, RecordEntry};
 use crate::model::train::{
@@ -106,6 +106,9 @@ pub struct Args {
     /// instead of a random initialisation; tensors of another shape keep their random start.
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// Replace an existing model, config or out-of-fold file.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Data type of the written weights.
     #[arg(long, value_enum, default_value = "f32")]
     pub save_dtype: DtypeArg,
@@ -277,7 +280,28 @@ fn train_params(args: &Args) -> anyhow::Result<TrainParams> {
     Ok(params)
 }
 
+/// The out-of-fold predictions file: `--oof`, or `<out stem>.oof.csv` beside `--out`.
+fn oof_path(args: &Args) -> PathBuf {
+    args.oof.clone().unwrap_or_else(|| {
+        let stem = args
+            .out
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model");
+        args.out.with_file_name(format!("{stem}.oof.csv"))
+    })
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Every file the run will write, refused before the first epoch rather than replaced by
+    // the first checkpoint.
+    let config_out = crate::model::config_path_for(&args.out);
+    let oof = args.folds.map(|_| oof_path(&args));
+    let final_model = (!args.no_final).then_some([args.out.as_path(), config_out.as_path()]);
+    refuse_existing(
+        final_model.into_iter().flatten().chain(oof.as_deref()),
+        args.overwrite,
+    )?;
     let ds = open_training_data(&args)?;
     let mut config = read_config(&args, ds.as_ref())?;
     let params = train_params(&args)?;
@@ -341,14 +365,7 @@ fn run_cross_validation(
         Err(ModelError::Cancelled) => bail!("cancelled during cross-validation"),
         other => other?,
     };
-    let oof_path = args.oof.clone().unwrap_or_else(|| {
-        let stem = args
-            .out
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("model");
-        args.out.with_file_name(format!("{stem}.oof.csv"))
-    });
+    let oof_path = oof_path(args);
     write_oof_csv(&oof_path, set, &outcome.oof, &config.class_names)?;
     let summary = cv_summary(config.task, &outcome.oof, &set.targets);
     println!(

@@ -399,6 +399,38 @@ fn short_records_and_nan_are_errors_not_panics() {
     ));
 }
 
+/// A header claiming an implausible rate (0.2 Hz: 600,000 samples would be 35 days) is refused
+/// at once by the delineator and by the model's preprocessing, where it used to be upsampled
+/// 2,500 times window by window (minutes of work, or gigabytes for the whole record).
+#[test]
+fn implausibly_low_rates_are_refused_before_any_resampling() {
+    let p = DelineatorParams::default();
+    let slow = ecg_from_rows(vec![noise(600_000, 4, 0.1); 2], 0.2);
+    let err = delineate::delineate(&slow, &p).unwrap_err();
+    assert!(
+        matches!(err, DelineateError::BadSamplingRate { .. }),
+        "{err:?}"
+    );
+    let text = tlc_explorer::error_text::describe(&err);
+    assert!(
+        text.contains("'test'") && text.contains("0.2 Hz") && text.contains("50 Hz"),
+        "{text}"
+    );
+    let spec = tlc_explorer::dsp::InputSpec {
+        leads: slow.leads.clone(),
+        fs_hz: 400.0,
+        length: 4096,
+    };
+    let err = tlc_explorer::dsp::prepare(&slow, &spec, &Default::default()).unwrap_err();
+    assert!(
+        matches!(err, tlc_explorer::dsp::DspError::RateTooLow { .. }),
+        "{err:?}"
+    );
+    // 50 Hz, the floor, is still analysed (a Holter-style low rate).
+    let low = ecg_from_rows(vec![noise(1000, 5, 0.1); 2], 50.0);
+    assert!(delineate::delineate(&low, &p).is_ok());
+}
+
 /// An onset quantile above the offset quantile is refused by name, where the detector used to
 /// panic in `clamp(onset, offset)` on a record with beats.
 #[test]

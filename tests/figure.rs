@@ -9,8 +9,8 @@ use ndarray::Array2;
 use resvg::tiny_skia::Pixmap;
 use tlc_explorer::delineate::Delineation;
 use tlc_explorer::figure::{
-    FigureError, FigureInput, FigureSpec, Layers, Layout, PageSize, compute_layout, export_figure,
-    render_pdf, render_png, render_svg,
+    FigureError, FigureInput, FigureSpec, Layers, Layout, PageSize, check_figure, compute_layout,
+    export_figure, render_pdf, render_png, render_svg,
 };
 use tlc_explorer::tlc::Explanation;
 use tlc_explorer::{Ecg, EcgMeta, LeadName};
@@ -174,6 +174,43 @@ fn export_refuses_to_overwrite_and_checks_the_extension() {
         render_svg(&input, &spec),
         Err(FigureError::Mismatch { .. })
     ));
+}
+
+/// `--dpi 2400` (the largest accepted) on an A4 page would need a 2.2 GB pixmap: refused by
+/// `check_figure` and `render_png` with the DPI that fits, never by the allocator; SVG and PDF
+/// of the same page have no pixels and are accepted.
+#[test]
+fn png_beyond_the_pixel_budget_is_refused_with_the_dpi_that_fits() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = FigureSpec {
+        dpi: 2400.0,
+        ..Default::default()
+    };
+    let png = dir.path().join("big.png");
+    let err = check_figure(&png, &f.ecg, &spec, false).unwrap_err();
+    let FigureError::TooManyPixels { max_dpi, .. } = err else {
+        panic!("{err:?}");
+    };
+    assert!(max_dpi > 300.0 && max_dpi < 2400.0, "{max_dpi}");
+    assert!(matches!(
+        render_png(&f.input(), &spec),
+        Err(FigureError::TooManyPixels { .. })
+    ));
+    assert!(!png.exists());
+    // The reported DPI fits the budget (checked on the layout, without drawing).
+    let fits = FigureSpec {
+        dpi: max_dpi,
+        ..spec.clone()
+    };
+    check_figure(&png, &f.ecg, &fits, false).unwrap();
+    let over = FigureSpec {
+        dpi: max_dpi + 2.0,
+        ..spec.clone()
+    };
+    assert!(check_figure(&png, &f.ecg, &over, false).is_err());
+    check_figure(&dir.path().join("big.pdf"), &f.ecg, &spec, false).unwrap();
+    check_figure(&dir.path().join("big.svg"), &f.ecg, &spec, false).unwrap();
 }
 
 // ---------------------------------------------------------------- true scale

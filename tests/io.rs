@@ -908,6 +908,50 @@ fn nan_in_a_tracing_is_reported() {
     );
 }
 
+#[test]
+fn hdf5_declaring_more_tracings_than_it_stores_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A few KB that declare 10,000 tracings (1.97 GB), of which one is written: refused at
+    // open, before anything is allocated from the declared shape.
+    let path = tmp.path().join("declared.hdf5");
+    let f = hdf5::File::create(&path).unwrap();
+    let tracings = f
+        .new_dataset::<f32>()
+        .chunk((1, 4096, 12))
+        .shape((10_000, 4096, 12))
+        .create("tracings")
+        .unwrap();
+    tracings
+        .write_slice(
+            &ndarray::Array3::<f32>::zeros((1, 4096, 12)),
+            (0..1, .., ..),
+        )
+        .unwrap();
+    f.new_dataset_builder()
+        .with_data(&ndarray::Array1::<i64>::zeros(10_000))
+        .create("exam_id")
+        .unwrap();
+    drop(f);
+    assert_err_mentions(
+        open_dataset(&path).err().unwrap(),
+        &["declared.hdf5", "'tracings'", "10000", "stores only"],
+    );
+    // The same declared size, compressed: a filter cannot shrink 1.97 GB of tracings to nothing.
+    let packed = tmp.path().join("packed.hdf5");
+    let f = hdf5::File::create(&packed).unwrap();
+    f.new_dataset::<f32>()
+        .chunk((1, 4096, 12))
+        .deflate(9)
+        .shape((10_000, 4096, 12))
+        .create("tracings")
+        .unwrap();
+    drop(f);
+    assert_err_mentions(
+        open_dataset(&packed).err().unwrap(),
+        &["packed.hdf5", "'tracings'", "stores only"],
+    );
+}
+
 /// A copy of PTB-XL's two index files with `edit` applied to the database (no records).
 fn ptbxl_index_copy(edit: impl Fn(String) -> String) -> Option<tempfile::TempDir> {
     let root = common::data("ptbxl")?;

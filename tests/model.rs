@@ -674,3 +674,33 @@ fn train_refuses_to_replace_a_model_before_training_without_overwrite() {
         "nothing replaced"
     );
 }
+
+/// Ctrl-C during `tlc train`: the best model so far is kept, and the exit code is 130, so a
+/// script or scheduler never takes an interrupted run for a finished one.
+#[test]
+fn interrupted_training_keeps_the_best_model_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/arch/ptbxl.json");
+    let output = common::interrupt_tlc(
+        &[
+            "train".as_ref(),
+            "--synth".as_ref(),
+            "40".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--epochs".as_ref(),
+            "500".as_ref(),
+            "--patience".as_ref(),
+            "500".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+        // The model is saved at the end of the first epoch.
+        || out.exists(),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(LoadedModel::open(&out).is_ok());
+}

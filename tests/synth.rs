@@ -716,6 +716,37 @@ fn written_data_set_reads_back_through_io() {
     assert_eq!(open_dataset(&out.join("code15.hdf5")).unwrap().len(), 3);
 
     tlc_synth_command_writes_and_refuses_to_overwrite();
+    interrupted_synth_exits_130_and_leaves_nothing();
+}
+
+/// Ctrl-C during `tlc synth` (run from the test above, for the same reason): exit 130, and
+/// neither the output folder nor the staging folder beside it is left behind.
+fn interrupted_synth_exits_130_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("big");
+    let staging_exists = || {
+        std::fs::read_dir(tmp.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tlc-synth-")
+        })
+    };
+    let output = common::interrupt_tlc(
+        &[
+            "synth".as_ref(),
+            "--n".as_ref(),
+            "5000".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+        staging_exists,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    assert!(!out.exists(), "no partial output folder");
+    assert!(!staging_exists(), "the staging folder is removed");
 }
 
 /// Run from `written_data_set_reads_back_through_io`, not as a test of its own: a child process

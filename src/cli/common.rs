@@ -219,11 +219,17 @@ pub fn file_stem(id: &str) -> String {
     if s.is_empty() { "record".into() } else { s }
 }
 
+static CTRL_C_TOKEN: OnceLock<CancelToken> = OnceLock::new();
+
+/// Whether Ctrl-C stopped this process's work (without installing the handler).
+pub fn interrupted() -> bool {
+    CTRL_C_TOKEN.get().is_some_and(CancelToken::is_cancelled)
+}
+
 /// The process-wide cancel flag that Ctrl-C sets. `ctrlc` allows one handler per process, so
 /// it is installed once and every progress bar shares its token.
 pub fn ctrl_c_token() -> CancelToken {
-    static TOKEN: OnceLock<CancelToken> = OnceLock::new();
-    TOKEN
+    CTRL_C_TOKEN
         .get_or_init(|| {
             let token = CancelToken::new();
             let flag = token.clone();

@@ -58,13 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rhythm_path = out.join(format!("{id}_rhythm.csv"));
     // Per-lead files in the LUDB convention; the fused one also marks pacemaker spikes (`^`)
     // and rhythm changes (`+` with `(AFIB` / `(N`).
-    let mut ann_paths: Vec<(PathBuf, Vec<crate::io::annotation::Annotation>)> = ecg
-        .leads
+    let annotators = lead_annotators(&ecg.leads);
+    let mut ann_paths: Vec<(PathBuf, Vec<crate::io::annotation::Annotation>)> = annotators
         .iter()
         .zip(&d.per_lead)
-        .map(|(lead, beats)| {
+        .map(|(annotator, beats)| {
             (
-                out.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase())),
+                out.join(format!("{id}.{annotator}")),
                 annotations_for_beats(beats),
             )
         })
@@ -135,4 +135,49 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// The annotator (file extension) of each lead's annotation file: the lead's name in lower case
+/// as LUDB names them (`i`, `avr`, `v1`), letters, digits and `_` only; `sig<k>` (1-based) for a
+/// lead whose name is empty, has no such character, or would repeat an earlier file or the
+/// fused one, so no two leads write the same file.
+fn lead_annotators(leads: &[crate::record::LeadName]) -> Vec<String> {
+    let mut used = std::collections::HashSet::from(["fused".to_string()]);
+    leads
+        .iter()
+        .enumerate()
+        .map(|(k, lead)| {
+            let name: String = lead
+                .as_str()
+                .to_ascii_lowercase()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let name = if name.is_empty() || used.contains(&name) {
+                format!("sig{}", k + 1)
+            } else {
+                name
+            };
+            used.insert(name.clone());
+            name
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::LeadName;
+
+    #[test]
+    fn every_lead_gets_its_own_annotator() {
+        let leads: Vec<LeadName> = ["I", "", "", "aVR", "V1", "v1", "FUSED", "?"]
+            .iter()
+            .map(|n| LeadName::parse(n))
+            .collect();
+        assert_eq!(
+            lead_annotators(&leads),
+            ["i", "sig2", "sig3", "avr", "v1", "sig6", "sig7", "sig8"]
+        );
+    }
 }

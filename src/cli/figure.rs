@@ -17,7 +17,8 @@ use crate::analysis::{AnalysisSteps, ExplainWith, analyse_record};
 use crate::delineate::{Delineation, DelineatorParams};
 use crate::figure::annotations::write_cluster_annotations;
 use crate::figure::{
-    FigureInput, FigureSpec, Layers, Layout, PageSize, data::export_data, export_figure, run_batch,
+    FigureInput, FigureSpec, Layers, Layout, PageSize, check_figure, data::export_data,
+    export_figure, run_batch,
 };
 use crate::io::Dataset;
 use crate::model::LoadedModel;
@@ -311,6 +312,7 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         .as_deref()
         .context("--out FILE.{svg,png,pdf} is required with a RECORD")?;
     let ecg = load_one_record(record, &args.choice, &args.data_options)?;
+    check_figure(out, &ecg, spec, args.overwrite)?;
     let explaining = if args.explanation.is_some() || args.no_explain {
         None
     } else {
@@ -423,6 +425,8 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
     let ext = args.format.extension();
     let summary = run_batch(&ids, "figures", &sink, |k| -> anyhow::Result<PathBuf> {
         let ecg = ds.load(indices[k])?;
+        let path = out_dir.join(format!("{}.{ext}", file_stem(&ids[k])));
+        check_figure(&path, &ecg, spec, args.overwrite)?;
         let (explanation, landmarks) = analyse(args, explaining.as_ref(), &ecg)?;
         let delineation = landmarks.unwrap_or_else(|warning| {
             log::warn!("{warning}");
@@ -434,7 +438,6 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
             delineation: delineation.as_ref(),
             cluster_names: names.clone(),
         };
-        let path = out_dir.join(format!("{}.{ext}", file_stem(&ids[k])));
         export_figure(&path, &input, spec, args.overwrite)?;
         Ok(path)
     });

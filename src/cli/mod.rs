@@ -101,13 +101,22 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// Exit code of a command stopped by Ctrl-C: 128 + SIGINT, as a shell reports it, so a script
+/// or a batch scheduler never takes an interrupted run for a finished one.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
 /// The process's exit code; an error is printed with its causes, each once.
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) if !common::interrupted() => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(EXIT_INTERRUPTED),
         Err(err) => {
             eprintln!("error: {}", crate::error_text::describe_anyhow(&err));
-            ExitCode::FAILURE
+            if common::interrupted() {
+                ExitCode::from(EXIT_INTERRUPTED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

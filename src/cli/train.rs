@@ -441,6 +441,13 @@ fn train_final_model(
         args.out.display(),
         crate::model::config_path_for(&args.out).display()
     );
+    if outcome.cancelled {
+        bail!(
+            "interrupted by Ctrl-C after {} epochs; the best model so far (epoch {}) is saved",
+            outcome.history.len(),
+            outcome.best_epoch + 1
+        );
+    }
     Ok(())
 }
 

@@ -155,6 +155,7 @@ pub fn delineate_streamed(
     progress: &dyn ProgressSink,
 ) -> Result<Delineation, DelineateError> {
     params.validate()?;
+    super::check_rate(record, fs_hz)?;
     let windows = stream_windows(n_samples, fs_hz, params);
     let mut joined = Joined::new(n_leads);
     let stage = format!("delineating {record}");

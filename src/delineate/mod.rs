@@ -35,8 +35,11 @@ pub enum DelineateError {
         duration_s: f64,
         min_s: f64,
     },
-    #[error("record '{record}': sampling rate {fs_hz} Hz is not a positive finite number")]
-    BadSamplingRate { record: String, fs_hz: f64 },
+    #[error("record '{record}'")]
+    BadSamplingRate {
+        record: String,
+        source: crate::dsp::DspError,
+    },
     #[error("record '{record}': non-finite sample (NaN or infinity) at sample {sample}")]
     NonFinite { record: String, sample: usize },
     #[error("record '{record}': cannot upsample for delineation")]
@@ -53,18 +56,21 @@ pub enum DelineateError {
     },
 }
 
+/// The rate check every entry point makes before anything is read or resampled.
+fn check_rate(record: &str, fs_hz: f64) -> Result<(), DelineateError> {
+    crate::dsp::check_analysis_rate(fs_hz).map_err(|source| DelineateError::BadSamplingRate {
+        record: record.to_string(),
+        source,
+    })
+}
+
 fn check_signal(
     record: &str,
     signal: &[f32],
     fs_hz: f64,
     params: &DelineatorParams,
 ) -> Result<(), DelineateError> {
-    if !(fs_hz.is_finite() && fs_hz > 0.0) {
-        return Err(DelineateError::BadSamplingRate {
-            record: record.to_string(),
-            fs_hz,
-        });
-    }
+    check_rate(record, fs_hz)?;
     if let Some(sample) = signal.iter().position(|v| !v.is_finite()) {
         return Err(DelineateError::NonFinite {
             record: record.to_string(),

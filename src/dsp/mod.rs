@@ -12,6 +12,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{LeadName, RecordError};
 
+/// The lowest sampling rate any analysis (model input, delineation) accepts. A QRS complex lasts
+/// 80-120 ms: below 50 Hz it spans fewer than five samples, so no landmark or cluster could mean
+/// anything, and a header claiming such a rate (0.2 Hz) is almost always wrong; resampling it to
+/// the model's or the delineator's rate would multiply its memory by the ratio. Monitoring and
+/// Holter ECGs start at 100-128 Hz, PTB-XL's low-rate copy is 100 Hz.
+pub const MIN_ANALYSIS_RATE_HZ: f64 = 50.0;
+
+/// `Ok` when `fs_hz` is a rate an ECG can be analysed at ([`MIN_ANALYSIS_RATE_HZ`] or more).
+pub fn check_analysis_rate(fs_hz: f64) -> Result<(), DspError> {
+    if !(fs_hz.is_finite() && fs_hz > 0.0) {
+        return Err(DspError::BadRate { fs_hz });
+    }
+    if fs_hz < MIN_ANALYSIS_RATE_HZ {
+        return Err(DspError::RateTooLow {
+            fs_hz,
+            min_hz: MIN_ANALYSIS_RATE_HZ,
+        });
+    }
+    Ok(())
+}
+
 pub use filter::{bandpass_zero_phase, highpass_zero_phase, remove_baseline_median};
 pub use prepare::{MIN_RECORD_S, prepare};
 pub use resample::{Resampler, ResamplerSettings, resample};
@@ -23,6 +44,10 @@ pub enum DspError {
     Record(#[from] RecordError),
     #[error("sampling rate {fs_hz} Hz is not a positive finite number")]
     BadRate { fs_hz: f64 },
+    #[error(
+        "sampling rate {fs_hz} Hz is too low to analyse an ECG (at least {min_hz} Hz: a QRS complex must span several samples); check the header's rate"
+    )]
+    RateTooLow { fs_hz: f64, min_hz: f64 },
     #[error(
         "cannot resample {from_hz} Hz -> {to_hz} Hz: the ratio is not a fraction with at most {max_phases} phases"
     )]

@@ -39,9 +39,7 @@ pub fn prepare(
     if !(spec.fs_hz.is_finite() && spec.fs_hz > 0.0) {
         return Err(DspError::BadRate { fs_hz: spec.fs_hz });
     }
-    if !(ecg.fs_hz.is_finite() && ecg.fs_hz > 0.0) {
-        return Err(DspError::BadRate { fs_hz: ecg.fs_hz });
-    }
+    super::check_analysis_rate(ecg.fs_hz)?;
     let duration_s = ecg.n_samples() as f64 / ecg.fs_hz;
     if duration_s < MIN_RECORD_S {
         return Err(DspError::RecordTooShort {

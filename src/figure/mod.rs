@@ -22,7 +22,9 @@ pub use layout::{
 
 pub use batch::{BatchFailure, BatchSummary, run_batch};
 pub use data::export_data;
-pub use render::{FigureFormat, export_figure, render_pdf, render_png, render_svg, scene_to_svg};
+pub use render::{
+    FigureFormat, check_figure, export_figure, render_pdf, render_png, render_svg, scene_to_svg,
+};
 pub use scene::{FigureInput, Scene, build_scene};
 
 use std::path::PathBuf;
@@ -53,7 +55,7 @@ pub enum FigureError {
         page_h_mm: f64,
     },
     #[error(
-        "the figure would be {width_mm:.0} x {height_mm:.0} mm, more than the limit of {max_mm:.0} mm; choose a time window"
+        "the figure would be {width_mm:.0} x {height_mm:.0} mm, more than the limit of {max_mm:.0} mm; choose a time window (e.g. --window 0,10 in the CLI) or a lower speed"
     )]
     TooLarge {
         width_mm: f64,
@@ -64,6 +66,17 @@ pub enum FigureError {
     Mismatch { record: String, explanation: String },
     #[error("{path}: {message}")]
     Render { path: PathBuf, message: String },
+    #[error(
+        "a PNG of {width_px} x {height_px} pixels at {dpi} DPI would need {needed_mb} MB, more than the {budget_mb} MB image budget; use at most {max_dpi:.0} DPI for this page, or SVG/PDF, which print at any resolution"
+    )]
+    TooManyPixels {
+        width_px: u32,
+        height_px: u32,
+        dpi: f64,
+        needed_mb: u64,
+        budget_mb: u64,
+        max_dpi: f64,
+    },
     #[error("{path} already exists (use overwrite to replace it)")]
     Exists { path: PathBuf },
     #[error("{path}: unsupported figure format (use .svg, .png or .pdf)")]

@@ -48,7 +48,10 @@ pub fn render_svg(input: &FigureInput, spec: &FigureSpec) -> Result<String, Figu
 /// Figure as PNG bytes at `spec.dpi` (with the resolution recorded in the file, so it prints at
 /// true scale).
 pub fn render_png(input: &FigureInput, spec: &FigureSpec) -> Result<Vec<u8>, FigureError> {
-    let svg = render_svg(input, spec)?;
+    // The image size is known from the layout: refuse before drawing anything.
+    let layout = compute_layout(input.ecg, spec)?;
+    check_pixel_budget(layout.page_width_mm, layout.page_height_mm, spec.dpi)?;
+    let svg = scene_to_svg(&build_scene(input, spec, &layout)?);
     let tree = parse_svg(&svg, input)?;
     let (w_mm, h_mm) = page_mm(&tree);
     let width_px = pixels(w_mm, spec.dpi);
@@ -119,11 +122,12 @@ impl FigureFormat {
     }
 }
 
-/// Render and write a figure, the format chosen by the extension (.svg, .png, .pdf). An
-/// existing file is kept (error) unless `overwrite`.
-pub fn export_figure(
+/// Whether a figure of `ecg` with `spec` can be made at `path` (format, page size, PNG pixel
+/// budget, existing file), checked before any analysis so a figure that cannot be drawn is
+/// refused in milliseconds, not after the record was explained and delineated.
+pub fn check_figure(
     path: &Path,
-    input: &FigureInput,
+    ecg: &crate::record::Ecg,
     spec: &FigureSpec,
     overwrite: bool,
 ) -> Result<(), FigureError> {
@@ -133,7 +137,23 @@ pub fn export_figure(
             path: path.to_path_buf(),
         });
     }
-    let bytes = match format {
+    let layout = compute_layout(ecg, spec)?;
+    if format == FigureFormat::Png {
+        check_pixel_budget(layout.page_width_mm, layout.page_height_mm, spec.dpi)?;
+    }
+    Ok(())
+}
+
+/// Render and write a figure, the format chosen by the extension (.svg, .png, .pdf). An
+/// existing file is kept (error) unless `overwrite`.
+pub fn export_figure(
+    path: &Path,
+    input: &FigureInput,
+    spec: &FigureSpec,
+    overwrite: bool,
+) -> Result<(), FigureError> {
+    check_figure(path, input.ecg, spec, overwrite)?;
+    let bytes = match FigureFormat::from_path(path)? {
         FigureFormat::Svg => render_svg(input, spec)?.into_bytes(),
         FigureFormat::Png => render_png(input, spec)?,
         FigureFormat::Pdf => render_pdf(input, spec)?,
@@ -185,6 +205,29 @@ fn page_mm(tree: &usvg::Tree) -> (f64, f64) {
     let s = tree.size();
     let mm = |px: f32| px as f64 * 25.4 / SVG_DPI as f64;
     (mm(s.width()), mm(s.height()))
+}
+
+/// Largest PNG the renderer draws, in bytes of its RGBA pixmap (an A4 page at 1100 DPI). The
+/// encoder needs about as much again, so a figure stays under about 1 GB whatever the DPI.
+pub const MAX_PNG_PIXMAP_BYTES: u64 = 512 << 20;
+
+/// `Ok` when a `w_mm` x `h_mm` page at `dpi` fits [`MAX_PNG_PIXMAP_BYTES`].
+pub fn check_pixel_budget(w_mm: f64, h_mm: f64, dpi: f64) -> Result<(), FigureError> {
+    let (width_px, height_px) = (pixels(w_mm, dpi), pixels(h_mm, dpi));
+    let needed = width_px as u64 * height_px as u64 * 4;
+    if needed <= MAX_PNG_PIXMAP_BYTES {
+        return Ok(());
+    }
+    // Pixels grow with the square of the DPI.
+    let max_dpi = (dpi * (MAX_PNG_PIXMAP_BYTES as f64 / needed as f64).sqrt()).floor();
+    Err(FigureError::TooManyPixels {
+        width_px,
+        height_px,
+        dpi,
+        needed_mb: needed >> 20,
+        budget_mb: MAX_PNG_PIXMAP_BYTES >> 20,
+        max_dpi,
+    })
 }
 
 /// Pixels for a length in mm at a resolution (at least one).

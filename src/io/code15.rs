@@ -36,6 +36,38 @@ pub const CODE15_CLASSES: [&str; 6] = ["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"
 pub const MAX_RECORDS: usize = 50_000_000;
 pub const MAX_SAMPLES_PER_TRACING: usize = 1 << 22;
 
+/// The most a stored HDF5 dataset can be compressed and still be believed: deflate cannot do
+/// better than about 1032:1, and a real ECG compresses far less.
+const MAX_COMPRESSION_RATIO: u64 = 1032;
+
+/// Check that `ds` (named `name`) holds the bytes its shape declares, before anything is
+/// allocated from that shape: a 1 KB file declaring 50 million tracings is refused here, not
+/// by the allocator. Unfiltered data must be stored in full; filtered (compressed) data at
+/// least at the best ratio a filter can reach.
+fn check_stored(path: &Path, name: &str, ds: &hdf5::Dataset) -> Result<(), IoError> {
+    let element_bytes = ds
+        .dtype()
+        .map_err(|e| h5err(path, &format!("cannot read the type of '{name}'"), e))?
+        .size() as u64;
+    let declared = (ds.size() as u64).saturating_mul(element_bytes);
+    let stored = ds.storage_size();
+    let needed = if ds.filters().is_empty() {
+        declared
+    } else {
+        declared.div_ceil(MAX_COMPRESSION_RATIO)
+    };
+    if stored < needed {
+        return Err(IoError::format(
+            path,
+            format!(
+                "'{name}' declares shape {:?} ({declared} bytes) but the file stores only {stored} bytes of it (truncated, or never written)",
+                ds.shape()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn h5err(path: &Path, what: &str, e: hdf5::Error) -> IoError {
     IoError::format(path, format!("{what}: {e}"))
 }
@@ -90,10 +122,12 @@ impl Code15File {
                 format!("'tracings' has {} leads, expected 12", shape[2]),
             ));
         }
+        check_stored(path, "tracings", &tracings)?;
         let exam_ids: Vec<i64> = if file.link_exists("exam_id") {
             let ds = file
                 .dataset("exam_id")
                 .map_err(|e| h5err(path, "cannot open 'exam_id'", e))?;
+            check_stored(path, "exam_id", &ds)?;
             if ds.ndim() != 1 || ds.size() != shape[0] {
                 return Err(IoError::format(
                     path,

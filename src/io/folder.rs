@@ -330,5 +330,5 @@ pub fn write_labels_csv(
     let bytes = writer
         .into_inner()
         .map_err(|e| IoError::format(path, format!("cannot write CSV: {e}")))?;
-    std::fs::write(path, bytes).map_err(|e| IoError::os(path, e))
+    crate::io::files::write_atomic(path, &bytes, overwrite)
 }

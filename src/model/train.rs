@@ -585,10 +585,12 @@ pub fn save_model(
     let config_path = config_path_for(path);
     let json = serde_json::to_string_pretty(config)
         .map_err(|e| ModelError::Training(format!("cannot serialise the config: {e}")))?;
-    let tmp = tmp_path(&config_path);
-    std::fs::write(&tmp, json + "\n").map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &config_path).map_err(io(&config_path))?;
-    Ok(())
+    crate::io::files::write_atomic(&config_path, (json + "\n").as_bytes(), true).map_err(|e| {
+        ModelError::Io {
+            path: config_path.clone(),
+            source: std::io::Error::other(crate::error_text::describe(&e)),
+        }
+    })
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
@@ -706,7 +708,8 @@ pub fn write_oof_csv(
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
     };
-    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    // Written in memory, then atomically: an interrupted run never leaves half a file.
+    let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["id".to_string(), "fold".to_string()];
     header.extend(names.iter().cloned());
     w.write_record(&header).map_err(err)?;
@@ -715,9 +718,13 @@ pub fn write_oof_csv(
         row.extend(oof[i].iter().map(|v| format!("{v:.6}")));
         w.write_record(&row).map_err(err)?;
     }
-    w.flush().map_err(|source| ModelError::Io {
+    let bytes = w.into_inner().map_err(|e| ModelError::Io {
         path: path.to_path_buf(),
-        source,
+        source: std::io::Error::other(e.to_string()),
     })?;
-    Ok(())
+    // The caller refused an existing file without --overwrite before training began.
+    crate::io::files::write_atomic(path, &bytes, true).map_err(|e| ModelError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(crate::error_text::describe(&e)),
+    })
 }

@@ -86,6 +86,44 @@ fn csv_err(path: &Path, e: csv::Error) -> IoError {
     IoError::format(path, format!("cannot write CSV: {e}"))
 }
 
+/// Sub-folders of a written data set: WFDB records with their annotations, landmark CSVs.
+const RECORDS_DIR: &str = "records";
+const LANDMARKS_DIR: &str = "landmarks";
+
+/// Move a complete staged data set to `out_dir`: a rename of the whole folder when `out_dir` is
+/// absent or empty; otherwise (`overwrite` was checked by the caller) earlier synthetic records
+/// are removed and each staged file is renamed over its old copy, so every file is either the
+/// old one or the complete new one.
+fn publish(stage: &Path, out_dir: &Path) -> Result<(), IoError> {
+    if out_dir.is_dir() && is_empty_dir(out_dir)? {
+        std::fs::remove_dir(out_dir).map_err(|e| IoError::os(out_dir, e))?;
+    }
+    if !out_dir.exists() {
+        return std::fs::rename(stage, out_dir).map_err(|e| IoError::os(out_dir, e));
+    }
+    for sub in [RECORDS_DIR, LANDMARKS_DIR] {
+        let dest = out_dir.join(sub);
+        std::fs::create_dir_all(&dest).map_err(|e| IoError::os(&dest, e))?;
+        remove_previous_records(&dest)?;
+        move_files(&stage.join(sub), &dest)?;
+    }
+    move_files(stage, out_dir)
+}
+
+/// Rename every regular file of `from` into `to` (same file system: both sit in one folder).
+fn move_files(from: &Path, to: &Path) -> Result<(), IoError> {
+    for entry in std::fs::read_dir(from).map_err(|e| IoError::os(from, e))? {
+        let path = entry.map_err(|e| IoError::os(from, e))?.path();
+        if path.is_file()
+            && let Some(name) = path.file_name()
+        {
+            let dest = to.join(name);
+            std::fs::rename(&path, &dest).map_err(|e| IoError::os(&dest, e))?;
+        }
+    }
+    Ok(())
+}
+
 fn is_empty_dir(dir: &Path) -> Result<bool, IoError> {
     let mut entries = std::fs::read_dir(dir).map_err(|e| IoError::os(dir, e))?;
     Ok(entries.next().is_none())
@@ -191,7 +229,7 @@ fn write_one(
 ) -> Result<(Row, Option<Ecg>), SynthError> {
     let record = generate_record(params, index)?;
     let id = record.ecg.meta.id.clone();
-    let records_dir = out_dir.join("records");
+    let records_dir = out_dir.join(RECORDS_DIR);
     let opts = WriteOptions {
         overwrite: settings.overwrite,
         ..Default::default()
@@ -204,7 +242,7 @@ fn write_one(
         settings.overwrite,
     )?;
     write_landmarks_csv(
-        &out_dir.join("landmarks").join(format!("{id}.csv")),
+        &out_dir.join(LANDMARKS_DIR).join(format!("{id}.csv")),
         &record,
     )?;
     let tracing = if settings.code15 {
@@ -342,23 +380,36 @@ pub fn write_dataset(
             });
         }
     }
-    let records_dir = out_dir.join("records");
-    let landmarks_dir = out_dir.join("landmarks");
-    for dir in [&records_dir, &landmarks_dir] {
-        std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
-        if settings.overwrite {
-            remove_previous_records(dir)?;
-        }
+    // Everything is written into a staging folder beside the output and moved into place only
+    // when complete: an error or Ctrl-C leaves the output folder as it was (the staging folder
+    // is removed when `staging` drops).
+    let parent = match out_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| IoError::os(&parent, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".tlc-synth-")
+        .tempdir_in(&parent)
+        .map_err(|e| IoError::os(&parent, e))?;
+    let stage = staging.path();
+    let stage_settings = WriteSettings {
+        overwrite: false,
+        ..settings.clone()
+    };
+    for sub in [RECORDS_DIR, LANDMARKS_DIR] {
+        let dir = stage.join(sub);
+        std::fs::create_dir_all(&dir).map_err(|e| IoError::os(&dir, e))?;
     }
-    let params_path = out_dir.join("synth_params.json");
+    let params_path = stage.join("synth_params.json");
     let json = serde_json::to_string_pretty(params)
         .map_err(|e| IoError::format(&params_path, e.to_string()))?;
     std::fs::write(&params_path, json).map_err(|e| IoError::os(&params_path, e))?;
 
     let n = params.n_records;
-    let code15_path = out_dir.join("code15.hdf5");
+    let code15_path = stage.join("code15.hdf5");
     let mut code15 = if settings.code15 {
-        Some(Code15Writer::create(&code15_path, n, settings.overwrite)?)
+        Some(Code15Writer::create(&code15_path, n, false)?)
     } else {
         None
     };
@@ -373,7 +424,7 @@ pub fn write_dataset(
                 if progress.is_cancelled() {
                     return Err(SynthError::Cancelled);
                 }
-                let out = write_one(params, index, out_dir, settings)?;
+                let out = write_one(params, index, stage, &stage_settings)?;
                 let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 progress.report(Progress {
                     stage: "writing records".into(),
@@ -393,9 +444,10 @@ pub fn write_dataset(
     }
     if let Some(writer) = code15 {
         writer.finish()?;
-        write_code15_csv(&out_dir.join("code15.csv"), &rows, "code15.hdf5")?;
+        write_code15_csv(&stage.join("code15.csv"), &rows, "code15.hdf5")?;
     }
-    write_labels_csv(&out_dir.join("labels.csv"), &rows)?;
+    write_labels_csv(&stage.join("labels.csv"), &rows)?;
+    publish(stage, out_dir)?;
 
     let class_counts = SynthClass::ALL
         .iter()

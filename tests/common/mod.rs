@@ -52,3 +52,29 @@ pub fn rel_err(a: &[f32], b: &[f32]) -> f64 {
     let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
     (num / den.max(1e-30)).sqrt()
 }
+
+/// Start `tlc` with `args`, wait until `ready()` (polled every 50 ms, at most 120 s), then
+/// send it SIGINT as Ctrl-C would, and return its output.
+#[allow(dead_code)]
+pub fn interrupt_tlc(args: &[&std::ffi::OsStr], ready: impl Fn() -> bool) -> std::process::Output {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tlc"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tlc {args:?} never got ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}

@@ -1400,3 +1400,31 @@ fn no_extra_bias_at_250_hz() {
         "250 Hz shifts landmarks by {shift:+.2} ms"
     );
 }
+
+/// The multi-lead beats against LUDB's global bounds (earliest onset, latest offset over the
+/// annotated leads), with LUDB read as a two-lead 250 Hz database (leads II and V2), as the QT
+/// Database is annotated: one set of bounds per beat. Before the P onset and T offset of
+/// `Delineation::beats` followed the CSE convention they were the consensus bounds, 10.2 ms
+/// late (P onset) and 13.3 ms early (T offset) here; now 7.4 and +5.4 ms. Floors just above the figures of
+/// `cargo run --release --example ludb_global -- --leads ii,v2 --resample 250` (all records).
+#[test]
+fn multi_lead_bounds_follow_the_global_convention_on_two_leads() {
+    use tlc_explorer::measure::ludb::{GlobalBoundErrors, GlobalBoundOptions, global_bound_errors};
+    let Some(dir) = common::data("ludb") else {
+        return;
+    };
+    let options = GlobalBoundOptions {
+        leads: Some(vec![LeadName::II, LeadName::V2]),
+        resample_hz: Some(250.0),
+        ..Default::default()
+    };
+    let e = global_bound_errors(&dir, &DelineatorParams::default(), &options).unwrap();
+    print!("{}", e.table());
+    // |mean error| (ms) per bound: P on, P off, QRS on, QRS off, T off.
+    let limits = [9.0, 5.0, 9.0, 5.0, 8.0];
+    for (k, name) in GlobalBoundErrors::BOUNDS.iter().enumerate() {
+        let mean = e.pooled[k].mean_ms();
+        assert!(e.pooled[k].n > 1000, "{name}: {} beats", e.pooled[k].n);
+        assert!(mean.abs() <= limits[k], "{name}: mean error {mean:.1} ms");
+    }
+}

@@ -16,6 +16,8 @@ pub struct LudbArgs {
     pub per_record: Option<PathBuf>,
     /// Rate to delineate at (only where `accept_resample`).
     pub resample_hz: Option<f64>,
+    /// `--leads ii,v5`: only these leads (where the example takes it).
+    pub leads: Option<Vec<String>>,
 }
 
 impl LudbArgs {
@@ -27,6 +29,7 @@ impl LudbArgs {
             params_file: None,
             per_record: None,
             resample_hz: None,
+            leads: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -36,6 +39,7 @@ impl LudbArgs {
             };
             match a.as_str() {
                 "--resample" if accept_resample => parsed.resample_hz = Some(value()?.parse()?),
+                "--leads" => parsed.leads = Some(value()?.split(',').map(str::to_string).collect()),
                 "--records" => parsed.records = value()?.parse().map_err(anyhow::Error::msg)?,
                 "--params" => parsed.params_file = Some(PathBuf::from(value()?)),
                 "--per-record" => parsed.per_record = Some(PathBuf::from(value()?)),

@@ -538,6 +538,31 @@ pub(crate) struct Measured {
     pub af_episodes: Vec<RhythmEpisode>,
 }
 
+/// A multi-lead bound from the leads' own bounds `(bound, wave amplitude in the lead)`: the
+/// `quantile` of the bounds of the leads whose wave is at least `global_min_relative_amplitude`
+/// of the largest (a bound is read where the wave is clear: in a lead where it is a fraction
+/// of its size elsewhere, noise moves its trapezium bounds most). None without a quantile or
+/// without leads.
+fn global_bound(
+    own: &[(usize, f32)],
+    quantile: Option<f64>,
+    p: &DelineatorParams,
+) -> Option<usize> {
+    let q = quantile?;
+    let largest = own.iter().map(|&(_, a)| a).fold(0.0f32, f32::max);
+    let clear: Vec<usize> = own
+        .iter()
+        .filter(|&&(_, a)| a >= p.global_min_relative_amplitude * largest)
+        .map(|&(bound, _)| bound)
+        .collect();
+    (!clear.is_empty()).then(|| quantile_usize(&clear, q))
+}
+
+/// A wave's amplitude in lead `l`: the distance from the lead's isoelectric line at its peak.
+fn amplitude_in(l: &LeadSignals, iso: &Isoline, w: Wave) -> f32 {
+    (l.s[w.peak] - iso.at(w.peak)).abs()
+}
+
 fn quantile_usize(values: &[usize], q: f64) -> usize {
     let mut v: Vec<usize> = values.to_vec();
     v.sort_unstable();
@@ -590,12 +615,40 @@ pub(crate) fn delineate_prepared(
     );
     let af_episodes = rhythm_episodes(&qrs, &without_atrial);
     let t_fused = fused_t_waves(&t_waves, qrs.fused.len(), base.usable.len());
-    let per_lead = lead_beats(&rec, &qrs, &base, &p_fused, &t_waves, &t_fused);
-    let beats = (0..qrs.fused.len())
-        .map(|b| Beat {
-            p: p_fused[b],
-            qrs: qrs.fused[b],
-            t: t_fused[b],
+    let nb = qrs.fused.len();
+    let mut own_p_on = vec![Vec::new(); nb];
+    let per_lead = lead_beats(
+        &rec,
+        &qrs,
+        &base,
+        &p_fused,
+        &t_waves,
+        &t_fused,
+        &mut own_p_on,
+    );
+    let beats = (0..nb)
+        .map(|b| {
+            let own_t_offsets: Vec<(usize, f32)> = t_waves
+                .iter()
+                .zip(rec.leads.iter().zip(&base.isolines))
+                .filter_map(|(lt, (l, iso))| {
+                    let (t, iso) = (lt[b]?, iso.as_ref()?);
+                    Some((t.offset, amplitude_in(l, iso, t)))
+                })
+                .collect();
+            Beat {
+                p: p_fused[b].map(|w| Wave {
+                    onset: global_bound(&own_p_on[b], p.p_global_onset_quantile, p)
+                        .map_or(w.onset, |on| on.min(w.peak)),
+                    ..w
+                }),
+                qrs: qrs.fused[b],
+                t: t_fused[b].map(|w| Wave {
+                    offset: global_bound(&own_t_offsets, p.t_global_offset_quantile, p)
+                        .map_or(w.offset, |off| off.max(w.peak)),
+                    ..w
+                }),
+            }
         })
         .collect();
     Ok(Measured {
@@ -1291,7 +1344,7 @@ fn blend(fused: usize, own: usize, weight: f32) -> usize {
 
 /// One lead's P from the fused P `w`: the peak is the lead's own extremum within the fused
 /// bounds; the bounds blend the fused ones with the trapezium bounds of the lead's own lobe(s).
-fn lead_p_wave(rec: &Record, l: &LeadSignals, iso: &Isoline, w: Wave) -> Wave {
+fn lead_p_wave(rec: &Record, l: &LeadSignals, iso: &Isoline, w: Wave) -> (Wave, Option<Wave>) {
     let p = rec.p;
     let p_trap = rec.samples(p.p_trapezium_s).max(2);
     let lobe_gap = rec.samples(p.biphasic_max_lobe_gap_s);
@@ -1322,12 +1375,13 @@ fn lead_p_wave(rec: &Record, l: &LeadSignals, iso: &Isoline, w: Wave) -> Wave {
         ),
         None => (w.onset, w.offset),
     };
-    Wave {
+    let blended = Wave {
         onset,
         peak,
         offset,
         ..w
-    }
+    };
+    (blended, own)
 }
 
 /// Per-lead beats of every usable lead where it has a QRS: P, QRS and T bounds blended between
@@ -1339,6 +1393,7 @@ fn lead_beats(
     p_fused: &[Option<Wave>],
     t_waves: &[Vec<Option<Wave>>],
     t_fused: &[Option<Wave>],
+    own_p_onsets: &mut [Vec<(usize, f32)>],
 ) -> Vec<Vec<Beat>> {
     let p = rec.p;
     let mut per_lead: Vec<Vec<Beat>> = vec![Vec::new(); rec.leads.len()];
@@ -1350,7 +1405,13 @@ fn lead_beats(
             let Some(q) = qrs.per_lead[li][b] else {
                 continue;
             };
-            let p_wave = p_fused[b].map(|w| lead_p_wave(rec, l, iso, w));
+            let p_wave = p_fused[b].map(|w| {
+                let (blended, own) = lead_p_wave(rec, l, iso, w);
+                if let Some(o) = own {
+                    own_p_onsets[b].push((o.onset, amplitude_in(l, iso, o)));
+                }
+                blended
+            });
             let f = qrs.fused[b];
             let q = Wave {
                 onset: blend(f.onset, q.onset, p.qrs_lead_bound_weight).min(q.peak),

@@ -855,6 +855,45 @@ pub fn evaluate_ludb(
     Ok(evaluation)
 }
 
+/// Delineate `ecg` as it is, or (with `resample_hz`) a copy resampled to that rate, the
+/// landmarks mapped back to `ecg`'s samples: how a database recorded at another rate is seen.
+pub fn delineate_at_rate(
+    ecg: &crate::record::Ecg,
+    params: &super::DelineatorParams,
+    resample_hz: Option<f64>,
+) -> Result<super::Delineation, ScoreError> {
+    let Some(to_hz) = resample_hz else {
+        return Ok(super::delineate(ecg, params)?);
+    };
+    let id = &ecg.meta.id;
+    let rows = ecg
+        .samples_mv
+        .rows()
+        .into_iter()
+        .map(|r| crate::dsp::resample::resample(&r.to_vec(), ecg.fs_hz, to_hz))
+        .collect::<Result<Vec<Vec<f32>>, _>>()
+        .map_err(|source| ScoreError::Resample {
+            record: id.clone(),
+            source,
+        })?;
+    let n = rows.first().map(Vec::len).unwrap_or(0);
+    let flat: Vec<f32> = rows.into_iter().flatten().collect();
+    let array = ndarray::Array2::from_shape_vec((ecg.n_leads(), n), flat).map_err(|e| {
+        ScoreError::Resample {
+            record: id.clone(),
+            source: crate::dsp::DspError::BadSetting(e.to_string()),
+        }
+    })?;
+    let low = crate::record::Ecg::new(ecg.leads.clone(), to_hz, array, ecg.meta.clone()).map_err(
+        |e| ScoreError::Resample {
+            record: id.clone(),
+            source: crate::dsp::DspError::Record(e),
+        },
+    )?;
+    Ok(super::delineate(&low, params)
+        .map(|d| rescale_delineation(d, ecg.fs_hz, ecg.n_samples()))?)
+}
+
 fn evaluate_ludb_record(
     root: &std::path::Path,
     id: &str,
@@ -865,37 +904,7 @@ fn evaluate_ludb_record(
     let data = root.join("data");
     let ecg = crate::io::wfdb::read_record(&data.join(format!("{id}.hea")))?;
     let fs_hz = ecg.fs_hz;
-    let delineation = match options.resample_hz {
-        None => super::delineate(&ecg, params),
-        Some(to_hz) => {
-            let rows: Result<Vec<Vec<f32>>, _> = ecg
-                .samples_mv
-                .rows()
-                .into_iter()
-                .map(|r| crate::dsp::resample::resample(&r.to_vec(), fs_hz, to_hz))
-                .collect();
-            let rows = rows.map_err(|source| ScoreError::Resample {
-                record: id.to_string(),
-                source,
-            })?;
-            let n = rows.first().map(Vec::len).unwrap_or(0);
-            let flat: Vec<f32> = rows.into_iter().flatten().collect();
-            let array = ndarray::Array2::from_shape_vec((ecg.n_leads(), n), flat).map_err(|e| {
-                ScoreError::Table {
-                    path: data.join(format!("{id}.hea")),
-                    message: e.to_string(),
-                }
-            })?;
-            let low = crate::record::Ecg::new(ecg.leads.clone(), to_hz, array, ecg.meta.clone())
-                .map_err(|e| {
-                    ScoreError::Io(crate::io::IoError::Record {
-                        path: data.join(format!("{id}.hea")),
-                        source: e,
-                    })
-                })?;
-            super::delineate(&low, params).map(|d| rescale_delineation(d, fs_hz, ecg.n_samples()))
-        }
-    }?;
+    let delineation = delineate_at_rate(&ecg, params, options.resample_hz)?;
     let mut score = Score::default();
     let fused = waves_of_beats(&delineation.beats);
     for (li, lead) in ecg.leads.iter().enumerate() {

@@ -302,6 +302,24 @@ pub fn validate_ludb(
     Ok(MeasureValidation::from_records(records))
 }
 
+/// The reference waves of each of `leads` from LUDB's per-lead annotation files.
+fn lead_references(
+    data: &std::path::Path,
+    id: &str,
+    leads: &[crate::record::LeadName],
+) -> Result<Vec<Vec<ReferenceWave>>, ValidationError> {
+    leads
+        .iter()
+        .map(|lead| {
+            let path = data.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase()));
+            let marks = crate::io::annotation::read_annotations(&path)?;
+            Ok(reference_waves_from_marks(
+                marks.iter().map(|a| (a.sample as usize, a.symbol.as_str())),
+            ))
+        })
+        .collect()
+}
+
 fn compare_record(
     root: &std::path::Path,
     id: &str,
@@ -312,14 +330,7 @@ fn compare_record(
     let data = root.join("data");
     let ecg = crate::io::wfdb::read_record(&data.join(format!("{id}.hea")))?;
     let d = crate::delineate::delineate(&ecg, delineator).map_err(ScoreError::from)?;
-    let mut leads = Vec::with_capacity(ecg.n_leads());
-    for lead in &ecg.leads {
-        let path = data.join(format!("{id}.{}", lead.as_str().to_ascii_lowercase()));
-        let marks = crate::io::annotation::read_annotations(&path)?;
-        leads.push(reference_waves_from_marks(
-            marks.iter().map(|a| (a.sample as usize, a.symbol.as_str())),
-        ));
-    }
+    let leads = lead_references(&data, id, &ecg.leads)?;
     let group = (0.1 * ecg.fs_hz).round() as usize;
     let reference = reference_beats(&leads, group);
     let span = leads
@@ -345,6 +356,141 @@ fn compare_record(
         reference: reference_intervals(&reference, ecg.fs_hz),
         whole_record_hr_bpm: whole.heart_rate.mean_bpm.value(),
     })
+}
+
+/// How [`global_bound_errors`] reads LUDB: which leads the delineator sees and at which rate,
+/// to emulate other databases (the QT Database: 2 leads at 250 Hz, one set of marks per beat).
+#[derive(Debug, Clone, Default)]
+pub struct GlobalBoundOptions {
+    /// Only these leads are delineated, and only their annotations form the reference (all 12
+    /// when `None`).
+    pub leads: Option<Vec<crate::record::LeadName>>,
+    /// Delineate a copy resampled to this rate, landmarks mapped back.
+    pub resample_hz: Option<f64>,
+    pub records: RecordSubset,
+}
+
+/// Errors of the delineator's multi-lead beats (`Delineation::beats`) against the global
+/// reference bounds (earliest onset, latest offset over the chosen leads' annotations), for
+/// P onset, P offset, QRS onset, QRS offset and T offset: pooled, and per record (each
+/// record's SD, averaged as Martinez et al. 2004 report it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GlobalBoundErrors {
+    pub pooled: [ErrorStats; 5],
+    /// Sum of the per-record SDs and the number of records with at least two errors.
+    pub record_sd_sum_ms: [f64; 5],
+    pub n_records: [usize; 5],
+}
+
+impl GlobalBoundErrors {
+    pub const BOUNDS: [&'static str; 5] = ["P on", "P off", "QRS on", "QRS off", "T off"];
+
+    /// Mean per-record SD of bound `k` (ms).
+    pub fn mean_record_sd_ms(&self, k: usize) -> f64 {
+        self.record_sd_sum_ms[k] / self.n_records[k].max(1) as f64
+    }
+
+    /// A Markdown table: bound, n, mean error, mean per-record SD, pooled SD.
+    pub fn table(&self) -> String {
+        let mut s = String::from(
+            "| bound | n | mean ms | mean per-record SD ms | pooled SD ms |\n|---|---|---|---|---|\n",
+        );
+        for (k, name) in Self::BOUNDS.iter().enumerate() {
+            let e = &self.pooled[k];
+            s.push_str(&format!(
+                "| {name} | {} | {:.1} | {:.1} | {:.1} |\n",
+                e.n,
+                e.mean_ms(),
+                self.mean_record_sd_ms(k),
+                e.sd_ms()
+            ));
+        }
+        s
+    }
+
+    fn add_record(&mut self, record: &[ErrorStats; 5]) {
+        for (k, e) in record.iter().enumerate() {
+            self.pooled[k].merge(e);
+            if e.n >= 2 {
+                self.record_sd_sum_ms[k] += e.sd_ms();
+                self.n_records[k] += 1;
+            }
+        }
+    }
+}
+
+/// The multi-lead bounds against LUDB's global reference bounds (see [`GlobalBoundErrors`]).
+pub fn global_bound_errors(
+    root: &std::path::Path,
+    delineator: &DelineatorParams,
+    options: &GlobalBoundOptions,
+) -> Result<GlobalBoundErrors, ValidationError> {
+    use rayon::prelude::*;
+    let ids = ludb_record_ids(root, options.records, None)?;
+    let per_record = ids
+        .par_iter()
+        .map(|id| record_global_errors(root, id, delineator, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = GlobalBoundErrors::default();
+    for r in &per_record {
+        out.add_record(r);
+    }
+    Ok(out)
+}
+
+fn record_global_errors(
+    root: &std::path::Path,
+    id: &str,
+    delineator: &DelineatorParams,
+    options: &GlobalBoundOptions,
+) -> Result<[ErrorStats; 5], ValidationError> {
+    let data = root.join("data");
+    let hea = data.join(format!("{id}.hea"));
+    let full = crate::io::wfdb::read_record(&hea)?;
+    let keep: Vec<usize> = match &options.leads {
+        None => (0..full.n_leads()).collect(),
+        Some(wanted) => wanted
+            .iter()
+            .filter_map(|w| full.leads.iter().position(|l| l == w))
+            .collect(),
+    };
+    let ecg = crate::record::Ecg::new(
+        keep.iter().map(|&i| full.leads[i].clone()).collect(),
+        full.fs_hz,
+        full.samples_mv.select(ndarray::Axis(0), &keep),
+        full.meta.clone(),
+    )
+    .map_err(|source| crate::io::IoError::Record {
+        path: hea.clone(),
+        source,
+    })?;
+    let d = crate::delineate::score::delineate_at_rate(&ecg, delineator, options.resample_hz)?;
+    let leads = lead_references(&data, id, &ecg.leads)?;
+    let reference = reference_beats(&leads, (0.1 * ecg.fs_hz).round() as usize);
+    let tolerance = (0.15 * ecg.fs_hz).round() as usize;
+    let ms = 1000.0 / ecg.fs_hz;
+    let mut errors: [ErrorStats; 5] = Default::default();
+    let mut add = |k: usize, ours: Option<usize>, theirs: Option<usize>| {
+        if let (Some(o), Some(t)) = (ours, theirs) {
+            errors[k].add((o as f64 - t as f64) * ms);
+        }
+    };
+    for r in &reference {
+        let Some(b) = d
+            .beats
+            .iter()
+            .filter(|b| b.qrs.peak.abs_diff(r.peak) <= tolerance)
+            .min_by_key(|b| b.qrs.peak.abs_diff(r.peak))
+        else {
+            continue;
+        };
+        add(0, b.p.map(|p| p.onset), r.p.0);
+        add(1, b.p.map(|p| p.offset), r.p.1);
+        add(2, Some(b.qrs.onset), r.qrs.0);
+        add(3, Some(b.qrs.offset), r.qrs.1);
+        add(4, b.t.map(|t| t.offset), r.t_offset);
+    }
+    Ok(errors)
 }
 
 #[cfg(test)]

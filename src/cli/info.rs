@@ -73,6 +73,17 @@ fn push_meta(out: &mut String, ecg: &Ecg) {
             derived.join(", ")
         );
     }
+    if !m.uncalibrated_leads.is_empty() {
+        let leads: Vec<&str> = m.uncalibrated_leads.iter().map(|l| l.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "uncalibrated: {} (gain 0 in the file; read with the default 200 ADC units/mV, amplitudes are not mV)",
+            leads.join(", ")
+        );
+    }
+    for note in &m.reader_notes {
+        let _ = writeln!(out, "note:      {note}");
+    }
     if let Some(median) = &m.median_beats {
         let _ = writeln!(
             out,

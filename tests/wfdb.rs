@@ -463,6 +463,13 @@ fn multi_segment_records_join_with_gaps_as_missing() {
         err.contains("ms_a.hea") && err.contains("holds 2") && err.contains("says 5"),
         "{err}"
     );
+    // the folder lists the masters only, not their segments and layout as records of their own
+    let set = tlc_explorer::io::open_dataset(d).unwrap();
+    let ids: Vec<String> = (0..set.len())
+        .map(|i| set.entry(i).unwrap().id.clone())
+        .collect();
+    assert_eq!(ids, ["ms", "ms2", "ms3"]);
+    assert_eq!(mv(&set.load(1).unwrap(), 0), vec![1.0, 3.0, -1.0]);
 }
 
 /// A minimal FLAC stream: STREAMINFO, then frames of VERBATIM subframes (one per channel), with

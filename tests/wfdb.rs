@@ -470,6 +470,18 @@ fn multi_segment_records_join_with_gaps_as_missing() {
         .collect();
     assert_eq!(ids, ["ms", "ms2", "ms3"]);
     assert_eq!(mv(&set.load(1).unwrap(), 0), vec![1.0, 3.0, -1.0]);
+    let info = tlc_explorer::cli::info::describe(&master, &Default::default());
+    // (the record itself has a gap, so describing it fails naming the gap)
+    assert!(format!("{:#}", info.unwrap_err()).contains("samples 2..7"));
+    let info = tlc_explorer::cli::info::describe(&master2, &Default::default()).unwrap();
+    assert!(
+        info.contains("multi-segment record (2 segments, 0 of them gaps"),
+        "{info}"
+    );
+    // a gap no file backs cannot claim unbounded memory: refused before allocating
+    let huge = write_files(d, "ms4", "ms4/2 2 100 0\nms_layout 0\n~ 4000000000\n", &[]);
+    let err = wfdb::read_wfdb(&huge).unwrap_err().to_string();
+    assert!(err.contains("8000000000 samples, more than"), "{err}");
 }
 
 /// A minimal FLAC stream: STREAMINFO, then frames of VERBATIM subframes (one per channel), with

@@ -17,12 +17,14 @@ use crate::io::files::{MAX_SIGNAL_BYTES, read_regular_file};
 const MAX_DECODED_SAMPLES: u64 = MAX_SIGNAL_BYTES / 2;
 
 /// The samples of a FLAC signal file, one column per channel (member signal), after skipping
-/// `sample_offset` samples, with the number of whole frames they hold.
+/// `sample_offset` samples, with the number of whole frames they hold. Decoding stops once
+/// `wanted_frames` frames (when known) are decoded.
 pub(super) fn read_flac_columns(
     path: &Path,
     format: u16,
     sample_offset: u64,
     samples_per_frame: &[usize],
+    wanted_frames: Option<u64>,
 ) -> Result<(Vec<Vec<i32>>, usize), IoError> {
     let err = |m: String| IoError::format(path, format!("FLAC (format {format}): {m}"));
     let spf = samples_per_frame[0];
@@ -51,6 +53,8 @@ pub(super) fn read_flac_columns(
             info.bits_per_sample
         )));
     }
+    let wanted_samples =
+        wanted_frames.map(|f| f.saturating_mul(spf as u64).saturating_add(sample_offset));
     let mut columns: Vec<Vec<i32>> = vec![Vec::new(); n_channels];
     let mut decoded: u64 = 0;
     let mut blocks = reader.blocks();
@@ -75,6 +79,9 @@ pub(super) fn read_flac_columns(
             column.extend_from_slice(block.channel(ch as u32));
         }
         buffer = block.into_buffer();
+        if wanted_samples.is_some_and(|w| columns[0].len() as u64 >= w) {
+            break;
+        }
     }
     let skip = usize::try_from(sample_offset).unwrap_or(usize::MAX);
     let available = columns[0].len();

@@ -136,6 +136,10 @@ fn push_physical(out: &mut Vec<f32>, spec: &SignalSpec, adc: &[i32]) {
     }));
 }
 
+/// At most this many samples (all signals) in a joined multi-segment record: what the largest
+/// accepted signal file holds in 16-bit samples.
+const MAX_JOINED_SAMPLES: u64 = crate::io::files::MAX_SIGNAL_BYTES / 2;
+
 fn read_multi_segment(
     master: WfdbHeader,
     segments: &[super::header::Segment],
@@ -175,6 +179,26 @@ fn read_multi_segment(
             (segment_header(&first.record_name)?, segments)
         }
     };
+    // Bound the joined record before anything is allocated: gap segments claim memory that no
+    // file backs, so the whole is held to what the largest accepted signal file could hold.
+    let samples_per_frame: u64 = layout
+        .signals
+        .iter()
+        .map(|s| u64::from(s.samples_per_frame))
+        .sum();
+    let total = body
+        .iter()
+        .map(|s| s.n_samples)
+        .fold(0u64, u64::saturating_add)
+        .saturating_mul(samples_per_frame);
+    if total > MAX_JOINED_SAMPLES {
+        return Err(IoError::format(
+            &hea,
+            format!(
+                "the segments add up to {total} samples, more than the {MAX_JOINED_SAMPLES} a record may hold"
+            ),
+        ));
+    }
     let mut signals: Vec<WfdbSignal> = layout
         .signals
         .iter()

@@ -203,15 +203,21 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
                     "a signal without a file ('~') needs the record's number of samples",
                 )
             })?;
+            // No file backs these samples: their total is held to what the largest accepted
+            // signal file could hold in 16-bit samples.
+            let per_frame: u64 = members
+                .iter()
+                .map(|&m| u64::from(header.signals[m].samples_per_frame))
+                .sum();
+            if n_frames.saturating_mul(per_frame) > MAX_SIGNAL_BYTES / 2 {
+                return Err(IoError::format(
+                    hea,
+                    format!("implausible length {n_frames} of signals without a file ('~')"),
+                ));
+            }
             for &m in members {
-                let n = n_frames.saturating_mul(u64::from(header.signals[m].samples_per_frame));
-                let n = usize::try_from(n)
-                    .ok()
-                    .filter(|&n| n as u64 <= MAX_SIGNAL_BYTES / 4)
-                    .ok_or_else(|| {
-                        IoError::format(hea, format!("implausible signal length {n_frames}"))
-                    })?;
-                out[m] = vec![NO_DATA; n];
+                let n = n_frames * u64::from(header.signals[m].samples_per_frame);
+                out[m] = vec![NO_DATA; n as usize];
             }
             continue;
         }
@@ -238,7 +244,17 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
         // The file's samples per signal (`columns[k]` for member k), as stored, with the number
         // of whole frames the file holds.
         let (mut columns, available_frames) = if is_flac_format(format) {
-            super::flac::read_flac_columns(&dat_path, format, first.byte_offset, &spf)?
+            // frames past the header's length are only needed for a skew
+            let max_skew = members
+                .iter()
+                .map(|&m| u64::from(header.signals[m].skew_frames))
+                .max()
+                .unwrap_or(0);
+            let wanted = header
+                .n_samples
+                .filter(|&n| n > 0)
+                .map(|n| n.saturating_add(max_skew));
+            super::flac::read_flac_columns(&dat_path, format, first.byte_offset, &spf, wanted)?
         } else {
             read_dat_columns(&dat_path, header, members, &spf, frame_len)?
         };

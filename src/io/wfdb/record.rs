@@ -286,7 +286,7 @@ pub fn wfdb_lead_name(description: &str) -> LeadName {
 
 /// Read a record as an [`Ecg`] in mV (see [`ecg_from_wfdb`]).
 pub fn read_record(hea_path: &Path) -> Result<Ecg, IoError> {
-    ecg_from_wfdb(&read_wfdb(hea_path)?)
+    ecg_from_wfdb(read_wfdb(hea_path)?)
 }
 
 /// The ECG of a record: its voltage signals in mV on one sampling grid.
@@ -306,12 +306,12 @@ pub fn read_record(hea_path: &Path) -> Result<Ecg, IoError> {
 /// Lead names are normalised ([`wfdb_lead_name`]); `meta.id` is the record name,
 /// `meta.source` the header; age, sex, labels, fold and report come from the header comments
 /// ([`meta_from_comments`]).
-pub fn ecg_from_wfdb(record: &WfdbRecord) -> Result<Ecg, IoError> {
+pub fn ecg_from_wfdb(record: WfdbRecord) -> Result<Ecg, IoError> {
     let header = &record.header;
     let hea = &header.path;
     let mut notes = Vec::new();
-    let mut kept: Vec<&WfdbSignal> = Vec::new();
-    for (i, s) in record.signals.iter().enumerate() {
+    let mut kept: Vec<WfdbSignal> = Vec::new();
+    for (i, s) in record.signals.into_iter().enumerate() {
         if !s.is_voltage {
             notes.push(format!(
                 "signal {i} ({}, {}) left out: not a voltage",
@@ -340,7 +340,9 @@ pub fn ecg_from_wfdb(record: &WfdbRecord) -> Result<Ecg, IoError> {
     let (fs_hz, rows): (f64, Vec<Vec<f32>>) = if same_rate {
         (
             record.fs_hz * f64::from(spf),
-            kept.iter().map(|s| s.values.clone()).collect(),
+            kept.iter_mut()
+                .map(|s| std::mem::take(&mut s.values))
+                .collect(),
         )
     } else {
         let rates: Vec<String> = kept

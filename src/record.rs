@@ -164,6 +164,14 @@ pub struct EcgMeta {
     /// stores only 8 leads, or Philips' residual leads), not measured as such.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived_leads: Vec<LeadName>,
+    /// Leads stored uncalibrated (WFDB ADC gain 0), read as WFDB reads them with its default
+    /// gain of 200 ADC units per mV: their shape is right, their amplitude in mV is not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncalibrated_leads: Vec<LeadName>,
+    /// What the reader left out or changed, one sentence each (signals that are not ECG leads,
+    /// edges without data, rates averaged to one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reader_notes: Vec<String>,
     /// The recording device as the file names it (cart model, software).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,

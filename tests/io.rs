@@ -323,14 +323,12 @@ fn mitbih_100_atr_matches_reference_wfdb() {
     assert_eq!(anns.last().map(|a| a.sample), Some(649_991));
     assert_eq!(anns[0].aux.as_deref(), Some("(N"));
     // .qrs: Python wfdb gives 2273 'N', the first at sample 64, the last at 649978. The file
-    // also starts with a NOTE ('"') at sample 0 carrying the detector's command line, which
-    // Python wfdb drops (it removes every NOTE at sample 0 as a possible definition); we keep it.
+    // also starts with a NOTE ('"') at sample 0 carrying the detector's command line: preamble,
+    // dropped as Python wfdb drops every NOTE at sample 0.
     let qrs = annotation::read_annotations(&dir.join("100.qrs")).unwrap();
-    assert_eq!(qrs.len(), 2274);
-    assert_eq!((qrs[0].sample, qrs[0].symbol.as_str()), (0, "\""));
-    assert_eq!(qrs[0].aux.as_deref(), Some("gqrs -r 100"));
-    assert!(qrs[1..].iter().all(|a| a.symbol == "N"));
-    assert_eq!((qrs[1].sample, qrs[2273].sample), (64, 649_978));
+    assert_eq!(qrs.len(), 2273);
+    assert!(qrs.iter().all(|a| a.symbol == "N"));
+    assert_eq!((qrs[0].sample, qrs[2272].sample), (64, 649_978));
 }
 
 #[test]
@@ -805,22 +803,34 @@ fn unknown_format_is_reported() {
 }
 
 #[test]
-fn gain_of_zero_is_reported() {
+fn gain_of_zero_reads_with_the_default_gain_and_is_flagged() {
     let Some(src) = ptbxl_first_header() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let hea = copy_record(&src, tmp.path());
+    let calibrated = wfdb::read_record(&hea).unwrap();
     let text = std::fs::read_to_string(&hea)
         .unwrap()
         .replacen("1000.0(0)/mV", "0(0)/mV", 1);
     std::fs::write(&hea, text).unwrap();
-    assert_err_mentions(
-        wfdb::read_record(&hea).unwrap_err(),
-        &["00001_lr.hea", "signal 0", "gain is 0"],
-    );
-    // the raw values can still be read
-    assert!(wfdb::read_adc(&hea).is_ok());
+    // WFDB reads gain 0 as its default of 200 ADC units/mV: lead I is 1000/200 = 5 times the
+    // calibrated values, the other leads unchanged, and lead I is flagged
+    let ecg = wfdb::read_record(&hea).unwrap();
+    assert_eq!(ecg.meta.uncalibrated_leads, vec![LeadName::I]);
+    for j in [0, 10, 999] {
+        let expected = calibrated.samples_mv[[0, j]] * 5.0;
+        assert!(
+            (ecg.samples_mv[[0, j]] - expected).abs() < 1e-4,
+            "sample {j}"
+        );
+        assert_eq!(ecg.samples_mv[[1, j]], calibrated.samples_mv[[1, j]]);
+    }
+    let (_, adc) = wfdb::read_adc(&hea).unwrap();
+    assert_eq!(ecg.samples_mv[[0, 10]], adc[0][10] as f32 / 200.0);
+    // `tlc info` says so
+    let info = tlc_explorer::cli::info::describe(&hea, &Default::default()).unwrap();
+    assert!(info.contains("uncalibrated: I "), "{info}");
 }
 
 #[test]
@@ -858,9 +868,20 @@ fn missing_sample_marker_is_reported() {
         1,
     );
     std::fs::write(&hea, text).unwrap();
+    // in physical units the marker is NaN (as wfdb-python); the ECG refuses the gap, naming
+    // the lead and where it is
+    let record = wfdb::read_wfdb(&hea).unwrap();
+    assert!(record.signals[0].values[10].is_nan());
+    assert!(record.signals[0].values[9].is_finite() && record.signals[1].values[10].is_finite());
     assert_err_mentions(
         wfdb::read_record(&hea).unwrap_err(),
-        &["00001_lr.dat", "signal 0", "sample 10", "missing"],
+        &[
+            "00001_lr.hea",
+            "lead I ",
+            "1 missing",
+            "samples 10..11",
+            "0.100-0.110 s",
+        ],
     );
 }
 
@@ -1022,32 +1043,7 @@ mod fuzz {
     static SCP_CSV: LazyLock<Option<Vec<u8>>> =
         LazyLock::new(|| shared_bytes("ptbxl/scp_statements.csv"));
 
-    /// Header text mutations that keep it text: digits and separators changed, so the parser
-    /// sees plausible but wrong numbers (huge counts, negative gains, odd formats).
-    fn text_edits() -> impl Strategy<Value = Vec<(usize, char)>> {
-        proptest::collection::vec(
-            (
-                any::<usize>(),
-                proptest::sample::select(vec![
-                    '0', '9', '1', '-', ' ', '(', ')', '/', '+', 'x', ':', '\n', '#', '.', 'é',
-                ]),
-            ),
-            1..6,
-        )
-    }
-
-    fn mutate_text(src: &str, edits: &[(usize, char)]) -> String {
-        let mut chars: Vec<char> = src.chars().collect();
-        for &(i, c) in edits {
-            let n = chars.len().max(1);
-            if chars.is_empty() {
-                chars.push(c);
-            } else {
-                chars[i % n] = c;
-            }
-        }
-        chars.into_iter().collect()
-    }
+    use common::mutation::{mutate_text, text_edits};
 
     fn check_record(dir: &Path, hea: &[u8], dat: &[u8]) {
         std::fs::write(dir.join("00001_lr.hea"), hea).unwrap();
@@ -1225,12 +1221,19 @@ fn multiplexed_files_byte_offsets_and_formats_212_24_80() {
     let (header, adc) = wfdb::read_adc(&hea_path).unwrap();
     assert_eq!(header.signals[2].byte_offset, 24);
     assert_eq!(header.signals[3].samples_per_frame, 2);
-    assert_eq!(adc, vec![s0.clone(), s1.clone(), s2.clone(), s3]);
-    // several samples per frame cannot form one Ecg: a clear error
-    let err = wfdb::read_record(&hea_path).unwrap_err().to_string();
+    assert_eq!(adc, vec![s0.clone(), s1.clone(), s2.clone(), s3.clone()]);
+    // leads at different rates: averaged per frame to the frame rate (wfdb-python's
+    // smooth_frames), with a note
+    let ecg = wfdb::read_record(&hea_path).unwrap();
+    assert_eq!((ecg.fs_hz, ecg.n_samples()), (250.0, n));
+    for j in [0, 7, 100] {
+        let mean = (s3[2 * j] + s3[2 * j + 1]) as f32 / 2.0 / 100.0;
+        assert!((ecg.samples_mv[[3, j]] - mean).abs() < 1e-6);
+    }
     assert!(
-        err.contains("signal 3") && err.contains("samples per frame"),
-        "{err}"
+        ecg.meta.reader_notes[0].contains("averaged per frame to 250 Hz"),
+        "{:?}",
+        ecg.meta.reader_notes
     );
     // without the multi-rate signal: mV from (adc - baseline) / gain, uV converted
     let hea3 = hea

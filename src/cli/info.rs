@@ -73,6 +73,17 @@ fn push_meta(out: &mut String, ecg: &Ecg) {
             derived.join(", ")
         );
     }
+    if !m.uncalibrated_leads.is_empty() {
+        let leads: Vec<&str> = m.uncalibrated_leads.iter().map(|l| l.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "uncalibrated: {} (gain 0 in the file; read with the default 200 ADC units/mV, amplitudes are not mV)",
+            leads.join(", ")
+        );
+    }
+    for note in &m.reader_notes {
+        let _ = writeln!(out, "note:      {note}");
+    }
     if let Some(median) = &m.median_beats {
         let _ = writeln!(
             out,
@@ -128,7 +139,14 @@ fn describe_record(ecg: &Ecg, path: &Path) -> anyhow::Result<String> {
     {
         let _ = writeln!(out, "format:    {}", format.name());
     }
-    if let Some(header) = &wfdb_header {
+    if let Some(segments) = wfdb_header.as_ref().and_then(|h| h.segments.as_ref()) {
+        let gaps = segments.iter().filter(|s| s.record_name == "~").count();
+        let _ = writeln!(
+            out,
+            "format:    WFDB multi-segment record ({} segments, {gaps} of them gaps; checksums verified)",
+            segments.len()
+        );
+    } else if let Some(header) = &wfdb_header {
         let formats: std::collections::BTreeSet<u16> =
             header.signals.iter().map(|s| s.format).collect();
         let formats: Vec<String> = formats.iter().map(u16::to_string).collect();

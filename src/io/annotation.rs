@@ -6,6 +6,12 @@
 //! first), NUM (60), SUB (61), CHN (62) and AUX (63, `I` bytes of text padded to an even
 //! length). `A = 0, I = 0` ends the file. NUM and CHN carry over to later annotations, as in
 //! the WFDB library. Written here, not taken from a crate: see [`crate::io::wfdb`].
+//!
+//! The preamble some writers put first is metadata, not annotations (as wfdb-python reads it):
+//! NOTE annotations (`"`) at sample 0 carry `## time resolution: N` (the ticks per second the
+//! sample numbers count, when not the record's frame rate) and a custom label table between
+//! `## annotation type definitions` and `## end of definitions` (`code symbol description`
+//! per note); they and every code-0 entry are taken out of the annotation list.
 
 use std::path::Path;
 
@@ -113,15 +119,143 @@ pub fn code_for_symbol(symbol: &str) -> Option<u8> {
     inner.parse::<u8>().ok().filter(|c| *c <= MAX_CODE)
 }
 
-/// Read an annotation file.
-pub fn read_annotations(path: &Path) -> Result<Vec<Annotation>, IoError> {
-    let bytes = crate::io::files::read_regular_file(path, crate::io::files::MAX_SIGNAL_BYTES)?;
-    parse_annotations(&bytes).map_err(|m| IoError::format(path, m))
+/// A custom annotation label defined in a file's preamble.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomLabel {
+    pub code: u8,
+    pub symbol: String,
+    pub description: String,
 }
 
-/// Parse annotation bytes (MIT format). A missing end marker is accepted at the end of the data
-/// (some writers omit it); a truncated SKIP or AUX is an error.
+/// An annotation file: its annotations and the metadata of its preamble.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotationFile {
+    /// The annotations, preamble notes and code-0 entries taken out; a code with a custom label
+    /// carries that label's symbol.
+    pub annotations: Vec<Annotation>,
+    /// `## time resolution: N`: ticks per second the sample numbers count, when given.
+    pub time_resolution_hz: Option<f64>,
+    pub custom_labels: Vec<CustomLabel>,
+}
+
+const NOTE: u8 = 22;
+const TIME_RESOLUTION: &str = "## time resolution:";
+const DEFINITIONS_START: &str = "## annotation type definitions";
+const DEFINITIONS_END: &str = "## end of definitions";
+
+/// Read an annotation file, sample numbers in frames of its record: when the preamble gives a
+/// time resolution other than the record's frame rate, the samples are converted (rounded to
+/// the nearest frame), the frame rate read from the record's header beside the file
+/// (`NAME.hea` for `NAME.EXT`); without that header such a file is an error.
+pub fn read_annotations(path: &Path) -> Result<Vec<Annotation>, IoError> {
+    let file = read_annotation_file(path)?;
+    let Some(ticks_hz) = file.time_resolution_hz else {
+        return Ok(file.annotations);
+    };
+    let hea = path.with_extension("hea");
+    let header = crate::io::wfdb::read_header(&hea).map_err(|e| {
+        IoError::format(
+            path,
+            format!(
+                "the file counts time at {ticks_hz} ticks/s; converting to the record's frames needs its header: {e}"
+            ),
+        )
+    })?;
+    Ok(to_frames(file.annotations, ticks_hz, header.fs_hz))
+}
+
+/// Annotations counted at `ticks_hz` converted to frames at `fs_hz` (nearest frame).
+pub fn to_frames(mut annotations: Vec<Annotation>, ticks_hz: f64, fs_hz: f64) -> Vec<Annotation> {
+    if (ticks_hz - fs_hz).abs() <= 1e-9 * fs_hz {
+        return annotations;
+    }
+    for a in &mut annotations {
+        a.sample = (a.sample as f64 * fs_hz / ticks_hz).round() as u64;
+    }
+    annotations
+}
+
+/// Read an annotation file with its preamble metadata; sample numbers as stored.
+pub fn read_annotation_file(path: &Path) -> Result<AnnotationFile, IoError> {
+    let bytes = crate::io::files::read_regular_file(path, crate::io::files::MAX_SIGNAL_BYTES)?;
+    parse_annotation_file(&bytes).map_err(|m| IoError::format(path, m))
+}
+
+/// Parse annotation bytes (MIT format), the preamble taken out (see [`parse_annotation_file`]);
+/// sample numbers as stored.
 pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, String> {
+    parse_annotation_file(bytes).map(|f| f.annotations)
+}
+
+/// Parse annotation bytes with their preamble: NOTE entries at sample 0 are read as metadata
+/// and, with every code-0 entry, left out of the annotations (as wfdb-python's `rdann`).
+pub fn parse_annotation_file(bytes: &[u8]) -> Result<AnnotationFile, String> {
+    let all = parse_entries(bytes)?;
+    let mut file = AnnotationFile {
+        annotations: Vec::with_capacity(all.len()),
+        time_resolution_hz: None,
+        custom_labels: Vec::new(),
+    };
+    let mut in_definitions = false;
+    for a in all {
+        if a.code == 0 {
+            continue;
+        }
+        if a.code != NOTE || a.sample != 0 {
+            file.annotations.push(a);
+            continue;
+        }
+        let text = a.aux.as_deref().unwrap_or("").trim_end_matches('\0');
+        if in_definitions {
+            if text == DEFINITIONS_END {
+                in_definitions = false;
+            } else {
+                file.custom_labels.push(parse_custom_label(text)?);
+            }
+        } else if text == DEFINITIONS_START {
+            in_definitions = true;
+        } else if let Some(value) = text.strip_prefix(TIME_RESOLUTION) {
+            let hz: f64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| format!("bad time resolution '{}'", value.trim()))?;
+            file.time_resolution_hz.get_or_insert(hz);
+        }
+    }
+    if in_definitions {
+        return Err(format!("the custom label table has no '{DEFINITIONS_END}'"));
+    }
+    for a in &mut file.annotations {
+        if let Some(label) = file.custom_labels.iter().find(|l| l.code == a.code) {
+            a.symbol = label.symbol.clone();
+        }
+    }
+    Ok(file)
+}
+
+/// `code symbol description` of a custom label table.
+fn parse_custom_label(text: &str) -> Result<CustomLabel, String> {
+    let bad = || format!("bad custom label definition '{text}'");
+    let mut parts = text.splitn(3, ' ');
+    let code: u8 = parts
+        .next()
+        .and_then(|c| c.parse().ok())
+        .filter(|c| (1..=MAX_CODE).contains(c))
+        .ok_or_else(bad)?;
+    let symbol = parts.next().filter(|s| !s.is_empty()).ok_or_else(bad)?;
+    let description = parts.next().filter(|s| !s.is_empty()).ok_or_else(bad)?;
+    Ok(CustomLabel {
+        code,
+        symbol: symbol.to_string(),
+        description: description.to_string(),
+    })
+}
+
+/// Every entry of an annotation file, preamble and code 0 included. A missing end marker is
+/// accepted at the end of the data (some writers omit it); a truncated SKIP or AUX is an error.
+fn parse_entries(bytes: &[u8]) -> Result<Vec<Annotation>, String> {
     let mut out: Vec<Annotation> = Vec::new();
     let mut pos = 0usize;
     let mut time: u64 = 0;

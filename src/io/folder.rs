@@ -20,6 +20,11 @@
 //! Without `labels.csv`, each record's entry comes from its header comments (`# labels: MI STTC`,
 //! `# fold: 3`, `# age: 63`, `# sex: M`, as [`crate::io::wfdb::write_record`] writes them), read
 //! the first time the entry is asked for.
+//!
+//! A multi-segment record is one record: the headers of its segments and layout are not listed
+//! as records of their own. Only headers that may be such a master are read at opening: those
+//! named `NAME.hea` beside a `NAME_*.hea` (PhysioNet's naming of segments, `3000003_0001`,
+//! `3000003_layout`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -127,6 +132,39 @@ fn list_headers_below(
     Ok(())
 }
 
+/// Remove the headers of segments (and layouts) of the multi-segment records among `headers`.
+/// Candidate masters are `NAME.hea` with a `NAME_*.hea` beside them; each is read, and the
+/// segments a multi-segment master names in its folder are removed. An unreadable candidate
+/// is left alone (its error comes when it is loaded).
+fn drop_segment_headers(headers: &mut Vec<PathBuf>) {
+    use std::collections::HashSet;
+    let key = |p: &Path| (p.parent().map(Path::to_path_buf), stem(p));
+    let all: HashSet<(Option<PathBuf>, String)> = headers.iter().map(|p| key(p)).collect();
+    let mut masters: HashSet<(Option<PathBuf>, String)> = HashSet::new();
+    for p in headers.iter() {
+        let (parent, name) = key(p);
+        for (i, _) in name.match_indices('_') {
+            let candidate = (parent.clone(), name[..i].to_string());
+            if all.contains(&candidate) {
+                masters.insert(candidate);
+            }
+        }
+    }
+    let mut segments: HashSet<(Option<PathBuf>, String)> = HashSet::new();
+    for (parent, name) in masters {
+        let Some(dir) = parent.as_ref() else { continue };
+        let Ok(header) = wfdb::read_header(&dir.join(format!("{name}.hea"))) else {
+            continue;
+        };
+        for segment in header.segments.iter().flatten() {
+            segments.insert((parent.clone(), segment.record_name.clone()));
+        }
+    }
+    if !segments.is_empty() {
+        headers.retain(|p| !segments.contains(&key(p)));
+    }
+}
+
 fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -138,6 +176,7 @@ impl FolderDataset {
     pub fn open(dir: &Path) -> Result<FolderDataset, IoError> {
         let mut headers = Vec::new();
         list_headers(dir, &mut headers)?;
+        drop_segment_headers(&mut headers);
         headers.sort();
         if headers.is_empty() {
             return Err(IoError::format(dir, "no WFDB header (.hea) in this folder"));

@@ -46,3 +46,31 @@ pub fn mutate(src: &[u8], edits: &[Edit]) -> Vec<u8> {
     }
     b
 }
+
+/// Header text mutations that keep it text: digits and separators changed, so the parser sees
+/// plausible but wrong numbers (huge counts, negative gains, odd formats, a `~` file or segment).
+pub fn text_edits() -> impl Strategy<Value = Vec<(usize, char)>> {
+    proptest::collection::vec(
+        (
+            any::<usize>(),
+            proptest::sample::select(vec![
+                '0', '9', '1', '-', ' ', '(', ')', '/', '+', 'x', ':', '\n', '#', '~', '.', 'é',
+            ]),
+        ),
+        1..6,
+    )
+}
+
+/// `src` with the characters at the edits' positions (modulo its length) replaced.
+pub fn mutate_text(src: &str, edits: &[(usize, char)]) -> String {
+    let mut chars: Vec<char> = src.chars().collect();
+    for &(i, c) in edits {
+        let n = chars.len().max(1);
+        if chars.is_empty() {
+            chars.push(c);
+        } else {
+            chars[i % n] = c;
+        }
+    }
+    chars.into_iter().collect()
+}

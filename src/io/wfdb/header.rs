@@ -40,6 +40,17 @@ pub struct SignalSpec {
     pub description: String,
 }
 
+/// One segment of a multi-segment record (a line after the record line of a master header).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// The segment's record name (its header is `NAME.hea` beside the master header); `~` is
+    /// a gap of `n_samples` frames without data.
+    pub record_name: String,
+    /// Frames in the segment; a first segment of 0 frames is the layout header of a
+    /// variable-layout record (it names the signals, holds no samples).
+    pub n_samples: u64,
+}
+
 /// A parsed WFDB header.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WfdbHeader {
@@ -55,7 +66,10 @@ pub struct WfdbHeader {
     pub n_samples: Option<u64>,
     pub base_time: Option<String>,
     pub base_date: Option<String>,
+    /// Signal lines (empty in a multi-segment master header).
     pub signals: Vec<SignalSpec>,
+    /// The segments of a multi-segment record (`name/n_segments` on the record line), in order.
+    pub segments: Option<Vec<Segment>>,
     /// `#` comment lines, without the leading `#` and surrounding blanks, in order.
     pub comments: Vec<String>,
 }
@@ -83,6 +97,8 @@ pub fn parse_header(text: &str, path: &Path) -> Result<WfdbHeader, IoError> {
     let mut comments = Vec::new();
     let mut record: Option<WfdbHeader> = None;
     let mut signals = Vec::new();
+    let mut segments = Vec::new();
+    let mut declared_segments = 0usize;
     for (index, raw_line) in text.lines().enumerate() {
         let line_no = index + 1;
         let line = raw_line.trim();
@@ -94,7 +110,24 @@ pub fn parse_header(text: &str, path: &Path) -> Result<WfdbHeader, IoError> {
             continue;
         }
         match record {
-            None => record = Some(parse_record_line(line, path).map_err(|m| err(line_no, m))?),
+            None => {
+                let (header, n_segments) =
+                    parse_record_line(line, path).map_err(|m| err(line_no, m))?;
+                declared_segments = n_segments.unwrap_or(0);
+                record = Some(header);
+            }
+            Some(ref header) if header.segments.is_some() => {
+                let expected = declared_segments;
+                if segments.len() >= expected {
+                    return Err(err(
+                        line_no,
+                        format!(
+                            "more segment lines than the {expected} segments the record line declares"
+                        ),
+                    ));
+                }
+                segments.push(parse_segment_line(line).map_err(|m| err(line_no, m))?);
+            }
             Some(ref header) => {
                 if signals.len() >= header.n_signals {
                     return Err(err(
@@ -111,6 +144,21 @@ pub fn parse_header(text: &str, path: &Path) -> Result<WfdbHeader, IoError> {
     }
     let mut header =
         record.ok_or_else(|| IoError::format(path, "no record line (empty header)"))?;
+    if header.segments.is_some() {
+        let declared = declared_segments;
+        if segments.len() != declared {
+            return Err(IoError::format(
+                path,
+                format!(
+                    "the record line declares {declared} segments but {} segment lines follow",
+                    segments.len()
+                ),
+            ));
+        }
+        header.segments = Some(segments);
+        header.comments = comments;
+        return Ok(header);
+    }
     if signals.len() != header.n_signals {
         return Err(IoError::format(
             path,
@@ -126,14 +174,20 @@ pub fn parse_header(text: &str, path: &Path) -> Result<WfdbHeader, IoError> {
     Ok(header)
 }
 
-fn parse_record_line(line: &str, path: &Path) -> Result<WfdbHeader, String> {
+/// The record line, and the number of segments it declares for a multi-segment record.
+fn parse_record_line(line: &str, path: &Path) -> Result<(WfdbHeader, Option<usize>), String> {
     let tokens: Vec<&str> = line.split_whitespace().collect();
-    let name = tokens[0];
-    if name.contains('/') {
-        return Err(format!(
-            "record '{name}' is a multi-segment record, which is not supported"
-        ));
-    }
+    let (name, segments) = match tokens[0].split_once('/') {
+        Some((name, n)) => {
+            let n_segments: usize = parse_int(n, "number of segments")?;
+            // Bounds what is allocated before the segment lines are seen.
+            if n_segments == 0 || n_segments > 100_000 {
+                return Err(format!("implausible number of segments {n_segments}"));
+            }
+            (name, Some(n_segments))
+        }
+        None => (tokens[0], None),
+    };
     let n_signals: usize = tokens
         .get(1)
         .ok_or("the record line lacks the number of signals")?
@@ -154,6 +208,7 @@ fn parse_record_line(line: &str, path: &Path) -> Result<WfdbHeader, String> {
         base_time: None,
         base_date: None,
         signals: Vec::new(),
+        segments: segments.map(|_| Vec::new()),
         comments: Vec::new(),
     };
     if let Some(fs_token) = tokens.get(2) {
@@ -181,7 +236,26 @@ fn parse_record_line(line: &str, path: &Path) -> Result<WfdbHeader, String> {
     }
     header.base_time = tokens.get(4).map(|s| s.to_string());
     header.base_date = tokens.get(5).map(|s| s.to_string());
-    Ok(header)
+    Ok((header, segments))
+}
+
+/// `name n_samples`: one segment of a multi-segment master header.
+fn parse_segment_line(line: &str) -> Result<Segment, String> {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    let record_name = tokens[0].to_string();
+    let n_samples = parse_int(
+        tokens
+            .get(1)
+            .ok_or("the segment line lacks its number of samples")?,
+        "segment length",
+    )?;
+    if record_name != "~" && record_name.chars().any(|c| c == '/' || c == '\\') {
+        return Err(format!("bad segment name '{record_name}'"));
+    }
+    Ok(Segment {
+        record_name,
+        n_samples,
+    })
 }
 
 /// `a(b)` -> (`a`, Some(`b`)); `a` -> (`a`, None).
@@ -213,8 +287,10 @@ fn parse_int<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
 /// The natural ADC resolution (bits) of a storage format.
 fn natural_resolution(format: u16) -> u32 {
     match format {
-        80 => 8,
+        8 | 80 | 508 => 8,
         212 => 12,
+        516 => 16,
+        524 => 24,
         310 | 311 => 10,
         24 => 24,
         32 => 32,

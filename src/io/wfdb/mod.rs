@@ -1,17 +1,25 @@
-//! WFDB records: header (`.hea`) parsing, signal files (`.dat`) in formats 16, 61, 80, 160,
-//! 212, 24, 32, 310 and 311 (signals multiplexed in one file, byte offsets), checksum
-//! verification, conversion to mV, and a format-16 writer.
+//! WFDB records: header (`.hea`) parsing, signal files (`.dat`) in formats 8, 16, 61, 80, 160,
+//! 212, 24, 32, 310, 311 and FLAC 508/516/524 (signals multiplexed in one file, byte offsets,
+//! skew, several samples per frame), multi-segment records with layout headers, checksum
+//! verification, physical units with missing samples as NaN, the ECG in mV, and a format-16
+//! writer.
 //!
 //! Written here rather than taken from crates.io: the Rust `wfdb` crates found cover header
 //! parsing and format 212 only, not formats 24/80/310/311, byte offsets, checksum verification,
-//! writing, or annotations (see [`crate::io::annotation`]).
+//! writing, or annotations (see [`crate::io::annotation`]). FLAC streams are decoded by the
+//! `claxon` crate.
 //!
 //! Reference: the WFDB header format (<https://physionet.org/physiotools/wag/header-5.htm>) and
-//! signal formats (<https://physionet.org/physiotools/wag/signal-5.htm>).
+//! signal formats (<https://physionet.org/physiotools/wag/signal-5.htm>); values are checked
+//! against wfdb-python's `rdrecord` (one deliberate difference: a skewed signal with several
+//! samples per frame has all its samples past the end of the file missing, where wfdb-python
+//! 4.3 marks only as many samples as the skew has frames and gives 0 for the rest).
 //!
 //! Split as wfdb-python is: [`header`] (parsing `.hea`), [`signal`] (the sample formats and
-//! signal files), [`record`] (header + signals -> [`crate::Ecg`]) and [`write`].
+//! signal files), [`record`] (header + signals -> physical units -> [`crate::Ecg`]) and
+//! [`write`].
 
+mod flac;
 pub mod header;
 pub mod record;
 pub mod signal;

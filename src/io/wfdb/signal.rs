@@ -8,17 +8,35 @@ use crate::io::files::{MAX_SIGNAL_BYTES, file_inside, read_regular_file};
 
 use super::header::{WfdbHeader, read_header};
 
-/// The value a format uses to mark a missing sample (WFDB's "invalid sample").
+/// The value a format uses to mark a missing sample (WFDB's "invalid sample"), as WFDB and
+/// wfdb-python define it: the most negative value of the format's sample width. Format 8 (first
+/// differences) has none.
 pub fn missing_value(format: u16) -> Option<i32> {
     match format {
-        16 | 61 | 160 => Some(-32768),
+        16 | 61 | 160 | 516 => Some(-32768),
         212 => Some(-2048),
-        80 => Some(-128),
-        24 => Some(-(1 << 23)),
+        80 | 508 => Some(-128),
+        24 | 524 => Some(-(1 << 23)),
         32 => Some(i32::MIN),
         310 | 311 => Some(-512),
         _ => None,
     }
+}
+
+/// The raw value [`read_signals`] gives a sample that has no data in the file: samples a skew
+/// pushes past the end of the file, and signals stored in no file (`~`). Never a valid sample
+/// of any format (format 32's own marker is this value; format 8's running sums start from a
+/// 32-bit initial value plus 8-bit steps and stay far from it in any real record).
+pub const NO_DATA: i32 = i32::MIN;
+
+/// Whether a raw value read from a signal of `format` is a missing sample.
+pub fn is_missing(format: u16, value: i32) -> bool {
+    value == NO_DATA || missing_value(format) == Some(value)
+}
+
+/// The FLAC formats (508, 516, 524: 8, 16 or 24 bits per sample in a FLAC stream).
+pub fn is_flac_format(format: u16) -> bool {
+    matches!(format, 508 | 516 | 524)
 }
 
 fn sign_extend(value: u32, bits: u32) -> i32 {
@@ -29,14 +47,17 @@ fn sign_extend(value: u32, bits: u32) -> i32 {
 /// How many samples `n_bytes` of a format hold.
 pub fn samples_in_bytes(format: u16, n_bytes: usize) -> Result<usize, String> {
     Ok(match format {
-        80 => n_bytes,
+        8 | 80 => n_bytes,
         16 | 61 | 160 => n_bytes / 2,
         24 => n_bytes / 3,
         32 => n_bytes / 4,
         // two 12-bit samples in 3 bytes; a trailing 2-byte group holds one more sample
         212 => (n_bytes / 3) * 2 + usize::from(n_bytes % 3 >= 2),
-        // three 10-bit samples in 4 bytes; a trailing 2-byte word holds one more sample
-        310 | 311 => (n_bytes / 4) * 3 + usize::from(n_bytes % 4 >= 2 && format == 310),
+        // three 10-bit samples in 4 bytes; in 310 a trailing 16-bit word holds one more sample
+        310 => (n_bytes / 4) * 3 + usize::from(n_bytes % 4 >= 2),
+        // three 10-bit samples in one 32-bit word (bits 0-9, 10-19, 20-29); a trailing partial
+        // word of 2 bytes holds one more sample, of 3 bytes two more (the bytes they reach)
+        311 => (n_bytes / 4) * 3 + (n_bytes % 4).saturating_sub(1),
         other => return Err(format!("unsupported signal format {other}")),
     })
 }
@@ -51,6 +72,8 @@ pub fn decode_samples(format: u16, bytes: &[u8], n_samples: usize) -> Result<Vec
     let mut out = Vec::with_capacity(n_samples);
     match format {
         80 => out.extend(bytes[..n_samples].iter().map(|&b| i32::from(b) - 128)),
+        // first differences; the running sum is taken per signal by the caller
+        8 => out.extend(bytes[..n_samples].iter().map(|&b| i32::from(b as i8))),
         16 => out.extend(
             bytes
                 .chunks_exact(2)
@@ -113,8 +136,12 @@ pub fn decode_samples(format: u16, bytes: &[u8], n_samples: usize) -> Result<Vec
             }
         }
         311 => {
-            for c in bytes.chunks_exact(4) {
-                let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            for c in bytes.chunks(4) {
+                // a trailing partial word is read as if zero-padded: the samples counted by
+                // `samples_in_bytes` lie entirely in the bytes present
+                let mut word = [0u8; 4];
+                word[..c.len()].copy_from_slice(c);
+                let w = u32::from_le_bytes(word);
                 for k in 0..3 {
                     if out.len() < n_samples {
                         out.push(sign_extend((w >> (10 * k)) & 0x3ff, 10));
@@ -138,24 +165,27 @@ pub fn read_adc(hea_path: &Path) -> Result<(WfdbHeader, Vec<Vec<i32>>), IoError>
     Ok((header, signals))
 }
 
-/// Read the signal files of a parsed header (raw ADC values per signal), verifying checksums.
+/// Read the signal files of a parsed single-segment header: raw ADC values per signal, each
+/// expanded (`n_frames x samples_per_frame` values in time order), as wfdb-python reads them:
+/// - signals sharing a file are demultiplexed frame by frame, in header order;
+/// - format 8 first differences are summed from the signal's initial value;
+/// - a signal's skew `k` is applied (its sample `t` is read from frame `t + k`); samples a skew
+///   pushes past the end of the file are [`NO_DATA`], as are signals of file `~`;
+/// - every checksum the header gives is verified (over the signal as stored; for a skewed
+///   signal the de-skewed samples are accepted too).
 pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
     let dir = header.dir();
     let hea = &header.path;
+    if header.segments.is_some() {
+        return Err(IoError::format(
+            hea,
+            "a multi-segment record has no signal files of its own (read it with read_wfdb)",
+        ));
+    }
     let mut out: Vec<Vec<i32>> = vec![Vec::new(); header.signals.len()];
-    // Signals sharing a file are multiplexed frame by frame, in header order.
     let mut files: Vec<(String, Vec<usize>)> = Vec::new();
     let mut file_index: HashMap<&str, usize> = HashMap::new();
     for (i, s) in header.signals.iter().enumerate() {
-        if s.skew_frames != 0 {
-            return Err(IoError::format(
-                hea,
-                format!(
-                    "signal {i} ({}): skew {} is not supported",
-                    s.description, s.skew_frames
-                ),
-            ));
-        }
         match file_index.get(s.file_name.as_str()) {
             Some(&k) => files[k].1.push(i),
             None => {
@@ -166,11 +196,30 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
     }
     for (file_name, members) in &files {
         if file_name == "~" {
-            // WFDB's "no file" (a null signal) carries no samples to read.
-            return Err(IoError::format(
-                hea,
-                "null signal files ('~') are not supported",
-            ));
+            // WFDB's null signal: no samples stored; the header's length says how many.
+            let n_frames = header.n_samples.ok_or_else(|| {
+                IoError::format(
+                    hea,
+                    "a signal without a file ('~') needs the record's number of samples",
+                )
+            })?;
+            // No file backs these samples: their total is held to what the largest accepted
+            // signal file could hold in 16-bit samples.
+            let per_frame: u64 = members
+                .iter()
+                .map(|&m| u64::from(header.signals[m].samples_per_frame))
+                .sum();
+            if n_frames.saturating_mul(per_frame) > MAX_SIGNAL_BYTES / 2 {
+                return Err(IoError::format(
+                    hea,
+                    format!("implausible length {n_frames} of signals without a file ('~')"),
+                ));
+            }
+            for &m in members {
+                let n = n_frames * u64::from(header.signals[m].samples_per_frame);
+                out[m] = vec![NO_DATA; n as usize];
+            }
+            continue;
         }
         let dat_path = file_inside(&dir, file_name, hea)?;
         let first = &header.signals[members[0]];
@@ -187,31 +236,28 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
             }
         }
         let format = first.format;
-        samples_in_bytes(format, 0).map_err(|m| {
-            IoError::format(
-                hea,
-                format!("signal {} ({}): {m}", members[0], first.description),
-            )
-        })?;
-        let bytes = read_regular_file(&dat_path, MAX_SIGNAL_BYTES)?;
-        let offset = usize::try_from(first.byte_offset).unwrap_or(usize::MAX);
-        if offset > bytes.len() {
-            return Err(IoError::format(
-                &dat_path,
-                format!(
-                    "byte offset {offset} is past the end of the file ({} bytes)",
-                    bytes.len()
-                ),
-            ));
-        }
-        let body = &bytes[offset..];
-        let frame_len: usize = members
+        let spf: Vec<usize> = members
             .iter()
             .map(|&m| header.signals[m].samples_per_frame as usize)
-            .sum();
-        let available_frames = samples_in_bytes(format, body.len())
-            .map_err(|m| IoError::format(&dat_path, m))?
-            / frame_len;
+            .collect();
+        let frame_len: usize = spf.iter().sum();
+        // The file's samples per signal (`columns[k]` for member k), as stored, with the number
+        // of whole frames the file holds.
+        let (mut columns, available_frames) = if is_flac_format(format) {
+            // frames past the header's length are only needed for a skew
+            let max_skew = members
+                .iter()
+                .map(|&m| u64::from(header.signals[m].skew_frames))
+                .max()
+                .unwrap_or(0);
+            let wanted = header
+                .n_samples
+                .filter(|&n| n > 0)
+                .map(|n| n.saturating_add(max_skew));
+            super::flac::read_flac_columns(&dat_path, format, first.byte_offset, &spf, wanted)?
+        } else {
+            read_dat_columns(&dat_path, header, members, &spf, frame_len)?
+        };
         let n_frames = match header.n_samples {
             Some(n) if n > 0 => {
                 if n > available_frames as u64 {
@@ -226,38 +272,101 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
             }
             _ => available_frames,
         };
-        let flat = decode_samples(format, body, n_frames * frame_len)
-            .map_err(|m| IoError::format(&dat_path, m))?;
-        for &m in members {
-            out[m].reserve_exact(n_frames * header.signals[m].samples_per_frame as usize);
-        }
-        for frame in flat.chunks_exact(frame_len) {
-            let mut pos = 0;
-            for &m in members {
-                let spf = header.signals[m].samples_per_frame as usize;
-                out[m].extend_from_slice(&frame[pos..pos + spf]);
-                pos += spf;
-            }
-        }
-        for &m in members {
+        for (k, &m) in members.iter().enumerate() {
             let s = &header.signals[m];
+            let column = &mut columns[k];
+            if format == 8 {
+                // wfdb-python and WFDB: sample n = initial value + d[0] + ... + d[n]
+                let mut sum = i64::from(s.initial_value);
+                for v in column.iter_mut() {
+                    sum += i64::from(*v);
+                    *v = sum.clamp(i64::from(i32::MIN) + 1, i64::from(i32::MAX)) as i32;
+                }
+            }
+            let n = n_frames * spf[k];
+            let skew = s.skew_frames as usize * spf[k];
+            let sum16 = |v: &[i32]| {
+                let sum: i64 = v.iter().map(|&x| i64::from(x)).sum();
+                (sum & 0xffff) as u16
+            };
+            // the checksum of the signal as stored, before the skew moves it
+            let stored_sum = sum16(&column[..n.min(column.len())]);
+            let deskewed: Vec<i32> = if skew == 0 {
+                column.truncate(n);
+                std::mem::take(column)
+            } else {
+                column
+                    .iter()
+                    .skip(skew)
+                    .copied()
+                    .chain(std::iter::repeat(NO_DATA))
+                    .take(n)
+                    .collect()
+            };
             if let Some(expected) = s.checksum {
-                let sum: i64 = out[m].iter().map(|&v| i64::from(v)).sum();
-                let got = (sum & 0xffff) as u16;
-                if got != (expected & 0xffff) as u16 {
+                let want = (expected & 0xffff) as u16;
+                if stored_sum != want && !(skew > 0 && sum16(&deskewed) == want) {
                     return Err(IoError::format(
                         &dat_path,
                         format!(
                             "signal {m} ({}): checksum mismatch: header {} says {expected}, data gives {} ({} as signed)",
                             s.description,
                             hea.display(),
-                            got,
-                            got as i16
+                            stored_sum,
+                            stored_sum as i16
                         ),
                     ));
                 }
             }
+            out[m] = deskewed;
         }
     }
     Ok(out)
+}
+
+/// The samples of an uncompressed signal file, one column per member signal, with the number
+/// of whole frames the file holds.
+fn read_dat_columns(
+    dat_path: &Path,
+    header: &WfdbHeader,
+    members: &[usize],
+    spf: &[usize],
+    frame_len: usize,
+) -> Result<(Vec<Vec<i32>>, usize), IoError> {
+    let first = &header.signals[members[0]];
+    let format = first.format;
+    samples_in_bytes(format, 0).map_err(|m| {
+        IoError::format(
+            &header.path,
+            format!("signal {} ({}): {m}", members[0], first.description),
+        )
+    })?;
+    let bytes = read_regular_file(dat_path, MAX_SIGNAL_BYTES)?;
+    let offset = usize::try_from(first.byte_offset).unwrap_or(usize::MAX);
+    if offset > bytes.len() {
+        return Err(IoError::format(
+            dat_path,
+            format!(
+                "byte offset {offset} is past the end of the file ({} bytes)",
+                bytes.len()
+            ),
+        ));
+    }
+    let body = &bytes[offset..];
+    let available_frames =
+        samples_in_bytes(format, body.len()).map_err(|m| IoError::format(dat_path, m))? / frame_len;
+    let flat = decode_samples(format, body, available_frames * frame_len)
+        .map_err(|m| IoError::format(dat_path, m))?;
+    let mut columns: Vec<Vec<i32>> = spf
+        .iter()
+        .map(|&k| Vec::with_capacity(available_frames * k))
+        .collect();
+    for frame in flat.chunks_exact(frame_len) {
+        let mut pos = 0;
+        for (k, &n) in spf.iter().enumerate() {
+            columns[k].extend_from_slice(&frame[pos..pos + n]);
+            pos += n;
+        }
+    }
+    Ok((columns, available_frames))
 }

@@ -92,6 +92,46 @@ impl LeadName {
         }
     }
 
+    /// The standard lead this lead stands in for on a clinical layout. Holter and monitoring
+    /// records store modified limb leads (Mason-Likar `MLII`, `ML2`) and modified chest leads
+    /// (`MV1`, `CM5`) that are read as their standard counterpart; a standard lead is its own
+    /// equivalent; `None` for anything else.
+    pub fn clinical_equivalent(&self) -> Option<LeadName> {
+        let LeadName::Other(raw) = self else {
+            return Some(self.clone());
+        };
+        let key: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
+            .collect::<String>()
+            .to_ascii_uppercase();
+        let standard = |s: &str| match LeadName::parse(s) {
+            LeadName::Other(_) => None,
+            lead => Some(lead),
+        };
+        if let Some(rest) = key.strip_prefix("ML") {
+            let limb = match rest {
+                "1" => "I",
+                "2" => "II",
+                "3" => "III",
+                other => other,
+            };
+            return standard(limb).filter(|l| !l.is_chest());
+        }
+        for prefix in ["MV", "CM"] {
+            if let Some(n) = key.strip_prefix(prefix) {
+                return standard(&format!("V{n}")).filter(LeadName::is_chest);
+            }
+        }
+        None
+    }
+
+    /// V1..V6.
+    pub fn is_chest(&self) -> bool {
+        use LeadName::*;
+        matches!(self, V1 | V2 | V3 | V4 | V5 | V6)
+    }
+
     pub fn as_str(&self) -> &str {
         use LeadName::*;
         match self {
@@ -318,6 +358,16 @@ impl Ecg {
         self.leads.iter().position(|l| l == lead)
     }
 
+    /// The row of `lead`, else of the first lead standing in for it
+    /// ([`LeadName::clinical_equivalent`]: `MLII` for II on a Holter record).
+    pub fn lead_index_or_equivalent(&self, lead: &LeadName) -> Option<usize> {
+        self.lead_index(lead).or_else(|| {
+            self.leads
+                .iter()
+                .position(|l| l.clinical_equivalent().as_ref() == Some(lead))
+        })
+    }
+
     pub fn lead(&self, lead: &LeadName) -> Option<ArrayView1<'_, f32>> {
         self.lead_index(lead).map(|i| self.samples_mv.row(i))
     }
@@ -348,6 +398,31 @@ impl Ecg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holter_leads_have_their_clinical_equivalents() {
+        let eq = |s: &str| LeadName::parse(s).clinical_equivalent();
+        assert_eq!(eq("MLII"), Some(LeadName::II));
+        assert_eq!(eq("ML2"), Some(LeadName::II));
+        assert_eq!(eq("MLIII"), Some(LeadName::III));
+        assert_eq!(eq("V5"), Some(LeadName::V5));
+        assert_eq!(eq("MV1"), Some(LeadName::V1));
+        assert_eq!(eq("CM5"), Some(LeadName::V5));
+        assert_eq!(eq("ECG1"), None);
+        assert_eq!(eq("MLV1"), None);
+        assert_eq!(eq("CM9"), None);
+        let data = ndarray::Array2::<f32>::zeros((2, 10));
+        let ecg = Ecg::new(
+            vec![LeadName::parse("MLII"), LeadName::V1],
+            360.0,
+            data,
+            EcgMeta::default(),
+        )
+        .unwrap();
+        assert_eq!(ecg.lead_index_or_equivalent(&LeadName::II), Some(0));
+        assert_eq!(ecg.lead_index_or_equivalent(&LeadName::V1), Some(1));
+        assert_eq!(ecg.lead_index_or_equivalent(&LeadName::I), None);
+    }
 
     #[test]
     fn lead_names_normalise_case_insensitively() {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::kittest::{NodeT as _, Queryable};
 use egui_kittest::{Harness, SnapshotOptions};
 use ndarray::Array2;
-use tlc_explorer::app::{AnalysedRecord, Settings, TlcApp, ViewLayout};
+use tlc_explorer::app::{AnalysedRecord, Settings, TlcApp, ViewLayout, ZoomMode};
 use tlc_explorer::delineate::{Beat, Delineation, Wave, WaveKind};
 use tlc_explorer::io::{Dataset, IoError, RecordEntry};
 use tlc_explorer::model::Task;
@@ -364,7 +364,15 @@ fn a_record_that_fails_to_load_shows_its_file_and_cause() {
         "{:?}",
         errors[0]
     );
-    // Shown in the UI, readably.
+    // Shown in the UI, readably; closing the list and clicking the status button shows it again.
+    assert!(h.query_by_label_contains("rec-002.dat").is_some());
+    h.get_by_label("1 problem(s)").click();
+    h.run_ok();
+    assert_eq!(
+        h.state().errors().len(),
+        1,
+        "the button shows, never deletes"
+    );
     assert!(h.query_by_label_contains("rec-002.dat").is_some());
     // The app still works: the previous record stays on screen and others load.
     h.get_by_label("rec-003").click();
@@ -441,15 +449,11 @@ fn hover_reads_out_time_value_cluster_and_segment() {
 fn keyboard_zoom_and_reset() {
     let mut h = harness(explained_app(), [1280.0, 860.0]);
     h.run_ok();
-    assert_eq!(
-        h.state_mut().view_mut().points_per_mm,
-        None,
-        "starts fitted"
-    );
-    let fit = h.state_mut().view_mut().fit_points_per_mm;
+    assert_eq!(h.state().view().zoom, ZoomMode::FitPage, "starts fitted");
+    let fit = h.state().view().points_per_mm;
     h.key_press(egui::Key::Plus);
     h.run_ok();
-    let zoomed = h.state_mut().view_mut().points_per_mm.expect("zoomed in");
+    let zoomed = h.state().view().points_per_mm;
     assert!(
         (zoomed / fit - 1.25).abs() < 1e-3,
         "one step is x1.25: {zoomed} vs {fit}"
@@ -457,13 +461,349 @@ fn keyboard_zoom_and_reset() {
     h.key_press(egui::Key::Minus);
     h.key_press(egui::Key::Minus);
     h.run_ok();
-    assert!(h.state_mut().view_mut().points_per_mm.unwrap() < zoomed);
+    assert!(h.state().view().points_per_mm < zoomed);
     h.key_press(egui::Key::Num0);
     h.run_ok();
     assert_eq!(
-        h.state_mut().view_mut().points_per_mm,
-        None,
+        h.state().view().zoom,
+        ZoomMode::FitPage,
         "0 resets the view"
+    );
+}
+
+/// The status bar's read-out.
+fn status_text(h: &Harness<'_, TlcApp>) -> String {
+    let status = h
+        .query_by_label_contains("t = ")
+        .expect("hover read-out in the status bar");
+    let node = status.accesskit_node();
+    node.value()
+        .or_else(|| node.label())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A number after `key` in the read-out ("t = 1.234 s" -> 1.234).
+fn read_number(text: &str, key: &str, suffix: &str) -> Option<f64> {
+    let rest = &text[text.find(key)? + key.len()..];
+    rest[..rest.find(suffix)?].trim().parse().ok()
+}
+
+/// The record time under the pointer at `pos`.
+fn time_at(h: &mut Harness<'_, TlcApp>, pos: egui::Pos2) -> f64 {
+    h.hover_at(pos);
+    h.run_ok();
+    let text = status_text(h);
+    read_number(&text, "t = ", " s").unwrap_or_else(|| panic!("no time in {text:?}"))
+}
+
+#[test]
+fn actual_size_draws_25_mm_per_second_at_the_calibration_and_speed_widens() {
+    let mut app = explained_app();
+    // A screen calibrated at 4 pixels per mm; the harness has 1 pixel per point.
+    app.settings.screen_px_per_mm = Some(4.0);
+    let mut h = harness(app, [1280.0, 860.0]);
+    h.run_ok();
+    h.get_by_label("Actual size").click();
+    h.run_ok();
+    assert_eq!(h.state().view().zoom, ZoomMode::ActualSize);
+    let canvas = h.get_by_label("ECG view").rect();
+    let y = canvas.top() + 40.0;
+    let x0 = canvas.left() + 200.0;
+    // 25 mm/s x 4 px/mm: one second is 100 pixels.
+    let dt = time_at(&mut h, egui::pos2(x0 + 100.0, y)) - time_at(&mut h, egui::pos2(x0, y));
+    assert!((dt - 1.0).abs() < 0.011, "100 px = {dt} s at actual size");
+    assert!(
+        h.query_by_label("100 %").is_some(),
+        "the zoom reads 100 % of paper size"
+    );
+
+    // Fit width at 25 and at 50 mm/s: the faster speed draws the same second twice as wide.
+    h.get_by_label("Fit width").click();
+    h.run_ok();
+    let dt25 = time_at(&mut h, egui::pos2(x0 + 100.0, y)) - time_at(&mut h, egui::pos2(x0, y));
+    h.state_mut().settings.paper_speed_mm_s = 50.0;
+    h.run_ok();
+    let dt50 = time_at(&mut h, egui::pos2(x0 + 100.0, y)) - time_at(&mut h, egui::pos2(x0, y));
+    assert!(
+        (dt25 / dt50 - 2.0).abs() < 0.05,
+        "50 mm/s is twice as wide: {dt25} s vs {dt50} s per 100 px"
+    );
+}
+
+#[test]
+fn status_reads_the_signal_under_the_pointer_not_its_height() {
+    let mut h = harness(explained_app(), [1280.0, 860.0]);
+    h.run_ok();
+    let canvas = h.get_by_label("ECG view").rect();
+    let ecg = h.state().current_record().unwrap().ecg.clone();
+    // Two heights at the same time in lead I give the same value: the signal's.
+    let x = canvas.left() + canvas.width() * 0.45;
+    let mut values = Vec::new();
+    for dy in [16.0, 40.0] {
+        h.hover_at(egui::pos2(x, canvas.top() + dy));
+        h.run_ok();
+        let text = status_text(&h);
+        assert!(text.contains("lead I "), "{text}");
+        let t = read_number(&text, "t = ", " s").unwrap();
+        let mv = read_number(&text, "s   ", " mV").unwrap_or_else(|| panic!("{text}"));
+        // The read-out rounds the time to 1 ms (half a sample): either neighbour may be meant.
+        let sample = (t * FS_HZ).round() as usize;
+        let near: Vec<f64> = (sample - 1..=sample + 1)
+            .map(|i| ecg.samples_mv[[0, i]] as f64)
+            .collect();
+        assert!(
+            near.iter().any(|v| (mv - v).abs() < 0.0051),
+            "{mv} mV vs {near:?} mV"
+        );
+        values.push(mv);
+    }
+    assert_eq!(values.len(), 2);
+}
+
+#[test]
+fn tracks_and_lead_names_stay_in_view_when_zoomed_and_panned() {
+    let mut h = harness(explained_app(), [1280.0, 860.0]);
+    h.run_ok();
+    let canvas = h.get_by_label("ECG view").rect();
+    for _ in 0..6 {
+        h.key_press(egui::Key::Plus);
+    }
+    h.run_ok();
+    // Pan to the middle of the record by dragging left.
+    let start = canvas.center();
+    h.drag_at(start);
+    h.hover_at(start - egui::vec2(400.0, 0.0));
+    h.drop_at(start - egui::vec2(400.0, 0.0));
+    h.run_ok();
+    h.snapshot_options("zoomed_panned_pinned", &snapshot_options());
+    // The overview strip appeared above the canvas: where the canvas is now.
+    let canvas = h.get_by_label("ECG view").rect();
+    let view = h.state().view().clone();
+    assert!(view.points_per_mm > 8.0 && view.start_s > 0.5, "{view:?}");
+    // The Grad-CAM track is still at the bottom of the canvas, on the same time axis.
+    let t_lead = time_at(&mut h, egui::pos2(canvas.center().x, canvas.top() + 30.0));
+    let t_track = time_at(
+        &mut h,
+        egui::pos2(canvas.center().x, canvas.bottom() - 10.0),
+    );
+    let text = status_text(&h);
+    assert!(
+        text.contains("Grad-CAM") && !text.contains("lead "),
+        "{text}"
+    );
+    assert!((t_lead - t_track).abs() < 0.02, "{t_lead} vs {t_track}");
+}
+
+/// One record of 30 minutes, two Holter leads (MLII, V1) at 360 Hz, as MIT-BIH 100.
+struct HolterDataset {
+    entries: Vec<RecordEntry>,
+}
+
+const HOLTER_S: f64 = 1805.0;
+
+impl HolterDataset {
+    fn new() -> Self {
+        HolterDataset {
+            entries: vec![RecordEntry {
+                id: "holter-100".into(),
+                labels: Vec::new(),
+                fold: None,
+                age_years: None,
+                sex: None,
+                report: None,
+            }],
+        }
+    }
+}
+
+impl Dataset for HolterDataset {
+    fn name(&self) -> String {
+        "holter".into()
+    }
+    fn len(&self) -> usize {
+        1
+    }
+    fn entry(&self, index: usize) -> Option<&RecordEntry> {
+        self.entries.get(index)
+    }
+    fn load(&self, _index: usize) -> Result<Ecg, IoError> {
+        let fs = 360.0;
+        let n = (HOLTER_S * fs) as usize;
+        let mut data = Array2::<f32>::zeros((2, n));
+        for i in 0..n {
+            let t = i as f64 / fs;
+            // Only the nearest beat matters: the waves are narrow.
+            let q = FIRST_QRS_S + ((t - FIRST_QRS_S) / BEAT_S).round() * BEAT_S;
+            let v = gauss(t, q, 0.010, 1.2) + gauss(t, q + 0.30, 0.055, 0.3);
+            data[[0, i]] = v as f32;
+            data[[1, i]] = (-0.6 * v) as f32;
+        }
+        let meta = EcgMeta {
+            id: "holter-100".into(),
+            ..Default::default()
+        };
+        Ecg::new(vec![LeadName::parse("MLII"), LeadName::V1], fs, data, meta)
+            .map_err(|e| IoError::format("holter", e.to_string()))
+    }
+    fn class_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn a_30_minute_record_is_paged_from_start_to_end_in_the_clinical_layout() {
+    let settings = Settings {
+        layout: ViewLayout::Clinical,
+        ..Settings::default()
+    };
+    let mut app = TlcApp::without_data(None, settings).expect("worker starts");
+    app.set_dataset(None, Arc::new(HolterDataset::new()));
+    let mut h = harness(app, [1600.0, 1000.0]);
+    wait_idle(&mut h, Duration::from_secs(60));
+    assert_eq!(
+        h.state().current_record().map(|r| r.ecg.meta.id.as_str()),
+        Some("holter-100")
+    );
+    // MLII stands in for II (the rhythm strip); the missing leads are named, nothing refused.
+    let note = h.state().view().note.clone().unwrap_or_default();
+    assert!(
+        note.contains("MLII as II") && note.contains("aVR"),
+        "{note}"
+    );
+    let canvas = h.get_by_label("ECG view").rect();
+    h.hover_at(canvas.center());
+    h.run_ok();
+    let window = h.state().view().window_s;
+    assert!(window > 5.0 && window < 15.0, "one screen is {window} s");
+    let mut pages = 0;
+    while h.state().view().visible_s.unwrap().1 < HOLTER_S - 1e-6 {
+        let before = h.state().view().start_s;
+        h.key_press(egui::Key::PageDown);
+        h.run_ok();
+        let after = h.state().view().start_s;
+        assert!(after > before, "Page Down moves on");
+        pages += 1;
+        assert!(pages < 400, "paging does not reach the end");
+    }
+    let expected = (HOLTER_S / window).ceil() as i32 - 1;
+    assert!(
+        (pages - expected).abs() <= 1,
+        "{pages} pages of {window} s for {HOLTER_S} s"
+    );
+    h.key_press(egui::Key::Home);
+    h.run_ok();
+    assert_eq!(h.state().view().start_s, 0.0);
+    h.key_press(egui::Key::End);
+    h.run_ok();
+    assert!((h.state().view().visible_s.unwrap().1 - HOLTER_S).abs() < 1e-6);
+    // A click in the middle of the overview shows the middle of the record.
+    let overview = h.get_by_label("Overview").rect();
+    h.drag_at(overview.center());
+    h.run_ok();
+    h.drop_at(overview.center());
+    h.run_ok();
+    let (a, b) = h.state().view().visible_s.unwrap();
+    assert!(
+        ((a + b) / 2.0 - HOLTER_S / 2.0).abs() < 5.0,
+        "overview click shows {a}..{b}"
+    );
+    // Go to a typed time.
+    h.get_by_label("Go to").click();
+    h.get_by_label("Go to").type_text("12:00");
+    h.key_press(egui::Key::Enter);
+    h.run_ok();
+    let (a, b) = h.state().view().visible_s.unwrap();
+    assert!(
+        (a + b) / 2.0 - 720.0 < 0.01 && a < 720.0,
+        "go to 12:00 shows {a}..{b}"
+    );
+    h.snapshot_options("holter_clinical_overview", &snapshot_options());
+}
+
+#[test]
+fn a_record_click_during_a_long_job_shows_the_record_at_once() {
+    let sample = tlc_explorer::paths::sample_data();
+    if !tlc_explorer::paths::default_model().exists() {
+        panic!("the bundled model is missing");
+    }
+    let launch = tlc_explorer::app::Launch {
+        path: Some(sample),
+        model: None,
+        explainer: None,
+    };
+    let mut settings = Settings::default();
+    settings.eval.k_sweep = true;
+    let app = TlcApp::new(None, settings, launch).expect("app starts");
+    let mut h = harness(app, [1280.0, 860.0]);
+    wait_idle(&mut h, Duration::from_secs(120));
+    assert!(h.state().has_explainer());
+    h.state_mut()
+        .start_evaluation()
+        .expect("the evaluation starts");
+    h.step();
+    assert!(h.state().is_busy_with_long_job());
+    h.get_by_label("synth_00007").click();
+    let clicked = Instant::now();
+    loop {
+        h.step();
+        let shown = h
+            .state()
+            .current_record()
+            .is_some_and(|r| r.ecg.meta.id == "synth_00007");
+        if shown {
+            break;
+        }
+        assert!(
+            clicked.elapsed() < Duration::from_secs(5),
+            "the record did not show while the evaluation ran"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        h.state().is_busy_with_long_job(),
+        "the evaluation ended first: this test needs a longer job"
+    );
+    // Its explanation follows without waiting for the evaluation either.
+    loop {
+        h.step();
+        if h.state()
+            .current_record()
+            .is_some_and(|r| r.explanation.is_some() && r.ecg.meta.id == "synth_00007")
+        {
+            break;
+        }
+        assert!(clicked.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(h.state().is_busy_with_long_job());
+    h.state_mut().cancel_evaluation();
+    wait_idle(&mut h, Duration::from_secs(120));
+}
+
+#[test]
+fn file_dialogs_fall_back_to_the_in_app_browser_without_a_portal() {
+    // No desktop portal in the test environment: every dialog must open the in-app browser.
+    // egui_file labels files with emoji that egui's fonts lack (drawn as empty boxes; not
+    // fixed here), so this harness allows missing glyphs.
+    let mut h = Harness::builder()
+        .with_size([1280.0, 860.0])
+        .with_max_steps(16)
+        .allow_missing_glyphs()
+        // egui_file's path and file name fields have no accessible names.
+        .with_accessibility_check(false)
+        .build_ui_state(|ui, app: &mut TlcApp| app.ui_root(ui), explained_app());
+    h.run_ok();
+    let started = Instant::now();
+    menu_item(&mut h, "Model", "Open model...");
+    if started.elapsed() > Duration::from_millis(300) {
+        eprintln!("SKIPPED: a desktop file dialog answered, the fallback is not needed here");
+        return;
+    }
+    h.run_ok();
+    assert!(
+        h.query_by_label_contains("Open a model").is_some(),
+        "Open model... falls back to the in-app browser"
     );
 }
 

@@ -77,13 +77,12 @@ impl BrowserState {
                 {
                     return false;
                 }
-                if let Some(label) = &self.label_filter {
-                    let predicted = summaries
-                        .get(&i)
-                        .is_some_and(|s| s.predicted.contains(label));
-                    if !e.labels.contains(label) && !predicted {
-                        return false;
-                    }
+                // The label filter is on the true labels (predictions have their own column
+                // and the disagreement filter).
+                if let Some(label) = &self.label_filter
+                    && !e.labels.contains(label)
+                {
+                    return false;
                 }
                 !self.disagreement_only || disagrees(&e.labels, summaries.get(&i))
             })

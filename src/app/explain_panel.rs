@@ -47,15 +47,19 @@ pub fn outputs_ui(ui: &mut Ui, ecg: &Ecg, ex: &Explanation) {
                         let truth = ecg.meta.labels.contains(name);
                         let text = RichText::new(name);
                         ui.label(if predicted { text.strong() } else { text });
+                        // Light bars and black text in light mode, dark bars and white text in
+                        // dark mode: the value stays readable on the fill and off it.
+                        let dark = ui.visuals().dark_mode;
+                        let (text_colour, fill) = match (dark, predicted) {
+                            (false, true) => (Color32::BLACK, Color32::from_rgb(86, 180, 233)),
+                            (false, false) => (Color32::BLACK, Color32::from_gray(200)),
+                            (true, true) => (Color32::WHITE, Color32::from_rgb(0, 90, 150)),
+                            (true, false) => (Color32::WHITE, Color32::from_gray(80)),
+                        };
                         let bar = egui::ProgressBar::new(prob.clamp(0.0, 1.0))
                             .desired_width(110.0)
-                            // Light bars so the value stays readable on the fill.
-                            .text(RichText::new(format!("{prob:.2}")).color(Color32::BLACK))
-                            .fill(if predicted {
-                                Color32::from_rgb(86, 180, 233)
-                            } else {
-                                Color32::from_gray(200)
-                            });
+                            .text(RichText::new(format!("{prob:.2}")).color(text_colour))
+                            .fill(fill);
                         ui.add(bar);
                         // A record without any label (LUDB, MIT-BIH, a plain folder) says
                         // nothing about the truth: no "no (false +)" claims for it.

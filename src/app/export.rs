@@ -106,8 +106,11 @@ pub struct ExportDialog {
     pub data_dir_text: String,
     pub data_annotations: bool,
     pub confirm_data_overwrite: bool,
-    /// A save dialog (egui_file) when no native dialog is available.
-    pub file_dialog: Option<egui_file::FileDialog>,
+    /// The export and preview jobs in flight (a failure ends their wait).
+    pub job: Option<super::JobId>,
+    pub preview_job: Option<super::JobId>,
+    /// Why the last preview could not be made.
+    pub preview_error: Option<String>,
 }
 
 /// What the user asked for in the export window this frame.
@@ -184,11 +187,31 @@ impl ExportDialog {
         actions
     }
 
+    /// A job of this window failed: say why instead of waiting for it.
+    pub fn job_failed(&mut self, id: super::JobId, err: &super::JobError) {
+        if self.job == Some(id) {
+            self.job = None;
+            self.message = Some(if err.cancelled {
+                "Export cancelled.".into()
+            } else {
+                format!("Export failed: {}", err.cause)
+            });
+        }
+        if self.preview_job == Some(id) {
+            self.preview_job = None;
+            self.preview_pending = false;
+            self.preview = None;
+            self.preview_error = Some(err.cause.clone());
+        }
+    }
+
     /// A figure rendered on the worker: the preview, or the image to copy.
     pub fn take_image(&mut self, ctx: &egui::Context, purpose: FigurePurpose, image: ColorImage) {
         match purpose {
             FigurePurpose::Preview => {
                 self.preview_pending = false;
+                self.preview_job = None;
+                self.preview_error = None;
                 self.preview =
                     Some(ctx.load_texture("figure-preview", image, egui::TextureOptions::LINEAR));
             }
@@ -204,6 +227,7 @@ impl ExportDialog {
         if let Some(dir) = paths.first().and_then(|p| p.parent()) {
             settings.export_dir = Some(dir.to_path_buf());
         }
+        self.job = None;
         let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         self.message = Some(format!("Written: {}", list.join(", ")));
     }
@@ -295,7 +319,11 @@ pub fn export_ui(
         None if dialog.preview_pending => {
             ui.spinner();
         }
-        None => {}
+        None => {
+            if let Some(err) = &dialog.preview_error {
+                ui.colored_label(ui.visuals().warn_fg_color, format!("No preview: {err}"));
+            }
+        }
     }
     ui.separator();
     if let Some(msg) = &dialog.message {

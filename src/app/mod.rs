@@ -32,7 +32,7 @@ use crate::io::Dataset;
 pub use browser::{BrowserState, RecordSummary};
 pub use jobs::{AnalysedRecord, AnalysisContext};
 pub use jobs::{Job, JobOutput};
-pub use paper::{HoverInfo, PaperView, ViewData};
+pub use paper::{HoverInfo, PaperView, ViewData, ZoomMode};
 pub use settings::{Layers, Settings, ViewLayout};
 pub use worker::{JobError, JobId, Worker};
 
@@ -45,6 +45,69 @@ pub struct Launch {
     pub explainer: Option<PathBuf>,
 }
 
+/// What a file dialog is for: its kind, title, filters, and where the answer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FilePurpose {
+    OpenData,
+    OpenFolder,
+    OpenModel,
+    OpenExplainer,
+    SaveExplainer,
+    ExportFigure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DialogKind {
+    Open,
+    Folder,
+    Save,
+}
+
+impl FilePurpose {
+    fn kind(self) -> DialogKind {
+        match self {
+            FilePurpose::OpenFolder => DialogKind::Folder,
+            FilePurpose::SaveExplainer | FilePurpose::ExportFigure => DialogKind::Save,
+            _ => DialogKind::Open,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            FilePurpose::OpenData => "Open a record or data set",
+            FilePurpose::OpenFolder => "Open a folder",
+            FilePurpose::OpenModel => "Open a model",
+            FilePurpose::OpenExplainer => "Open an explainer",
+            FilePurpose::SaveExplainer => "Save the explainer",
+            FilePurpose::ExportFigure => "Export the figure to",
+        }
+    }
+
+    /// Filters of the native dialog (the in-app browser lists every file).
+    fn filters(self) -> Vec<(&'static str, Vec<&'static str>)> {
+        match self {
+            // Device files are detected by content, whatever their name.
+            FilePurpose::OpenData => vec![
+                (
+                    "ECG",
+                    [
+                        &["hea", "h5", "hdf5", "csv"],
+                        crate::io::formats::FILE_EXTENSIONS,
+                    ]
+                    .concat(),
+                ),
+                ("All files", vec!["*"]),
+            ],
+            FilePurpose::OpenModel => vec![("Model", vec!["safetensors", "pth", "pt"])],
+            FilePurpose::OpenExplainer | FilePurpose::SaveExplainer => {
+                vec![("Explainer", vec!["safetensors"])]
+            }
+            FilePurpose::ExportFigure => vec![("Figure", vec!["png", "svg", "pdf"])],
+            FilePurpose::OpenFolder => Vec::new(),
+        }
+    }
+}
+
 /// Environment variable: when set to a path, the app loads its data, saves a screenshot of the
 /// window there as PNG and exits (used by the smoke test and for the README screenshot).
 pub const SCREENSHOT_ENV: &str = "TLC_SCREENSHOT";
@@ -53,6 +116,11 @@ pub const SCREENSHOT_ENV: &str = "TLC_SCREENSHOT";
 pub struct TlcApp {
     pub settings: Settings,
     worker: Worker<Job>,
+    /// Records are loaded and analysed on their own thread (`tlc-records`), so browsing never
+    /// waits behind a long job (fit, evaluation, explaining the data set) on `worker`.
+    records: Worker<Job>,
+    /// The record on screen still needs its analysis (the signal is shown first).
+    analysis_pending: bool,
     dataset: Option<Arc<dyn Dataset>>,
     dataset_path: Option<PathBuf>,
     /// The default model the app loaded when the user chose none (`None` when they did).
@@ -70,8 +138,17 @@ pub struct TlcApp {
     analysis: AnalysisContext,
     view: PaperView,
     hover: Option<HoverInfo>,
-    file_dialog: Option<egui_file::FileDialog>,
+    /// The in-app file browser (when no desktop portal answers) and what it was opened for.
+    file_dialog: Option<(FilePurpose, egui_file::FileDialog)>,
+    /// Text of the go-to-time field and the screen calibration window.
+    goto_text: String,
+    calibration_open: bool,
+    /// Closing was asked for while a fitted explainer is unsaved: the question is on screen.
+    confirm_quit: bool,
+    quit_confirmed: bool,
     screenshot: Option<ScreenshotState>,
+    /// The eframe window clears each frame to the panel colour (see `ui_root`).
+    panels_on_cleared_window: bool,
     /// A fitted explainer not yet saved (offered in Model > Save explainer).
     unsaved_explainer: bool,
     // One struct per window, each owning its jobs and their results (as the egui demo app).
@@ -128,10 +205,13 @@ impl TlcApp {
         mut settings: Settings,
     ) -> anyhow::Result<Self> {
         settings.sanitise();
-        let worker = Worker::spawn(ctx.cloned())?;
+        let worker = Worker::spawn("tlc-worker", ctx.cloned())?;
+        let records = Worker::spawn("tlc-records", ctx.cloned())?;
         Ok(TlcApp {
             settings,
             worker,
+            records,
+            analysis_pending: false,
             dataset: None,
             dataset_path: None,
             default_model_loaded: None,
@@ -149,7 +229,12 @@ impl TlcApp {
             view: PaperView::default(),
             hover: None,
             file_dialog: None,
+            goto_text: String::new(),
+            calibration_open: false,
+            confirm_quit: false,
+            quit_confirmed: false,
             screenshot: None,
+            panels_on_cleared_window: false,
             unsaved_explainer: false,
             fit: Default::default(),
             cohort: Default::default(),
@@ -193,9 +278,10 @@ impl TlcApp {
             analysis: self.analysis.clone(),
         };
         if let Some(old) = self.latest_record_job {
-            self.worker.cancel(old);
+            self.records.cancel(old);
         }
-        self.latest_record_job = Some(self.worker.submit(job));
+        self.analysis_pending = false;
+        self.latest_record_job = Some(self.records.submit(job));
         self.latest_record_models = self.models_generation;
     }
 
@@ -286,7 +372,12 @@ impl TlcApp {
 
     /// True when the worker has nothing queued or running.
     pub fn is_idle(&self) -> bool {
-        self.worker.is_idle()
+        self.worker.is_idle() && self.records.is_idle() && !self.analysis_pending
+    }
+
+    /// True while a long job (fit, evaluation, explaining the data set, export...) runs.
+    pub fn is_busy_with_long_job(&self) -> bool {
+        !self.worker.is_idle()
     }
 
     /// Errors reported so far (most recent last).
@@ -304,6 +395,10 @@ impl TlcApp {
 
     pub fn selected_index(&self) -> Option<usize> {
         self.selected
+    }
+
+    pub fn view(&self) -> &PaperView {
+        &self.view
     }
 
     pub fn view_mut(&mut self) -> &mut PaperView {
@@ -333,6 +428,8 @@ impl TlcApp {
         }
         self.summaries.clear();
         self.cohort.evaluation.result = None;
+        // Another data set has other labels: its list starts unfiltered.
+        self.browser.label_filter = None;
         self.browser.dirty = true;
         self.selected = None;
         self.current = None;
@@ -389,26 +486,34 @@ impl TlcApp {
             return;
         }
         self.selected = Some(index);
+        // A Grad-CAM output chosen for one record does not carry over to the next (it may
+        // not apply there): each record starts with the default target.
+        self.analysis.explain.gradcam = crate::tlc::pipeline::ExplainSettings::default().gradcam;
         // A newer selection supersedes a record still loading.
         if let Some(old) = self.latest_record_job {
-            self.worker.cancel(old);
+            self.records.cancel(old);
         }
-        let id = self.worker.submit(Job::LoadRecord {
+        // The signal first (loading only), its analysis as soon as it is on screen.
+        let id = self.records.submit(Job::LoadRecord {
             dataset: ds,
             index,
-            analysis: self.analysis.clone(),
+            analysis: AnalysisContext::default(),
         });
+        self.analysis_pending = true;
         self.latest_record_job = Some(id);
         self.latest_record_models = self.models_generation;
     }
 
     /// Take the worker's messages into the app state: each result goes to whoever asked for it.
     fn poll_worker(&mut self, ctx: &egui::Context) {
-        for (id, result) in self.worker.poll() {
+        let mut finished = self.records.poll();
+        finished.extend(self.worker.poll());
+        for (id, result) in finished {
             match result {
                 Ok(output) => self.take_output(id, output, ctx),
                 Err(err) => {
                     self.forget_job(id);
+                    self.export.job_failed(id, &err);
                     if !err.cancelled {
                         log::warn!("{err}");
                         self.problems.errors.push(err);
@@ -451,9 +556,9 @@ impl TlcApp {
         self.latest_record_job = None;
         let stale = self.latest_record_models != self.models_generation;
         self.show_record(record);
-        // Analysed with models replaced since: the signal is shown at once and explained again
-        // with the models now loaded.
-        if stale {
+        // The signal is on screen: analyse it now (also when it was analysed with models
+        // replaced since).
+        if stale || self.analysis_pending {
             self.reanalyse_current();
         }
     }
@@ -513,6 +618,7 @@ impl TlcApp {
     fn forget_job(&mut self, id: JobId) {
         if self.latest_record_job == Some(id) {
             self.latest_record_job = None;
+            self.analysis_pending = false;
         }
         self.fit.forget(id);
         self.cohort.forget(id);
@@ -528,17 +634,36 @@ impl TlcApp {
             egui::Visuals::light()
         });
         self.handle_dropped_files(&ctx);
+        self.handle_close_request(&ctx);
         self.handle_shortcuts(ui);
 
-        egui::Panel::top("menu").show(ui, |ui| {
+        // In the eframe window the frame is cleared to the panel colour (`clear_color`), so the
+        // panels need not fill their backgrounds again: on a CPU renderer each full-window fill
+        // costs milliseconds. Elsewhere (tests) they fill as usual.
+        let style = ctx.global_style();
+        let unfilled = |frame: egui::Frame| {
+            if self.panels_on_cleared_window {
+                frame.fill(egui::Color32::TRANSPARENT)
+            } else {
+                frame
+            }
+        };
+        let side = unfilled(egui::Frame::side_top_panel(&style));
+        let central = unfilled(egui::Frame::central_panel(&style));
+        egui::Panel::top("menu").frame(side).show(ui, |ui| {
             egui::MenuBar::new().ui(ui, |ui| self.menu_ui(ui));
         });
         if self.current.is_some() {
-            egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
+            egui::Panel::top("toolbar")
+                .frame(side)
+                .show(ui, |ui| self.toolbar_ui(ui));
         }
-        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        egui::Panel::bottom("status")
+            .frame(side)
+            .show(ui, |ui| self.status_ui(ui));
         if self.settings.show_browser && self.dataset.is_some() {
             egui::Panel::left("browser")
+                .frame(side)
                 .default_size(300.0)
                 .resizable(true)
                 .show(ui, |ui| self.browser_panel_ui(ui));
@@ -549,14 +674,17 @@ impl TlcApp {
             .is_some_and(|c| c.explanation.is_some());
         if self.settings.show_explanation && has_explanation {
             egui::Panel::right("explanation")
+                .frame(side)
                 .default_size(340.0)
                 .resizable(true)
                 .show(ui, |ui| self.explanation_panel_ui(ui));
         }
-        egui::CentralPanel::default().show(ui, |ui| self.record_ui(ui));
+        egui::CentralPanel::default()
+            .frame(central)
+            .show(ui, |ui| self.record_ui(ui));
 
         self.windows_ui(&ctx);
-        if !self.worker.is_idle() {
+        if !self.worker.is_idle() || !self.records.is_idle() {
             // Keep the progress bar moving even if a job reports rarely.
             ctx.request_repaint_after(Duration::from_millis(100));
         }
@@ -581,11 +709,29 @@ impl TlcApp {
         if ui.ctx().egui_wants_keyboard_input() {
             return;
         }
-        if let Some(delta) = browser::navigation_delta(ui, self.browser.page_rows())
-            && let Some(next) = self.browser.step(self.selected, delta)
-            && Some(next) != self.selected
-        {
-            self.select_record(next);
+        // Over the ECG view Page Up/Down move a screen and Home/End go to the record's ends;
+        // elsewhere they (and Up/Down) move through the record list.
+        if self.view.pointer_over && self.current.is_some() {
+            let keys = ui.input(|i| {
+                [Key::PageUp, Key::PageDown, Key::Home, Key::End].map(|k| i.key_pressed(k))
+            });
+            if keys[0] {
+                self.view.page(-1.0);
+            }
+            if keys[1] {
+                self.view.page(1.0);
+            }
+            if keys[2] {
+                self.view.go_to_start();
+            }
+            if keys[3] {
+                self.view.go_to_end();
+            }
+            if ui.input(|i| i.key_pressed(Key::ArrowDown) || i.key_pressed(Key::ArrowUp)) {
+                self.step_record(ui);
+            }
+        } else {
+            self.step_record(ui);
         }
         let (zoom_in, zoom_out, reset, open, help) = ui.input_mut(|i| {
             (
@@ -596,17 +742,12 @@ impl TlcApp {
                 i.key_pressed(Key::F1),
             )
         });
-        let canvas = if self.view.canvas.is_positive() {
-            self.view.canvas
-        } else {
-            ui.ctx().content_rect()
-        };
-        let fit = self.view.fit_points_per_mm;
+        let centre = self.view.canvas.center();
         if zoom_in {
-            self.view.zoom_about(1.25, canvas.center(), canvas, fit);
+            self.view.zoom_about(1.25, centre);
         }
         if zoom_out {
-            self.view.zoom_about(0.8, canvas.center(), canvas, fit);
+            self.view.zoom_about(0.8, centre);
         }
         if reset {
             self.view.reset();
@@ -619,51 +760,140 @@ impl TlcApp {
         }
     }
 
-    /// Ask for a file or folder: the native dialog (rfd) when an xdg-desktop-portal answers,
-    /// else the in-app browser (egui_file).
+    /// Step through the record list with the keyboard.
+    fn step_record(&mut self, ui: &Ui) {
+        if let Some(delta) = browser::navigation_delta(ui, self.browser.page_rows())
+            && let Some(next) = self.browser.step(self.selected, delta)
+            && Some(next) != self.selected
+        {
+            self.select_record(next);
+        }
+    }
+
+    /// Ask for a record, data set or folder to open.
     fn open_dialog(&mut self, folder: bool) {
         let start = self
             .dataset_path
             .clone()
             .or_else(|| self.settings.recent.first().cloned())
             .unwrap_or_else(crate::paths::sample_data);
+        let purpose = if folder {
+            FilePurpose::OpenFolder
+        } else {
+            FilePurpose::OpenData
+        };
+        self.ask_for_file(purpose, &start, None);
+    }
+
+    /// Ask for a file or folder: the native dialog (rfd) when an xdg-desktop-portal answers,
+    /// else the in-app browser (egui_file), which starts in the folder of `start`. What is
+    /// picked goes to [`TlcApp::file_picked`] either way.
+    fn ask_for_file(&mut self, purpose: FilePurpose, start: &Path, file_name: Option<String>) {
+        let folder = if start.is_dir() {
+            start.to_path_buf()
+        } else {
+            start
+                .parent()
+                .filter(|p| p.is_dir())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| std::env::current_dir().unwrap_or_default())
+        };
         let started = Instant::now();
-        let dialog = rfd::FileDialog::new().set_directory(if start.is_dir() {
-            start.clone()
-        } else {
-            start.parent().map(Path::to_path_buf).unwrap_or_default()
-        });
-        let picked = if folder {
-            dialog.pick_folder()
-        } else {
-            dialog
-                .add_filter(
-                    "ECG",
-                    &[
-                        &["hea", "h5", "hdf5", "csv"],
-                        crate::io::formats::FILE_EXTENSIONS,
-                    ]
-                    .concat(),
-                )
-                // device files are detected by content, whatever their name
-                .add_filter("All files", &["*"])
-                .pick_file()
+        let mut dialog = rfd::FileDialog::new().set_directory(&folder);
+        for (name, extensions) in purpose.filters() {
+            dialog = dialog.add_filter(name, &extensions);
+        }
+        if let Some(name) = &file_name {
+            dialog = dialog.set_file_name(name);
+        }
+        let picked = match purpose.kind() {
+            DialogKind::Folder => dialog.pick_folder(),
+            DialogKind::Open => dialog.pick_file(),
+            DialogKind::Save => dialog.save_file(),
         };
         match picked {
-            Some(path) => self.open_path(&path),
+            Some(path) => self.file_picked(purpose, path),
             // Without a portal rfd returns at once; a person cancelling takes longer.
             None if started.elapsed() < Duration::from_millis(300) => {
-                let mut d = if folder {
-                    egui_file::FileDialog::select_folder()
-                } else {
-                    egui_file::FileDialog::open_file()
+                let d = match purpose.kind() {
+                    DialogKind::Folder => egui_file::FileDialog::select_folder(),
+                    DialogKind::Open => egui_file::FileDialog::open_file(),
+                    DialogKind::Save => egui_file::FileDialog::save_file(),
+                };
+                let mut d = d.initial_path(folder).title(purpose.title());
+                if let Some(name) = file_name {
+                    d = d.default_filename(name);
                 }
-                .initial_path(start);
                 d.open();
-                self.file_dialog = Some(d);
+                self.file_dialog = Some((purpose, d));
             }
             None => {}
         }
+    }
+
+    /// A file or folder was chosen for `purpose`.
+    fn file_picked(&mut self, purpose: FilePurpose, path: PathBuf) {
+        match purpose {
+            FilePurpose::OpenData | FilePurpose::OpenFolder => self.open_path(&path),
+            FilePurpose::OpenModel => {
+                self.settings.model_path = Some(path);
+                self.settings.explainer_path = None;
+                self.load_models();
+            }
+            FilePurpose::OpenExplainer => {
+                self.settings.explainer_path = Some(path);
+                self.load_models();
+            }
+            FilePurpose::SaveExplainer => self.save_explainer_to(&path),
+            FilePurpose::ExportFigure => {
+                let ext = self.settings.export_format.extension();
+                self.export.path_text = path.with_extension(ext).display().to_string();
+            }
+        }
+    }
+
+    /// Closing the window with a fitted explainer not saved asks first.
+    fn handle_close_request(&mut self, ctx: &egui::Context) {
+        if ctx.input(|i| i.viewport().close_requested())
+            && self.unsaved_explainer
+            && !self.quit_confirmed
+            && self.screenshot.is_none()
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.confirm_quit = true;
+        }
+    }
+
+    /// Whether the quit question is on screen (tests).
+    pub fn is_asking_before_quit(&self) -> bool {
+        self.confirm_quit
+    }
+
+    fn confirm_quit_ui(&mut self, ctx: &egui::Context) {
+        if !self.confirm_quit {
+            return;
+        }
+        egui::Window::new("Quit without saving?")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+            .show(ctx, |ui| {
+                ui.label("The fitted explainer has not been saved; it is lost on quitting.");
+                ui.horizontal(|ui| {
+                    if ui.button("Save explainer...").clicked() {
+                        self.confirm_quit = false;
+                        self.save_explainer_dialog();
+                    }
+                    if ui.button("Quit without saving").clicked() {
+                        self.confirm_quit = false;
+                        self.quit_confirmed = true;
+                        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        self.confirm_quit = false;
+                    }
+                });
+            });
     }
 
     fn menu_ui(&mut self, ui: &mut Ui) {
@@ -713,6 +943,9 @@ impl TlcApp {
             ui.checkbox(&mut self.settings.dark_mode, "Dark mode");
             if ui.button("Reset zoom").clicked() {
                 self.view.reset();
+            }
+            if ui.button("Screen calibration...").clicked() {
+                self.calibration_open = true;
             }
         });
         ui.menu_button("Help", |ui| {
@@ -782,6 +1015,8 @@ impl TlcApp {
                     .suffix(" mm/mV"),
             )
             .on_hover_text("Gain");
+            ui.separator();
+            self.zoom_controls_ui(ui);
             if let Some(cur) = &self.current {
                 let leads = cur.ecg.leads.clone();
                 ui.menu_button("Leads", |ui| {
@@ -801,6 +1036,113 @@ impl TlcApp {
                 });
             }
         });
+    }
+
+    /// Fit page, fit width, actual size, the zoom as a share of paper size, and go-to-time.
+    fn zoom_controls_ui(&mut self, ui: &mut Ui) {
+        use paper::ZoomMode;
+        let zoom = self.view.zoom;
+        if ui
+            .selectable_label(zoom == ZoomMode::FitPage, "Fit page")
+            .on_hover_text("Every row visible; 10 s across at 25 mm/s")
+            .clicked()
+        {
+            self.view.zoom = ZoomMode::FitPage;
+            self.view.offset_y_mm = 0.0;
+        }
+        if ui
+            .selectable_label(zoom == ZoomMode::FitWidth, "Fit width")
+            .on_hover_text("10 s across at 25 mm/s; scroll for more rows")
+            .clicked()
+        {
+            self.view.zoom = ZoomMode::FitWidth;
+        }
+        if ui
+            .selectable_label(zoom == ZoomMode::ActualSize, "Actual size")
+            .on_hover_text(
+                "Millimetres of paper are millimetres of screen (View > Screen calibration)",
+            )
+            .clicked()
+        {
+            self.view.zoom = ZoomMode::ActualSize;
+        }
+        let actual = self
+            .settings
+            .actual_points_per_mm(ui.ctx().pixels_per_point());
+        ui.label(format!("{:.0} %", 100.0 * self.view.paper_scale(actual)))
+            .on_hover_text("Size on screen relative to paper size");
+        let goto = ui
+            .add(
+                egui::TextEdit::singleline(&mut self.goto_text)
+                    .desired_width(70.0)
+                    .hint_text("go to m:ss"),
+            )
+            .on_hover_text("Go to a time of the record: seconds, m:ss or h:mm:ss, then Enter");
+        goto.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Go to"));
+        if goto.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+            match paper::parse_time(&self.goto_text) {
+                Some(t) => self.view.centre_on(t),
+                None => self.goto_text = "?".into(),
+            }
+        }
+    }
+
+    /// View > Screen calibration: a bar that should measure 100 mm on a ruler held to the
+    /// screen; the user changes the pixels per mm until it does (persisted).
+    fn calibration_window_ui(&mut self, ctx: &egui::Context) {
+        if !self.calibration_open {
+            return;
+        }
+        let mut open = true;
+        egui::Window::new("Screen calibration")
+            .open(&mut open)
+            .show(ctx, |ui| {
+                let ppp = ctx.pixels_per_point();
+                ui.label(
+                    "Hold a ruler to the bar below and change the value until it measures 100 mm.",
+                );
+                let mut px_per_mm = self
+                    .settings
+                    .screen_px_per_mm
+                    .unwrap_or(settings::DEFAULT_POINTS_PER_INCH / settings::MM_PER_INCH * ppp);
+                let changed = ui
+                    .add(
+                        egui::DragValue::new(&mut px_per_mm)
+                            .range(settings::MIN_PX_PER_MM..=settings::MAX_PX_PER_MM)
+                            .speed(0.01)
+                            .suffix(" pixels per mm"),
+                    )
+                    .changed();
+                if changed {
+                    self.settings.screen_px_per_mm = Some(px_per_mm);
+                }
+                let width = 100.0 * self.settings.actual_points_per_mm(ppp);
+                let (rect, _) =
+                    ui.allocate_exact_size(egui::vec2(width, 14.0), egui::Sense::hover());
+                ui.painter()
+                    .rect_filled(rect, 0.0, egui::Color32::from_gray(40));
+                for i in 0..=10 {
+                    let x = rect.left() + rect.width() * i as f32 / 10.0;
+                    ui.painter().vline(
+                        x,
+                        rect.top() - 4.0..=rect.top(),
+                        egui::Stroke::new(1.0, egui::Color32::from_gray(40)),
+                    );
+                }
+                ui.label(format!(
+                    "{:.0} DPI; {}",
+                    px_per_mm * settings::MM_PER_INCH,
+                    if self.settings.screen_px_per_mm.is_some() {
+                        "measured"
+                    } else {
+                        "assumed (96 DPI at the desktop's scale)"
+                    }
+                ));
+                if ui.button("Forget the calibration").clicked() {
+                    self.settings.screen_px_per_mm = None;
+                }
+            });
+        self.calibration_open = open;
     }
 
     fn status_ui(&mut self, ui: &mut Ui) {
@@ -835,13 +1177,19 @@ impl TlcApp {
             if let Some(id) = cancel {
                 self.worker.cancel(id);
             }
+            if let Some(job) = self.records.jobs.first() {
+                ui.spinner();
+                ui.label(&job.description);
+                ui.separator();
+            }
             if !self.problems.errors.is_empty() {
                 let label = format!("{} problem(s)", self.problems.errors.len());
                 if ui
                     .button(RichText::new(label).color(egui::Color32::from_rgb(213, 94, 0)))
+                    .on_hover_text("Show the problems")
                     .clicked()
                 {
-                    self.problems.errors.clear();
+                    self.problems.open = true;
                 }
                 ui.separator();
             }
@@ -936,12 +1284,7 @@ impl TlcApp {
         }
         if let Some(t) = jump {
             // Centre the view on the segment at the current zoom.
-            let ppm = self
-                .view
-                .points_per_mm
-                .unwrap_or(self.view.fit_points_per_mm);
-            self.view.points_per_mm = Some(ppm);
-            self.view.offset_mm.x = (t as f32 * self.settings.paper_speed_mm_s - 20.0).max(0.0);
+            self.view.centre_on(t);
         }
     }
 
@@ -1020,6 +1363,9 @@ impl TlcApp {
             delineation: delineation.as_deref(),
             segment_labels: segment_labels.as_deref().map(Vec::as_slice),
         };
+        if let Some(note) = &self.view.note {
+            ui.label(RichText::new(note).italics());
+        }
         let (_resp, hover) = paper::paper_ui(ui, &mut self.view, &self.settings, data);
         self.hover = hover;
     }
@@ -1083,11 +1429,12 @@ impl TlcApp {
         match action {
             export::ExportAction::None => {}
             export::ExportAction::RenderPreview(spec) => {
-                self.worker.submit(Job::RenderFigure {
+                let id = self.worker.submit(Job::RenderFigure {
                     source: source.clone(),
                     spec,
                     purpose: export::FigurePurpose::Preview,
                 });
+                self.export.preview_job = Some(id);
             }
             export::ExportAction::Export {
                 path,
@@ -1095,12 +1442,13 @@ impl TlcApp {
                 overwrite,
             } => {
                 self.export.message = Some(format!("Exporting {}...", path.display()));
-                self.worker.submit(Job::ExportFigure {
+                let id = self.worker.submit(Job::ExportFigure {
                     source: source.clone(),
                     path,
                     spec,
                     overwrite,
                 });
+                self.export.job = Some(id);
             }
             export::ExportAction::ExportData {
                 dir,
@@ -1115,13 +1463,16 @@ impl TlcApp {
                 });
             }
             export::ExportAction::Browse => {
-                let ext = self.settings.export_format.extension();
-                if let Some(path) = rfd::FileDialog::new()
-                    .add_filter(ext.to_uppercase(), &[ext])
-                    .save_file()
-                {
-                    self.export.path_text = path.with_extension(ext).display().to_string();
-                }
+                let current = PathBuf::from(&self.export.path_text);
+                let start = self
+                    .settings
+                    .export_dir
+                    .clone()
+                    .unwrap_or_else(|| current.clone());
+                let name = current
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned());
+                self.ask_for_file(FilePurpose::ExportFigure, &start, name);
             }
         }
     }
@@ -1132,18 +1483,20 @@ impl TlcApp {
         self.cohort_window_ui(ctx);
         self.problems.window_ui(ctx);
         self.help.window_ui(ctx);
+        self.calibration_window_ui(ctx);
+        self.confirm_quit_ui(ctx);
         let mut picked = None;
-        if let Some(d) = &mut self.file_dialog {
+        if let Some((purpose, d)) = &mut self.file_dialog {
             if d.show(ctx).selected() {
-                picked = d.path().map(Path::to_path_buf);
+                picked = d.path().map(|p| (*purpose, p.to_path_buf()));
             }
             if !d.visible() {
                 self.file_dialog = None;
             }
         }
-        if let Some(p) = picked {
+        if let Some((purpose, p)) = picked {
             self.file_dialog = None;
-            self.open_path(&p);
+            self.file_picked(purpose, p);
         }
     }
 
@@ -1225,6 +1578,10 @@ impl eframe::App for TlcApp {
         self.ui_root(ui);
     }
 
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
+
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         if self.screenshot.is_none() {
             eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
@@ -1274,6 +1631,7 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
                 _ => Settings::default(),
             };
             let mut app = TlcApp::new(Some(&cc.egui_ctx), settings, launch)?;
+            app.panels_on_cleared_window = true;
             if let Some(path) = shot {
                 app.screenshot = Some(ScreenshotState {
                     path,

@@ -26,22 +26,25 @@ impl TlcApp {
                 explainer_name.as_deref().unwrap_or("none")
             ));
             ui.separator();
-            if ui.button("Open model...").clicked()
-                && let Some(path) = rfd::FileDialog::new()
-                    .add_filter("safetensors", &["safetensors"])
-                    .pick_file()
-            {
-                self.settings.model_path = Some(path);
-                self.settings.explainer_path = None;
-                self.load_models();
+            if ui.button("Open model...").clicked() {
+                let start = self
+                    .settings
+                    .model_path
+                    .clone()
+                    .unwrap_or_else(crate::paths::default_model);
+                self.ask_for_file(super::FilePurpose::OpenModel, &start, None);
             }
             if ui
                 .add_enabled(model_name.is_some(), egui::Button::new("Open explainer..."))
                 .clicked()
-                && let Some(path) = rfd::FileDialog::new().pick_file()
             {
-                self.settings.explainer_path = Some(path);
-                self.load_models();
+                let start = self
+                    .settings
+                    .explainer_path
+                    .clone()
+                    .or_else(|| self.settings.model_path.clone())
+                    .unwrap_or_else(crate::paths::default_model);
+                self.ask_for_file(super::FilePurpose::OpenExplainer, &start, None);
             }
             if ui
                 .add_enabled(
@@ -95,20 +98,31 @@ impl TlcApp {
         });
     }
 
-    fn save_explainer_dialog(&mut self) {
+    pub(super) fn save_explainer_dialog(&mut self) {
         let Some(explainer) = self.analysis.explainer.clone() else {
             return;
         };
-        let Some(path) = rfd::FileDialog::new()
-            .set_file_name(format!("{}.explainer.safetensors", explainer.name))
-            .save_file()
-        else {
+        let start = self
+            .settings
+            .model_path
+            .clone()
+            .or_else(|| self.dataset_path.clone())
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        self.ask_for_file(
+            super::FilePurpose::SaveExplainer,
+            &start,
+            Some(format!("{}.explainer.safetensors", explainer.name)),
+        );
+    }
+
+    pub(super) fn save_explainer_to(&mut self, path: &std::path::Path) {
+        let Some(explainer) = self.analysis.explainer.clone() else {
             return;
         };
-        match explainer.save(&path, false) {
+        match explainer.save(path, false) {
             Ok(()) => {
                 self.unsaved_explainer = false;
-                self.settings.explainer_path = Some(path);
+                self.settings.explainer_path = Some(path.to_path_buf());
             }
             Err(err) => self.problems.errors.push(JobError {
                 task: "Saving the explainer".into(),

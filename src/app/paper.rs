@@ -12,18 +12,28 @@ use crate::record::{Ecg, LeadName};
 use crate::tlc::Explanation;
 
 use super::colors;
-use super::settings::{Layers, Settings};
+use super::settings::{Layers, Settings, ViewLayout};
 
 /// Space around the page on screen (mm).
 const SCREEN_MARGIN_MM: f64 = 4.0;
-/// At the default zoom at most this many seconds fill the canvas width.
-const FIT_WINDOW_S: f32 = 10.0;
+/// The fit modes fit this many seconds (or the whole record when shorter) at the reference
+/// paper speed and gain; a faster speed or a larger gain then makes the tracing larger.
+const FIT_WINDOW_S: f64 = 10.0;
+/// Reference scales of the fit modes (the clinical defaults).
+pub const REFERENCE_SPEED_MM_S: f32 = 25.0;
+pub const REFERENCE_GAIN_MM_MV: f32 = 10.0;
+/// Height of the overview strip of long records and of the time ruler (points).
+const OVERVIEW_HEIGHT: f32 = 46.0;
+const RULER_HEIGHT: f32 = 18.0;
+/// Tracks are drawn at most this many points per mm high (10 mm tracks: 40 points).
+const MAX_TRACK_POINTS_PER_MM: f32 = 4.0;
 
 /// One lead drawn over a time span in a rectangle of the page (mm).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadPanel {
     /// Row of `Ecg::samples_mv`.
     pub row: usize,
+    /// The lead of the layout's slot (the record's lead in `row` may be its equivalent).
     pub lead: LeadName,
     pub t0_s: f64,
     pub t1_s: f64,
@@ -32,6 +42,8 @@ pub struct LeadPanel {
     pub baseline_mm: f32,
     /// The 1 mV x 0.2 s pulse in the gutter before the row: (x, width, height) in mm.
     pub calibration: Option<(f32, f32, f32)>,
+    /// Column of the clinical grid (0 for full-width rows).
+    pub column: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +61,7 @@ pub struct TrackPanel {
     pub rect_mm: Rect,
 }
 
-/// The whole page in millimetres.
+/// The page of one time window in millimetres.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaperLayout {
     pub leads: Vec<LeadPanel>,
@@ -57,19 +69,29 @@ pub struct PaperLayout {
     pub size_mm: Vec2,
     pub speed_mm_s: f32,
     pub gain_mm_mv: f32,
+    /// Left edge of the traces (after the calibration gutter) and the window's start time.
+    pub trace_x_mm: f32,
+    pub start_s: f64,
+    /// Rows of the layout, including slots of leads the record lacks (drawn empty), and the
+    /// rectangle they fill.
+    pub n_rows: usize,
+    pub rows_mm: Rect,
 }
 
 impl PaperLayout {
-    /// Lay out the record as the exported figure does (`crate::figure::compute_layout` with the
-    /// view's spec), without the title, legend and footer bands the app shows as widgets.
-    /// Tracks are asked for only when they have data (`has_entropy`, `has_gradcam`).
+    /// Lay out `window_s` of the record as the exported figure does
+    /// (`crate::figure::compute_layout` with the view's spec), without the title, legend and
+    /// footer bands the app shows as widgets. Tracks are asked for only when they have data
+    /// (`has_entropy`, `has_gradcam`); `row_height_mm` overrides the spec's row height.
     pub fn compute(
         ecg: &Ecg,
         settings: &Settings,
         has_entropy: bool,
         has_gradcam: bool,
+        window_s: (f64, f64),
+        row_height_mm: Option<f32>,
     ) -> Result<PaperLayout, crate::figure::FigureError> {
-        let mut spec = super::export::spec_for_view(settings, ecg, None);
+        let mut spec = super::export::spec_for_view(settings, ecg, Some(window_s));
         spec.layers.entropy &= has_entropy;
         spec.layers.gradcam &= has_gradcam;
         spec.title_height_mm = 0.0;
@@ -77,13 +99,14 @@ impl PaperLayout {
         spec.footer_height_mm = 0.0;
         spec.margin_mm = SCREEN_MARGIN_MM;
         spec.page = crate::figure::PageSize::Fit;
-        // The screen draws only what is visible, so a long record is no problem here.
-        spec.max_page_mm = f64::MAX;
+        if let Some(h) = row_height_mm {
+            spec.row_height_mv = h as f64 / spec.gain_mm_mv;
+        }
         let d = crate::figure::compute_layout(ecg, &spec)?;
         let rect = |r: crate::figure::RectMm| {
             Rect::from_min_size(pos2(r.x as f32, r.y as f32), vec2(r.w as f32, r.h as f32))
         };
-        let leads = d
+        let leads: Vec<LeadPanel> = d
             .panels
             .iter()
             .filter_map(|p| {
@@ -97,6 +120,7 @@ impl PaperLayout {
                     calibration: p
                         .calibration
                         .map(|c| (c.x_mm as f32, c.width_mm as f32, c.height_mm as f32)),
+                    column: p.column,
                 })
             })
             .collect();
@@ -119,6 +143,10 @@ impl PaperLayout {
             size_mm: vec2(d.page_width_mm as f32, d.page_height_mm as f32),
             speed_mm_s: d.paper_speed_mm_s as f32,
             gain_mm_mv: d.gain_mm_mv as f32,
+            trace_x_mm: d.axis.x as f32,
+            start_s: d.start_s,
+            n_rows: d.panels.iter().map(|p| p.row + 1).max().unwrap_or(1),
+            rows_mm: rect(d.paper),
         })
     }
 
@@ -130,52 +158,180 @@ impl PaperLayout {
     fn t_s(&self, rect: Rect, t0_s: f64, x_mm: f32) -> f64 {
         t0_s + ((x_mm - rect.left()) / self.speed_mm_s) as f64
     }
+
+    /// Top and bottom (mm) of the lead rows.
+    fn leads_y_range(&self) -> (f32, f32) {
+        (self.rows_mm.top(), self.rows_mm.bottom())
+    }
+
+    /// Height (mm) from the bottom of the leads to the bottom of the last track.
+    fn tracks_height_mm(&self) -> f32 {
+        let (_, leads_bottom) = self.leads_y_range();
+        self.tracks
+            .iter()
+            .map(|t| t.rect_mm.bottom() - leads_bottom)
+            .fold(0.0, f32::max)
+    }
 }
 
-/// Zoom and pan of the paper view (runtime only).
+/// How the paper is scaled to the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ZoomMode {
+    /// Every row and track visible, 10 s across at 25 mm/s (the paper speed and gain scale it).
+    #[default]
+    FitPage,
+    /// 10 s across at 25 mm/s; rows may need vertical scrolling.
+    FitWidth,
+    /// Millimetres of paper are millimetres of screen (at the screen calibration).
+    ActualSize,
+    /// A zoom chosen with the wheel or the keys.
+    Custom { points_per_mm: f32 },
+}
+
+/// Zoom and position of the paper view (runtime only).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaperView {
-    /// Screen points per millimetre; `None` fits the page width.
-    pub points_per_mm: Option<f32>,
-    /// Page position (mm) at the canvas' top-left corner.
-    pub offset_mm: Vec2,
+    pub zoom: ZoomMode,
+    /// Record time (s) at the left edge of the traces.
+    pub start_s: f64,
+    /// Vertical scroll of the lead rows (mm of paper).
+    pub offset_y_mm: f32,
     /// Time under the pointer (s), shared by all panels for the cursor line.
     pub hover_time_s: Option<f64>,
-    /// Time span (s) visible in the first lead panel (for "export the visible span").
+    /// Time span (s) on screen (for "export the visible span").
     pub visible_s: Option<(f64, f64)>,
-    /// Canvas rectangle and fit zoom of the last frame (for keyboard zoom about the centre).
+    /// What the last frame used: canvas, points per mm, the window's length (s), the record's
+    /// length (s) and where the traces start (mm), for keyboard zoom and paging.
     pub canvas: Rect,
-    pub fit_points_per_mm: f32,
+    pub points_per_mm: f32,
+    pub window_s: f64,
+    pub duration_s: f64,
+    trace_x_mm: f32,
+    speed_mm_s: f32,
+    /// The pointer is over the ECG view or its overview (page keys move the view then).
+    pub pointer_over: bool,
+    /// Why the layout differs from the one chosen (e.g. a rhythm lead the record lacks).
+    pub note: Option<String>,
 }
 
 impl Default for PaperView {
     fn default() -> Self {
         PaperView {
-            points_per_mm: None,
-            offset_mm: Vec2::ZERO,
+            zoom: ZoomMode::default(),
+            start_s: 0.0,
+            offset_y_mm: 0.0,
             hover_time_s: None,
             visible_s: None,
             canvas: Rect::NOTHING,
-            fit_points_per_mm: 2.0,
+            points_per_mm: 2.0,
+            window_s: FIT_WINDOW_S,
+            duration_s: 0.0,
+            trace_x_mm: 0.0,
+            speed_mm_s: REFERENCE_SPEED_MM_S,
+            pointer_over: false,
+            note: None,
         }
     }
 }
 
-pub const MIN_POINTS_PER_MM: f32 = 0.5;
+pub const MIN_POINTS_PER_MM: f32 = 0.3;
 pub const MAX_POINTS_PER_MM: f32 = 40.0;
 
 impl PaperView {
+    /// Back to the fitted page at the record's start.
     pub fn reset(&mut self) {
-        *self = PaperView::default();
+        self.zoom = ZoomMode::FitPage;
+        self.start_s = 0.0;
+        self.offset_y_mm = 0.0;
     }
 
-    /// Multiply the zoom by `factor`, keeping the page point under `anchor` (screen) still.
-    pub fn zoom_about(&mut self, factor: f32, anchor: Pos2, canvas: Rect, fit: f32) {
-        let old = self.points_per_mm.unwrap_or(fit);
+    /// Multiply the zoom by `factor`, keeping the paper point under `anchor` (screen) still.
+    pub fn zoom_about(&mut self, factor: f32, anchor: Pos2) {
+        let canvas = self.canvas;
+        let old = self.points_per_mm;
         let new = (old * factor).clamp(MIN_POINTS_PER_MM, MAX_POINTS_PER_MM);
-        let anchor_mm = self.offset_mm + (anchor - canvas.min) / old;
-        self.offset_mm = anchor_mm - (anchor - canvas.min) / new;
-        self.points_per_mm = Some(new);
+        if canvas.is_positive() && self.window_s > 0.0 {
+            let pps_old = self.points_per_s(old);
+            let left_old = canvas.left() + self.trace_x_mm * old;
+            let t_anchor = self.start_s + ((anchor.x - left_old) / pps_old) as f64;
+            let pps_new = self.points_per_s(new);
+            let left_new = canvas.left() + self.trace_x_mm * new;
+            self.start_s = t_anchor - ((anchor.x - left_new) / pps_new) as f64;
+            let anchor_y_mm = self.offset_y_mm + (anchor.y - canvas.top()) / old;
+            self.offset_y_mm = anchor_y_mm - (anchor.y - canvas.top()) / new;
+        }
+        self.zoom = ZoomMode::Custom { points_per_mm: new };
+    }
+
+    fn points_per_s(&self, ppm: f32) -> f32 {
+        (self.speed_mm_s * ppm).max(1e-3)
+    }
+
+    /// Move by `screens` screen widths (Page Up/Down).
+    pub fn page(&mut self, screens: f64) {
+        self.start_s += screens * self.window_s;
+        self.clamp_start();
+    }
+
+    /// Show the record's start (Home) or end (End).
+    pub fn go_to_start(&mut self) {
+        self.start_s = 0.0;
+    }
+    pub fn go_to_end(&mut self) {
+        self.start_s = self.duration_s;
+        self.clamp_start();
+    }
+
+    /// Centre the window on record time `t_s`.
+    pub fn centre_on(&mut self, t_s: f64) {
+        self.start_s = t_s - self.window_s / 2.0;
+        self.clamp_start();
+    }
+
+    fn clamp_start(&mut self) {
+        let max = (self.duration_s - self.window_s).max(0.0);
+        self.start_s = if self.start_s.is_finite() {
+            self.start_s.clamp(0.0, max)
+        } else {
+            0.0
+        };
+    }
+
+    /// Screen zoom relative to paper size at the calibration (1.0 = actual size).
+    pub fn paper_scale(&self, actual_points_per_mm: f32) -> f32 {
+        self.points_per_mm / actual_points_per_mm
+    }
+}
+
+/// Parse a time typed by the user: seconds (`754.5`), `m:ss(.s)` or `h:mm:ss`.
+pub fn parse_time(text: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let parts: Vec<&str> = text
+        .trim()
+        .trim_end_matches('s')
+        .trim()
+        .split(':')
+        .collect();
+    if parts.len() > 3 {
+        return None;
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let v: f64 = part.trim().parse().ok()?;
+        if !v.is_finite() || v < 0.0 || (i > 0 && v >= 60.0) {
+            return None;
+        }
+        total = total * 60.0 + v;
+    }
+    Some(total)
+}
+
+/// A time as the ruler and overview show it: `m:ss.s` for long records, `s.ss s` otherwise.
+pub fn format_time(t_s: f64, long: bool) -> String {
+    if long {
+        let m = (t_s / 60.0).floor();
+        format!("{}:{:04.1}", m as i64, t_s - m * 60.0)
+    } else {
+        format!("{t_s:.2} s")
     }
 }
 
@@ -265,18 +421,20 @@ impl ViewData<'_> {
     }
 }
 
-/// Maps page millimetres to screen points.
+/// Maps page millimetres to screen points (`ppm_y` may be smaller than `ppm`: tracks keep a
+/// readable height when the paper is zoomed far in).
 #[derive(Debug, Clone, Copy)]
 struct Xf {
     origin: Pos2,
     ppm: f32,
+    ppm_y: f32,
 }
 
 impl Xf {
     fn pt(&self, x_mm: f32, y_mm: f32) -> Pos2 {
         pos2(
             self.origin.x + x_mm * self.ppm,
-            self.origin.y + y_mm * self.ppm,
+            self.origin.y + y_mm * self.ppm_y,
         )
     }
     fn rect(&self, r: Rect) -> Rect {
@@ -285,7 +443,7 @@ impl Xf {
     fn mm(&self, p: Pos2) -> Pos2 {
         pos2(
             (p.x - self.origin.x) / self.ppm,
-            (p.y - self.origin.y) / self.ppm,
+            (p.y - self.origin.y) / self.ppm_y,
         )
     }
 }
@@ -321,111 +479,281 @@ pub fn min_max_columns(
     out
 }
 
-/// Draw the paper view and handle zoom, pan and hover. Returns the canvas response and what is
-/// under the pointer.
+/// Where the parts of the view go on screen this frame.
+struct Placement {
+    layout: PaperLayout,
+    /// Leads (scrolled vertically), the time ruler under them, and the tracks under the ruler
+    /// (pinned: they stay in view whatever the vertical scroll).
+    lead_area: Rect,
+    ruler: Rect,
+    leads_xf: Xf,
+    tracks_xf: Xf,
+}
+
+/// The layout of the visible window for the canvas and the view's zoom, with rows stretched to
+/// fill the height left over. Also settles the view's zoom, window and scroll for this frame.
+fn place(
+    canvas: Rect,
+    view: &mut PaperView,
+    settings: &Settings,
+    data: ViewData<'_>,
+    pixels_per_point: f32,
+) -> Result<Placement, crate::figure::FigureError> {
+    let ecg = data.ecg;
+    let has_entropy = data.explanation.is_some();
+    let has_gradcam = data.explanation.and_then(|e| e.gradcam.as_ref()).is_some();
+    let compute = |s: &Settings, window: (f64, f64), row_mm: Option<f32>| {
+        PaperLayout::compute(ecg, s, has_entropy, has_gradcam, window, row_mm)
+    };
+    let duration = ecg.duration_s();
+    view.duration_s = duration;
+    // The fit modes fit the reference scales, so a faster speed or a larger gain is larger.
+    let reference = Settings {
+        paper_speed_mm_s: REFERENCE_SPEED_MM_S,
+        gain_mm_mv: REFERENCE_GAIN_MM_MV,
+        ..settings.clone()
+    };
+    let fitted = compute(&reference, (0.0, duration.min(FIT_WINDOW_S)), None)?;
+    let fit_width = canvas.width() / fitted.size_mm.x;
+    let ppm = match view.zoom {
+        ZoomMode::FitWidth => fit_width,
+        ZoomMode::FitPage => fit_width.min((canvas.height() - RULER_HEIGHT) / fitted.size_mm.y),
+        ZoomMode::ActualSize => settings.actual_points_per_mm(pixels_per_point),
+        ZoomMode::Custom { points_per_mm } => points_per_mm,
+    }
+    .clamp(MIN_POINTS_PER_MM, MAX_POINTS_PER_MM);
+    // The window that fills the canvas width at this zoom and paper speed.
+    let speed = settings.paper_speed_mm_s;
+    let probe = compute(settings, (0.0, duration.min(1.0)), None)?;
+    let trace_w_mm = canvas.width() / ppm - probe.trace_x_mm - SCREEN_MARGIN_MM as f32;
+    let window_s = ((trace_w_mm / speed) as f64).max(0.05).min(duration);
+    view.canvas = canvas;
+    view.points_per_mm = ppm;
+    view.window_s = window_s;
+    view.speed_mm_s = speed;
+    view.trace_x_mm = probe.trace_x_mm;
+    view.clamp_start();
+    let window = (view.start_s, (view.start_s + window_s).min(duration));
+    view.visible_s = Some(window);
+    let first = compute(settings, window, None)?;
+    // Stretch the rows (in whole 5 mm squares) to use the height the tracks and ruler leave.
+    let tracks_ppm_y = ppm.min(MAX_TRACK_POINTS_PER_MM);
+    let tracks_pt = first.tracks_height_mm() * tracks_ppm_y;
+    let (top_mm, bottom_mm) = first.leads_y_range();
+    let rows = first.n_rows as f32;
+    let room_mm = (canvas.height() - RULER_HEIGHT - tracks_pt) / ppm - top_mm - 1.0;
+    let fill_mm = (room_mm / rows / 5.0).floor() * 5.0;
+    let layout = if fill_mm > (bottom_mm - top_mm) / rows + 0.01 {
+        compute(settings, window, Some(fill_mm))?
+    } else {
+        first
+    };
+    let (_, bottom_mm) = layout.leads_y_range();
+    let content_pt = (bottom_mm + 1.0) * ppm;
+    let lead_h = content_pt
+        .min(canvas.height() - RULER_HEIGHT - tracks_pt)
+        .max(10.0);
+    let max_offset = (bottom_mm + 1.0 - lead_h / ppm).max(0.0);
+    view.offset_y_mm = view.offset_y_mm.clamp(0.0, max_offset);
+    let lead_area = Rect::from_min_size(canvas.min, vec2(canvas.width(), lead_h));
+    let ruler = Rect::from_min_size(lead_area.left_bottom(), vec2(canvas.width(), RULER_HEIGHT));
+    let leads_xf = Xf {
+        origin: pos2(canvas.left(), canvas.top() - view.offset_y_mm * ppm),
+        ppm,
+        ppm_y: ppm,
+    };
+    let tracks_xf = Xf {
+        origin: pos2(canvas.left(), ruler.bottom() - bottom_mm * tracks_ppm_y),
+        ppm,
+        ppm_y: tracks_ppm_y,
+    };
+    Ok(Placement {
+        layout,
+        lead_area,
+        ruler,
+        leads_xf,
+        tracks_xf,
+    })
+}
+
+/// The settings the view draws with: the chosen ones, except that a clinical layout whose rhythm
+/// lead (or an equivalent) the record lacks shows its first lead there instead. The note says so.
+fn settings_for_record(settings: &Settings, ecg: &Ecg) -> (Settings, Option<String>) {
+    let mut used = settings.clone();
+    if settings.layout != ViewLayout::Clinical {
+        return (used, None);
+    }
+    let mut notes = Vec::new();
+    if ecg
+        .lead_index_or_equivalent(&settings.rhythm_lead)
+        .is_none()
+        && let Some(first) = ecg.leads.first()
+    {
+        notes.push(format!(
+            "no lead {} in this record: the rhythm strip shows {first}",
+            settings.rhythm_lead
+        ));
+        used.rhythm_lead = first.clone();
+    }
+    let missing: Vec<String> = crate::figure::layout::clinical_slots()
+        .iter()
+        .flatten()
+        .filter(|l| ecg.lead_index_or_equivalent(l).is_none())
+        .map(|l| l.to_string())
+        .collect();
+    if !missing.is_empty() {
+        notes.push(format!("not in this record: {}", missing.join(", ")));
+    }
+    let stand_ins: Vec<String> = ecg
+        .leads
+        .iter()
+        .filter_map(|l| {
+            let eq = l.clinical_equivalent()?;
+            (&eq != l && ecg.lead_index(&eq).is_none()).then(|| format!("{l} as {eq}"))
+        })
+        .collect();
+    if !stand_ins.is_empty() {
+        notes.push(format!("shown {}", stand_ins.join(", ")));
+    }
+    (used, (!notes.is_empty()).then(|| notes.join("; ")))
+}
+
+/// Draw the paper view (with the overview strip of a record longer than the window) and handle
+/// zoom, pan and hover. Returns the canvas response and what is under the pointer.
 pub fn paper_ui(
     ui: &mut Ui,
     view: &mut PaperView,
     settings: &Settings,
     data: ViewData<'_>,
 ) -> (Response, Option<HoverInfo>) {
-    let has_entropy = data.explanation.is_some();
-    let has_gradcam = data.explanation.and_then(|e| e.gradcam.as_ref()).is_some();
-    let layout = match PaperLayout::compute(data.ecg, settings, has_entropy, has_gradcam) {
-        Ok(l) => l,
-        Err(err) => {
-            let response = ui.label(format!(
-                "Nothing to draw: {}",
-                crate::error_text::describe(&err)
-            ));
-            return (response, None);
-        }
-    };
+    let (settings_used, note) = settings_for_record(settings, data.ecg);
+    let settings = &settings_used;
+    view.note = note;
+    let duration = data.ecg.duration_s();
+    let long = duration > FIT_WINDOW_S + 0.5 || view.window_s + 1e-6 < duration;
+    let overview = long.then(|| {
+        ui.allocate_exact_size(
+            vec2(ui.available_width(), OVERVIEW_HEIGHT),
+            Sense::click_and_drag(),
+        )
+    });
     let size = ui.available_size().max(vec2(100.0, 100.0));
     let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "ECG view"));
     let canvas = response.rect;
-    // Default zoom: the whole page height, and at most FIT_WINDOW_S seconds across.
-    let fit_width_mm = layout
-        .size_mm
-        .x
-        .min(FIT_WINDOW_S * layout.speed_mm_s + 20.0);
-    let fit = (canvas.width() / fit_width_mm)
-        .min(canvas.height() / layout.size_mm.y)
-        .clamp(MIN_POINTS_PER_MM, MAX_POINTS_PER_MM);
 
-    // Interaction: ctrl-wheel / pinch zoom about the pointer, drag or wheel to pan,
-    // double-click to reset.
+    // Interaction (with the last frame's mapping): ctrl-wheel / pinch zoom about the pointer,
+    // drag or wheel to pan, double-click to reset.
     if response.double_clicked() {
         view.reset();
     }
+    let pps = (view.speed_mm_s * view.points_per_mm).max(1e-3) as f64;
     if response.hovered() {
         let (zoom, scroll) = ui.input(|i| (i.zoom_delta(), i.smooth_scroll_delta));
         if zoom != 1.0 {
             let anchor = response.hover_pos().unwrap_or(canvas.center());
-            view.zoom_about(zoom, anchor, canvas, fit);
+            view.zoom_about(zoom, anchor);
         }
         if scroll != Vec2::ZERO {
-            view.offset_mm -= scroll / view.points_per_mm.unwrap_or(fit);
+            view.start_s -= scroll.x as f64 / pps;
+            view.offset_y_mm -= scroll.y / view.points_per_mm;
         }
     }
     if response.dragged() {
-        view.offset_mm -= response.drag_delta() / view.points_per_mm.unwrap_or(fit);
+        let d = response.drag_delta();
+        view.start_s -= d.x as f64 / pps;
+        view.offset_y_mm -= d.y / view.points_per_mm;
     }
-    let ppm = view.points_per_mm.unwrap_or(fit);
-    view.canvas = canvas;
-    view.fit_points_per_mm = fit;
-    // Keep some of the page on screen whatever the pan.
-    let max_x = (layout.size_mm.x - canvas.width() / ppm).max(0.0);
-    let max_y = (layout.size_mm.y - canvas.height() / ppm).max(0.0);
-    view.offset_mm.x = view.offset_mm.x.clamp(0.0, max_x);
-    view.offset_mm.y = view.offset_mm.y.clamp(0.0, max_y);
-    let xf = Xf {
-        origin: canvas.min - view.offset_mm * ppm,
-        ppm,
-    };
-    let painter = painter.with_clip_rect(canvas);
-    view.visible_s = layout.leads.first().map(|p| {
-        let t = |x: f32| layout.t_s(p.rect_mm, p.t0_s, xf.mm(pos2(x, 0.0)).x);
-        (t(canvas.left()).max(p.t0_s), t(canvas.right()).min(p.t1_s))
-    });
+    view.pointer_over = response.hovered() || overview.as_ref().is_some_and(|(_, r)| r.hovered());
 
-    painter.rect_filled(canvas, 0.0, ui.visuals().extreme_bg_color);
-    let page = xf.rect(Rect::from_min_size(Pos2::ZERO, layout.size_mm));
-    painter.rect_filled(page, 0.0, colors::PAPER);
+    let placement = match place(canvas, view, settings, data, ui.ctx().pixels_per_point()) {
+        Ok(p) => p,
+        Err(err) => {
+            painter.text(
+                canvas.center(),
+                Align2::CENTER_CENTER,
+                format!("Nothing to draw: {}", crate::error_text::describe(&err)),
+                FontId::proportional(14.0),
+                ui.visuals().error_fg_color,
+            );
+            return (response, None);
+        }
+    };
+    let Placement {
+        layout,
+        lead_area,
+        ruler,
+        leads_xf,
+        tracks_xf,
+    } = &placement;
+    let painter = painter.with_clip_rect(canvas);
+    // The paper, and the canvas' background only where the paper is not: each pixel filled once.
+    let page_x = leads_xf.pt(0.0, 0.0).x..=leads_xf.pt(layout.size_mm.x, 0.0).x;
+    let band_bottom = tracks_xf.pt(0.0, layout.size_mm.y).y.min(canvas.bottom());
+    let paper = Rect::from_x_y_ranges(page_x.clone(), canvas.top()..=band_bottom);
+    painter.rect_filled(paper, 0.0, colors::PAPER);
+    let background = ui.visuals().extreme_bg_color;
+    for outside in [
+        Rect::from_x_y_ranges(paper.right()..=canvas.right(), canvas.y_range()),
+        Rect::from_x_y_ranges(canvas.left()..=paper.right(), band_bottom..=canvas.bottom()),
+    ] {
+        if outside.is_positive() {
+            painter.rect_filled(outside, 0.0, background);
+        }
+    }
+    let lead_painter = painter.with_clip_rect(lead_area.intersect(canvas));
     if settings.layers.grid {
-        draw_grid(&painter, xf, page.intersect(canvas), &layout);
+        let page = Rect::from_x_y_ranges(page_x, lead_area.y_range());
+        draw_grid(
+            &lead_painter,
+            *leads_xf,
+            page.intersect(*lead_area),
+            ui.ctx().pixels_per_point(),
+        );
     }
 
     let hover_pos = response.hover_pos();
     let mut hover = None;
     for panel in &layout.leads {
-        let screen = xf.rect(panel.rect_mm);
-        if !screen.intersects(canvas) {
+        let screen = leads_xf.rect(panel.rect_mm);
+        let visible = screen.intersect(*lead_area);
+        if !visible.is_positive() {
             continue;
         }
-        let clip = painter.with_clip_rect(screen.intersect(canvas));
-        draw_lead_panel(&clip, xf, &layout, panel, &settings.layers, data);
-        if let Some(p) = hover_pos.filter(|p| screen.contains(*p)) {
-            let mm = xf.mm(p);
-            let t = layout.t_s(panel.rect_mm, panel.t0_s, mm.x);
-            let value = (panel.baseline_mm - mm.y) / layout.gain_mm_mv;
-            hover = Some(hover_info(data, Some(panel.lead.clone()), t, Some(value)));
+        let clip = painter.with_clip_rect(visible);
+        draw_lead_panel(&clip, *leads_xf, layout, panel, &settings.layers, data);
+        if let Some(p) = hover_pos.filter(|p| visible.contains(*p)) {
+            let t = layout.t_s(panel.rect_mm, panel.t0_s, leads_xf.mm(p).x);
+            let sample = data.ecg.sample_from_seconds(t).round();
+            // The signal's value at the pointer's time, not the pointer's height.
+            let value = (sample >= 0.0)
+                .then(|| {
+                    data.ecg
+                        .samples_mv
+                        .get((panel.row, sample as usize))
+                        .copied()
+                })
+                .flatten();
+            let lead = data.ecg.leads.get(panel.row).cloned();
+            hover = Some(hover_info(data, lead, t, value));
         }
     }
+    draw_calibration(&lead_painter, *leads_xf, layout);
+    draw_ruler(&painter, *ruler, *tracks_xf, layout, view.duration_s > 60.0);
     for track in &layout.tracks {
-        let screen = xf.rect(track.rect_mm);
-        if !screen.intersects(canvas) {
+        let screen = tracks_xf.rect(track.rect_mm);
+        let visible = screen.intersect(canvas);
+        if !visible.is_positive() {
             continue;
         }
-        let clip = painter.with_clip_rect(screen.intersect(canvas));
-        draw_track(&clip, xf, &layout, track, data);
-        if let Some(p) = hover_pos.filter(|p| screen.contains(*p)) {
-            let t = layout.t_s(track.rect_mm, track.t0_s, xf.mm(p).x);
+        let clip = painter.with_clip_rect(visible);
+        draw_track(&clip, *tracks_xf, layout, track, data);
+        draw_track_scale(&painter, screen);
+        if let Some(p) = hover_pos.filter(|p| visible.contains(*p)) {
+            let t = layout.t_s(track.rect_mm, track.t0_s, tracks_xf.mm(p).x);
             hover = Some(hover_info(data, None, t, None));
         }
     }
-    draw_calibration(&painter, xf, &layout);
 
     // The synchronised cursor: one vertical line at the hovered time in every panel showing it.
     view.hover_time_s = hover.as_ref().map(|h| h.time_s);
@@ -434,17 +762,123 @@ pub fn paper_ui(
         let panels = layout
             .leads
             .iter()
-            .map(|p| (p.rect_mm, p.t0_s, p.t1_s))
-            .chain(layout.tracks.iter().map(|t| (t.rect_mm, t.t0_s, t.t1_s)));
-        for (rect, t0, t1) in panels {
+            .map(|p| (p.rect_mm, p.t0_s, p.t1_s, *leads_xf, &lead_painter))
+            .chain(
+                layout
+                    .tracks
+                    .iter()
+                    .map(|k| (k.rect_mm, k.t0_s, k.t1_s, *tracks_xf, &painter)),
+            );
+        for (rect, t0, t1, xf, p) in panels {
             if t >= t0 && t <= t1 {
                 let r = xf.rect(rect);
                 let x = xf.pt(layout.x_mm(rect, t0, t), 0.0).x;
-                painter.vline(x, r.y_range(), stroke);
+                p.vline(x, r.y_range(), stroke);
             }
         }
     }
+    if let Some((rect, resp)) = overview {
+        overview_ui(ui, rect, &resp, view, settings, data);
+    }
     (response, hover)
+}
+
+/// The whole record in one strip: one lead, the cluster segments under it, the visible window
+/// marked; a click or drag moves the window there (a scrollbar for long records).
+fn overview_ui(
+    ui: &Ui,
+    rect: Rect,
+    response: &Response,
+    view: &mut PaperView,
+    settings: &Settings,
+    data: ViewData<'_>,
+) {
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Slider, true, "Overview"));
+    let duration = view.duration_s.max(1e-9);
+    let x_of = |t: f64| rect.left() + (t / duration) as f32 * rect.width();
+    if (response.clicked() || response.dragged())
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        let t = ((p.x - rect.left()) / rect.width()) as f64 * duration;
+        view.centre_on(t);
+    }
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, colors::PAPER);
+    let ecg = data.ecg;
+    let row = ecg
+        .lead_index_or_equivalent(&settings.rhythm_lead)
+        .unwrap_or(0);
+    let strip_h = 6.0;
+    let trace = Rect::from_min_max(
+        rect.min + vec2(0.0, 12.0),
+        rect.right_bottom() - vec2(0.0, strip_h + 1.0),
+    );
+    if let Some(lead) = ecg.samples_mv.outer_iter().nth(row) {
+        let owned;
+        let slice: &[f32] = match lead.as_slice() {
+            Some(s) => s,
+            None => {
+                owned = lead.to_vec();
+                &owned
+            }
+        };
+        let columns = rect.width().max(1.0) as usize;
+        let half_range_mv = 1.5;
+        let mid = trace.center().y;
+        let scale = trace.height() / 2.0 / half_range_mv;
+        let mut mesh = egui::Mesh::default();
+        for (c, mm) in min_max_columns(slice, 0, slice.len(), columns)
+            .into_iter()
+            .enumerate()
+        {
+            if let Some((lo, hi)) = mm {
+                let y = |v: f32| (mid - v * scale).clamp(trace.top(), trace.bottom());
+                let x = rect.left() + c as f32;
+                mesh.add_colored_rect(
+                    Rect::from_x_y_ranges(x..=x + 1.0, y(hi)..=(y(lo) + 1.0)),
+                    Color32::from_gray(70),
+                );
+            }
+        }
+        painter.add(Shape::mesh(mesh));
+    }
+    if let Some(ex) = data.explanation {
+        let mut mesh = egui::Mesh::default();
+        for seg in &ex.segments {
+            mesh.add_colored_rect(
+                Rect::from_x_y_ranges(
+                    x_of(seg.start_s)..=x_of(seg.end_s).max(x_of(seg.start_s) + 1.0),
+                    rect.bottom() - strip_h..=rect.bottom(),
+                ),
+                colors::cluster(seg.cluster),
+            );
+        }
+        painter.add(Shape::mesh(mesh));
+    }
+    if let Some((a, b)) = view.visible_s {
+        let w = Rect::from_x_y_ranges(x_of(a)..=x_of(b).max(x_of(a) + 3.0), rect.y_range());
+        painter.rect_filled(w, 0.0, colors::CURSOR.gamma_multiply(0.15));
+        painter.rect_stroke(
+            w,
+            0.0,
+            Stroke::new(1.5, colors::CURSOR),
+            egui::StrokeKind::Inside,
+        );
+        let font = FontId::proportional(11.0);
+        let long = duration > 60.0;
+        painter.text(
+            rect.left_top() + vec2(3.0, 0.0),
+            Align2::LEFT_TOP,
+            format!(
+                "{} - {} of {}",
+                format_time(a, long),
+                format_time(b, long),
+                format_time(duration, long)
+            ),
+            font,
+            colors::LABEL,
+        );
+    }
 }
 
 fn hover_info(
@@ -469,57 +903,125 @@ fn hover_info(
     }
 }
 
-fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, layout: &PaperLayout) {
+/// The 1 mm / 5 mm grid as one mesh of pixel-aligned quads: no line tessellation and no
+/// anti-aliasing feather, which on a CPU renderer cost more than the rest of the view.
+fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, pixels_per_point: f32) {
     if !visible.is_positive() {
         return;
     }
     let lo = xf.mm(visible.min);
     let hi = xf.mm(visible.max);
-    let page = Rect::from_min_size(Pos2::ZERO, layout.size_mm);
     // Minor lines fade in between 1.5 and 3 points apart; closer than that they are mush.
     let minor = xf.ppm >= 1.5;
-    let minor_alpha = ((xf.ppm - 1.5) / 1.5).clamp(0.35, 1.0);
-    let minor_stroke = Stroke::new(
-        1.0_f32.min(xf.ppm * 0.15).max(0.5),
-        colors::GRID_MINOR.gamma_multiply(minor_alpha),
-    );
-    let major_stroke = Stroke::new((xf.ppm * 0.25).clamp(0.8, 2.0), colors::GRID_MAJOR);
-    let (x0, x1) = (
-        lo.x.max(0.0).floor() as i32,
-        hi.x.min(page.max.x).ceil() as i32,
-    );
-    let (y0, y1) = (
-        lo.y.max(0.0).floor() as i32,
-        hi.y.min(page.max.y).ceil() as i32,
-    );
-    let mut shapes = Vec::new();
+    let minor_colour = colors::GRID_MINOR
+        .lerp_to_gamma(colors::PAPER, 1.0 - ((xf.ppm - 1.5) / 1.5).clamp(0.35, 1.0));
+    let px = 1.0 / pixels_per_point;
+    let minor_w = px;
+    let major_w = ((xf.ppm * 0.25 * pixels_per_point).round().clamp(1.0, 2.0)) * px;
+    let snap = |v: f32| (v * pixels_per_point).round() / pixels_per_point;
+    let (x0, x1) = (lo.x.floor() as i32, hi.x.ceil() as i32);
+    let (y0, y1) = (lo.y.floor() as i32, hi.y.ceil() as i32);
+    let mut mesh = egui::Mesh::default();
     for pass_major in [false, true] {
-        for x in x0..=x1 {
-            let major = x % 5 == 0;
-            if major != pass_major || (!major && !minor) {
-                continue;
-            }
-            let sx = xf.pt(x as f32, 0.0).x;
-            let stroke = if major { major_stroke } else { minor_stroke };
-            shapes.push(Shape::line_segment(
-                [pos2(sx, visible.min.y), pos2(sx, visible.max.y)],
-                stroke,
-            ));
+        if !pass_major && !minor {
+            continue;
         }
-        for y in y0..=y1 {
-            let major = y % 5 == 0;
-            if major != pass_major || (!major && !minor) {
+        let (w, colour) = if pass_major {
+            (major_w, colors::GRID_MAJOR)
+        } else {
+            (minor_w, minor_colour)
+        };
+        for x in x0.max(0)..=x1 {
+            if (x % 5 == 0) != pass_major {
                 continue;
             }
-            let sy = xf.pt(0.0, y as f32).y;
-            let stroke = if major { major_stroke } else { minor_stroke };
-            shapes.push(Shape::line_segment(
-                [pos2(visible.min.x, sy), pos2(visible.max.x, sy)],
-                stroke,
-            ));
+            let sx = snap(xf.pt(x as f32, 0.0).x);
+            mesh.add_colored_rect(
+                Rect::from_x_y_ranges(sx..=sx + w, visible.y_range()),
+                colour,
+            );
+        }
+        for y in y0.max(0)..=y1 {
+            if (y % 5 == 0) != pass_major {
+                continue;
+            }
+            let sy = snap(xf.pt(0.0, y as f32).y);
+            mesh.add_colored_rect(
+                Rect::from_x_y_ranges(visible.x_range(), sy..=sy + w),
+                colour,
+            );
         }
     }
-    painter.extend(shapes);
+    painter.add(Shape::mesh(mesh));
+}
+
+/// The time ruler under the leads, on the time axis of the full-width rows and tracks:
+/// labelled ticks at a round step at least 70 points apart, small ticks between.
+fn draw_ruler(painter: &egui::Painter, ruler: Rect, xf: Xf, layout: &PaperLayout, long: bool) {
+    let Some(first) = layout
+        .tracks
+        .first()
+        .map(|t| (t.rect_mm, t.t0_s, t.t1_s))
+        .or_else(|| {
+            layout
+                .leads
+                .iter()
+                .max_by(|a, b| a.rect_mm.width().total_cmp(&b.rect_mm.width()))
+                .map(|p| (p.rect_mm, p.t0_s, p.t1_s))
+        })
+    else {
+        return;
+    };
+    let (rect_mm, t0, t1) = first;
+    let x_of = |t: f64| xf.pt(layout.x_mm(rect_mm, t0, t), 0.0).x;
+    let pps = layout.speed_mm_s * xf.ppm;
+    const STEPS_S: [f64; 14] = [
+        0.04, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+    ];
+    let step = STEPS_S
+        .iter()
+        .copied()
+        .find(|s| *s as f32 * pps >= 70.0)
+        .unwrap_or(3600.0);
+    let minor = STEPS_S
+        .iter()
+        .rev()
+        .copied()
+        .find(|s| *s < step && *s as f32 * pps >= 8.0 && (step / s).fract().abs() < 1e-9);
+    let stroke = Stroke::new(1.0, colors::LABEL);
+    painter.hline(x_of(t0)..=x_of(t1), ruler.top() + 1.0, stroke);
+    let font = FontId::proportional(11.0);
+    if let Some(m) = minor {
+        let mut k = (t0 / m).ceil() as i64;
+        while (k as f64) * m <= t1 {
+            let x = x_of(k as f64 * m);
+            painter.vline(x, ruler.top() + 1.0..=ruler.top() + 4.0, stroke);
+            k += 1;
+        }
+    }
+    let mut k = (t0 / step).ceil() as i64;
+    while (k as f64) * step <= t1 + 1e-9 {
+        let t = k as f64 * step;
+        let x = x_of(t);
+        painter.vline(x, ruler.top() + 1.0..=ruler.top() + 7.0, stroke);
+        let text = if long {
+            format_time(t, true)
+        } else if step < 0.1 {
+            format!("{t:.2} s")
+        } else if step < 1.0 {
+            format!("{t:.1} s")
+        } else {
+            format!("{t:.0} s")
+        };
+        painter.text(
+            pos2(x, ruler.top() + 7.0),
+            Align2::CENTER_TOP,
+            text,
+            font.clone(),
+            colors::LABEL,
+        );
+        k += 1;
+    }
 }
 
 /// The 1 mV x 0.2 s calibration pulses the layout places before each row.
@@ -540,6 +1042,14 @@ fn draw_calibration(painter: &egui::Painter, xf: Xf, layout: &PaperLayout) {
         ];
         painter.add(Shape::line(pts, stroke));
     }
+}
+
+/// A label on a translucent paper-coloured patch, readable over the grid and the bands.
+fn label_on_paper(painter: &egui::Painter, pos: Pos2, align: Align2, text: String, font: FontId) {
+    let galley = painter.layout_no_wrap(text, font, colors::LABEL);
+    let rect = align.anchor_size(pos, galley.size());
+    painter.rect_filled(rect.expand(1.5), 2.0, colors::PAPER.gamma_multiply(0.85));
+    painter.galley(rect.min, galley, colors::LABEL);
 }
 
 fn draw_lead_panel(
@@ -578,14 +1088,16 @@ fn draw_lead_panel(
             );
         }
         if layers.clusters {
+            let mut mesh = egui::Mesh::default();
             for seg in &ex.segments {
                 let (a, b) = (seg.start_s.max(vis_t0), seg.end_s.min(vis_t1));
                 if a >= b {
                     continue;
                 }
                 let r = Rect::from_x_y_ranges(x_of_t(a)..=x_of_t(b), screen.y_range());
-                painter.rect_filled(r, 0.0, colors::cluster_band(seg.cluster));
+                mesh.add_colored_rect(r, colors::cluster_band(seg.cluster));
             }
+            painter.add(Shape::mesh(mesh));
         }
     }
     if layers.landmarks
@@ -657,13 +1169,27 @@ fn draw_lead_panel(
         }
         painter.add(Shape::line(pts, stroke));
     }
-    let font = FontId::proportional((2.8 * xf.ppm).clamp(10.0, 16.0));
-    painter.text(
-        screen.left_top() + vec2(4.0, 2.0),
+    // Lead-change mark between the columns of the clinical layout, as printed ECGs have.
+    if panel.column > 0 {
+        let x = screen.left();
+        painter.vline(
+            x,
+            xf.pt(0.0, panel.baseline_mm - 2.5).y..=xf.pt(0.0, panel.baseline_mm + 2.5).y,
+            Stroke::new(1.5, colors::TRACE),
+        );
+    }
+    // The lead's name at the left edge of what is visible: it stays in view when panning.
+    let recorded = ecg.leads.get(panel.row);
+    let name = match recorded {
+        Some(l) if l != &panel.lead => format!("{} ({l})", panel.lead),
+        _ => panel.lead.to_string(),
+    };
+    label_on_paper(
+        painter,
+        pos2(visible.left().max(screen.left()) + 4.0, screen.top() + 2.0),
         Align2::LEFT_TOP,
-        panel.lead.as_str(),
-        font,
-        colors::LABEL,
+        name,
+        FontId::proportional((2.8 * xf.ppm).clamp(11.0, 16.0)),
     );
 }
 
@@ -689,18 +1215,15 @@ fn draw_heat_overlay(
             map.get(m as usize).map(|v| (v * LEVELS).round() / LEVELS)
         }
     };
-    let mut x = visible.left().floor();
-    let mut run: Option<(f32, f32)> = None; // (start x, level)
-    let flush = |start: f32, endx: f32, level: f32| {
+    let mut mesh = egui::Mesh::default();
+    let mut flush = |start: f32, endx: f32, level: f32| {
         if level > 0.05 {
             let c = colors::heat(level).gamma_multiply(0.15 + 0.35 * level);
-            painter.rect_filled(
-                Rect::from_x_y_ranges(start..=endx, screen.y_range()),
-                0.0,
-                c,
-            );
+            mesh.add_colored_rect(Rect::from_x_y_ranges(start..=endx, screen.y_range()), c);
         }
     };
+    let mut x = visible.left().floor();
+    let mut run: Option<(f32, f32)> = None; // (start x, level)
     while x <= visible.right() {
         let level = value_at(x);
         match (run, level) {
@@ -719,6 +1242,16 @@ fn draw_heat_overlay(
     if let Some((start, l)) = run {
         flush(start, x, l);
     }
+    painter.add(Shape::mesh(mesh));
+}
+
+/// Colours of the P, QRS and T marks: dark enough to read on the paper, apart from each other.
+fn wave_style(kind: WaveKind) -> (Color32, &'static str, &'static str) {
+    match kind {
+        WaveKind::P => (Color32::from_rgb(0x1F, 0x5F, 0xB4), "P", "P"),
+        WaveKind::Qrs => (Color32::from_rgb(0x30, 0x30, 0x30), "QRS", "Q"),
+        WaveKind::T => (Color32::from_rgb(0x8E, 0x3A, 0x9E), "T", "T"),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -732,43 +1265,42 @@ fn draw_landmarks(
     vis_t1: f64,
     x_of_t: &dyn Fn(f64) -> f32,
 ) {
-    let strip_h = (2.0 * xf.ppm).clamp(4.0, 12.0);
+    let strip_h = (1.5 * xf.ppm).clamp(4.0, 8.0);
     let strip = Rect::from_min_max(
         pos2(screen.left(), screen.bottom() - strip_h),
         screen.right_bottom(),
     );
-    let font = FontId::proportional((1.8 * xf.ppm).clamp(8.0, 12.0));
+    let font = FontId::proportional((1.8 * xf.ppm).clamp(9.0, 12.0));
+    let mut mesh = egui::Mesh::default();
+    let mut texts = Vec::new();
     for beat in beats {
         for wave in [beat.p, Some(beat.qrs), beat.t].into_iter().flatten() {
             let (a, b) = (wave.onset as f64 / fs_hz, wave.offset as f64 / fs_hz);
             if b < vis_t0 || a > vis_t1 {
                 continue;
             }
-            let (color, name) = match wave.kind {
-                WaveKind::P => (Color32::from_rgb(120, 120, 120), "P"),
-                WaveKind::Qrs => (Color32::from_rgb(60, 60, 60), "QRS"),
-                WaveKind::T => (Color32::from_rgb(150, 150, 150), "T"),
-            };
-            let (xa, xb) = (x_of_t(a), x_of_t(b));
-            let shade = Rect::from_x_y_ranges(xa..=xb, screen.y_range());
-            painter.rect_filled(shade, 0.0, color.gamma_multiply(0.10));
-            painter.rect_filled(
-                Rect::from_x_y_ranges(xa..=xb, strip.y_range()),
-                0.0,
-                color.gamma_multiply(0.8),
-            );
+            let (color, name, short) = wave_style(wave.kind);
+            let (xa, xb) = (x_of_t(a), x_of_t(b).max(x_of_t(a) + 1.0));
+            mesh.add_colored_rect(Rect::from_x_y_ranges(xa..=xb, strip.y_range()), color);
             let xp = x_of_t(wave.peak as f64 / fs_hz);
-            painter.vline(xp, strip.y_range(), Stroke::new(1.0, Color32::WHITE));
-            if xb - xa > 14.0 {
-                painter.text(
-                    pos2((xa + xb) / 2.0, strip.top() - 1.0),
-                    Align2::CENTER_BOTTOM,
-                    name,
-                    font.clone(),
-                    color,
-                );
+            mesh.add_colored_rect(
+                Rect::from_x_y_ranges(xp - 0.5..=xp + 0.5, strip.y_range()),
+                Color32::WHITE,
+            );
+            // The full name when it fits, its initial otherwise: readable at every zoom.
+            let label = if xb - xa > 22.0 {
+                Some(name)
+            } else {
+                (xb - xa > 5.0).then_some(short)
+            };
+            if let Some(label) = label {
+                texts.push((pos2((xa + xb) / 2.0, strip.top() - 1.0), label, color));
             }
         }
+    }
+    painter.add(Shape::mesh(mesh));
+    for (pos, label, color) in texts {
+        painter.text(pos, Align2::CENTER_BOTTOM, label, font.clone(), color);
     }
 }
 
@@ -783,18 +1315,19 @@ fn draw_track(
     let Some(ex) = data.explanation else { return };
     let x_of_t = |t: f64| xf.pt(layout.x_mm(track.rect_mm, track.t0_s, t), 0.0).x;
     let y_of = |v: f32| screen.bottom() - v.clamp(0.0, 1.0) * screen.height();
-    painter.rect_filled(screen, 0.0, Color32::from_white_alpha(200));
+    painter.rect_filled(screen, 0.0, Color32::WHITE);
     painter.hline(
         screen.x_range(),
         screen.bottom(),
         Stroke::new(1.0, colors::LABEL.gamma_multiply(0.5)),
     );
-    let font = FontId::proportional((2.4 * xf.ppm).clamp(9.0, 14.0));
-    match track.kind {
+    let font = FontId::proportional((2.4 * xf.ppm).clamp(10.0, 14.0));
+    let mut mesh = egui::Mesh::default();
+    let mut line = Vec::new();
+    let name = match track.kind {
         TrackKind::Entropy => {
             let (first, end) = ex.valid_steps;
             let half = ex.step_duration_s / 2.0;
-            let mut line = Vec::new();
             for s in first..end.min(ex.entropy.len()).min(ex.step_times_s.len()) {
                 let t = ex.step_times_s[s];
                 let e = ex.entropy[s];
@@ -807,27 +1340,20 @@ fn draw_track(
                     .get(s)
                     .map(|&c| colors::cluster(c))
                     .unwrap_or(colors::entropy());
-                painter.rect_filled(
+                mesh.add_colored_rect(
                     Rect::from_x_y_ranges(xa..=xb, y_of(e)..=screen.bottom()),
-                    0.0,
                     fill.gamma_multiply(0.45),
                 );
                 line.push(pos2(x_of_t(t), y_of(e)));
             }
+            painter.add(Shape::mesh(std::mem::take(&mut mesh)));
             painter.add(Shape::line(line, Stroke::new(1.5, colors::entropy())));
-            painter.text(
-                screen.left_top() + vec2(4.0, 2.0),
-                Align2::LEFT_TOP,
-                "entropy",
-                font,
-                colors::LABEL,
-            );
+            "entropy".to_string()
         }
         TrackKind::GradCam => {
             let Some(cam) = &ex.gradcam else { return };
             let visible = painter.clip_rect().intersect(screen);
             let t_of_x = |x: f32| layout.t_s(track.rect_mm, track.t0_s, xf.mm(pos2(x, 0.0)).x);
-            let mut line = Vec::new();
             let mut x = visible.left().floor();
             while x <= visible.right() {
                 let (ta, tb) = (t_of_x(x), t_of_x(x + 1.0));
@@ -838,9 +1364,8 @@ fn draw_track(
                     let b = (mb as usize).min(cam.map.len());
                     if a < b {
                         let v = cam.map[a..b].iter().copied().fold(0.0f32, f32::max);
-                        painter.rect_filled(
+                        mesh.add_colored_rect(
                             Rect::from_x_y_ranges(x..=x + 1.0, y_of(v)..=screen.bottom()),
-                            0.0,
                             colors::heat(v),
                         );
                         line.push(pos2(x + 0.5, y_of(v)));
@@ -848,16 +1373,38 @@ fn draw_track(
                 }
                 x += 1.0;
             }
+            painter.add(Shape::mesh(mesh));
             painter.add(Shape::line(line, Stroke::new(1.0, colors::LABEL)));
-            let label = format!("Grad-CAM: {}", cam.output_name);
-            painter.text(
-                screen.left_top() + vec2(4.0, 2.0),
-                Align2::LEFT_TOP,
-                label,
-                font,
-                colors::LABEL,
-            );
+            format!("Grad-CAM: {}", cam.output_name)
         }
+    };
+    // The name at the visible left edge, and the scale (0 and 1) in the gutter before the track.
+    label_on_paper(
+        painter,
+        pos2(
+            painter.clip_rect().left().max(screen.left()) + 4.0,
+            screen.top() + 1.0,
+        ),
+        Align2::LEFT_TOP,
+        name,
+        font,
+    );
+}
+
+/// The scale of a track (0 and 1) in the gutter before it.
+fn draw_track_scale(painter: &egui::Painter, screen: Rect) {
+    let small = FontId::proportional(10.0);
+    for (v, y, align) in [
+        (1, screen.top(), Align2::RIGHT_TOP),
+        (0, screen.bottom(), Align2::RIGHT_BOTTOM),
+    ] {
+        painter.text(
+            pos2(screen.left() - 3.0, y),
+            align,
+            v.to_string(),
+            small.clone(),
+            colors::LABEL,
+        );
     }
 }
 
@@ -881,19 +1428,64 @@ mod tests {
     }
 
     #[test]
-    fn zoom_keeps_the_anchor_still() {
-        let canvas = Rect::from_min_size(pos2(100.0, 50.0), vec2(800.0, 600.0));
+    fn zoom_keeps_the_time_under_the_anchor_still() {
         let mut v = PaperView {
-            points_per_mm: Some(2.0),
-            offset_mm: vec2(10.0, 5.0),
+            canvas: Rect::from_min_size(pos2(100.0, 50.0), vec2(800.0, 600.0)),
+            points_per_mm: 2.0,
+            start_s: 3.0,
+            window_s: 10.0,
+            duration_s: 60.0,
+            trace_x_mm: 14.0,
             ..Default::default()
         };
         let anchor = pos2(500.0, 300.0);
-        let before = v.offset_mm + (anchor - canvas.min) / 2.0;
-        v.zoom_about(1.5, anchor, canvas, 2.0);
-        let after = v.offset_mm + (anchor - canvas.min) / v.points_per_mm.unwrap();
-        assert!((before - after).length() < 1e-4);
-        v.zoom_about(1000.0, anchor, canvas, 2.0);
-        assert_eq!(v.points_per_mm, Some(MAX_POINTS_PER_MM));
+        let time_at = |v: &PaperView| {
+            let left = v.canvas.left() + v.trace_x_mm * v.points_per_mm;
+            v.start_s + ((anchor.x - left) / v.points_per_s(v.points_per_mm)) as f64
+        };
+        let before = time_at(&v);
+        v.zoom_about(1.5, anchor);
+        assert_eq!(v.zoom, ZoomMode::Custom { points_per_mm: 3.0 });
+        v.points_per_mm = 3.0;
+        assert!((time_at(&v) - before).abs() < 1e-4);
+        v.zoom_about(1000.0, anchor);
+        assert_eq!(
+            v.zoom,
+            ZoomMode::Custom {
+                points_per_mm: MAX_POINTS_PER_MM
+            }
+        );
+    }
+
+    #[test]
+    fn paging_stays_inside_the_record() {
+        let mut v = PaperView {
+            window_s: 10.0,
+            duration_s: 1805.0,
+            ..Default::default()
+        };
+        v.page(1.0);
+        assert_eq!(v.start_s, 10.0);
+        v.go_to_end();
+        assert_eq!(v.start_s, 1795.0);
+        v.page(1.0);
+        assert_eq!(v.start_s, 1795.0);
+        v.go_to_start();
+        v.page(-1.0);
+        assert_eq!(v.start_s, 0.0);
+        v.centre_on(100.0);
+        assert_eq!(v.start_s, 95.0);
+    }
+
+    #[test]
+    fn typed_times_parse() {
+        assert_eq!(parse_time("754.5"), Some(754.5));
+        assert_eq!(parse_time("12:34.5"), Some(754.5));
+        assert_eq!(parse_time("1:00:00"), Some(3600.0));
+        assert_eq!(parse_time(" 90 s"), Some(90.0));
+        assert_eq!(parse_time("1:75"), None);
+        assert_eq!(parse_time("abc"), None);
+        assert_eq!(parse_time("-3"), None);
+        assert_eq!(format_time(754.5, true), "12:34.5");
     }
 }

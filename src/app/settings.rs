@@ -10,6 +10,13 @@ use crate::record::LeadName;
 /// Key under which [`Settings`] are stored.
 pub const STORAGE_KEY: &str = "tlc-explorer-settings";
 
+/// Points per inch egui assumes at scale 1, and millimetres per inch.
+pub const DEFAULT_POINTS_PER_INCH: f32 = 96.0;
+pub const MM_PER_INCH: f32 = 25.4;
+/// Accepted screen calibrations (pixels per mm): 25 to 1270 DPI.
+pub const MIN_PX_PER_MM: f32 = 1.0;
+pub const MAX_PX_PER_MM: f32 = 50.0;
+
 /// How many recent files are remembered.
 pub const MAX_RECENT: usize = 10;
 
@@ -48,6 +55,9 @@ pub struct Settings {
     pub paper_speed_mm_s: f32,
     /// Gain (mm per mV); 10 mm/mV is the clinical default.
     pub gain_mm_mv: f32,
+    /// Physical pixels per millimetre of the screen, measured against a ruler (View > Screen
+    /// calibration); `None` assumes 96 pixels per inch at egui's scale (what the desktop says).
+    pub screen_px_per_mm: Option<f32>,
     /// Leads the user switched off.
     pub hidden_leads: Vec<LeadName>,
     /// Most recent first.
@@ -83,6 +93,7 @@ impl Default for Settings {
             rhythm_lead: LeadName::II,
             paper_speed_mm_s: 25.0,
             gain_mm_mv: 10.0,
+            screen_px_per_mm: None,
             hidden_leads: Vec::new(),
             recent: Vec::new(),
             last_path: None,
@@ -124,6 +135,22 @@ impl Settings {
             self.export_dpi = 300.0;
         }
         self.fit.k = self.fit.k.clamp(2, 64);
+        if self
+            .screen_px_per_mm
+            .is_some_and(|p| !(p.is_finite() && (MIN_PX_PER_MM..=MAX_PX_PER_MM).contains(&p)))
+        {
+            self.screen_px_per_mm = None;
+        }
+    }
+
+    /// Screen points per millimetre of paper at actual size: the calibration's pixels per mm
+    /// over egui's pixels per point; without a calibration, 96 points per inch (1 point is
+    /// 1/96 inch at the desktop's scale, as egui and the window system assume).
+    pub fn actual_points_per_mm(&self, pixels_per_point: f32) -> f32 {
+        match self.screen_px_per_mm {
+            Some(px_per_mm) => px_per_mm / pixels_per_point.max(0.1),
+            None => DEFAULT_POINTS_PER_INCH / MM_PER_INCH,
+        }
     }
 
     pub fn lead_visible(&self, lead: &LeadName) -> bool {

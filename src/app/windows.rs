@@ -5,25 +5,38 @@ use egui::RichText;
 
 use super::worker::JobError;
 
-/// Where the UI puts every error it is handed; the window lists them until dismissed.
+/// Where the UI puts every error it is handed; the window lists them until dismissed. Closing
+/// the window hides the list (the status bar's "N problem(s)" shows it again); a new problem
+/// shows it too.
 #[derive(Default)]
 pub struct ProblemsWindow {
     /// Most recent last.
     pub errors: Vec<JobError>,
+    pub open: bool,
+    /// How many problems the window was last shown with.
+    seen: usize,
 }
 
 impl ProblemsWindow {
     pub fn window_ui(&mut self, ctx: &egui::Context) {
-        if self.errors.is_empty() {
+        if self.errors.len() > self.seen {
+            self.open = true;
+        }
+        self.seen = self.errors.len();
+        if self.errors.is_empty() || !self.open {
             return;
         }
         let mut open = true;
+        let mut dismiss_all = false;
         let mut dismiss = None;
         egui::Window::new("Problems")
             .default_pos(ctx.content_rect().left_top() + egui::vec2(320.0, 90.0))
             .open(&mut open)
             .default_width(520.0)
             .show(ctx, |ui| {
+                if ui.button("Dismiss all").clicked() {
+                    dismiss_all = true;
+                }
                 egui::ScrollArea::vertical()
                     .max_height(300.0)
                     .show(ui, |ui| {
@@ -40,9 +53,11 @@ impl ProblemsWindow {
         if let Some(i) = dismiss {
             self.errors.remove(i);
         }
-        if !open {
+        if dismiss_all {
             self.errors.clear();
         }
+        self.seen = self.errors.len();
+        self.open = open;
     }
 }
 
@@ -83,8 +98,18 @@ fn shortcuts_ui(ui: &mut egui::Ui) {
         .show(ui, |ui| {
             for (k, what) in [
                 ("Up / Down", "previous / next record"),
-                ("Page Up / Page Down", "a page of records"),
-                ("Home / End", "first / last record"),
+                (
+                    "Page Up / Page Down",
+                    "a page of records; over the ECG: one screen",
+                ),
+                (
+                    "Home / End",
+                    "first / last record; over the ECG: record start / end",
+                ),
+                (
+                    "click or drag the overview",
+                    "show that part of a long record",
+                ),
                 ("+ / -", "zoom in / out"),
                 ("Ctrl + wheel, pinch", "zoom about the pointer"),
                 ("drag, wheel", "pan"),

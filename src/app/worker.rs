@@ -14,6 +14,8 @@ use crate::progress::{CancelToken, Progress, ProgressSink};
 /// Identifies one submitted job.
 pub type JobId = u64;
 
+static NEXT_JOB_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Work the worker can run: the app's jobs ([`super::jobs::Job`]). The worker knows only this,
 /// so it does not depend on what the jobs are.
 pub trait Task: Send + 'static {
@@ -78,7 +80,6 @@ pub struct Worker<T: Task> {
     tx: Option<Sender<Request<T>>>,
     rx: Receiver<WorkerEvent<T::Output>>,
     thread: Option<JoinHandle<()>>,
-    next_id: JobId,
     /// Jobs submitted and not yet finished, in submission order.
     pub jobs: Vec<JobStatus>,
 }
@@ -110,25 +111,24 @@ impl<O: Send> ProgressSink for ChannelSink<O> {
 impl<T: Task> Worker<T> {
     /// Start the named worker thread. `repaint` (the egui context) is poked whenever a message
     /// is sent so the UI wakes up without polling.
-    pub fn spawn(repaint: Option<egui::Context>) -> anyhow::Result<Self> {
+    pub fn spawn(name: &str, repaint: Option<egui::Context>) -> anyhow::Result<Self> {
         let (req_tx, req_rx) = channel::<Request<T>>();
         let (ev_tx, ev_rx) = channel::<WorkerEvent<T::Output>>();
         let thread = std::thread::Builder::new()
-            .name("tlc-worker".to_string())
+            .name(name.to_string())
             .spawn(move || worker_loop(req_rx, ev_tx, repaint))?;
         Ok(Worker {
             tx: Some(req_tx),
             rx: ev_rx,
             thread: Some(thread),
-            next_id: 1,
             jobs: Vec::new(),
         })
     }
 
     /// Queue a job; returns its id.
     pub fn submit(&mut self, job: T) -> JobId {
-        let id = self.next_id;
-        self.next_id += 1;
+        // Ids are unique across workers: the app runs more than one and routes results by id.
+        let id = NEXT_JOB_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cancel = CancelToken::new();
         let description = job.describe();
         self.jobs.push(JobStatus {

@@ -533,7 +533,7 @@ impl RowGeometry {
 
 /// The lead of the record for `lead`, or the error naming it.
 fn lead_index_of(ecg: &Ecg, lead: &LeadName) -> Result<usize, FigureError> {
-    ecg.lead_index(lead)
+    ecg.lead_index_or_equivalent(lead)
         .ok_or_else(|| FigureError::MissingLead {
             record: ecg.meta.id.clone(),
             lead: lead.to_string(),
@@ -576,7 +576,7 @@ fn clinical_panels(
             let col_start = g.start_s + column as f64 * column_s;
             panels.push(Panel {
                 lead: lead.clone(),
-                lead_index: ecg.lead_index(lead),
+                lead_index: ecg.lead_index_or_equivalent(lead),
                 start_s: col_start,
                 end_s: col_start + column_s,
                 rect: RectMm::new(
@@ -741,7 +741,7 @@ mod tests {
     #[test]
     fn missing_leads_and_bad_windows_are_errors() {
         let e = ecg(
-            vec![LeadName::Other("MLII".into()), LeadName::V5],
+            vec![LeadName::Other("ECG1".into()), LeadName::V5],
             360.0,
             20.0,
         );
@@ -751,6 +751,14 @@ mod tests {
         };
         let err = compute_layout(&e, &spec).unwrap_err().to_string();
         assert!(err.contains("II") && err.contains("t1"), "{err}");
+        // A Holter record's MLII is lead II's equivalent: the rhythm strip uses it.
+        let holter = ecg(
+            vec![LeadName::Other("MLII".into()), LeadName::V5],
+            360.0,
+            20.0,
+        );
+        let l = compute_layout(&holter, &spec).unwrap();
+        assert!(l.panels.iter().any(|p| p.rhythm && p.lead_index == Some(0)));
         let spec = FigureSpec {
             leads: Some(vec![LeadName::V5, LeadName::V1]),
             ..Default::default()

@@ -67,6 +67,43 @@ fn mv(ecg: &tlc_explorer::record::Ecg, lead: usize) -> Vec<f32> {
     ecg.samples_mv.row(lead).to_vec()
 }
 
+/// Two signal files of different lengths and no sample count in the header: neither can be
+/// taken as whole, whichever comes first (the shorter lead used to be padded with zeros, or
+/// the reader panicked on an index out of bounds).
+#[test]
+fn signal_files_of_different_lengths_without_a_sample_count_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long: Vec<i32> = (0..1000).map(|i| i % 50).collect();
+    let short: Vec<i32> = (0..600).map(|i| i % 40).collect();
+    let bytes = |v: &[i32]| {
+        v.iter()
+            .flat_map(|&x| (x as i16).to_le_bytes())
+            .collect::<Vec<u8>>()
+    };
+    for (name, first, second) in [
+        ("longfirst", "a.dat", "b.dat"),
+        ("shortfirst", "b.dat", "a.dat"),
+    ] {
+        let values = |f: &str| if f == "a.dat" { &long } else { &short };
+        let header = format!(
+            "{name} 2 500\n{}{}",
+            sig(&format!("{first} 16 200 16"), values(first), "I"),
+            sig(&format!("{second} 16 200 16"), values(second), "II")
+        );
+        let hea = write_files(
+            tmp.path(),
+            name,
+            &header,
+            &[("a.dat", bytes(&long)), ("b.dat", bytes(&short))],
+        );
+        let err = tlc_explorer::io::read_record(&hea).unwrap_err().to_string();
+        assert!(
+            err.contains("1000") && err.contains("600") && err.contains("no sample count"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn format_311_reads_samples_in_a_partial_last_word() {
     let tmp = tempfile::tempdir().unwrap();

@@ -194,6 +194,10 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
             }
         }
     }
+    // Without a sample count in the header, each file's own length is the signals' length: two
+    // files of different lengths cannot both be whole, and padding one would draw made-up
+    // samples, so they are refused.
+    let mut unsized_length: Option<(std::path::PathBuf, usize)> = None;
     for (file_name, members) in &files {
         if file_name == "~" {
             // WFDB's null signal: no samples stored; the header's length says how many.
@@ -272,6 +276,22 @@ pub fn read_signals(header: &WfdbHeader) -> Result<Vec<Vec<i32>>, IoError> {
             }
             _ => available_frames,
         };
+        if header.n_samples.is_none_or(|n| n == 0) {
+            match &unsized_length {
+                Some((other, frames)) if *frames != n_frames => {
+                    return Err(IoError::format(
+                        &dat_path,
+                        format!(
+                            "holds {n_frames} samples per signal, but {} holds {frames}, and the header {} gives no sample count to tell which is complete",
+                            crate::io::display_name(other),
+                            hea.display()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => unsized_length = Some((dat_path.clone(), n_frames)),
+            }
+        }
         for (k, &m) in members.iter().enumerate() {
             let s = &header.signals[m];
             let column = &mut columns[k];

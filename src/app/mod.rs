@@ -459,12 +459,22 @@ impl TlcApp {
             );
             self.browser.dirty = true;
         }
+        // A record arrives twice (its signal at once, then its analysis): each problem is
+        // listed once.
+        let task = format!("Analysing record {}", record.ecg.meta.id);
         for p in &record.problems {
-            self.problems.errors.push(JobError {
-                task: format!("Analysing record {}", record.ecg.meta.id),
-                cause: p.clone(),
-                cancelled: false,
-            });
+            let known = self
+                .problems
+                .errors
+                .iter()
+                .any(|e| e.task == task && e.cause == *p);
+            if !known {
+                self.problems.errors.push(JobError {
+                    task: task.clone(),
+                    cause: p.clone(),
+                    cancelled: false,
+                });
+            }
         }
         self.settings.last_record_id = Some(record.ecg.meta.id.clone());
         // Keep the zoom when stepping through records of the same length, reset otherwise.

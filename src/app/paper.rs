@@ -25,6 +25,10 @@ pub const REFERENCE_GAIN_MM_MV: f32 = 10.0;
 /// Height of the overview strip of long records and of the time ruler (points).
 const OVERVIEW_HEIGHT: f32 = 46.0;
 const RULER_HEIGHT: f32 = 18.0;
+/// Rows stretched to fill the panel stop at this height (4 mV at 10 mm/mV, more than a
+/// printout gives a lead): a 2-lead Holter record otherwise got rows so tall that its trace
+/// and its landmark marks sat a hand's width apart.
+const MAX_STRETCHED_ROW_MM: f32 = 40.0;
 /// Tracks are drawn at most this many points per mm high (10 mm tracks: 40 points).
 const MAX_TRACK_POINTS_PER_MM: f32 = 4.0;
 
@@ -542,7 +546,7 @@ fn place(
     let (top_mm, bottom_mm) = first.leads_y_range();
     let rows = first.n_rows as f32;
     let room_mm = (canvas.height() - RULER_HEIGHT - tracks_pt) / ppm - top_mm - 1.0;
-    let fill_mm = (room_mm / rows / 5.0).floor() * 5.0;
+    let fill_mm = ((room_mm / rows / 5.0).floor() * 5.0).min(MAX_STRETCHED_ROW_MM);
     let layout = if fill_mm > (bottom_mm - top_mm) / rows + 0.01 {
         compute(settings, window, Some(fill_mm))?
     } else {

@@ -95,41 +95,11 @@ pub fn labels_from_table(table: &Table) -> Result<HashMap<String, RecordEntry>, 
 /// The `.hea` files below `dir`, at most `MAX_DEPTH` folders down; a folder reached twice
 /// (a link to itself or to a parent) is walked once.
 fn list_headers(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IoError> {
-    let mut seen = std::collections::HashSet::new();
-    list_headers_below(dir, 0, &mut seen, out)
-}
-
-fn list_headers_below(
-    dir: &Path,
-    depth: usize,
-    seen: &mut std::collections::HashSet<PathBuf>,
-    out: &mut Vec<PathBuf>,
-) -> Result<(), IoError> {
-    let real = dir.canonicalize().map_err(|e| IoError::os(dir, e))?;
-    if !seen.insert(real) {
-        return Ok(());
-    }
-    let reader = std::fs::read_dir(dir).map_err(|e| IoError::os(dir, e))?;
-    for entry in reader {
-        let entry = entry.map_err(|e| IoError::os(dir, e))?;
-        let path = entry.path();
-        // The directory entry's type avoids a stat per file (20,000 files open in ~0.1 s);
-        // symbolic links are followed.
-        let file_type = entry.file_type().map_err(|e| IoError::os(&path, e))?;
-        let is_dir = if file_type.is_symlink() {
-            path.is_dir()
-        } else {
-            file_type.is_dir()
-        };
-        if is_dir {
-            if depth < MAX_DEPTH {
-                list_headers_below(&path, depth + 1, seen, out)?;
-            }
-        } else if path.extension().is_some_and(|e| e == "hea") {
+    crate::io::files::walk_files(dir, MAX_DEPTH, &mut |path| {
+        if path.extension().is_some_and(|e| e == "hea") {
             out.push(path);
         }
-    }
-    Ok(())
+    })
 }
 
 /// Remove the headers of segments (and layouts) of the multi-segment records among `headers`.

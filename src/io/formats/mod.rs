@@ -295,32 +295,8 @@ const SKIPPED_EXTENSIONS: &[&str] = &[
 ];
 
 /// Recognised files below `dir`; a folder reached twice through links is scanned once.
-fn scan(
-    dir: &Path,
-    depth: usize,
-    seen: &mut std::collections::HashSet<PathBuf>,
-    out: &mut Vec<(PathBuf, FileFormat)>,
-) -> Result<(), IoError> {
-    let real = dir.canonicalize().map_err(|e| IoError::os(dir, e))?;
-    if !seen.insert(real) {
-        return Ok(());
-    }
-    let reader = std::fs::read_dir(dir).map_err(|e| IoError::os(dir, e))?;
-    for entry in reader {
-        let entry = entry.map_err(|e| IoError::os(dir, e))?;
-        let path = entry.path();
-        let file_type = entry.file_type().map_err(|e| IoError::os(&path, e))?;
-        let is_dir = if file_type.is_symlink() {
-            path.is_dir()
-        } else {
-            file_type.is_dir()
-        };
-        if is_dir {
-            if depth < crate::io::folder::MAX_DEPTH {
-                scan(&path, depth + 1, seen, out)?;
-            }
-            continue;
-        }
+fn scan(dir: &Path, out: &mut Vec<(PathBuf, FileFormat)>) -> Result<(), IoError> {
+    crate::io::files::walk_files(dir, crate::io::folder::MAX_DEPTH, &mut |path| {
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -328,14 +304,13 @@ fn scan(
             .as_deref()
             .is_some_and(|e| SKIPPED_EXTENSIONS.contains(&e))
         {
-            continue;
+            return;
         }
         // an unreadable file is left out of the scan; opening it directly reports why
         if let Ok(Some(format)) = detect(&path) {
             out.push((path, format));
         }
-    }
-    Ok(())
+    })
 }
 
 impl FileDataset {
@@ -349,7 +324,7 @@ impl FileDataset {
     /// Every recognised file in `dir` and its sub-folders (sorted by path); may be empty.
     pub fn scan_folder(dir: &Path) -> Result<FileDataset, IoError> {
         let mut files = Vec::new();
-        scan(dir, 0, &mut std::collections::HashSet::new(), &mut files)?;
+        scan(dir, &mut files)?;
         files.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Self::from_files(dir.to_path_buf(), files))
     }

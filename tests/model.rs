@@ -84,7 +84,8 @@ use rand::{Rng, SeedableRng};
 use tlc_explorer::model::Task;
 use tlc_explorer::model::resnet::init_parameters;
 use tlc_explorer::model::train::{
-    LrSchedule, TrainParams, TrainingSet, evaluate, macro_auroc, save_model, train,
+    CvParams, LrSchedule, TrainParams, TrainingSet, cross_validate, evaluate, macro_auroc,
+    save_model, train,
 };
 use tlc_explorer::progress::NoProgress;
 
@@ -168,6 +169,7 @@ fn training_learns_synthetic_classes() {
         &val_idx,
         &params,
         Some(&ckpt),
+        None,
         &device,
         "t",
         &NoProgress,
@@ -219,6 +221,7 @@ fn training_learns_synthetic_classes() {
         &val_idx,
         &from_ckpt,
         None,
+        None,
         &device,
         "init",
         &NoProgress,
@@ -250,6 +253,7 @@ fn training_learns_synthetic_classes() {
         &val_idx,
         &refused,
         None,
+        None,
         &device,
         "init",
         &NoProgress,
@@ -260,6 +264,158 @@ fn training_learns_synthetic_classes() {
         err.contains("unrelated.safetensors") && err.contains("no tensor matches"),
         "{err}"
     );
+}
+
+/// A progress sink that cancels after `after` reports (training batches).
+struct CancelAfter {
+    after: usize,
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+impl tlc_explorer::progress::ProgressSink for CancelAfter {
+    fn report(&self, _: tlc_explorer::progress::Progress) {
+        self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn is_cancelled(&self) -> bool {
+        self.seen.load(std::sync::atomic::Ordering::SeqCst) >= self.after
+    }
+}
+
+fn cancel_after(after: usize) -> CancelAfter {
+    CancelAfter {
+        after,
+        seen: 0.into(),
+    }
+}
+
+/// A run stopped in its third epoch and resumed from its state ends with the history and the
+/// best weights of the run that was never stopped; the state file is gone at the end.
+#[test]
+fn an_interrupted_training_resumes_where_it_stopped() {
+    let config = small_config(3, Task::Multilabel);
+    let set = synthetic_set(120, 3, 5);
+    let train_idx = set.indices_where(|f| f < 3);
+    let val_idx = set.indices_where(|f| f == 3);
+    let params = TrainParams {
+        epochs: 4,
+        lr: 3e-3,
+        batch_size: 16,
+        patience: 4,
+        seed: 9,
+        ..TrainParams::default()
+    };
+    let device = Device::Cpu;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("run.state.safetensors");
+    let run = |state: Option<&Path>, progress: &dyn tlc_explorer::progress::ProgressSink| {
+        train(
+            &config, &set, &train_idx, &val_idx, &params, None, state, &device, "t", progress,
+        )
+    };
+    let whole = run(None, &NoProgress).expect("uninterrupted run");
+    let batches = train_idx.len().div_ceil(16);
+    let stopped = run(Some(&state), &cancel_after(2 * batches + 1)).expect("stopped run");
+    assert!(stopped.cancelled);
+    assert_eq!(stopped.history.len(), 2, "two whole epochs before the stop");
+    assert!(state.exists(), "the state of epoch 2 is kept");
+    let resumed = run(Some(&state), &NoProgress).expect("resumed run");
+    assert!(!resumed.cancelled);
+    assert!(!state.exists(), "the state is removed when the run ends");
+    assert_eq!(resumed.history.len(), whole.history.len());
+    for (a, b) in resumed.history.iter().zip(&whole.history) {
+        assert!(
+            (a.val_loss - b.val_loss).abs() < 1e-5 * b.val_loss.abs().max(1.0),
+            "epoch {}: resumed val loss {} vs {}",
+            a.epoch,
+            a.val_loss,
+            b.val_loss
+        );
+    }
+    assert_eq!(resumed.best_epoch, whole.best_epoch);
+    let w = "resblock1d_1.conv2.weight";
+    assert!(common::rel_err(&flat(&resumed.best[w]), &flat(&whole.best[w])) < 1e-5);
+
+    // A state from another run (other settings) is refused, naming the file.
+    let _ = run(Some(&state), &cancel_after(batches + 1)).expect("stopped run");
+    let other = TrainParams {
+        lr: 1e-3,
+        ..params.clone()
+    };
+    let err = train(
+        &config,
+        &set,
+        &train_idx,
+        &val_idx,
+        &other,
+        None,
+        Some(&state),
+        &device,
+        "t",
+        &NoProgress,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("run.state.safetensors") && err.contains("another"),
+        "{err}"
+    );
+}
+
+/// Cross-validation stopped in its second fold and resumed gives the out-of-fold outputs of
+/// an uninterrupted run, reading the first fold from its saved outputs.
+#[test]
+fn an_interrupted_cross_validation_resumes_with_its_finished_folds() {
+    let config = small_config(3, Task::Multilabel);
+    let set = synthetic_set(90, 3, 11);
+    let params = CvParams {
+        train: TrainParams {
+            epochs: 2,
+            batch_size: 16,
+            seed: 2,
+            ..TrainParams::default()
+        },
+        fold_models: None,
+        state_dir: None,
+    };
+    let device = Device::Cpu;
+    let mut folds_seen = Vec::new();
+    let whole = cross_validate(&config, &set, &params, &device, &NoProgress, &mut |oof| {
+        folds_seen.push(oof.iter().filter(|o| !o.is_empty()).count());
+        Ok(())
+    })
+    .expect("uninterrupted");
+    assert_eq!(folds_seen.len(), 5, "one call per fold");
+    assert!(folds_seen.windows(2).all(|w| w[0] < w[1]), "{folds_seen:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let with_state = CvParams {
+        state_dir: Some(dir.path().join("state")),
+        ..params.clone()
+    };
+    // Each fold trains on 3 of the 5 folds (54 records, 4 batches) for 2 epochs: stop in
+    // the second epoch of the second fold (test fold 1; folds are numbered 0-4 here).
+    let stopped = cross_validate(
+        &config,
+        &set,
+        &with_state,
+        &device,
+        &cancel_after(8 + 4 + 1),
+        &mut |_| Ok(()),
+    );
+    assert!(matches!(stopped, Err(ModelError::Cancelled)), "{stopped:?}");
+    assert!(dir.path().join("state/fold0.done.json").exists());
+    assert!(dir.path().join("state/fold1.state.safetensors").exists());
+    let resumed = cross_validate(
+        &config,
+        &set,
+        &with_state,
+        &device,
+        &NoProgress,
+        &mut |_| Ok(()),
+    )
+    .expect("resumed");
+    for (a, b) in resumed.oof.iter().zip(&whole.oof) {
+        assert!(common::rel_err(a, b) < 1e-4, "{a:?} vs {b:?}");
+    }
 }
 
 fn write_small_model(

@@ -109,6 +109,11 @@ pub struct Args {
     /// Replace an existing model, config or out-of-fold file.
     #[arg(long)]
     pub overwrite: bool,
+    /// Continue an interrupted run: every run keeps its state in `<out stem>.train-state/`
+    /// beside --out (finished folds, and the running fold's or final model's last epoch),
+    /// and removes it when it ends. Give the same command with --resume.
+    #[arg(long)]
+    pub resume: bool,
     /// Data type of the written weights.
     #[arg(long, value_enum, default_value = "f32")]
     pub save_dtype: DtypeArg,
@@ -292,16 +297,34 @@ fn oof_path(args: &Args) -> PathBuf {
     })
 }
 
+/// Where a run keeps what it needs to resume: `<out stem>.train-state/` beside `--out`.
+pub fn state_dir(out: &std::path::Path) -> PathBuf {
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    out.with_file_name(format!("{stem}.train-state"))
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let state = state_dir(&args.out);
+    let resuming = args.resume && state.is_dir();
+    if state.exists() && !args.resume {
+        bail!(
+            "{} holds an interrupted run of this model: add --resume to continue it, or \
+             delete the folder to start afresh",
+            state.display()
+        );
+    }
     // Every file the run will write, refused before the first epoch rather than replaced by
-    // the first checkpoint.
+    // the first checkpoint (a resumed run replaces what it wrote itself).
     let config_out = crate::model::config_path_for(&args.out);
     let oof = args.folds.map(|_| oof_path(&args));
     let final_model = (!args.no_final).then_some([args.out.as_path(), config_out.as_path()]);
     refuse_existing(
         final_model.into_iter().flatten().chain(oof.as_deref()),
-        args.overwrite,
+        args.overwrite || resuming,
     )?;
+    if resuming {
+        println!("resuming the run kept in {}", state.display());
+    }
     let ds = open_training_data(&args)?;
     let mut config = read_config(&args, ds.as_ref())?;
     let params = train_params(&args)?;
@@ -339,10 +362,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             " {k}-fold cross-validation on the data set's folds (out-of-fold): {summary}."
         ));
         if args.no_final {
-            return Ok(());
+            return remove_state(&state);
         }
     }
-    train_final_model(&args, config, &set, &params, description)
+    train_final_model(&args, config, &set, &params, description)?;
+    remove_state(&state)
+}
+
+/// The run ended normally: its resume state is no longer needed.
+fn remove_state(state: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(state) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", state.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// One model per fold, their out-of-fold outputs written to `--oof`; returns the summary line.
@@ -353,19 +387,36 @@ fn run_cross_validation(
     params: &TrainParams,
     k: u32,
 ) -> anyhow::Result<String> {
+    let state = state_dir(&args.out);
     let cv = CvParams {
         train: params.clone(),
         fold_models: args.save_fold_models.then(|| args.out.clone()),
+        state_dir: Some(state.clone()),
     };
     let t = std::time::Instant::now();
+    let oof_path = oof_path(args);
     let progress = TerminalProgress::new("cross-validation");
-    let outcome = cross_validate(config, set, &cv, &default_device(), &progress);
+    // Each finished fold's outputs are written at once: a long run shows (and keeps) them.
+    let mut write_so_far =
+        |oof: &[Vec<f32>]| write_oof_csv(&oof_path, set, oof, &config.class_names);
+    let outcome = cross_validate(
+        config,
+        set,
+        &cv,
+        &default_device(),
+        &progress,
+        &mut write_so_far,
+    );
     progress.finish();
     let outcome = match outcome {
-        Err(ModelError::Cancelled) => bail!("cancelled during cross-validation"),
+        Err(ModelError::Cancelled) => bail!(
+            "cancelled during cross-validation; finished folds are in {} and {}: give the \
+             same command with --resume to continue",
+            oof_path.display(),
+            state.display()
+        ),
         other => other?,
     };
-    let oof_path = oof_path(args);
     write_oof_csv(&oof_path, set, &outcome.oof, &config.class_names)?;
     let summary = cv_summary(config.task, &outcome.oof, &set.targets);
     println!(
@@ -404,6 +455,9 @@ fn train_final_model(
         val_idx.len()
     ));
     config.description = Some(description);
+    let state = state_dir(&args.out);
+    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    let final_state = state.join("final.state.safetensors");
     let progress = TerminalProgress::new("training");
     let t = std::time::Instant::now();
     let outcome = train(
@@ -413,6 +467,7 @@ fn train_final_model(
         &val_idx,
         params,
         Some(&args.out),
+        Some(&final_state),
         &default_device(),
         "final",
         &progress,
@@ -443,9 +498,11 @@ fn train_final_model(
     );
     if outcome.cancelled {
         bail!(
-            "interrupted by Ctrl-C after {} epochs; the best model so far (epoch {}) is saved",
+            "interrupted by Ctrl-C after {} epochs; the best model so far (epoch {}) is saved, \
+             and the same command with --resume continues the run from {}",
             outcome.history.len(),
-            outcome.best_epoch + 1
+            outcome.best_epoch + 1,
+            state.display()
         );
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! The 1D convolution used by every convolutional layer of [`super::ResNet1d`].
 //!
-//! On CPUs with AVX-512 or AVX2 + FMA the forward pass is the direct kernel of
-//! [`super::conv_direct`]. Elsewhere it is an explicit im2col into a (C_in K, B L_out) matrix followed by ONE matrix product with
-//! the (C_out, C_in K) weight for the whole batch (candle's gemm). Either way the backward pass
-//! is the transposed products and a col2im, so training avoids candle 0.11's CPU
-//! `conv_transpose1d`, which falls back to a direct loop whenever padding is non-zero (every
-//! layer here). Other devices use candle's `conv1d`.
+//! On CPUs with AVX-512 or AVX2 + FMA both passes are on [`super::conv_direct`]: the forward
+//! and the input gradient on its direct kernel, the weight gradient as one `gemm` product per
+//! tap reading the input in place. Elsewhere the forward is an explicit im2col into a
+//! (C_in K, B L_out) matrix followed by ONE matrix product with the (C_out, C_in K) weight for
+//! the whole batch (candle's gemm), and its backward the transposed products and a col2im.
+//! Either way training avoids candle 0.11's CPU `conv_transpose1d`, which falls back to a
+//! direct loop whenever padding is non-zero (every layer here). Other devices use candle's
+//! `conv1d`.
 
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor,
@@ -113,7 +115,7 @@ fn conv_shape_of(x: &Shape, weight: &Shape, padding: usize, stride: usize) -> Re
 }
 
 /// The direct kernel as a candle op; differentiable in both the input and the weight (the
-/// backward pass is the im2col one). Falls back to [`conv1d_im2col`] on CPUs without AVX-512
+/// backward pass is on the direct family too). Falls back to [`conv1d_im2col`] on CPUs without AVX-512
 /// or AVX2 + FMA.
 pub fn conv1d_direct(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
     conv_shape(x, weight, padding, stride)?;
@@ -160,37 +162,121 @@ impl CustomOp2 for DirectConv1d {
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let shape = conv_shape(x, weight, self.padding, self.stride)?;
-        let ConvShape {
-            batch: b,
-            c_in,
-            length: l,
-            c_out,
-            kernel: k,
-            ..
-        } = shape;
-        let im2col = Im2Col1d {
-            kernel: k,
-            stride: self.stride,
-            padding: self.padding,
+        let (padding, stride) = (self.padding, self.stride);
+        let (length, kernel) = (shape.length, shape.kernel);
+        // Both on the direct family (see conv_direct): no im2col-sized buffers, which cost
+        // more in page clearing than the products themselves. The input gradient is skipped
+        // when nothing upstream needs it (the network's input).
+        let grad_x = if x.track_op() {
+            Some(grad_res.apply_op2_no_bwd(
+                &weight.detach(),
+                &BackwardData {
+                    padding,
+                    stride,
+                    length,
+                },
+            )?)
+        } else {
+            None
         };
-        // grad as (C_out, B L_out), the layout of the im2col product.
-        let g = grad_res
-            .transpose(0, 1)?
-            .contiguous()?
-            .reshape((c_out, b * shape.l_out()))?;
-        let cols = x.detach().apply_op1(im2col)?; // (C_in K, B L_out)
-        let grad_w = g.matmul(&cols.t()?)?.reshape((c_out, c_in, k))?;
-        let w2 = weight.detach().reshape((c_out, c_in * k))?;
-        let grad_x = w2
-            .t()?
-            .matmul(&g)?
-            .apply_op1(Col2Im1d { im2col, b, c_in, l })?;
-        Ok((Some(grad_x), Some(grad_w)))
+        let grad_w = x.detach().apply_op2_no_bwd(
+            grad_res,
+            &BackwardWeight {
+                padding,
+                stride,
+                kernel,
+            },
+        )?;
+        Ok((grad_x, Some(grad_w)))
+    }
+}
+
+/// d conv / d x of [`DirectConv1d`]: (grad (B, C_out, L_out), weight) -> (B, C_in, L).
+#[derive(Debug, Clone, Copy)]
+struct BackwardData {
+    padding: usize,
+    stride: usize,
+    /// The forward input's length (several give the same output length when s > 1).
+    length: usize,
+}
+
+impl CustomOp2 for BackwardData {
+    fn name(&self) -> &'static str {
+        "conv1d_direct_backward_data"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (batch, c_out, l_out) = l1.shape().dims3()?;
+        let x_shape = Shape::from((batch, l2.shape().dims3()?.1, self.length));
+        let shape = conv_shape_of(&x_shape, l2.shape(), self.padding, self.stride)?;
+        if shape.c_out != c_out || shape.l_out() != l_out {
+            candle_core::bail!(
+                "conv1d backward: gradient {:?}, weight {:?}",
+                l1.shape(),
+                l2.shape()
+            );
+        }
+        let g = f32_contiguous(s1, l1)?;
+        let w = f32_contiguous(s2, l2)?;
+        let Some(out) = conv_direct::conv1d_backward_data(shape, &g, &w) else {
+            candle_core::bail!("conv1d_direct: no direct kernel for {shape:?} on this CPU")
+        };
+        Ok((CpuStorage::F32(out), x_shape))
+    }
+}
+
+/// d conv / d weight of [`DirectConv1d`]: (x (B, C_in, L), grad (B, C_out, L_out)) ->
+/// (C_out, C_in, K).
+#[derive(Debug, Clone, Copy)]
+struct BackwardWeight {
+    padding: usize,
+    stride: usize,
+    kernel: usize,
+}
+
+impl CustomOp2 for BackwardWeight {
+    fn name(&self) -> &'static str {
+        "conv1d_direct_backward_weight"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(x) = s1 else {
+            candle_core::bail!("conv1d_direct: only f32 is supported")
+        };
+        let (batch_g, c_out, l_out) = l2.shape().dims3()?;
+        let w_shape = Shape::from((c_out, l1.shape().dims3()?.1, self.kernel));
+        let shape = conv_shape_of(l1.shape(), &w_shape, self.padding, self.stride)?;
+        if shape.batch != batch_g || shape.l_out() != l_out {
+            candle_core::bail!(
+                "conv1d backward: input {:?}, gradient {:?}",
+                l1.shape(),
+                l2.shape()
+            );
+        }
+        let g = f32_contiguous(s2, l2)?;
+        let (sx, ox) = (l1.stride(), l1.start_offset());
+        let x_at = |b: usize, c: usize, i: usize| x[ox + b * sx[0] + c * sx[1] + i * sx[2]];
+        let Some(out) = conv_direct::conv1d_backward_weight(shape, x_at, &g) else {
+            candle_core::bail!("conv1d_direct: no weight gradient for {shape:?}")
+        };
+        Ok((CpuStorage::F32(out), w_shape))
     }
 }
 
 /// A 3-D storage's f32 values in row-major order: borrowed when contiguous, copied otherwise.
-fn f32_contiguous<'a>(
+pub(crate) fn f32_contiguous<'a>(
     storage: &'a CpuStorage,
     layout: &Layout,
 ) -> Result<std::borrow::Cow<'a, [f32]>> {

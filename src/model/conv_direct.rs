@@ -536,9 +536,223 @@ mod avx2 {
     tile_kernel!("avx2,fma");
 }
 
+/// The input gradient of [`conv1d`]: from the output gradient `grad` (contiguous
+/// (B, C_out, L_out)) and the weight `w` (C_out, C_in, K), the contiguous (B, C_in, L) gradient
+/// with respect to x. `None` without a supported instruction set or for a degenerate shape.
+///
+/// Why it is the forward kernel again: split x's positions by their residue r modulo the
+/// stride s, i = u s + r. Input i meets output t through tap j = i + p - t s, so
+/// `dx[c][u s + r] = sum_o sum_m g[o][u + d - m] w[o][c][m s + j0]` with j0 = (r + p) mod s,
+/// d = (r + p) div s and m running over the taps with m s + j0 < K. That is a stride-1
+/// correlation of g (C_out channels) with C_in s output channels (c, r) of about K / s taps,
+/// so the transposed convolution costs the forward's products and no im2col buffer.
+pub fn conv1d_backward_data(shape: ConvShape, grad: &[f32], w: &[f32]) -> Option<Vec<f32>> {
+    let isa = Isa::detect()?;
+    let ConvShape {
+        batch,
+        c_in,
+        length,
+        c_out,
+        kernel,
+        padding,
+        stride,
+    } = shape;
+    if stride == 0 || length + 2 * padding < kernel || kernel == 0 {
+        return None;
+    }
+    let l_out = shape.l_out();
+    if grad.len() != batch * c_out * l_out || w.len() != c_out * c_in * kernel {
+        return None;
+    }
+    // Per residue r: first tap j0, offset d and number of taps.
+    let residues: Vec<(usize, usize, usize)> = (0..stride)
+        .map(|r| {
+            let j0 = (r + padding) % stride;
+            let d = (r + padding) / stride;
+            let taps = if kernel > j0 {
+                (kernel - j0).div_ceil(stride)
+            } else {
+                0
+            };
+            (j0, d, taps)
+        })
+        .collect();
+    // Left zero padding of g so that every tap index n = d - m + pad_left is >= 0.
+    let pad_left = residues
+        .iter()
+        .map(|&(_, d, taps)| taps.saturating_sub(1 + d))
+        .max()
+        .unwrap_or(0);
+    let taps_t = residues.iter().map(|&(_, d, _)| d).max().unwrap_or(0) + pad_left + 1;
+    // W'[(c, r)][o][n] = w[o][c][m s + j0(r)] with m = d(r) + pad_left - n.
+    let rows = c_in * stride;
+    let mut w_t = vec![0f32; rows * c_out * taps_t];
+    for c in 0..c_in {
+        for (r, &(j0, d, taps)) in residues.iter().enumerate() {
+            let q = c * stride + r;
+            for o in 0..c_out {
+                for m in 0..taps {
+                    let n = d + pad_left - m;
+                    w_t[(q * c_out + o) * taps_t + n] =
+                        w[(o * c_in + c) * kernel + m * stride + j0];
+                }
+            }
+        }
+    }
+    let u_len = length.div_ceil(stride);
+    let shape_t = ConvShape {
+        batch,
+        c_in: c_out,
+        length: u_len + taps_t - 1,
+        c_out: rows,
+        kernel: taps_t,
+        padding: 0,
+        stride: 1,
+    };
+    let g_at = |b: usize, o: usize, i: usize| {
+        if i >= pad_left && i - pad_left < l_out {
+            grad[(b * c_out + o) * l_out + i - pad_left]
+        } else {
+            0.0
+        }
+    };
+    let by_residue = conv1d_with(isa, shape_t, g_at, &w_t, Epilogue::default())?;
+    if stride == 1 {
+        return Some(by_residue);
+    }
+    // Interleave the residues back into time order.
+    let mut dx = vec![0f32; batch * c_in * length];
+    dx.par_chunks_mut(length)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            let (b, c) = (row / c_in, row % c_in);
+            for r in 0..stride {
+                let src = &by_residue[((b * rows) + c * stride + r) * u_len..][..u_len];
+                for (u, &v) in src.iter().enumerate() {
+                    if let Some(d) = dst.get_mut(u * stride + r) {
+                        *d = v;
+                    }
+                }
+            }
+        });
+    Some(dx)
+}
+
+/// The weight gradient of [`conv1d`]: `x_at(b, c, i)` as for [`conv1d`] and the output gradient
+/// `grad` (contiguous (B, C_out, L_out)); returns the contiguous (C_out, C_in, K) gradient.
+/// `None` for a degenerate shape.
+///
+/// `dw[o][c][j] = sum_b sum_t g[b][o][t] xpad[b][c][t s + j]`. With x split into stride phases
+/// laid out as one row per (phase, channel) holding every record one after another (each
+/// padded to `L_out + (K - 1) / s` steps), tap j of all records is ONE shifted view of the
+/// rows of phase j mod s, and g padded with zeros to the same row length lines up with it: so
+/// each tap is one matrix product (C_out x B L') (B L' x C_in) on `gemm`, reading x in place.
+/// The zero columns of g cancel the values a shifted view reads from the next record.
+pub fn conv1d_backward_weight(
+    shape: ConvShape,
+    x_at: impl Fn(usize, usize, usize) -> f32 + Sync,
+    grad: &[f32],
+) -> Option<Vec<f32>> {
+    let ConvShape {
+        batch,
+        c_in,
+        length,
+        c_out,
+        kernel,
+        padding,
+        stride,
+    } = shape;
+    if stride == 0 || kernel == 0 || length + 2 * padding < kernel {
+        return None;
+    }
+    let l_out = shape.l_out();
+    if grad.len() != batch * c_out * l_out {
+        return None;
+    }
+    let step_len = l_out + (kernel - 1) / stride;
+    let row_len = batch * step_len;
+    // Rows (phase r, channel c); the tail keeps the last row's shifted views inside the buffer.
+    let mut phases = vec![0f32; stride * c_in * row_len + (kernel - 1) / stride];
+    phases[..stride * c_in * row_len]
+        .par_chunks_mut(row_len)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            let (r, c) = (row / c_in, row % c_in);
+            for (b, rec) in dst.chunks_mut(step_len).enumerate() {
+                for (u, d) in rec.iter_mut().enumerate() {
+                    let i = u * stride + r;
+                    if i >= padding && i - padding < length {
+                        *d = x_at(b, c, i - padding);
+                    }
+                }
+            }
+        });
+    let mut g_rows = vec![0f32; c_out * row_len];
+    g_rows
+        .par_chunks_mut(row_len)
+        .enumerate()
+        .for_each(|(o, dst)| {
+            for (b, rec) in dst.chunks_mut(step_len).enumerate() {
+                rec[..l_out].copy_from_slice(&grad[(b * c_out + o) * l_out..][..l_out]);
+            }
+        });
+    let mut dw = vec![0f32; c_out * c_in * kernel];
+    let dw_ptr = OutPtr(dw.as_mut_ptr());
+    // Taps run in parallel when there are enough of them; a 1 x 1 convolution lets gemm
+    // split the one product instead.
+    let threads = rayon::current_num_threads();
+    let inner = if kernel >= threads {
+        gemm::Parallelism::None
+    } else {
+        gemm::Parallelism::Rayon(threads)
+    };
+    let (phases, g_rows) = (&phases, &g_rows);
+    (0..kernel).into_par_iter().for_each(|j| {
+        let view = (j % stride) * c_in * row_len + j / stride;
+        // SAFETY: dst: element (o, c) of tap j is dw[(o C_in + c) K + j], inside `dw` for
+        // o < C_out, c < C_in, and taps write disjoint elements (different j), so the parallel
+        // calls never touch the same float; `dw` outlives the loop. lhs: g_rows is
+        // C_out x row_len, read at (o, kk) for kk < row_len. rhs: element (kk, c) is
+        // phases[view + c row_len + kk] <= (s - 1) C_in row_len + j / s + (C_in - 1) row_len
+        // + row_len - 1 < len (the tail holds (K - 1) / s floats).
+        unsafe {
+            gemm::gemm(
+                c_out,
+                c_in,
+                row_len,
+                dw_ptr.get().add(j),
+                kernel as isize,
+                (c_in * kernel) as isize,
+                false,
+                g_rows.as_ptr(),
+                1,
+                row_len as isize,
+                phases.as_ptr().add(view),
+                row_len as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                inner,
+            );
+        }
+    });
+    Some(dw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reproducible values in [-0.5, 0.5) (a linear congruential generator).
+    fn uniform_values(mut seed: u32) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        }
+    }
 
     fn reference(shape: ConvShape, x: &[f32], w: &[f32]) -> Vec<f32> {
         let l_out = shape.l_out();
@@ -578,12 +792,77 @@ mod tests {
         }
     }
 
+    /// Both gradients against f64 sums of the definition, at strides 1-4, K = 1, odd lengths
+    /// (several input lengths give one output length when s > 1) and channel remainders.
+    #[test]
+    fn backward_kernels_match_direct_sums() {
+        if !available() {
+            eprintln!("skipped: this CPU has neither AVX-512F nor AVX2+FMA (im2col is used)");
+            return;
+        }
+        let mut next = uniform_values(7);
+        for (batch, c_in, length, c_out, kernel, padding, stride) in [
+            (2, 3, 16, 5, 3, 1, 1),
+            (2, 5, 40, 7, 17, 8, 1),
+            (3, 4, 64, 13, 17, 7, 4),
+            (2, 4, 67, 6, 17, 7, 4),
+            (1, 7, 131, 9, 5, 2, 2),
+            (2, 8, 64, 6, 1, 0, 1),
+            (2, 3, 9, 3, 3, 0, 3),
+            (1, 2, 10, 3, 2, 0, 3),
+        ] {
+            let shape = ConvShape {
+                batch,
+                c_in,
+                length,
+                c_out,
+                kernel,
+                padding,
+                stride,
+            };
+            let l_out = shape.l_out();
+            let x: Vec<f32> = (0..batch * c_in * length).map(|_| next()).collect();
+            let w: Vec<f32> = (0..c_out * c_in * kernel).map(|_| next()).collect();
+            let g: Vec<f32> = (0..batch * c_out * l_out).map(|_| next()).collect();
+            let mut want_dx = vec![0f64; x.len()];
+            let mut want_dw = vec![0f64; w.len()];
+            for b in 0..batch {
+                for o in 0..c_out {
+                    for t in 0..l_out {
+                        let gv = g[(b * c_out + o) * l_out + t] as f64;
+                        for c in 0..c_in {
+                            for j in 0..kernel {
+                                let pos = t * stride + j;
+                                if pos >= padding && pos - padding < length {
+                                    let xi = (b * c_in + c) * length + pos - padding;
+                                    let wi = (o * c_in + c) * kernel + j;
+                                    want_dx[xi] += gv * w[wi] as f64;
+                                    want_dw[wi] += gv * x[xi] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let max_err = |ours: &[f32], want: &[f64]| {
+                assert_eq!(ours.len(), want.len(), "{shape:?}");
+                ours.iter()
+                    .zip(want)
+                    .map(|(a, b)| (*a as f64 - b).abs())
+                    .fold(0f64, f64::max)
+            };
+            let dx = conv1d_backward_data(shape, &g, &w).expect("supported");
+            let err = max_err(&dx, &want_dx);
+            assert!(err < 1e-4, "{shape:?}: input gradient max error {err}");
+            let x_at = |b: usize, c: usize, i: usize| x[(b * c_in + c) * length + i];
+            let dw = conv1d_backward_weight(shape, x_at, &g).expect("supported");
+            let err = max_err(&dw, &want_dw);
+            assert!(err < 1e-4, "{shape:?}: weight gradient max error {err}");
+        }
+    }
+
     fn check_isa(isa: Isa) {
-        let mut seed = 1u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = uniform_values(1);
         for (batch, c_in, length, c_out, kernel, padding, stride) in [
             (1, 3, 16, 5, 3, 1, 1),
             (2, 5, 40, 7, 17, 8, 1),

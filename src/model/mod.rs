@@ -1,8 +1,10 @@
 //! The 1D-ResNet of Ribeiro et al. in candle: config, weights, forward with activations, training.
 
+pub mod batch_norm;
 pub mod config;
 pub mod conv;
 pub mod conv_direct;
+pub mod optim;
 pub mod resnet;
 pub mod train;
 

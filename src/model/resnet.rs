@@ -15,12 +15,13 @@
 
 use std::sync::Mutex;
 
-use candle_core::{DType, Module, ModuleT, Tensor, Var};
+use candle_core::{DType, Module, Tensor, Var};
 use candle_nn::{BatchNorm, BatchNormConfig, Linear, VarBuilder};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::ModelError;
+use super::batch_norm::{After, batch_norm_train};
 use super::config::ModelConfig;
 use super::conv::{Conv1d, affine_act, max_pool1d, ribeiro_padding};
 
@@ -90,12 +91,11 @@ impl ResBlock1d {
         y: &Tensor,
         dropout: Option<&Dropout>,
     ) -> candle_core::Result<(Tensor, Tensor)> {
-        let train = dropout.is_some();
         let mut y = max_pool1d(y, self.skip_pool)?;
         if let Some(conv) = &self.skip_conv {
             y = conv.forward(&y)?;
         }
-        if !train {
+        let Some(dropout) = dropout else {
             // Eval: each batch norm (+ ReLU) is one fused pass over the conv output.
             // conv1 + bn1 + ReLU, then conv2 + skip: one kernel each where the CPU allows.
             let (s1, t1) = bn_affine(&self.bn1)?;
@@ -104,16 +104,10 @@ impl ResBlock1d {
             let (s2, t2) = bn_affine(&self.bn2)?;
             let x = affine_act(&sum, None, &s2, &t2, true)?;
             return Ok((x, sum));
-        }
-        let mut x = self.bn1.forward_t(&self.conv1.forward(x)?, train)?.relu()?;
-        if let Some(d) = dropout {
-            x = d.apply(&x)?;
-        }
+        };
+        let x = batch_norm_train(&self.conv1.forward(x)?, &self.bn1, dropout.after()?)?;
         let sum = (self.conv2.forward(&x)? + y)?;
-        let mut x = self.bn2.forward_t(&sum, train)?.relu()?;
-        if let Some(d) = dropout {
-            x = d.apply(&x)?;
-        }
+        let x = batch_norm_train(&sum, &self.bn2, dropout.after()?)?;
         Ok((x, sum))
     }
 }
@@ -147,7 +141,7 @@ fn bn_affine(bn: &BatchNorm) -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
 /// Stem: conv, then batch norm (eval: one fused pass).
 fn stem(conv: &Conv1d, bn: &BatchNorm, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
     if train {
-        bn.forward_t(&conv.forward(x)?, true)
+        batch_norm_train(&conv.forward(x)?, bn, After::Identity)
     } else {
         let (s, t) = bn_affine(bn)?;
         conv.forward_fused(x, None, Some((&s, &t)), false)
@@ -164,37 +158,27 @@ fn bn_config(config: &ModelConfig) -> BatchNormConfig {
 }
 
 /// Inverted dropout (as `nn.Dropout` in training) with masks from a seeded generator, since
-/// candle's CPU random generator cannot be seeded.
+/// candle's CPU random generator cannot be seeded: each use draws the seed of one mask.
 struct Dropout<'a> {
     rate: f32,
     rng: &'a Mutex<Xoshiro256PlusPlus>,
 }
 
 impl Dropout<'_> {
-    fn apply(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    /// What follows a training batch norm: ReLU, then this dropout with a fresh mask seed.
+    fn after(&self) -> candle_core::Result<After> {
         if self.rate <= 0.0 {
-            return Ok(x.clone());
+            return Ok(After::Relu);
         }
-        let keep = 1.0 - self.rate;
-        let scale = 1.0 / keep;
-        let n = x.elem_count();
-        let mask: Vec<f32> = {
-            let mut rng = self
-                .rng
-                .lock()
-                .map_err(|_| candle_core::Error::Msg("dropout rng poisoned".into()))?;
-            (0..n)
-                .map(|_| {
-                    if rng.r#gen::<f32>() < keep {
-                        scale
-                    } else {
-                        0.0
-                    }
-                })
-                .collect()
-        };
-        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-        x * mask
+        let seed = self
+            .rng
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("dropout rng poisoned".into()))?
+            .next_u64();
+        Ok(After::ReluDropout {
+            rate: self.rate,
+            seed,
+        })
     }
 }
 

@@ -8,13 +8,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::optim::{AdamW, AdamWParams};
 use super::resnet::{ResNet1d, init_parameters};
 use super::{ModelConfig, ModelError, Task, config_path_for};
 use crate::progress::{Progress, ProgressSink};
@@ -363,10 +364,187 @@ pub fn evaluate(
     Ok((raw, loss_sum / idx.len().max(1) as f64))
 }
 
+/// A network being trained: the network, its variables by PyTorch name, and the optimizer.
+pub struct Trainer {
+    pub net: ResNet1d,
+    pub opt: AdamW,
+    varmap: VarMap,
+}
+
+impl Trainer {
+    /// Every variable (parameters and batch-norm running statistics) with its name.
+    fn variables(&self) -> Result<Vec<(String, candle_core::Var)>, ModelError> {
+        variables_of(&self.varmap)
+    }
+}
+
+fn variables_of(varmap: &VarMap) -> Result<Vec<(String, candle_core::Var)>, ModelError> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Training("variable map lock poisoned".into()))?;
+    Ok(data.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// A network ready to train (see [`TrainParams::init_weights`] for its starting values) whose
+/// parameters are variables, and the AdamW optimizer over them.
+pub fn trainable(
+    config: &ModelConfig,
+    params: &TrainParams,
+    device: &Device,
+) -> Result<Trainer, ModelError> {
+    let varmap = VarMap::new();
+    {
+        let mut data = varmap
+            .data()
+            .lock()
+            .map_err(|_| ModelError::Training("variable map lock poisoned".into()))?;
+        for (name, t) in initial_parameters(config, params, device)? {
+            data.insert(name, candle_core::Var::from_tensor(&t)?);
+        }
+    }
+    let vars = variables_of(&varmap)?;
+    let net = ResNet1d::new(config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+    let opt = AdamW::new(vars, AdamWParams::new(params.lr, params.weight_decay))?;
+    Ok(Trainer { net, opt, varmap })
+}
+
+/// One optimisation step on a batch (x: (B, leads, samples) already scaled, targets:
+/// (B, outputs)): training-mode forward, the task's loss, backward, AdamW update. Returns the
+/// batch's mean loss.
+pub fn train_step(trainer: &mut Trainer, x: &Tensor, targets: &Tensor) -> Result<f64, ModelError> {
+    let logits = trainer.net.forward_t(x, true)?;
+    let l = loss(trainer.net.config().task, &logits, targets)?;
+    trainer.opt.backward_step(&l)?;
+    Ok(l.to_scalar::<f32>()? as f64)
+}
+
+/// What a resumable run keeps after each epoch (see [`train`]'s `state`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ResumeMeta {
+    /// Hash of the config, the settings and the records: a state is only resumed by the run
+    /// that wrote it.
+    fingerprint: String,
+    epochs_done: usize,
+    optimizer_steps: usize,
+    history: Vec<EpochStats>,
+    best: Option<(f64, usize)>,
+    since_best: usize,
+}
+
+const STATE_META: &str = "meta.json";
+const STATE_VAR: &str = "var.";
+const STATE_BEST: &str = "best.";
+
+fn run_fingerprint(
+    config: &ModelConfig,
+    set: &TrainingSet,
+    train_idx: &[usize],
+    val_idx: &[usize],
+    params: &TrainParams,
+) -> Result<String, ModelError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let config = serde_json::to_string(config)
+        .map_err(|e| ModelError::Training(format!("cannot serialise the config: {e}")))?;
+    h.update(config.as_bytes());
+    h.update(format!("{params:?}").as_bytes());
+    for (tag, idx) in [("train", train_idx), ("val", val_idx)] {
+        h.update(tag.as_bytes());
+        for &i in idx {
+            h.update(set.ids[i].as_bytes());
+            h.update([0u8]);
+        }
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// Writes the variables, the optimizer's moments, the best state so far and `meta` to ONE
+/// safetensors file (temporary name, then renamed: a state is whole or absent).
+fn save_state(
+    path: &Path,
+    trainer: &Trainer,
+    meta: &ResumeMeta,
+    best: Option<&HashMap<String, Tensor>>,
+) -> Result<(), ModelError> {
+    let mut tensors: HashMap<String, Tensor> = HashMap::new();
+    for (k, v) in trainer.variables()? {
+        tensors.insert(format!("{STATE_VAR}{k}"), v.as_tensor().copy()?);
+    }
+    tensors.extend(trainer.opt.state()?);
+    for (k, t) in best.into_iter().flatten() {
+        tensors.insert(format!("{STATE_BEST}{k}"), t.clone());
+    }
+    let json = serde_json::to_vec(meta)
+        .map_err(|e| ModelError::Training(format!("cannot serialise the training state: {e}")))?;
+    let n = json.len();
+    tensors.insert(STATE_META.into(), Tensor::from_vec(json, n, &Device::Cpu)?);
+    let tmp = tmp_path(path);
+    candle_core::safetensors::save(&tensors, &tmp).map_err(|e| ModelError::Weights {
+        path: path.to_path_buf(),
+        message: format!("cannot write the training state: {e}"),
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a state written by [`save_state`] into `trainer`; returns its meta and best state.
+fn load_state(
+    path: &Path,
+    fingerprint: &str,
+    trainer: &mut Trainer,
+    device: &Device,
+) -> Result<(ResumeMeta, Option<HashMap<String, Tensor>>), ModelError> {
+    let bad = |message: String| ModelError::Weights {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut tensors = candle_core::safetensors::load(path, device)
+        .map_err(|e| bad(format!("not a readable training state: {e}")))?;
+    let meta = tensors
+        .remove(STATE_META)
+        .ok_or_else(|| bad("not a training state (no meta.json)".into()))?;
+    let meta: ResumeMeta = serde_json::from_slice(&meta.to_vec1::<u8>()?)
+        .map_err(|e| bad(format!("unreadable training state: {e}")))?;
+    if meta.fingerprint != fingerprint {
+        return Err(bad(
+            "written by a run with another model, settings or records; delete it to start \
+             afresh"
+                .into(),
+        ));
+    }
+    for (k, v) in trainer.variables()? {
+        let t = tensors
+            .get(&format!("{STATE_VAR}{k}"))
+            .ok_or_else(|| bad(format!("{k} is missing")))?;
+        v.set(t).map_err(|e| bad(format!("{k}: {e}")))?;
+    }
+    trainer
+        .opt
+        .load_state(&tensors, meta.optimizer_steps)
+        .map_err(|e| bad(e.to_string()))?;
+    let best: HashMap<String, Tensor> = tensors
+        .into_iter()
+        .filter_map(|(k, t)| k.strip_prefix(STATE_BEST).map(|k| (k.to_string(), t)))
+        .collect();
+    let best = (!best.is_empty()).then_some(best);
+    if meta.best.is_some() != best.is_some() {
+        return Err(bad("the best model's weights are missing".into()));
+    }
+    Ok((meta, best))
+}
+
 /// Trains a fresh network on `train_idx`, keeping the state with the lowest loss on `val_idx`
 /// (written to `checkpoint`, with its JSON config, at each improvement, so an interrupted run
 /// leaves the best model on disk). Cancelling through `progress` stops between batches and
 /// returns the best model so far with `cancelled = true`.
+///
+/// With `state`, the whole run (weights, optimizer moments, best model, history) is saved
+/// there after every epoch, and a state found there at the start is resumed from: the run
+/// continues exactly as if it had not stopped (each epoch's shuffle and dropout masks are
+/// seeded by the epoch's number). The file is removed when the run ends normally.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     config: &ModelConfig,
@@ -375,6 +553,7 @@ pub fn train(
     val_idx: &[usize],
     params: &TrainParams,
     checkpoint: Option<&Path>,
+    state: Option<&Path>,
     device: &Device,
     stage: &str,
     progress: &dyn ProgressSink,
@@ -389,59 +568,58 @@ pub fn train(
             val_idx.len()
         )));
     }
-    let varmap = VarMap::new();
-    {
-        let mut data = varmap
-            .data()
-            .lock()
-            .map_err(|_| ModelError::Training("variable map lock poisoned".into()))?;
-        let start = initial_parameters(config, params, device)?;
-        for (name, t) in start {
-            data.insert(name, candle_core::Var::from_tensor(&t)?);
-        }
+    let mut trainer = trainable(config, params, device)?;
+    let fingerprint = run_fingerprint(config, set, train_idx, val_idx, params)?;
+    let mut meta = ResumeMeta {
+        fingerprint,
+        epochs_done: 0,
+        optimizer_steps: 0,
+        history: Vec::new(),
+        best: None,
+        since_best: 0,
+    };
+    let mut best_state: Option<HashMap<String, Tensor>> = None;
+    if let Some(path) = state.filter(|p| p.exists()) {
+        let fingerprint = meta.fingerprint.clone();
+        (meta, best_state) = load_state(path, &fingerprint, &mut trainer, device)?;
+        log::info!(
+            "{stage}: resumed from {} after epoch {}",
+            path.display(),
+            meta.epochs_done
+        );
     }
-    let net = ResNet1d::new(config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-    net.set_dropout_seed(params.seed.wrapping_add(1));
-    let mut opt = AdamW::new(
-        varmap.all_vars(),
-        ParamsAdamW {
-            lr: params.lr,
-            weight_decay: params.weight_decay,
-            ..Default::default()
-        },
-    )?;
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed.wrapping_add(2));
-    let mut order = train_idx.to_vec();
     let n_batches = train_idx.len().div_ceil(params.batch_size);
     let total = n_batches * params.epochs;
-    let mut history: Vec<EpochStats> = Vec::new();
-    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
-    let mut since_best = 0usize;
     let mut cancelled = false;
     let metric = metric_name(config.task);
-    'epochs: for epoch in 0..params.epochs {
+    let stopped_early = |m: &ResumeMeta| m.best.is_some() && m.since_best >= params.patience;
+    while meta.epochs_done < params.epochs && !stopped_early(&meta) {
+        let epoch = meta.epochs_done;
         let lr = params.schedule.lr_at(params.lr, epoch, params.epochs);
-        opt.set_learning_rate(lr);
-        order.shuffle(&mut rng);
+        trainer.opt.set_learning_rate(lr);
+        // Seeded by the epoch, so a resumed run draws what the uninterrupted one would.
+        let epoch_seed = params.seed.wrapping_add((epoch as u64 + 1) * 0x9E37_79B9);
+        let mut order = train_idx.to_vec();
+        order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(
+            epoch_seed.wrapping_add(2),
+        ));
+        trainer.net.set_dropout_seed(epoch_seed.wrapping_add(1));
         let mut loss_sum = 0.0f64;
         let mut seen = 0usize;
-        let last = history.last().map_or(String::new(), |h: &EpochStats| {
+        let last = meta.history.last().map_or(String::new(), |h: &EpochStats| {
             format!(" | val loss {:.4} {metric} {:.4}", h.val_loss, h.val_metric)
         });
         for (b, chunk) in order.chunks(params.batch_size).enumerate() {
             if progress.is_cancelled() {
                 cancelled = true;
-                break 'epochs;
+                break;
             }
             // A batch of one has no batch statistics to normalise with.
             if chunk.len() < 2 {
                 continue;
             }
             let (x, t) = batch_tensors(set, chunk, config, device)?;
-            let logits = net.forward_t(&x, true)?;
-            let l = loss(config.task, &logits, &t)?;
-            opt.backward_step(&l)?;
-            let lv = l.to_scalar::<f32>()? as f64;
+            let lv = train_step(&mut trainer, &x, &t)?;
             if !lv.is_finite() {
                 return Err(ModelError::Training(format!(
                     "{stage}: loss became {lv} in epoch {epoch}; lower the learning rate"
@@ -460,11 +638,15 @@ pub fn train(
                 total,
             });
         }
-        let (raw, val_loss) = evaluate(&net, set, val_idx, params.batch_size, device)?;
+        if cancelled {
+            break;
+        }
+        let net = &trainer.net;
+        let (raw, val_loss) = evaluate(net, set, val_idx, params.batch_size, device)?;
         let probs: Vec<Vec<f32>> = raw.iter().map(|r| config.task.activate(r)).collect();
         let targets: Vec<Vec<f32>> = val_idx.iter().map(|&i| set.targets[i].clone()).collect();
         let val_metric = task_metric(config.task, &probs, &targets);
-        history.push(EpochStats {
+        meta.history.push(EpochStats {
             epoch,
             lr,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -475,34 +657,43 @@ pub fn train(
             "{stage} epoch {epoch}: train loss {:.4} val loss {val_loss:.4} {metric} {val_metric:.4}",
             loss_sum / seen.max(1) as f64
         );
-        if best.as_ref().is_none_or(|(l, _, _)| val_loss < *l) {
+        if meta.best.is_none_or(|(l, _)| val_loss < l) {
             // Deep copies: the optimizer updates the variables in place.
-            let state = net
+            let snapshot = net
                 .state_dict()?
                 .into_iter()
                 .map(|(k, t)| Ok((k, t.copy()?)))
                 .collect::<candle_core::Result<HashMap<_, _>>>()?;
             if let Some(path) = checkpoint {
-                save_model(path, config, &state, params.save_dtype)?;
+                save_model(path, config, &snapshot, params.save_dtype)?;
             }
-            best = Some((val_loss, epoch, state));
-            since_best = 0;
+            best_state = Some(snapshot);
+            meta.best = Some((val_loss, epoch));
+            meta.since_best = 0;
         } else {
-            since_best += 1;
-            if since_best >= params.patience {
-                break;
-            }
+            meta.since_best += 1;
+        }
+        meta.epochs_done = epoch + 1;
+        meta.optimizer_steps = trainer.opt.steps();
+        if let Some(path) = state {
+            save_state(path, &trainer, &meta, best_state.as_ref())?;
         }
     }
-    match best {
-        Some((_, best_epoch, best)) => Ok(TrainOutcome {
+    if !cancelled && let Some(path) = state.filter(|p| p.exists()) {
+        std::fs::remove_file(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    match (best_state, meta.best) {
+        (Some(best), Some((_, best_epoch))) => Ok(TrainOutcome {
             best,
             best_epoch,
-            history,
+            history: meta.history,
             cancelled,
         }),
-        None if cancelled => Err(ModelError::Cancelled),
-        None => Err(ModelError::Training("no epoch completed".into())),
+        _ if cancelled => Err(ModelError::Cancelled),
+        _ => Err(ModelError::Training("no epoch completed".into())),
     }
 }
 
@@ -602,12 +793,16 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Cross-validation settings: which folds, and which fold validates each fold's training.
-#[derive(Debug, Clone, PartialEq)]
+/// Cross-validation settings.
+#[derive(Debug, Clone)]
 pub struct CvParams {
     pub train: TrainParams,
     /// Write each fold's model as `<dir>/<stem>.fold<k>.safetensors` when set.
     pub fold_models: Option<PathBuf>,
+    /// Keep the run resumable in this folder: each finished fold's outputs
+    /// (`fold<k>.done.json`) and the running fold's state (`fold<k>.state.safetensors`, see
+    /// [`train`]). Finished folds found there are not trained again.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The result of [`cross_validate`].
@@ -623,15 +818,58 @@ pub struct CvOutcome {
     pub cancelled: bool,
 }
 
+/// A finished fold as kept in the state folder.
+#[derive(Debug, Serialize, Deserialize)]
+struct FoldDone {
+    fold: u32,
+    best_epoch: usize,
+    history: Vec<EpochStats>,
+    /// (record id, activated outputs) of the fold's test records.
+    outputs: Vec<(String, Vec<f32>)>,
+}
+
+/// The finished fold `fold` from `dir`, if it was saved there; its records must be `test_idx`.
+fn read_fold_done(
+    dir: &Path,
+    fold: u32,
+    set: &TrainingSet,
+    test_idx: &[usize],
+) -> Result<Option<FoldDone>, ModelError> {
+    let path = dir.join(format!("fold{fold}.done.json"));
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(ModelError::Io { path, source }),
+    };
+    let bad = |message: String| ModelError::Weights {
+        path: path.clone(),
+        message,
+    };
+    let done: FoldDone =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("unreadable: {e}")))?;
+    let ids: Vec<&str> = test_idx.iter().map(|&i| set.ids[i].as_str()).collect();
+    let saved: Vec<&str> = done.outputs.iter().map(|(id, _)| id.as_str()).collect();
+    if done.fold != fold || ids != saved {
+        return Err(bad(format!(
+            "fold {fold} of another data set or fold assignment; delete {} to start afresh",
+            dir.display()
+        )));
+    }
+    Ok(Some(done))
+}
+
 /// k-fold cross-validation over the set's folds: for test fold k, validation (early stopping)
 /// on the next fold (cyclically), training on the rest; out-of-fold predictions for every
-/// record. Folds are the distinct values of `set.folds` (at least 3).
+/// record. Folds are the distinct values of `set.folds` (at least 3). `fold_done` is called
+/// after each fold with the out-of-fold outputs so far (empty for records of folds not yet
+/// done), e.g. to write them as they come.
 pub fn cross_validate(
     config: &ModelConfig,
     set: &TrainingSet,
     params: &CvParams,
     device: &Device,
     progress: &dyn ProgressSink,
+    fold_done: &mut dyn FnMut(&[Vec<f32>]) -> Result<(), ModelError>,
 ) -> Result<CvOutcome, ModelError> {
     set.validate(config)?;
     let mut folds: Vec<u32> = set.folds.clone();
@@ -643,6 +881,12 @@ pub fn cross_validate(
             folds.len()
         )));
     }
+    if let Some(dir) = &params.state_dir {
+        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+    }
     let mut oof = vec![Vec::new(); set.len()];
     let mut per_fold = Vec::new();
     for (k, &test_fold) in folds.iter().enumerate() {
@@ -650,6 +894,19 @@ pub fn cross_validate(
         let train_idx = set.indices_where(|f| f != test_fold && f != val_fold);
         let val_idx = set.indices_where(|f| f == val_fold);
         let test_idx = set.indices_where(|f| f == test_fold);
+        let state_dir = params.state_dir.as_deref();
+        if let Some(done) = state_dir
+            .map(|d| read_fold_done(d, test_fold, set, &test_idx))
+            .transpose()?
+            .flatten()
+        {
+            for (&i, (_, out)) in test_idx.iter().zip(done.outputs) {
+                oof[i] = out;
+            }
+            log::info!("fold {test_fold}: finished earlier, outputs read from the state folder");
+            per_fold.push((test_fold, done.best_epoch, done.history));
+            continue;
+        }
         let checkpoint = params
             .fold_models
             .as_ref()
@@ -661,6 +918,7 @@ pub fn cross_validate(
             k + 1,
             folds.len()
         );
+        let state = state_dir.map(|d| d.join(format!("fold{test_fold}.state.safetensors")));
         let outcome = train(
             config,
             set,
@@ -668,6 +926,7 @@ pub fn cross_validate(
             &val_idx,
             &fold_params,
             checkpoint.as_deref(),
+            state.as_deref(),
             device,
             &stage,
             progress,
@@ -681,7 +940,27 @@ pub fn cross_validate(
         for (&i, r) in test_idx.iter().zip(raw) {
             oof[i] = config.task.activate(&r);
         }
+        if let Some(dir) = state_dir {
+            let done = FoldDone {
+                fold: test_fold,
+                best_epoch: outcome.best_epoch,
+                history: outcome.history.clone(),
+                outputs: test_idx
+                    .iter()
+                    .map(|&i| (set.ids[i].clone(), oof[i].clone()))
+                    .collect(),
+            };
+            let path = dir.join(format!("fold{test_fold}.done.json"));
+            let json = serde_json::to_vec(&done).map_err(|e| {
+                ModelError::Training(format!("cannot serialise fold {test_fold}: {e}"))
+            })?;
+            crate::io::files::write_atomic(&path, &json, true).map_err(|e| ModelError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(crate::error_text::describe(&e)),
+            })?;
+        }
         per_fold.push((test_fold, outcome.best_epoch, outcome.history));
+        fold_done(&oof)?;
     }
     Ok(CvOutcome {
         folds,
@@ -713,7 +992,8 @@ pub fn write_oof_csv(
     let mut header = vec!["id".to_string(), "fold".to_string()];
     header.extend(names.iter().cloned());
     w.write_record(&header).map_err(err)?;
-    for i in 0..set.len() {
+    // Records of folds not yet done (a run in progress) have no outputs and no row.
+    for i in (0..set.len()).filter(|&i| !oof[i].is_empty()) {
         let mut row = vec![set.ids[i].clone(), set.folds[i].to_string()];
         row.extend(oof[i].iter().map(|v| format!("{v:.6}")));
         w.write_record(&row).map_err(err)?;

@@ -14,6 +14,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use tlc_explorer::model::config::Task;
 use tlc_explorer::progress::{NoProgress, ProgressSink};
 use tlc_explorer::surrogate::evaluate::BackendError;
+use tlc_explorer::surrogate::evaluate::cross_validate_fold_models;
 use tlc_explorer::surrogate::{
     Assignment, AuditSettings, ClusterBackend, CnnOutputs, EvalData, EvalSettings, ForestSettings,
     Truth, audit, cohort_stats, cross_validate, k_sweep,
@@ -269,6 +270,84 @@ fn no_leakage_into_clusters_or_forest() {
     }
     assert!(r2.folds[0].fidelity.unwrap() < 0.2);
     assert!(report.folds[0].fidelity.unwrap() > 0.8);
+}
+
+/// The leak-free evaluation of fold models: each fold is scored on the data its own fold model
+/// gave (asked once per fold, in order); with the same data for every fold it is the plain
+/// evaluation; records or folds that differ between fold models are refused.
+#[test]
+fn fold_models_score_each_fold_on_its_own_models_data() {
+    let data = synthetic(120, 3, 4, 0.05, 2);
+    let folds = [1, 2, 3, 4];
+    let plain = cross_validate(
+        &data,
+        &TestKMeans::new(N_PROTOTYPES),
+        &settings(),
+        &NoProgress,
+    )
+    .unwrap();
+    let mut asked = Vec::new();
+    let same = cross_validate_fold_models(
+        &folds,
+        &mut |f| {
+            asked.push(f);
+            Ok(data.clone())
+        },
+        &TestKMeans::new(N_PROTOTYPES),
+        &settings(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(asked, folds);
+    assert_eq!(same.records.len(), 120);
+    for (a, b) in plain.records.iter().zip(&same.records) {
+        assert_eq!((&a.id, &a.forest, &a.cnn), (&b.id, &b.forest, &b.cnn));
+    }
+    // Fold 2's model disagrees with the others on fold 2's records only: only fold 2's
+    // fidelity changes, and the records' CNN outputs are each fold model's own.
+    let inverted = |fold: u32| {
+        let mut d = data.clone();
+        if fold == 2 {
+            for i in 0..d.ids.len() {
+                if d.folds[i] == 2 {
+                    d.cnn.values.row_mut(i).mapv_inplace(|p| 1.0 - p);
+                }
+            }
+        }
+        d
+    };
+    let r = cross_validate_fold_models(
+        &folds,
+        &mut |f| Ok(inverted(f)),
+        &TestKMeans::new(N_PROTOTYPES),
+        &settings(),
+        &NoProgress,
+    )
+    .unwrap();
+    for (a, b) in r.folds.iter().zip(&plain.folds) {
+        if a.fold == 2 {
+            assert!(a.fidelity.unwrap() < 0.2, "{a:?}");
+        } else {
+            assert_eq!(a.fidelity, b.fidelity);
+        }
+    }
+    // Another record list from one fold model is an error naming the fold.
+    let err = cross_validate_fold_models(
+        &folds,
+        &mut |f| {
+            let mut d = data.clone();
+            if f == 3 {
+                d.ids[0] = "other".into();
+            }
+            Ok(d)
+        },
+        &TestKMeans::new(N_PROTOTYPES),
+        &settings(),
+        &NoProgress,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("fold 3"), "{err}");
 }
 
 #[test]

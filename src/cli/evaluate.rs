@@ -78,6 +78,13 @@ pub struct Args {
     /// Replace existing output files.
     #[arg(long)]
     pub overwrite: bool,
+    /// Leak-free: evaluate each fold with the model trained without it (`tlc train --folds
+    /// --save-fold-models` writes them as `<model stem>.fold<k>.safetensors` beside --model):
+    /// that fold model gives every record's features and CNN outputs for the fold, so the
+    /// encoder has never seen the records it is scored on. The data set's folds are the
+    /// training run's.
+    #[arg(long, conflicts_with_all = ["oof", "k_sweep"])]
+    pub fold_models: bool,
 }
 
 fn parse_max_features(s: &str) -> anyhow::Result<MaxFeatures> {
@@ -101,16 +108,16 @@ pub(crate) struct Prepared {
     pub dataset_name: String,
 }
 
-pub(crate) fn prepare(a: &InputArgs, progress: &TerminalProgress) -> anyhow::Result<Prepared> {
-    let (model, explainer) = a.model.open(Some(&a.data))?;
-    let dataset = a.data_options.open(&a.data)?;
-    let settings = PrepareSettings {
+/// The preparation settings the arguments give.
+fn prepare_settings(a: &InputArgs) -> anyhow::Result<PrepareSettings> {
+    Ok(PrepareSettings {
         folds: a.folds,
         k: a.k,
         n_init: a.n_init,
         max_time_steps: a.max_steps,
         seed: a.seed,
         limit: a.limit,
+        fold_model: false,
         forest: ForestSettings {
             n_trees: a.trees,
             max_depth: a.max_depth,
@@ -118,7 +125,13 @@ pub(crate) fn prepare(a: &InputArgs, progress: &TerminalProgress) -> anyhow::Res
             max_features: parse_max_features(&a.max_features)?,
             ..ForestSettings::default()
         },
-    };
+    })
+}
+
+pub(crate) fn prepare(a: &InputArgs, progress: &TerminalProgress) -> anyhow::Result<Prepared> {
+    let (model, explainer) = a.model.open(Some(&a.data))?;
+    let dataset = a.data_options.open(&a.data)?;
+    let settings = prepare_settings(a)?;
     let prepared = prepare_evaluation(
         &model,
         &explainer,
@@ -198,6 +211,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
         refuse_existing(paths.iter().map(PathBuf::as_path), args.overwrite)?;
     }
+    if args.fold_models {
+        return run_fold_models(&args);
+    }
     let progress = TerminalProgress::new("evaluating");
     let t0 = Instant::now();
     let p = prepare(&args.input, &progress)?;
@@ -261,6 +277,73 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let Some(s) = &sweep {
             write_json(&dir.join("k_sweep.json"), s)?;
         }
+        println!("wrote {}", dir.display());
+    }
+    Ok(())
+}
+
+/// `--fold-models`: each fold evaluated on its own fold model's features and outputs.
+fn run_fold_models(args: &Args) -> anyhow::Result<()> {
+    let a = &args.input;
+    let t0 = Instant::now();
+    let model_path = a.model.model_path(Some(&a.data));
+    // The explainer gives the settings (blocks, K, normalisation); it must belong to the run.
+    let (_, explainer) = a.model.open(Some(&a.data))?;
+    let dataset = a.data_options.open(&a.data)?;
+    let mut settings = prepare_settings(a)?;
+    settings.fold_model = true;
+    let folds = crate::surrogate::data::dataset_folds(
+        dataset.as_ref(),
+        &(0..a.limit.map_or(dataset.len(), |l| l.min(dataset.len()))).collect::<Vec<_>>(),
+        a.folds,
+        a.seed,
+    )?;
+    let mut distinct = folds.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let progress = TerminalProgress::new("evaluating");
+    let mut data_for_fold = |fold: u32| -> Result<EvalData, crate::surrogate::SurrogateError> {
+        let path = crate::model::train::fold_model_path(&model_path, fold);
+        let model = crate::model::LoadedModel::open(&path).map_err(|e| {
+            crate::surrogate::SurrogateError::file(&path, crate::error_text::describe(&e))
+        })?;
+        let prepared = prepare_evaluation(
+            &model,
+            &explainer,
+            dataset.as_ref(),
+            None,
+            &settings,
+            &progress,
+        )?;
+        eprintln!(
+            "fold {fold}: features and outputs of {} records from {} in {:.1} s",
+            prepared.data.ids.len(),
+            path.display(),
+            prepared.features_s
+        );
+        Ok(prepared.data)
+    };
+    let task = explainer.model_config.task;
+    let (backend, eval_settings) =
+        crate::surrogate::prepare::evaluation_settings(&explainer, &settings, task);
+    let report = crate::surrogate::evaluate::cross_validate_fold_models(
+        &distinct,
+        &mut data_for_fold,
+        &backend,
+        &eval_settings,
+        &progress,
+    );
+    progress.finish();
+    let report = report.with_context(|| format!("data set {}", a.data.display()))?;
+    println!(
+        "{} (leak-free: each fold's encoder and CNN outputs from the fold model that never saw it)",
+        dataset.name()
+    );
+    print!("{}", report.table());
+    println!("total {:.1} s", t0.elapsed().as_secs_f64());
+    if let Some(dir) = &args.out {
+        report.write_csv(&dir.join("evaluation.csv"))?;
+        report.write_json(&dir.join("evaluation.json"))?;
         println!("wrote {}", dir.display());
     }
     Ok(())

@@ -331,178 +331,262 @@ pub fn cross_validate<B: ClusterBackend>(
     data.validate()?;
     settings.forest.validate()?;
     let folds = data.distinct_folds();
-    let n = data.ids.len();
-    let n_out = data.cnn.values.ncols();
     let mut results = Vec::with_capacity(folds.len());
-    let mut records: Vec<Option<RecordResult>> = vec![None; n];
+    let mut records: Vec<Option<RecordResult>> = vec![None; data.ids.len()];
     for (done, &fold) in folds.iter().enumerate() {
-        if progress.is_cancelled() {
-            return Err(SurrogateError::Cancelled);
-        }
-        progress.report(Progress {
-            stage: format!("fold {fold}"),
-            done,
-            total: folds.len(),
-        });
-        let train: Vec<usize> = (0..n).filter(|&i| data.folds[i] != fold).collect();
-        let test: Vec<usize> = (0..n).filter(|&i| data.folds[i] == fold).collect();
-        let train_features: Vec<&Array2<f32>> = train.iter().map(|&i| &data.features[i]).collect();
-        let model = backend
-            .fit(&train_features, progress)
-            .map_err(backend_err(fold))?;
-        let assign = |idx: &[usize]| -> Result<Vec<Assignment>, SurrogateError> {
-            idx.par_iter()
-                .map(|&i| {
-                    backend
-                        .assign(&model, &data.features[i])
-                        .map_err(backend_err(fold))
-                })
-                .collect()
-        };
-        let train_assign = assign(&train)?;
-        let test_assign = assign(&test)?;
-        let k = backend.k();
-        let table = |a: &[Assignment]| -> Result<Array2<f32>, SurrogateError> {
-            let mut x = Array2::<f32>::zeros((a.len(), k));
-            for (mut row, r) in x.outer_iter_mut().zip(a) {
-                if r.proportions.len() != k {
-                    return Err(SurrogateError::Clustering {
-                        fold,
-                        message: format!(
-                            "assignment has {} proportions, K = {k}",
-                            r.proportions.len()
-                        ),
-                    });
-                }
-                row.assign(&ndarray::ArrayView1::from(&r.proportions[..]));
-            }
-            Ok(x)
-        };
-        let x_train = table(&train_assign)?;
-        let x_test = table(&test_assign)?;
-        if progress.is_cancelled() {
-            return Err(SurrogateError::Cancelled);
-        }
-        let cnn_test = data.cnn.values.select(Axis(0), &test);
-        let forest_seed = ForestSettings {
-            seed: settings.forest.seed.wrapping_add(fold as u64 * 1000),
-            ..settings.forest.clone()
-        };
-        let (forest_test, mut result) = match data.cnn.task {
-            Task::Multilabel => {
-                let cnn_pred = data.cnn.multilabel_predictions();
-                let y_train = cnn_pred.select(Axis(0), &train);
-                let forest = MultiLabelForest::fit(x_train.view(), y_train.view(), &forest_seed)?;
-                let proba = forest.predict_proba(x_test.view())?;
-                let pred = proba.mapv(|p| p >= 0.5);
-                let cnn_test_pred = cnn_pred.select(Axis(0), &test);
-                let agree = metrics::multilabel_agreement(pred.view(), cnn_test_pred.view());
-                let result = FoldResult {
-                    fold,
-                    n_train: train.len(),
-                    n_test: test.len(),
-                    fidelity: agree.as_ref().map(|a| a.per_label_mean),
-                    per_class_fidelity: agree
-                        .as_ref()
-                        .map(|a| a.per_label.iter().map(|&v| Some(v)).collect())
-                        .unwrap_or_else(|| vec![None; n_out]),
-                    fidelity_exact: agree.as_ref().map(|a| a.exact_match),
-                    cnn: None,
-                    forest: None,
-                };
-                (proba, result)
-            }
-            Task::Multiclass => {
-                let cnn_pred = data.cnn.class_predictions();
-                let y_train: Vec<usize> = train.iter().map(|&i| cnn_pred[i]).collect();
-                let forest =
-                    ClassificationForest::fit(x_train.view(), &y_train, n_out, &forest_seed)?;
-                let proba = forest.predict_proba(x_test.view())?;
-                let pred: Vec<usize> = proba.outer_iter().map(|r| argmax(&r.to_vec())).collect();
-                let cnn_test_pred: Vec<usize> = test.iter().map(|&i| cnn_pred[i]).collect();
-                let per_class = (0..n_out)
-                    .map(|c| {
-                        let a: Vec<bool> = pred.iter().map(|&p| p == c).collect();
-                        let b: Vec<bool> = cnn_test_pred.iter().map(|&p| p == c).collect();
-                        metrics::agreement(&a, &b)
-                    })
-                    .collect();
-                let result = FoldResult {
-                    fold,
-                    n_train: train.len(),
-                    n_test: test.len(),
-                    fidelity: metrics::agreement(&pred, &cnn_test_pred),
-                    per_class_fidelity: per_class,
-                    fidelity_exact: None,
-                    cnn: None,
-                    forest: None,
-                };
-                (proba, result)
-            }
-            Task::Regression => {
-                let mut out = Array2::<f32>::zeros((test.len(), n_out));
-                let mut per_class = Vec::with_capacity(n_out);
-                for o in 0..n_out {
-                    let y_train: Vec<f32> =
-                        train.iter().map(|&i| data.cnn.values[[i, o]]).collect();
-                    let s = ForestSettings {
-                        seed: forest_seed.seed.wrapping_add(o as u64),
-                        ..forest_seed.clone()
-                    };
-                    let forest = RegressionForest::fit(x_train.view(), &y_train, &s)?;
-                    let pred = forest.predict(x_test.view())?;
-                    let cnn_o: Vec<f32> = cnn_test.column(o).to_vec();
-                    per_class.push(metrics::r2(&pred, &cnn_o));
-                    out.column_mut(o)
-                        .assign(&ndarray::ArrayView1::from(&pred[..]));
-                }
-                let result = FoldResult {
-                    fold,
-                    n_train: train.len(),
-                    n_test: test.len(),
-                    fidelity: metrics::macro_mean(&per_class),
-                    per_class_fidelity: per_class,
-                    fidelity_exact: None,
-                    cnn: None,
-                    forest: None,
-                };
-                (out, result)
-            }
-        };
-        if let Some(truth) = &data.truth {
-            result.cnn = Some(performance(truth, &test, &cnn_test, data.cnn.task));
-            result.forest = Some(performance(truth, &test, &forest_test, data.cnn.task));
-        }
-        for (j, &i) in test.iter().enumerate() {
-            records[i] = Some(RecordResult {
-                id: data.ids[i].clone(),
-                fold,
-                proportions: test_assign[j].proportions.clone(),
-                mean_entropy: test_assign[j].mean_entropy,
-                cnn: data.cnn.values.row(i).to_vec(),
-                forest: forest_test.row(j).to_vec(),
-            });
+        fold_started(progress, fold, done, folds.len())?;
+        let (result, fold_records) = evaluate_fold(data, backend, settings, fold, progress)?;
+        for (i, r) in fold_records {
+            records[i] = Some(r);
         }
         results.push(result);
     }
+    Ok(report(data, backend.k(), settings, results, records))
+}
+
+/// The leak-free evaluation of a cross-validated CNN: fold `f` is evaluated on
+/// `data_for_fold(f)`, the features and CNN outputs of the model trained without fold `f`
+/// (computed for every record: its training records give the clusters and the forest, its
+/// test records, which it never saw, are scored). `data_for_fold` is called once per fold
+/// (in `folds` order), so one fold's features are in memory at a time. Every call must list
+/// the same records in the same order with the same folds.
+pub fn cross_validate_fold_models<B: ClusterBackend>(
+    folds: &[u32],
+    data_for_fold: &mut dyn FnMut(u32) -> Result<EvalData, SurrogateError>,
+    backend: &B,
+    settings: &EvalSettings,
+    progress: &dyn ProgressSink,
+) -> Result<EvaluationReport, SurrogateError> {
+    settings.forest.validate()?;
+    let mut results = Vec::with_capacity(folds.len());
+    let mut records: Vec<Option<RecordResult>> = Vec::new();
+    let mut first: Option<EvalData> = None;
+    for (done, &fold) in folds.iter().enumerate() {
+        fold_started(progress, fold, done, folds.len())?;
+        let data = data_for_fold(fold)?;
+        data.validate()?;
+        if let Some(f) = &first
+            && (f.ids != data.ids || f.folds != data.folds)
+        {
+            return Err(SurrogateError::input(format!(
+                "fold {fold}: the fold model's records or folds differ from fold {}'s",
+                folds[0]
+            )));
+        }
+        if !data.folds.contains(&fold) {
+            return Err(SurrogateError::input(format!(
+                "no record is in fold {fold}"
+            )));
+        }
+        let (result, fold_records) = evaluate_fold(&data, backend, settings, fold, progress)?;
+        records.resize(data.ids.len(), None);
+        for (i, r) in fold_records {
+            records[i] = Some(r);
+        }
+        results.push(result);
+        if first.is_none() {
+            // Kept for the report's names and record count, without the features.
+            first = Some(EvalData {
+                features: Vec::new(),
+                ..data
+            });
+        }
+    }
+    let Some(first) = first else {
+        return Err(SurrogateError::input("no folds to evaluate"));
+    };
+    Ok(report(&first, backend.k(), settings, results, records))
+}
+
+fn fold_started(
+    progress: &dyn ProgressSink,
+    fold: u32,
+    done: usize,
+    total: usize,
+) -> Result<(), SurrogateError> {
+    if progress.is_cancelled() {
+        return Err(SurrogateError::Cancelled);
+    }
     progress.report(Progress {
-        stage: "folds".into(),
-        done: folds.len(),
-        total: folds.len(),
+        stage: format!("fold {fold}"),
+        done,
+        total,
     });
+    Ok(())
+}
+
+fn report(
+    data: &EvalData,
+    k: usize,
+    settings: &EvalSettings,
+    results: Vec<FoldResult>,
+    records: Vec<Option<RecordResult>>,
+) -> EvaluationReport {
     let records: Vec<RecordResult> = records.into_iter().flatten().collect();
     let summary = summarise(&results, &data.cnn.names);
-    Ok(EvaluationReport {
+    EvaluationReport {
         task: data.cnn.task,
         output_names: data.cnn.names.clone(),
-        k: backend.k(),
-        n_records: n,
+        k,
+        n_records: data.ids.len(),
         labelled: data.truth.is_some(),
         settings: settings.clone(),
         folds: results,
         summary,
         records,
-    })
+    }
+}
+
+/// Fold `fold` of `data`: clusters and forest fitted on the other folds, scored on this one.
+/// Returns the fold's figures and its test records' results (with their indices).
+fn evaluate_fold<B: ClusterBackend>(
+    data: &EvalData,
+    backend: &B,
+    settings: &EvalSettings,
+    fold: u32,
+    progress: &dyn ProgressSink,
+) -> Result<(FoldResult, Vec<(usize, RecordResult)>), SurrogateError> {
+    let n = data.ids.len();
+    let n_out = data.cnn.values.ncols();
+    let train: Vec<usize> = (0..n).filter(|&i| data.folds[i] != fold).collect();
+    let test: Vec<usize> = (0..n).filter(|&i| data.folds[i] == fold).collect();
+    let train_features: Vec<&Array2<f32>> = train.iter().map(|&i| &data.features[i]).collect();
+    let model = backend
+        .fit(&train_features, progress)
+        .map_err(backend_err(fold))?;
+    let assign = |idx: &[usize]| -> Result<Vec<Assignment>, SurrogateError> {
+        idx.par_iter()
+            .map(|&i| {
+                backend
+                    .assign(&model, &data.features[i])
+                    .map_err(backend_err(fold))
+            })
+            .collect()
+    };
+    let train_assign = assign(&train)?;
+    let test_assign = assign(&test)?;
+    let k = backend.k();
+    let table = |a: &[Assignment]| -> Result<Array2<f32>, SurrogateError> {
+        let mut x = Array2::<f32>::zeros((a.len(), k));
+        for (mut row, r) in x.outer_iter_mut().zip(a) {
+            if r.proportions.len() != k {
+                return Err(SurrogateError::Clustering {
+                    fold,
+                    message: format!(
+                        "assignment has {} proportions, K = {k}",
+                        r.proportions.len()
+                    ),
+                });
+            }
+            row.assign(&ndarray::ArrayView1::from(&r.proportions[..]));
+        }
+        Ok(x)
+    };
+    let x_train = table(&train_assign)?;
+    let x_test = table(&test_assign)?;
+    if progress.is_cancelled() {
+        return Err(SurrogateError::Cancelled);
+    }
+    let cnn_test = data.cnn.values.select(Axis(0), &test);
+    let forest_seed = ForestSettings {
+        seed: settings.forest.seed.wrapping_add(fold as u64 * 1000),
+        ..settings.forest.clone()
+    };
+    let (forest_test, mut result) = match data.cnn.task {
+        Task::Multilabel => {
+            let cnn_pred = data.cnn.multilabel_predictions();
+            let y_train = cnn_pred.select(Axis(0), &train);
+            let forest = MultiLabelForest::fit(x_train.view(), y_train.view(), &forest_seed)?;
+            let proba = forest.predict_proba(x_test.view())?;
+            let pred = proba.mapv(|p| p >= 0.5);
+            let cnn_test_pred = cnn_pred.select(Axis(0), &test);
+            let agree = metrics::multilabel_agreement(pred.view(), cnn_test_pred.view());
+            let result = FoldResult {
+                fold,
+                n_train: train.len(),
+                n_test: test.len(),
+                fidelity: agree.as_ref().map(|a| a.per_label_mean),
+                per_class_fidelity: agree
+                    .as_ref()
+                    .map(|a| a.per_label.iter().map(|&v| Some(v)).collect())
+                    .unwrap_or_else(|| vec![None; n_out]),
+                fidelity_exact: agree.as_ref().map(|a| a.exact_match),
+                cnn: None,
+                forest: None,
+            };
+            (proba, result)
+        }
+        Task::Multiclass => {
+            let cnn_pred = data.cnn.class_predictions();
+            let y_train: Vec<usize> = train.iter().map(|&i| cnn_pred[i]).collect();
+            let forest = ClassificationForest::fit(x_train.view(), &y_train, n_out, &forest_seed)?;
+            let proba = forest.predict_proba(x_test.view())?;
+            let pred: Vec<usize> = proba.outer_iter().map(|r| argmax(&r.to_vec())).collect();
+            let cnn_test_pred: Vec<usize> = test.iter().map(|&i| cnn_pred[i]).collect();
+            let per_class = (0..n_out)
+                .map(|c| {
+                    let a: Vec<bool> = pred.iter().map(|&p| p == c).collect();
+                    let b: Vec<bool> = cnn_test_pred.iter().map(|&p| p == c).collect();
+                    metrics::agreement(&a, &b)
+                })
+                .collect();
+            let result = FoldResult {
+                fold,
+                n_train: train.len(),
+                n_test: test.len(),
+                fidelity: metrics::agreement(&pred, &cnn_test_pred),
+                per_class_fidelity: per_class,
+                fidelity_exact: None,
+                cnn: None,
+                forest: None,
+            };
+            (proba, result)
+        }
+        Task::Regression => {
+            let mut out = Array2::<f32>::zeros((test.len(), n_out));
+            let mut per_class = Vec::with_capacity(n_out);
+            for o in 0..n_out {
+                let y_train: Vec<f32> = train.iter().map(|&i| data.cnn.values[[i, o]]).collect();
+                let s = ForestSettings {
+                    seed: forest_seed.seed.wrapping_add(o as u64),
+                    ..forest_seed.clone()
+                };
+                let forest = RegressionForest::fit(x_train.view(), &y_train, &s)?;
+                let pred = forest.predict(x_test.view())?;
+                let cnn_o: Vec<f32> = cnn_test.column(o).to_vec();
+                per_class.push(metrics::r2(&pred, &cnn_o));
+                out.column_mut(o)
+                    .assign(&ndarray::ArrayView1::from(&pred[..]));
+            }
+            let result = FoldResult {
+                fold,
+                n_train: train.len(),
+                n_test: test.len(),
+                fidelity: metrics::macro_mean(&per_class),
+                per_class_fidelity: per_class,
+                fidelity_exact: None,
+                cnn: None,
+                forest: None,
+            };
+            (out, result)
+        }
+    };
+    if let Some(truth) = &data.truth {
+        result.cnn = Some(performance(truth, &test, &cnn_test, data.cnn.task));
+        result.forest = Some(performance(truth, &test, &forest_test, data.cnn.task));
+    }
+    let mut records = Vec::with_capacity(test.len());
+    for (j, &i) in test.iter().enumerate() {
+        records.push(RecordResult {
+            id: data.ids[i].clone(),
+            fold,
+            proportions: test_assign[j].proportions.clone(),
+            mean_entropy: test_assign[j].mean_entropy,
+            cnn: data.cnn.values.row(i).to_vec(),
+            forest: forest_test.row(j).to_vec(),
+        });
+    }
+    Ok((result, test.iter().copied().zip(records).collect()))
 }
 
 /// Scores `scores` (rows = `test` records; probabilities or values) against the truth.

@@ -33,6 +33,9 @@ pub struct PrepareSettings {
     pub seed: u64,
     /// Use only the first N records (default: all).
     pub limit: Option<usize>,
+    /// The model is a cross-validation fold model of the explainer's model (same architecture,
+    /// input and filtering, other weights): its hash is not checked against the explainer's.
+    pub fold_model: bool,
     /// Forest settings; `n_trees`, `max_depth`, `min_samples_leaf`, `max_features` are used,
     /// the task's defaults fill the rest and `seed` above replaces the forest's seed.
     pub forest: ForestSettings,
@@ -72,9 +75,12 @@ pub fn prepare_evaluation(
         )));
     }
     // The records are filtered as the explainer's were: the model must have been trained so.
-    explainer
-        .check_model(model)
-        .map_err(|e| SurrogateError::input(crate::error_text::describe(&e)))?;
+    let checked = if settings.fold_model {
+        explainer.check_fold_model(model)
+    } else {
+        explainer.check_model(model)
+    };
+    checked.map_err(|e| SurrogateError::input(crate::error_text::describe(&e)))?;
     let indices: Vec<usize> = (0..n).collect();
     let ids: Vec<String> = indices
         .iter()
@@ -137,6 +143,29 @@ pub fn prepare_evaluation(
         }
     };
     let truth = dataset_truth(dataset, &indices, &names, task)?;
+    let (backend, eval_settings) = evaluation_settings(explainer, settings, task);
+    let data = EvalData {
+        ids,
+        features: feats.into_iter().map(|f| f.features).collect(),
+        folds,
+        cnn,
+        truth,
+    };
+    Ok(PreparedEvaluation {
+        data,
+        backend,
+        settings: eval_settings,
+        features_s,
+    })
+}
+
+/// The clustering backend and forest settings of an evaluation: the explainer's settings with
+/// the overrides of `settings`.
+pub fn evaluation_settings(
+    explainer: &Explainer,
+    settings: &PrepareSettings,
+    task: Task,
+) -> (TlcBackend, EvalSettings) {
     let fit = &explainer.fit.settings;
     let cluster = ClusterSettings {
         k: settings.k.unwrap_or(explainer.k),
@@ -158,17 +187,5 @@ pub fn prepare_evaluation(
             ForestSettings::default()
         }
     };
-    let data = EvalData {
-        ids,
-        features: feats.into_iter().map(|f| f.features).collect(),
-        folds,
-        cnn,
-        truth,
-    };
-    Ok(PreparedEvaluation {
-        data,
-        backend: TlcBackend { settings: cluster },
-        settings: EvalSettings { forest },
-        features_s,
-    })
+    (TlcBackend { settings: cluster }, EvalSettings { forest })
 }

@@ -378,6 +378,13 @@ impl Explainer {
         self.check_model_identity(&model.name, &model.sha256, &model.config)
     }
 
+    /// Like [`Self::check_model`] but for a model of the same training run with other weights
+    /// (a cross-validation fold model): the architecture, input and filtering must match, the
+    /// weights hash is not compared.
+    pub fn check_fold_model(&self, model: &crate::model::LoadedModel) -> Result<(), TlcError> {
+        self.check_model_identity(&model.name, &self.model_sha256, &model.config)
+    }
+
     /// Refuse a model other than the one the explainer was fitted for (different weights hash,
     /// architecture or input: rate, lead order, scaling), naming both; and a model trained
     /// with other filtering than the explainer's records had.

@@ -528,6 +528,8 @@ pub struct Evaluated {
     pub audit: Vec<crate::surrogate::AuditRow>,
     /// Record id -> index in the data set (to open an audit row).
     pub index_of: std::collections::HashMap<String, usize>,
+    /// Where the CNN outputs and features came from (said above the table).
+    pub source: crate::surrogate::prepare::CnnSource,
 }
 
 /// Cross-validates the surrogate on every record of `dataset` with the core functions that
@@ -554,7 +556,45 @@ fn evaluate(
         },
         ..PrepareSettings::default()
     };
-    let p = prepare_evaluation(model, explainer, dataset, None, &settings, sink)
+    // The most leak-free outputs shipped with the model for this data set (see CnnSource).
+    let source = crate::surrogate::prepare::cnn_source_for(&model.path, dataset, dataset.len());
+    if let crate::surrogate::prepare::CnnSource::FoldModels { oof } = &source {
+        let report = crate::surrogate::prepare::evaluate_fold_models(
+            &model.path,
+            explainer,
+            dataset,
+            oof,
+            &settings,
+            sink,
+        )
+        .with_context(|| format!("data set {}", dataset.name()))?;
+        let ids: Vec<String> = report.records.iter().map(|r| r.id.clone()).collect();
+        let indices: Vec<usize> = (0..dataset.len()).collect();
+        let truth = crate::surrogate::data::dataset_truth(
+            dataset,
+            &indices,
+            &model.config.class_names,
+            model.config.task,
+        )?;
+        let rows = audit(&report, truth.as_ref(), &AuditSettings::default())?;
+        let index_of = (0..dataset.len())
+            .filter_map(|i| dataset.entry(i).map(|e| (e.id.clone(), i)))
+            .filter(|(id, _)| ids.contains(id))
+            .collect();
+        return Ok(Evaluated {
+            report,
+            // One clustering per fold model: no single feature set to sweep K over.
+            sweep: None,
+            audit: rows,
+            index_of,
+            source,
+        });
+    }
+    let oof = match &source {
+        crate::surrogate::prepare::CnnSource::OutOfFold(p) => Some(p.as_path()),
+        _ => None,
+    };
+    let p = prepare_evaluation(model, explainer, dataset, oof, &settings, sink)
         .with_context(|| format!("data set {}", dataset.name()))?;
     let report = cross_validate(&p.data, &p.backend, &p.settings, sink)?;
     let rows = audit(&report, p.data.truth.as_ref(), &AuditSettings::default())?;
@@ -584,5 +624,6 @@ fn evaluate(
         sweep,
         audit: rows,
         index_of,
+        source,
     })
 }

@@ -460,9 +460,18 @@ impl CohortWindow {
             }
             return action;
         };
+        ui.label(RichText::new(ev.source.describe()).weak());
         surrogate_table_ui(ui, &ev.report);
         if let Some(sweep) = &ev.sweep {
             k_sweep_ui(ui, sweep);
+        } else if matches!(
+            ev.source,
+            crate::surrogate::prepare::CnnSource::FoldModels { .. }
+        ) {
+            ui.label(
+                RichText::new("No K sweep here: each fold has its own fold model's clustering.")
+                    .weak(),
+            );
         }
         if let Some(i) = audit_ui(ui, &ev.audit, &ev.index_of) {
             action = Some(CohortAction::Open(i));

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use ndarray::Array2;
 
 use crate::cli::common::{DataOptions, ModelOptions, TerminalProgress, refuse_existing};
@@ -290,55 +290,29 @@ fn run_fold_models(args: &Args) -> anyhow::Result<()> {
     // The explainer gives the settings (blocks, K, normalisation); it must belong to the run.
     let (_, explainer) = a.model.open(Some(&a.data))?;
     let dataset = a.data_options.open(&a.data)?;
-    let mut settings = prepare_settings(a)?;
-    settings.fold_model = true;
-    let folds = crate::surrogate::data::dataset_folds(
-        dataset.as_ref(),
-        &(0..a.limit.map_or(dataset.len(), |l| l.min(dataset.len()))).collect::<Vec<_>>(),
-        a.folds,
-        a.seed,
-    )?;
-    let mut distinct = folds.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let progress = TerminalProgress::new("evaluating");
-    let mut data_for_fold = |fold: u32| -> Result<EvalData, crate::surrogate::SurrogateError> {
-        let path = crate::model::train::fold_model_path(&model_path, fold);
-        let model = crate::model::LoadedModel::open(&path).map_err(|e| {
-            crate::surrogate::SurrogateError::file(&path, crate::error_text::describe(&e))
-        })?;
-        let prepared = prepare_evaluation(
-            &model,
-            &explainer,
-            dataset.as_ref(),
-            None,
-            &settings,
-            &progress,
-        )?;
-        eprintln!(
-            "fold {fold}: features and outputs of {} records from {} in {:.1} s",
-            prepared.data.ids.len(),
-            path.display(),
-            prepared.features_s
+    let n = a.limit.map_or(dataset.len(), |l| l.min(dataset.len()));
+    let source = crate::surrogate::prepare::cnn_source_for(&model_path, dataset.as_ref(), n);
+    let crate::surrogate::prepare::CnnSource::FoldModels { oof } = &source else {
+        bail!(
+            "--fold-models needs {} beside the model with a row for every record, and a \
+             `<stem>.fold<k>.safetensors` for each of its folds (tlc train --folds K \
+             --save-fold-models); found: {}",
+            model_path.with_extension("oof.csv").display(),
+            source.describe()
         );
-        Ok(prepared.data)
     };
-    let task = explainer.model_config.task;
-    let (backend, eval_settings) =
-        crate::surrogate::prepare::evaluation_settings(&explainer, &settings, task);
-    let report = crate::surrogate::evaluate::cross_validate_fold_models(
-        &distinct,
-        &mut data_for_fold,
-        &backend,
-        &eval_settings,
+    let progress = TerminalProgress::new("evaluating");
+    let report = crate::surrogate::prepare::evaluate_fold_models(
+        &model_path,
+        &explainer,
+        dataset.as_ref(),
+        oof,
+        &prepare_settings(a)?,
         &progress,
     );
     progress.finish();
     let report = report.with_context(|| format!("data set {}", a.data.display()))?;
-    println!(
-        "{} (leak-free: each fold's encoder and CNN outputs from the fold model that never saw it)",
-        dataset.name()
-    );
+    println!("{} ({})", dataset.name(), source.describe());
     print!("{}", report.table());
     println!("total {:.1} s", t0.elapsed().as_secs_f64());
     if let Some(dir) = &args.out {

@@ -1,7 +1,7 @@
 //! Building the evaluation input ([`EvalData`]) from a model, its explainer and a data set:
 //! shared by `tlc evaluate`, `tlc audit` and the app's cohort view.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ndarray::Array2;
@@ -188,4 +188,117 @@ pub fn evaluation_settings(
         }
     };
     (TlcBackend { settings: cluster }, EvalSettings { forest })
+}
+
+/// Where the CNN outputs (and the encoder) of a surrogate evaluation come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CnnSource {
+    /// The model's own outputs and features: in-sample for records it was trained on.
+    Model,
+    /// Out-of-fold outputs (`tlc train --folds`); the features still come from the model,
+    /// which saw the other folds' records.
+    OutOfFold(PathBuf),
+    /// Leak-free: each fold's features and outputs from the fold model trained without it
+    /// (`<model stem>.fold<k>.safetensors`), with the folds of the out-of-fold file.
+    FoldModels { oof: PathBuf },
+}
+
+impl CnnSource {
+    /// One line saying where the outputs come from, for the table's caption.
+    pub fn describe(&self) -> String {
+        match self {
+            CnnSource::Model => "CNN outputs and features from the model itself (in-sample for \
+                 records it was trained on)"
+                .into(),
+            CnnSource::OutOfFold(p) => format!(
+                "out-of-fold CNN outputs ({}); the features come from the final model, which \
+                 saw the other folds' records",
+                p.display()
+            ),
+            CnnSource::FoldModels { .. } => "leak-free: each fold's features and CNN outputs \
+                 from the fold model that never saw it"
+                .into(),
+        }
+    }
+}
+
+/// The most leak-free source available for the model at `model_path` on the first `n` records
+/// of `dataset`: its fold models when the out-of-fold file beside it (`<stem>.oof.csv`)
+/// covers every record and every fold's model is there, the out-of-fold file alone when it
+/// covers every record, otherwise the model itself (e.g. a data set it was not trained on).
+pub fn cnn_source_for(model_path: &Path, dataset: &dyn Dataset, n: usize) -> CnnSource {
+    let stem = model_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model");
+    let oof_path = model_path.with_file_name(format!("{stem}.oof.csv"));
+    let Ok(oof) = OofPredictions::read(&oof_path) else {
+        return CnnSource::Model;
+    };
+    let mut folds = Vec::with_capacity(n);
+    for i in 0..n.min(dataset.len()) {
+        match dataset.entry(i).and_then(|e| oof.rows.get(&e.id)) {
+            Some((fold, _)) => folds.push(*fold),
+            None => return CnnSource::Model,
+        }
+    }
+    folds.sort_unstable();
+    folds.dedup();
+    let all_fold_models = folds
+        .iter()
+        .all(|&f| crate::model::train::fold_model_path(model_path, f).is_file());
+    if all_fold_models {
+        CnnSource::FoldModels { oof: oof_path }
+    } else {
+        CnnSource::OutOfFold(oof_path)
+    }
+}
+
+/// The leak-free evaluation: for each fold of the out-of-fold file `oof_path`, the features
+/// and CNN outputs of every record from that fold's model (loaded in turn, so one fold model
+/// and one fold's features are in memory at a time), clusters and forest fitted on the other
+/// folds' records, scored on the fold's. `explainer` gives the settings (blocks, K,
+/// normalisation) and must belong to the same training run (architecture, input, filtering).
+pub fn evaluate_fold_models(
+    model_path: &Path,
+    explainer: &Explainer,
+    dataset: &dyn Dataset,
+    oof_path: &Path,
+    settings: &PrepareSettings,
+    progress: &dyn ProgressSink,
+) -> Result<super::EvaluationReport, SurrogateError> {
+    let oof = OofPredictions::read(oof_path)?;
+    let settings = PrepareSettings {
+        fold_model: true,
+        ..settings.clone()
+    };
+    let mut folds: Vec<u32> = oof.rows.values().map(|(f, _)| *f).collect();
+    folds.sort_unstable();
+    folds.dedup();
+    let task = explainer.model_config.task;
+    let (backend, eval_settings) = evaluation_settings(explainer, &settings, task);
+    let mut data_for_fold = |fold: u32| -> Result<EvalData, SurrogateError> {
+        let path = crate::model::train::fold_model_path(model_path, fold);
+        let model = LoadedModel::open(&path)
+            .map_err(|e| SurrogateError::file(&path, crate::error_text::describe(&e)))?;
+        let prepared = prepare_evaluation(&model, explainer, dataset, None, &settings, progress)?;
+        let mut data = prepared.data;
+        // The training run's folds, not the data set's own.
+        let (_, run_folds) = oof.aligned(oof_path, &data.ids, &data.cnn.names)?;
+        data.folds = run_folds;
+        log::info!(
+            "fold {fold}: features and outputs of {} records from {} in {:.1} s",
+            data.ids.len(),
+            path.display(),
+            prepared.features_s
+        );
+        Ok(data)
+    };
+    super::evaluate::cross_validate_fold_models(
+        &folds,
+        &mut data_for_fold,
+        &backend,
+        &eval_settings,
+        progress,
+    )
 }

@@ -350,15 +350,45 @@ pub(crate) fn measure_qrs(
         min_on = min_on.max(e.min(c));
     }
     let max_off = (c + samples(p.qrs_max_after_s, fs_hz)).min(n - 1);
-    let on_thr = p.qrs_onset_slope_fraction * l.dx[first].abs();
-    let mut onset = first.max(min_on);
-    while onset > min_on && l.dx[onset].abs() >= on_thr {
-        onset -= 1;
+    let walk_back = |from: usize| {
+        let thr = p.qrs_onset_slope_fraction * l.dx[from].abs();
+        let mut k = from.max(min_on);
+        while k > min_on && l.dx[k].abs() >= thr {
+            k -= 1;
+        }
+        k
+    };
+    let walk_forward = |from: usize| {
+        let thr = p.qrs_offset_slope_fraction * l.dx[from].abs();
+        let mut k = from;
+        while k < max_off && l.dx[k].abs() >= thr {
+            k += 1;
+        }
+        k
+    };
+    let mut onset = walk_back(first);
+    let mut offset = walk_forward(last);
+    // A slope peak of the opposite sign (a q before the first significant slope, an s after
+    // the last one), near where the walk stopped.
+    let edge_sig = p.qrs_edge_wave_slope * dmax;
+    let edge_peak = |k: usize, sign: f32| {
+        let a = l.dx[k] * sign;
+        a >= edge_sig && a >= l.dx[k - 1] * sign && a >= l.dx[k + 1] * sign
+    };
+    let q_window = samples(p.qrs_q_wave_s, fs_hz);
+    let sign_first = -l.dx[first].signum();
+    if let Some(q) = (onset.saturating_sub(q_window).max(min_on).max(1)..onset)
+        .rev()
+        .find(|&k| edge_peak(k, sign_first))
+    {
+        onset = walk_back(q);
     }
-    let off_thr = p.qrs_offset_slope_fraction * l.dx[last].abs();
-    let mut offset = last;
-    while offset < max_off && l.dx[offset].abs() >= off_thr {
-        offset += 1;
+    let s_window = samples(p.qrs_s_wave_s, fs_hz);
+    let sign_last = -l.dx[last].signum();
+    if let Some(s) = (offset + 1..=(offset + s_window).min(max_off).min(n - 2))
+        .find(|&k| edge_peak(k, sign_last))
+    {
+        offset = walk_forward(s);
     }
     let base = l.x[onset];
     let peak = (onset..=offset)

@@ -47,6 +47,9 @@ pub(crate) struct LeadSignals {
     pub det: Vec<f32>,
     /// False for a flat lead (ignored).
     pub usable: bool,
+    /// Robust SD of `dx` over the lead (1.4826 x median |dx|): the slope of its noise, as most
+    /// of a lead is neither QRS nor a steep wave.
+    pub noise_slope: f32,
 }
 
 /// Filtered leads of a record and the pacing spikes found in them.
@@ -123,6 +126,8 @@ pub(crate) fn prepare_leads(
             let hi = dsp::quantile_in_place(&mut tmp, 0.99);
             let lo = dsp::quantile_in_place(&mut tmp, 0.01);
             let usable = (hi - lo) > p.flat_lead_mv;
+            let mut abs_dx: Vec<f32> = dx.iter().map(|v| v.abs()).collect();
+            let noise_slope = 1.4826 * dsp::quantile_in_place(&mut abs_dx, 0.5);
             LeadSignals {
                 x,
                 dx,
@@ -130,6 +135,7 @@ pub(crate) fn prepare_leads(
                 ds,
                 det,
                 usable,
+                noise_slope,
             }
         })
         .collect();
@@ -370,7 +376,7 @@ pub(crate) fn measure_qrs(
     let mut offset = walk_forward(last);
     // A slope peak of the opposite sign (a q before the first significant slope, an s after
     // the last one), near where the walk stopped.
-    let edge_sig = p.qrs_edge_wave_slope * dmax;
+    let edge_sig = (p.qrs_edge_wave_slope * dmax).max(p.qrs_edge_wave_noise_sds * l.noise_slope);
     let edge_peak = |k: usize, sign: f32| {
         let a = l.dx[k] * sign;
         a >= edge_sig && a >= l.dx[k - 1] * sign && a >= l.dx[k + 1] * sign

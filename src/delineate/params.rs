@@ -69,16 +69,17 @@ pub struct DelineatorParams {
     /// whose slope peak lies within `qrs_q_wave_s` before the onset (`qrs_s_wave_s` after the
     /// offset) the slope rule found, belongs to the QRS, and the onset (offset) is sought again
     /// from it. Without this the walk stops where the derivative turns at the q nadir (the s
-    /// nadir): the onset late, the offset early. 0 s turns it off, the default: with 0.02 s
-    /// and 0.2 (chosen on the odd LUDB records among 0.1, 0.15, 0.2 and 0.02/0.03/0.04 s) LUDB
-    /// read as a two-lead (II, V2) 250 Hz database gets its QRS onset 5.4 ms late against the
-    /// global onset instead of 7.5 ms (odd 6.6 -> 4.8, even 8.5 -> 5.9 ms), each lead's onset
-    /// +0.6 instead of +2.9 ms (SD 11.0 against 10.9 ms), but under 0.05 mV noise and mains hum
-    /// a synthetic sinus record loses its P waves (the onsets follow noise slopes and the PR
-    /// scatters) and LUDB record 133 loses 12 of its T waves; see `README.md`, "QRS onset".
+    /// nadir): the onset late, the offset early. 0 s turns it off. Defaults 0.02 s (a q wave's
+    /// descent; chosen with 0.2 on the odd LUDB records) for the onset, 0 (off, not measured)
+    /// for the offset: on LUDB read as a two-lead (II, V2) 250 Hz database the QRS onset is
+    /// 5.5 ms late against the global onset instead of 7.5, each lead's +0.9 instead of +2.9 ms;
+    /// see `README.md`, "QRS onset: where the lateness comes from".
     pub qrs_q_wave_s: f64,
     pub qrs_s_wave_s: f64,
     pub qrs_edge_wave_slope: f32,
+    /// ... and at least this many noise SDs of the lead's slope (the robust SD of its
+    /// derivative): without it noise slopes in small leads passed for q waves. Default 3.
+    pub qrs_edge_wave_noise_sds: f32,
     /// Longest QRS half-extent from the detection (caps onset/offset for wide QRS).
     /// Default 0.14 s before, 0.18 s after.
     pub qrs_max_before_s: f64,
@@ -240,9 +241,10 @@ impl Default for DelineatorParams {
             qrs_significant_slope: 0.25,
             qrs_onset_slope_fraction: 0.1,
             qrs_offset_slope_fraction: 0.12,
-            qrs_q_wave_s: 0.0,
+            qrs_q_wave_s: 0.02,
             qrs_s_wave_s: 0.0,
             qrs_edge_wave_slope: 0.2,
+            qrs_edge_wave_noise_sds: 3.0,
             qrs_max_before_s: 0.14,
             qrs_max_after_s: 0.18,
             qrs_fused_onset_quantile: 0.1,

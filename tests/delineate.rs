@@ -1022,144 +1022,78 @@ fn mitbih_100_qrs_detection() {
     assert!(se >= 0.997 && ppv >= 0.998, "Se {se:.4}, PPV {ppv:.4}");
 }
 
-/// Rows `[from, to)` of every lead of `ecg`.
-fn rows_of(ecg: &Ecg, from: usize, to: usize) -> Vec<Vec<f32>> {
-    ecg.samples_mv
-        .rows()
-        .into_iter()
-        .map(|r| {
-            r.as_slice()
-                .map(|s| s[from..to].to_vec())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
-/// An AF-like stretch of `duration_s` built from one synthetic beat: its QRS-T complex (no P)
-/// at irregular RR intervals (0.45-1.05 s, seeded), over fibrillatory waves (0.04 mV, 5-7 Hz,
-/// each lead its own phase).
-fn af_like_part(rec: &tlc_explorer::synth::SyntheticRecord, duration_s: f64) -> Vec<Vec<f32>> {
-    let fs = rec.ecg.fs_hz;
-    let beat = &rec.beats[3];
-    let t_offset = beat.t.map(|t| t.offset).unwrap_or(beat.qrs.offset);
-    let from = beat.qrs.onset - (0.01 * fs) as usize;
-    let to = t_offset + (0.04 * fs) as usize;
-    let template = rows_of(&rec.ecg, from, to);
-    let n = (duration_s * fs) as usize;
-    let mut rows: Vec<Vec<f32>> = (0..template.len())
-        .map(|li| {
-            (0..n)
-                .map(|i| {
-                    let t = i as f64 / fs;
-                    let phase = 2.0 * std::f64::consts::PI * (6.0 * t - (0.3 * t).cos() / 0.3);
-                    (0.04 * (phase + li as f64).sin()) as f32
-                })
-                .collect()
-        })
-        .collect();
-    let mut state = 12345u64;
-    let mut start = (0.3 * fs) as usize;
-    while start + template[0].len() < n {
-        for (row, tpl) in rows.iter_mut().zip(&template) {
-            // Each complex relative to its own first sample, so it sits on the f waves.
-            let level = tpl[0];
-            for (k, v) in tpl.iter().enumerate() {
-                row[start + k] += v - level;
-            }
-        }
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let u = (state >> 11) as f64 / (1u64 << 53) as f64;
-        start += ((0.45 + 0.6 * u) * fs) as usize;
-    }
-    rows
-}
-
 /// Rhythm judged per window: a sinus - AF-like - sinus record keeps every P wave that the sinus
-/// part has on its own, reports no P inside the AF-like part, and marks one episode there.
+/// part has on its own, reports no P inside the AF-like part, and marks one episode there that
+/// starts and ends within two beats of the AF-like part's first and last complexes. Three
+/// records (other sinus records, other RR sequences), so that no one lucky splice passes.
 #[test]
 fn af_episode_is_local_and_sinus_parts_keep_their_p_waves() {
-    use tlc_explorer::synth::{ClassProbabilities, SynthClass};
-    let params = SynthParams {
-        n_records: 1,
-        duration_s: 30.0,
-        class_probabilities: ClassProbabilities::only(SynthClass::Norm),
-        ..Default::default()
-    };
-    let rec = generate_record(&params, 0).unwrap();
-    let fs = rec.ecg.fs_hz;
-    let n_sinus = rec.ecg.n_samples();
-    let af = af_like_part(&rec, 30.0);
-    let n_af = af[0].len();
-    let sinus = rows_of(&rec.ecg, 0, n_sinus);
-    let rows: Vec<Vec<f32>> = (0..sinus.len())
-        .map(|li| [&sinus[li][..], &af[li][..], &sinus[li][..]].concat())
-        .collect();
-    let ecg = Ecg::new(
-        rec.ecg.leads.clone(),
-        fs,
-        Array2::from_shape_vec((rows.len(), rows[0].len()), rows.concat()).unwrap(),
-        EcgMeta {
-            id: "sinus-af-sinus".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
     let params = DelineatorParams::default();
-    let alone = delineate::delineate(&rec.ecg, &params).unwrap();
-    let d = delineate::delineate(&ecg, &params).unwrap();
-    println!(
-        "episodes {:?} (AF-like part {n_sinus}..{})",
-        d.af_episodes,
-        n_sinus + n_af
-    );
-    // Every P the sinus record has on its own is kept in both sinus parts.
-    let mut kept = 0usize;
-    let mut expected = 0usize;
-    for offset in [0, n_sinus + n_af] {
-        for b in alone.beats.iter().filter(|b| b.p.is_some()) {
-            expected += 1;
-            let found = beat_near(&d, b.qrs.peak + offset, 10);
-            kept += usize::from(found.is_some_and(|f| f.p.is_some()));
+    for (index, seed) in [(0, 12345u64), (1, 777), (2, 4242)] {
+        let s = common::splice::sinus_af_sinus(index, seed);
+        let alone = delineate::delineate(&s.sinus.ecg, &params).unwrap();
+        let d = delineate::delineate(&s.ecg, &params).unwrap();
+        let c = &s.af_complexes;
+        println!(
+            "{}: episodes {:?}; AF-like part {:?}, its complexes {}..{} (QRS onset of the \
+             first, offset of the last), {} complexes",
+            s.ecg.meta.id,
+            d.af_episodes,
+            s.af,
+            c[0].0,
+            c[c.len() - 1].1,
+            c.len()
+        );
+        // Every P the sinus record has on its own is kept in both sinus parts.
+        let mut kept = 0usize;
+        let mut expected = 0usize;
+        for offset in [0, s.af.end] {
+            for b in alone.beats.iter().filter(|b| b.p.is_some()) {
+                expected += 1;
+                let found = beat_near(&d, b.qrs.peak + offset, 10);
+                kept += usize::from(found.is_some_and(|f| f.p.is_some()));
+            }
         }
+        assert!(expected >= 50, "only {expected} sinus beats with P");
+        assert_eq!(kept, expected, "sinus P waves kept: {kept} of {expected}");
+        // One episode over the AF-like part, missing or adding at most two beats at each end
+        // (the first AF-like complex may keep an f wave that lands at the sinus PR; the first
+        // sinus beat after it may have its P cut by the splice): a beat or two, not the rhythm
+        // window's 10 s.
+        assert_eq!(d.af_episodes.len(), 1, "{:?}", d.af_episodes);
+        let e = d.af_episodes[0];
+        let (first, last) = (c[0].0, c[c.len() - 1].1);
+        let beats_between = |a: usize, b: usize| {
+            d.beats
+                .iter()
+                .filter(|x| (a.min(b)..=a.max(b)).contains(&x.qrs.peak))
+                .count()
+        };
+        let (at_start, at_end) = (beats_between(e.start, first), beats_between(e.end, last));
+        println!("  beats between the episode's and the AF-like part's ends: {at_start}, {at_end}");
+        assert!(
+            at_start <= 2 && at_end <= 2,
+            "{e:?}: {at_start}, {at_end} beats off"
+        );
+        let with_p_in_af = d
+            .beats
+            .iter()
+            .filter(|b| b.qrs.peak >= e.start && b.qrs.peak <= e.end && b.p.is_some())
+            .count();
+        assert_eq!(with_p_in_af, 0);
+        assert!(d.atrial_fibrillation_suspected);
+        // The rhythm annotations mark it: (N, (AFIB, (N.
+        let marks: Vec<String> = delineate::export::rhythm_annotations(&d.beats, &d.af_episodes)
+            .into_iter()
+            .filter_map(|a| a.aux)
+            .collect();
+        assert_eq!(marks, ["(N", "(AFIB", "(N"]);
+        // Old JSON without the new field still loads.
+        let mut json: serde_json::Value = serde_json::to_value(&d).unwrap();
+        json.as_object_mut().unwrap().remove("af_episodes");
+        let old: delineate::Delineation = serde_json::from_value(json).unwrap();
+        assert!(old.af_episodes.is_empty());
     }
-    assert!(expected >= 50, "only {expected} sinus beats with P");
-    assert_eq!(kept, expected, "sinus P waves kept: {kept} of {expected}");
-    // One episode, over the AF-like part (a beat loses its P only when every 10 s window around
-    // it is judged AF, so the episode may start and end up to a window's length inside).
-    assert_eq!(d.af_episodes.len(), 1, "{:?}", d.af_episodes);
-    let e = d.af_episodes[0];
-    let window = (params.rhythm_window_s * fs) as usize;
-    assert!(
-        e.start >= n_sinus && e.start <= n_sinus + window / 2,
-        "episode starts at {} (AF-like part from {n_sinus})",
-        e.start
-    );
-    assert!(
-        e.end <= n_sinus + n_af && e.end + window / 2 >= n_sinus + n_af,
-        "episode ends at {} (AF-like part until {})",
-        e.end,
-        n_sinus + n_af
-    );
-    let with_p_in_af = d
-        .beats
-        .iter()
-        .filter(|b| b.qrs.peak >= e.start && b.qrs.peak <= e.end && b.p.is_some())
-        .count();
-    assert_eq!(with_p_in_af, 0);
-    assert!(d.atrial_fibrillation_suspected);
-    // The rhythm annotations mark it: (N, (AFIB, (N.
-    let marks: Vec<String> = delineate::export::rhythm_annotations(&d.beats, &d.af_episodes)
-        .into_iter()
-        .filter_map(|a| a.aux)
-        .collect();
-    assert_eq!(marks, ["(N", "(AFIB", "(N"]);
-    // Old JSON without the new field still loads.
-    let mut json: serde_json::Value = serde_json::to_value(&d).unwrap();
-    json.as_object_mut().unwrap().remove("af_episodes");
-    let old: delineate::Delineation = serde_json::from_value(json).unwrap();
-    assert!(old.af_episodes.is_empty());
 }
 
 /// A long sinus record made of 11 LUDB sinus records end to end (each with its own PR and
@@ -1287,13 +1221,30 @@ fn windowed_delineation_matches_whole_record() {
     }
 }
 
+/// A 2-lead 360 Hz Holter-like synthetic record of `duration_s` (a 60 s record repeated) with
+/// its amplitude drifting as `gain`, and the settings of the repeated record.
+fn long_synthetic(
+    duration_s: f64,
+    gain: tlc_explorer::synth::long::GainDrift,
+) -> (SynthParams, tlc_explorer::synth::long::LongSynthetic) {
+    let params = SynthParams {
+        n_records: 1,
+        fs_hz: 360.0,
+        duration_s: 60.0,
+        ..Default::default()
+    };
+    let mut long = tlc_explorer::synth::long::LongSynthetic::new(&params, 2, duration_s).unwrap();
+    long.gain = gain;
+    (params, long)
+}
+
 /// A 10 min 2-lead 360 Hz record (a synthetic sinus record repeated, amplitude drifting by
 /// +-30 %) read window by window: progress reported per window, every beat found with its P.
 #[test]
 fn long_record_streamed_with_progress() {
     use std::sync::Mutex;
     use tlc_explorer::progress::{Progress, ProgressSink};
-    use tlc_explorer::synth::long::LongSynthetic;
+    use tlc_explorer::synth::long::GainDrift;
     struct Reports(Mutex<Vec<Progress>>);
     impl ProgressSink for Reports {
         fn report(&self, p: Progress) {
@@ -1305,14 +1256,13 @@ fn long_record_streamed_with_progress() {
             false
         }
     }
-    let params = SynthParams {
-        n_records: 1,
-        fs_hz: 360.0,
-        duration_s: 60.0,
-        ..Default::default()
-    };
-    let mut long = LongSynthetic::new(&params, 2, 600.0).unwrap();
-    long.gain_period_s = 300.0;
+    let (params, long) = long_synthetic(
+        600.0,
+        GainDrift::Wave {
+            period_s: 300.0,
+            depth: 0.3,
+        },
+    );
     let tile_beats = generate_record(&params, 0).unwrap().beats.len();
     let reports = Reports(Mutex::new(Vec::new()));
     let d = delineate::long::delineate_streamed(
@@ -1337,6 +1287,234 @@ fn long_record_streamed_with_progress() {
     assert!(d.beats.windows(2).all(|w| w[0].qrs.peak < w[1].qrs.peak));
     assert!(with_p as f64 >= 0.95 * d.beats.len() as f64);
     assert!(d.af_episodes.is_empty(), "{:?}", d.af_episodes);
+}
+
+/// How the whole-record delineation of a record and its delineation in the default windows
+/// (`stream_window_s`, `stream_overlap_s`) agree.
+#[derive(Debug)]
+struct WholeVsWindowed {
+    n_whole: usize,
+    n_windowed: usize,
+    /// Beats of one with no beat of the other within 2 samples.
+    unmatched: usize,
+    /// Matched beats whose P (T) is present in both or in neither.
+    p_alike: usize,
+    t_alike: usize,
+    /// |difference| (samples) of every onset, peak and offset present in both, for beats more
+    /// than 5 s from a seam between window cores, and for the others.
+    far: Vec<usize>,
+    near: Vec<usize>,
+}
+
+fn whole_vs_windowed(ecg: &Ecg) -> WholeVsWindowed {
+    let windowed = DelineatorParams::default();
+    let whole = DelineatorParams {
+        stream_window_s: 1e9,
+        ..windowed.clone()
+    };
+    let a = delineate::delineate(ecg, &whole).unwrap();
+    let b = delineate::delineate(ecg, &windowed).unwrap();
+    let seams: Vec<usize> = delineate::long::stream_windows(ecg.n_samples(), ecg.fs_hz, &windowed)
+        .iter()
+        .skip(1)
+        .map(|w| w.core.start)
+        .collect();
+    assert!(!seams.is_empty(), "{}: one window only", ecg.meta.id);
+    let near_seam = (5.0 * ecg.fs_hz) as usize;
+    let mut out = WholeVsWindowed {
+        n_whole: a.beats.len(),
+        n_windowed: b.beats.len(),
+        unmatched: 0,
+        p_alike: 0,
+        t_alike: 0,
+        far: Vec::new(),
+        near: Vec::new(),
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < a.beats.len() && j < b.beats.len() {
+        let (x, y) = (&a.beats[i], &b.beats[j]);
+        if x.qrs.peak.abs_diff(y.qrs.peak) > 2 {
+            out.unmatched += 1;
+            if x.qrs.peak < y.qrs.peak {
+                i += 1;
+            } else {
+                j += 1;
+            }
+            continue;
+        }
+        out.p_alike += usize::from(x.p.is_some() == y.p.is_some());
+        out.t_alike += usize::from(x.t.is_some() == y.t.is_some());
+        let is_near = seams.iter().any(|&s| s.abs_diff(x.qrs.peak) <= near_seam);
+        for (u, v) in [(x.p, y.p), (Some(x.qrs), Some(y.qrs)), (x.t, y.t)] {
+            if let (Some(u), Some(v)) = (u, v) {
+                let d = [
+                    u.onset.abs_diff(v.onset),
+                    u.peak.abs_diff(v.peak),
+                    u.offset.abs_diff(v.offset),
+                ];
+                if is_near { &mut out.near } else { &mut out.far }.extend(d);
+            }
+        }
+        i += 1;
+        j += 1;
+    }
+    out.unmatched += (a.beats.len() - i) + (b.beats.len() - j);
+    out.far.sort_unstable();
+    out.near.sort_unstable();
+    out
+}
+
+fn quantile(sorted: &[usize], q: f64) -> usize {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Long records (30 min) delineated whole and in the default 60 s windows: the same beats, P
+/// and T alike, landmarks within a sample or two. MIT-BIH 100 (2 leads, 360 Hz) and a synthetic
+/// 2-lead 360 Hz record whose amplitude drifts by +-30 % over 10 min.
+#[test]
+fn long_records_whole_and_windowed_agree() {
+    use tlc_explorer::synth::long::GainDrift;
+    let (_, long) = long_synthetic(
+        1800.0,
+        GainDrift::Wave {
+            period_s: 600.0,
+            depth: 0.3,
+        },
+    );
+    let mut records = vec![ecg_from_rows(long.window(0..long.n_samples), long.fs_hz)];
+    records[0].meta.id = "synthetic 30 min".into();
+    if let Some(dir) = common::data("mitdb") {
+        records.push(tlc_explorer::io::wfdb::read_record(&dir.join("100.hea")).unwrap());
+    }
+    for ecg in &records {
+        let c = whole_vs_windowed(ecg);
+        println!(
+            "{}: {} beats whole, {} windowed, {} unmatched; P alike in {}, T in {}; landmark \
+             |difference| (samples) away from seams: median {}, 95th pct {}, 99th pct {}, max {} \
+             (n {}); within 5 s of a seam: 95th pct {}, max {} (n {})",
+            ecg.meta.id,
+            c.n_whole,
+            c.n_windowed,
+            c.unmatched,
+            c.p_alike,
+            c.t_alike,
+            quantile(&c.far, 0.5),
+            quantile(&c.far, 0.95),
+            quantile(&c.far, 0.99),
+            c.far.last().copied().unwrap_or(0),
+            c.far.len(),
+            quantile(&c.near, 0.95),
+            c.near.last().copied().unwrap_or(0),
+            c.near.len(),
+        );
+        // Measured: 0 unmatched, P and T alike in every beat, every landmark within 1 sample
+        // (MIT-BIH 100: 2273 beats, the reference's count; synthetic: 2700).
+        assert_eq!(c.unmatched, 0, "{}", ecg.meta.id);
+        assert_eq!(c.n_whole, c.n_windowed);
+        assert_eq!(
+            (c.p_alike, c.t_alike),
+            (c.n_whole, c.n_whole),
+            "{}",
+            ecg.meta.id
+        );
+        assert!(quantile(&c.far, 0.99) <= 1 && c.far.last().is_some_and(|&m| m <= 2));
+        assert!(quantile(&c.near, 0.95) <= 1 && c.near.last().is_some_and(|&m| m <= 3));
+    }
+}
+
+/// Adaptive thresholds: a 15 min synthetic record whose amplitude halves linearly over its
+/// first 10 min, with noise of a fixed level (0.02 mV), keeps its QRS sensitivity and its P
+/// waves to the end.
+#[test]
+fn amplitude_halving_over_ten_minutes_keeps_qrs_sensitivity() {
+    use tlc_explorer::synth::long::GainDrift;
+    let (params, long) = long_synthetic(
+        900.0,
+        GainDrift::Ramp {
+            end: 0.5,
+            over_s: 600.0,
+        },
+    );
+    let tile = long.tile_samples();
+    let truth: Vec<usize> = {
+        let beats = generate_record(&params, 0).unwrap().beats;
+        (0..long.n_samples.div_ceil(tile))
+            .flat_map(|k| beats.iter().map(move |b| b.qrs.peak + k * tile))
+            .filter(|&p| p < long.n_samples)
+            .collect()
+    };
+    // White noise keyed by the sample's index, so that overlapping windows read the same.
+    let noise_at = |i: usize, lead: usize| {
+        let mut z = (i as u64) * 2 + lead as u64 + 0x9E37_79B9_7F4A_7C15;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        // Sum of 4 uniforms: nearly Gaussian, SD 1.
+        let u: f64 = (0..4)
+            .map(|k| ((z >> (16 * k)) & 0xFFFF) as f64 / 65535.0)
+            .sum();
+        (0.02 * (u - 2.0) * 3f64.sqrt()) as f32
+    };
+    let read = |range: std::ops::Range<usize>| {
+        let mut rows = long.window(range.clone());
+        for (lead, row) in rows.iter_mut().enumerate() {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v += noise_at(range.start + k, lead);
+            }
+        }
+        Ok(rows)
+    };
+    let d = delineate::long::delineate_streamed(
+        "halving",
+        long.n_samples,
+        long.fs_hz,
+        2,
+        read,
+        &DelineatorParams::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    let tolerance = (0.05 * long.fs_hz) as usize;
+    // Sensitivity per 5 min: the first third at full amplitude, the last at half.
+    for (k, part) in [(0usize, "0-5 min"), (1, "5-10 min"), (2, "10-15 min")] {
+        let (from, to) = (
+            (k as f64 * 300.0 * long.fs_hz) as usize,
+            ((k + 1) as f64 * 300.0 * long.fs_hz) as usize,
+        );
+        let reference: Vec<usize> = truth
+            .iter()
+            .copied()
+            .filter(|&p| p >= from && p < to)
+            .collect();
+        let found: Vec<&Beat> = reference
+            .iter()
+            .filter_map(|&r| beat_near(&d, r, tolerance))
+            .collect();
+        let detected = d
+            .beats
+            .iter()
+            .filter(|b| b.qrs.peak >= from && b.qrs.peak < to)
+            .count();
+        let with_p = found.iter().filter(|b| b.p.is_some()).count();
+        println!(
+            "{part} (gain {:.2}-{:.2}): {} of {} reference beats found, {detected} detected, P \
+             in {with_p}",
+            long.gain.at(k as f64 * 300.0),
+            long.gain.at((k + 1) as f64 * 300.0),
+            found.len(),
+            reference.len()
+        );
+        // Measured: every beat found, none extra, P in every one, in all three parts.
+        assert!(
+            found.len() as f64 >= 0.995 * reference.len() as f64,
+            "{part}: QRS Se"
+        );
+        assert!(detected <= reference.len() + 1, "{part}: false beats");
+        assert!(with_p as f64 >= 0.95 * found.len() as f64, "{part}: P");
+    }
 }
 
 /// Mean signed landmark error (ms) of the fused beats against the synthetic ground truth of 12
@@ -1421,10 +1599,31 @@ fn multi_lead_bounds_follow_the_global_convention_on_two_leads() {
     let e = global_bound_errors(&dir, &DelineatorParams::default(), &options).unwrap();
     print!("{}", e.table());
     // |mean error| (ms) per bound: P on, P off, QRS on, QRS off, T off.
-    let limits = [9.0, 5.0, 9.0, 5.0, 8.0];
+    let limits = [9.0, 5.0, 6.5, 5.0, 8.0];
     for (k, name) in GlobalBoundErrors::BOUNDS.iter().enumerate() {
         let mean = e.pooled[k].mean_ms();
         assert!(e.pooled[k].n > 1000, "{name}: {} beats", e.pooled[k].n);
         assert!(mean.abs() <= limits[k], "{name}: mean error {mean:.1} ms");
     }
+    // The q-wave rule (`qrs_q_wave_s`) moves the QRS onset towards the global onset by about
+    // 2 ms without widening its per-record spread; the offset rule is separate and stays off.
+    let without = DelineatorParams {
+        qrs_q_wave_s: 0.0,
+        ..Default::default()
+    };
+    let q = e;
+    let e = global_bound_errors(&dir, &without, &options).unwrap();
+    let qrs_on = 2;
+    let (mean_a, mean_b) = (e.pooled[qrs_on].mean_ms(), q.pooled[qrs_on].mean_ms());
+    let (sd_a, sd_b) = (e.mean_record_sd_ms(qrs_on), q.mean_record_sd_ms(qrs_on));
+    println!(
+        "q-wave rule, QRS onset: mean {mean_a:.1} -> {mean_b:.1} ms, per-record SD {sd_a:.1} -> \
+         {sd_b:.1} ms"
+    );
+    assert!(
+        mean_b <= mean_a - 1.5 && mean_b > 0.0,
+        "{mean_a:.1} -> {mean_b:.1}"
+    );
+    assert!(sd_b <= sd_a + 0.5, "{sd_a:.1} -> {sd_b:.1}");
+    assert_eq!(e.pooled[3].mean_ms(), q.pooled[3].mean_ms());
 }

@@ -5,7 +5,9 @@ mod common;
 
 use ndarray::Array2;
 use tlc_explorer::delineate::score::RecordSubset;
-use tlc_explorer::delineate::{Beat, Delineation, DelineatorParams, Wave, WaveKind, delineate};
+use tlc_explorer::delineate::{
+    Beat, Delineation, DelineatorParams, RhythmEpisode, Wave, WaveKind, delineate,
+};
 use tlc_explorer::measure::ludb::{crop_delineation, validate_ludb};
 use tlc_explorer::measure::{
     Absent, EctopicReason, MeasureParams, Measured, QtcFormula, RhythmKind, measure,
@@ -150,6 +152,120 @@ fn atrial_fibrillation_has_no_pr_and_an_irregular_rhythm() {
     // In an irregular rhythm no beat is premature against its neighbours.
     assert_eq!(m.n_ectopic, 0);
     assert_eq!(m.rhythm.statement(), "no P waves found, irregular");
+}
+
+/// An episode without atrial rhythm in the middle of a sinus record: only its beats lose P and
+/// PR (with the reason), the record keeps the PR of the others, and the statement names both.
+#[test]
+fn an_af_episode_takes_the_p_waves_of_its_own_beats_only() {
+    // 20 beats every 400 samples with P (PR 180 ms); beats 8-13 at irregular RR without P.
+    let mut peaks: Vec<usize> = (0..8).map(|i| 300 + 400 * i).collect();
+    for rr in [310, 450, 260, 520, 330, 480] {
+        peaks.push(peaks.last().unwrap() + rr);
+    }
+    for _ in 0..6 {
+        peaks.push(peaks.last().unwrap() + 400);
+    }
+    let mut beats = beats_at(&peaks, true);
+    for b in &mut beats[8..14] {
+        b.p = None;
+    }
+    let n = peaks.last().unwrap() + 400;
+    let mut d = delineation(beats, n, true);
+    d.af_episodes = vec![RhythmEpisode {
+        start: d.beats[8].qrs.onset,
+        end: d.beats[13].qrs.offset,
+    }];
+    let m = measure(&flat_12(n), &d, &MeasureParams::default()).unwrap();
+    assert_eq!(m.pr_ms, Measured::Value(180.0));
+    assert_eq!(m.p_ms, Measured::Value(120.0));
+    for (i, b) in m.beats.iter().enumerate() {
+        let in_episode = (8..14).contains(&i);
+        assert_eq!(b.in_af_episode, in_episode, "beat {i}");
+        if in_episode {
+            assert_eq!(
+                b.pr_ms,
+                Measured::Absent(Absent::NoConsistentPWaves),
+                "beat {i}"
+            );
+        } else {
+            assert_eq!(b.pr_ms, Measured::Value(180.0), "beat {i}");
+        }
+    }
+    // The irregular RR of the episode makes no beat premature.
+    assert_eq!(m.n_ectopic, 0);
+    assert_eq!(m.rhythm.kind, RhythmKind::Sinus);
+    assert_eq!(
+        m.rhythm.statement(),
+        "sinus rhythm; no P waves in 1 stretch (6 beats)"
+    );
+    let rows = tlc_explorer::measure::export::beat_rows(&m);
+    let column = tlc_explorer::measure::export::BEAT_COLUMNS
+        .iter()
+        .position(|c| *c == "af_episode")
+        .unwrap();
+    assert_eq!(rows[8][column], "1");
+    assert_eq!(rows[7][column], "0");
+    // A delineation flagged without episodes (older files, where the whole record was judged
+    // at once and no beat kept a P) is one episode over the record.
+    d.af_episodes.clear();
+    d.beats.iter_mut().for_each(|b| b.p = None);
+    let m = measure(&flat_12(n), &d, &MeasureParams::default()).unwrap();
+    assert_eq!(m.pr_ms, Measured::Absent(Absent::NoConsistentPWaves));
+    assert_eq!(m.rhythm.kind, RhythmKind::NoPWaves);
+    assert!(m.beats.iter().all(|b| b.in_af_episode));
+}
+
+/// End to end on a synthetic sinus - AF-like - sinus record: PR measured in the sinus beats,
+/// not in the episode, and the record's PR is the sinus record's own.
+#[test]
+fn pr_is_measured_per_beat_around_an_af_episode() {
+    let s = common::splice::sinus_af_sinus(0, 12345);
+    let params = DelineatorParams::default();
+    let d = delineate(&s.ecg, &params).unwrap();
+    let m = measure(&s.ecg, &d, &MeasureParams::default()).unwrap();
+    let alone = measure(
+        &s.sinus.ecg,
+        &delineate(&s.sinus.ecg, &params).unwrap(),
+        &MeasureParams::default(),
+    )
+    .unwrap();
+    let in_episode = m.beats.iter().filter(|b| b.in_af_episode).count();
+    let sinus_with_pr = m
+        .beats
+        .iter()
+        .filter(|b| !b.in_af_episode && b.pr_ms.value().is_some())
+        .count();
+    let sinus_beats = m.beats.iter().filter(|b| !b.in_af_episode).count();
+    println!(
+        "{}: {} beats, {in_episode} in {} episode(s), PR in {sinus_with_pr} of the \
+         {sinus_beats} others; PR {:?} (sinus record alone {:?}); {}",
+        s.ecg.meta.id,
+        m.n_beats,
+        d.af_episodes.len(),
+        m.pr_ms,
+        alone.pr_ms,
+        m.rhythm.statement()
+    );
+    assert_eq!(d.af_episodes.len(), 1);
+    assert!(
+        in_episode >= s.af_complexes.len() - 4,
+        "{in_episode} beats in the episode"
+    );
+    assert!(
+        m.beats
+            .iter()
+            .filter(|b| b.in_af_episode)
+            .all(|b| b.pr_ms == Measured::Absent(Absent::NoConsistentPWaves))
+    );
+    assert!(sinus_with_pr as f64 >= 0.9 * sinus_beats as f64);
+    let (pr, pr_alone) = (m.pr_ms.value().unwrap(), alone.pr_ms.value().unwrap());
+    assert!(
+        (pr - pr_alone).abs() <= 4.0,
+        "PR {pr} ms, alone {pr_alone} ms"
+    );
+    assert_eq!(m.rhythm.kind, RhythmKind::Sinus);
+    assert!(m.rhythm.statement().contains("no P waves in 1 stretch"));
 }
 
 #[test]

@@ -47,6 +47,9 @@ pub(crate) struct LeadSignals {
     pub det: Vec<f32>,
     /// False for a flat lead (ignored).
     pub usable: bool,
+    /// Robust SD of `dx` over the lead (1.4826 x median |dx|): the slope of its noise, as most
+    /// of a lead is neither QRS nor a steep wave.
+    pub noise_slope: f32,
 }
 
 /// Filtered leads of a record and the pacing spikes found in them.
@@ -123,6 +126,8 @@ pub(crate) fn prepare_leads(
             let hi = dsp::quantile_in_place(&mut tmp, 0.99);
             let lo = dsp::quantile_in_place(&mut tmp, 0.01);
             let usable = (hi - lo) > p.flat_lead_mv;
+            let mut abs_dx: Vec<f32> = dx.iter().map(|v| v.abs()).collect();
+            let noise_slope = 1.4826 * dsp::quantile_in_place(&mut abs_dx, 0.5);
             LeadSignals {
                 x,
                 dx,
@@ -130,6 +135,7 @@ pub(crate) fn prepare_leads(
                 ds,
                 det,
                 usable,
+                noise_slope,
             }
         })
         .collect();
@@ -350,15 +356,45 @@ pub(crate) fn measure_qrs(
         min_on = min_on.max(e.min(c));
     }
     let max_off = (c + samples(p.qrs_max_after_s, fs_hz)).min(n - 1);
-    let on_thr = p.qrs_onset_slope_fraction * l.dx[first].abs();
-    let mut onset = first.max(min_on);
-    while onset > min_on && l.dx[onset].abs() >= on_thr {
-        onset -= 1;
+    let walk_back = |from: usize| {
+        let thr = p.qrs_onset_slope_fraction * l.dx[from].abs();
+        let mut k = from.max(min_on);
+        while k > min_on && l.dx[k].abs() >= thr {
+            k -= 1;
+        }
+        k
+    };
+    let walk_forward = |from: usize| {
+        let thr = p.qrs_offset_slope_fraction * l.dx[from].abs();
+        let mut k = from;
+        while k < max_off && l.dx[k].abs() >= thr {
+            k += 1;
+        }
+        k
+    };
+    let mut onset = walk_back(first);
+    let mut offset = walk_forward(last);
+    // A slope peak of the opposite sign (a q before the first significant slope, an s after
+    // the last one), near where the walk stopped.
+    let edge_sig = (p.qrs_edge_wave_slope * dmax).max(p.qrs_edge_wave_noise_sds * l.noise_slope);
+    let edge_peak = |k: usize, sign: f32| {
+        let a = l.dx[k] * sign;
+        a >= edge_sig && a >= l.dx[k - 1] * sign && a >= l.dx[k + 1] * sign
+    };
+    let q_window = samples(p.qrs_q_wave_s, fs_hz);
+    let sign_first = -l.dx[first].signum();
+    if let Some(q) = (onset.saturating_sub(q_window).max(min_on).max(1)..onset)
+        .rev()
+        .find(|&k| edge_peak(k, sign_first))
+    {
+        onset = walk_back(q);
     }
-    let off_thr = p.qrs_offset_slope_fraction * l.dx[last].abs();
-    let mut offset = last;
-    while offset < max_off && l.dx[offset].abs() >= off_thr {
-        offset += 1;
+    let s_window = samples(p.qrs_s_wave_s, fs_hz);
+    let sign_last = -l.dx[last].signum();
+    if let Some(s) = (offset + 1..=(offset + s_window).min(max_off).min(n - 2))
+        .find(|&k| edge_peak(k, sign_last))
+    {
+        offset = walk_forward(s);
     }
     let base = l.x[onset];
     let peak = (onset..=offset)

@@ -104,3 +104,16 @@ pub struct Delineation {
     #[serde(default)]
     pub pacing_spikes: Vec<usize>,
 }
+
+impl Delineation {
+    /// Whether `sample` lies in a stretch without consistent atrial rhythm (`af_episodes`). A
+    /// delineation that flags one without saying where (files from before episodes were
+    /// recorded) is taken as one stretch over the whole record, as it was then judged.
+    pub fn without_atrial_rhythm_at(&self, sample: usize) -> bool {
+        if self.af_episodes.is_empty() {
+            return self.atrial_fibrillation_suspected;
+        }
+        let i = self.af_episodes.partition_point(|e| e.end < sample);
+        self.af_episodes.get(i).is_some_and(|e| e.start <= sample)
+    }
+}

@@ -96,11 +96,13 @@ fn wave_axis(
     Measured::Value((a_f * 2.0 / 3f64.sqrt()).atan2(a_i).to_degrees())
 }
 
-/// The P, QRS and T axes over the dominant beats (`dominant`: indices into `d.beats`).
+/// The P, QRS and T axes over the dominant beats (`dominant`: indices into `d.beats`); `no_p`
+/// says why the P axis is absent when none of them has a P.
 pub fn frontal_axes(
     ecg: &Ecg,
     d: &Delineation,
     dominant: &[usize],
+    no_p: Absent,
     params: &MeasureParams,
 ) -> Axes {
     let all = |why: Absent| Axes {
@@ -121,11 +123,6 @@ pub fn frontal_axes(
     let p: Vec<Wave> = beats.clone().filter_map(|b| b.p).collect();
     let qrs: Vec<Wave> = beats.clone().map(|b| b.qrs).collect();
     let t: Vec<Wave> = beats.filter_map(|b| b.t).collect();
-    let no_p = if d.atrial_fibrillation_suspected {
-        Absent::NoConsistentPWaves
-    } else {
-        Absent::NoPWave
-    };
     Axes {
         p_deg: wave_axis(ecg, &pair, &p, no_p, params, d.fs_hz),
         qrs_deg: wave_axis(ecg, &pair, &qrs, Absent::NoBeats, params, d.fs_hz),

@@ -151,7 +151,8 @@ pub fn beat_intervals(
                 Some(prev) => Measured::Value(span(prev.qrs_peak, g.qrs_peak)),
                 None => Measured::Absent(Absent::NoPrecedingBeat),
             };
-            let no_p = if d.atrial_fibrillation_suspected {
+            let in_af_episode = d.without_atrial_rhythm_at(g.qrs_peak);
+            let no_p = if in_af_episode {
                 Absent::NoConsistentPWaves
             } else {
                 Absent::NoPWave
@@ -174,6 +175,7 @@ pub fn beat_intervals(
                 time_s: g.qrs_peak as f64 / d.fs_hz,
                 rr_ms,
                 ectopic: None,
+                in_af_episode,
                 p_ms,
                 pr_ms,
                 qrs_ms: Measured::Value(span(g.qrs_onset, g.qrs_offset)),

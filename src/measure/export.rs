@@ -29,13 +29,14 @@ pub const RECORD_COLUMNS: [&str; 21] = [
 ];
 
 /// Header of the per-beat table.
-pub const BEAT_COLUMNS: [&str; 13] = [
+pub const BEAT_COLUMNS: [&str; 14] = [
     "record_id",
     "beat",
     "time_s",
     "qrs_peak_sample",
     "rr_ms",
     "ectopic",
+    "af_episode",
     "p_ms",
     "pr_ms",
     "qrs_ms",
@@ -122,6 +123,7 @@ pub fn beat_rows(m: &Measurements) -> Vec<Vec<String>> {
                 b.qrs_peak_sample.to_string(),
                 values[0].clone(),
                 b.ectopic.map(|e| e.as_str()).unwrap_or("").to_string(),
+                u8::from(b.in_af_episode).to_string(),
             ];
             row.extend(values[1..].iter().cloned());
             row.push(m.qtc_formula.as_str().to_string());

@@ -171,6 +171,10 @@ pub struct BeatMeasurements {
     pub rr_ms: Measured<f64>,
     /// `Some` when the beat was left out of the record's medians.
     pub ectopic: Option<EctopicReason>,
+    /// Inside an episode without consistent atrial rhythm (`Delineation::af_episodes`): its P
+    /// and PR are absent for that reason, and it is not judged premature.
+    #[serde(default)]
+    pub in_af_episode: bool,
     pub p_ms: Measured<f64>,
     pub pr_ms: Measured<f64>,
     pub qrs_ms: Measured<f64>,
@@ -217,6 +221,21 @@ fn check_match(ecg: &Ecg, d: &Delineation) -> Result<(), MeasureError> {
     Ok(())
 }
 
+/// Why a P-wave value of `beats` is absent: no consistent P waves when every one of them lies
+/// in an episode without atrial rhythm, else no P wave.
+pub(crate) fn no_p_reason<'a>(mut beats: impl Iterator<Item = &'a BeatMeasurements>) -> Absent {
+    let mut any = false;
+    let all_in_af = beats.all(|b| {
+        any = true;
+        b.in_af_episode
+    });
+    if any && all_in_af {
+        Absent::NoConsistentPWaves
+    } else {
+        Absent::NoPWave
+    }
+}
+
 /// Median of the values (mean of the two middle ones for an even count); `None` when empty.
 pub(crate) fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
@@ -244,9 +263,16 @@ pub fn measure(
     let mut beats = bounds::beat_intervals(&global, delineation, params);
     let rr_ms: Vec<f64> = beats.iter().filter_map(|b| b.rr_ms.value()).collect();
     let irregular = rhythm::is_irregular(&rr_ms, params);
+    // Prematurity is judged against the rhythm outside the AF episodes: an episode makes its
+    // own beats irregular, not the sinus beats around it.
+    let rr_outside_ms: Vec<f64> = beats
+        .iter()
+        .filter(|b| !b.in_af_episode)
+        .filter_map(|b| b.rr_ms.value())
+        .collect();
     rhythm::mark_ectopic(
         &mut beats,
-        irregular || delineation.atrial_fibrillation_suspected,
+        rhythm::is_irregular(&rr_outside_ms, params),
         params,
     );
     let dominant: Vec<&BeatMeasurements> = beats.iter().filter(|b| b.ectopic.is_none()).collect();
@@ -264,11 +290,7 @@ pub fn measure(
         let values: Vec<f64> = dominant.iter().filter_map(|b| get(b).value()).collect();
         Measured::from_option(median(&values), missing)
     };
-    let no_p = if delineation.atrial_fibrillation_suspected {
-        Absent::NoConsistentPWaves
-    } else {
-        Absent::NoPWave
-    };
+    let no_p = no_p_reason(dominant.iter().copied());
     let p_ms = median_of(|b| b.p_ms, no_p);
     let pr_ms = median_of(|b| b.pr_ms, no_p);
     let qrs_ms = median_of(|b| b.qrs_ms, Absent::NoBeats);
@@ -285,7 +307,7 @@ pub fn measure(
         }),
     };
     let dominant_index: Vec<usize> = dominant.iter().map(|b| b.beat).collect();
-    let axes = axis::frontal_axes(ecg, delineation, &dominant_index, params);
+    let axes = axis::frontal_axes(ecg, delineation, &dominant_index, no_p, params);
     let rhythm = rhythm::classify(delineation, &beats, irregular, heart_rate.mean_bpm, params);
     Ok(Measurements {
         record_id: ecg.meta.id.clone(),

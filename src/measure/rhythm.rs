@@ -52,6 +52,12 @@ pub struct Rhythm {
     pub mean_hr_bpm: Option<f64>,
     /// Beats left out as ectopic.
     pub n_ectopic: usize,
+    /// Episodes without consistent atrial rhythm (`Delineation::af_episodes`) and the beats in
+    /// them; the kind is judged on the beats outside them.
+    #[serde(default)]
+    pub n_af_episodes: usize,
+    #[serde(default)]
+    pub n_beats_in_af_episodes: usize,
 }
 
 impl Rhythm {
@@ -70,6 +76,16 @@ impl Rhythm {
         };
         if self.irregular {
             s.push_str(", irregular");
+        }
+        if self.n_af_episodes > 0 && self.kind != RhythmKind::NoPWaves {
+            let stretches = match self.n_af_episodes {
+                1 => "1 stretch".to_string(),
+                n => format!("{n} stretches"),
+            };
+            s.push_str(&format!(
+                "; no P waves in {stretches} ({} beats)",
+                self.n_beats_in_af_episodes
+            ));
         }
         match self.n_ectopic {
             0 => {}
@@ -91,8 +107,10 @@ pub fn is_irregular(rr_ms: &[f64], params: &MeasureParams) -> bool {
     }
 }
 
-/// Mark ectopic beats: a QRS duration far from the median, or (unless the whole rhythm is
-/// irregular) premature against the neighbouring RR intervals and followed by a longer pause.
+/// Mark ectopic beats: a QRS duration far from the median, or (unless the rhythm is irregular)
+/// premature against the neighbouring RR intervals and followed by a longer pause. Beats in an
+/// episode without atrial rhythm are never premature (their RR is irregular by nature), nor
+/// does their RR count as a neighbour's.
 pub fn mark_ectopic(beats: &mut [BeatMeasurements], irregular: bool, params: &MeasureParams) {
     let qrs: Vec<f64> = beats.iter().filter_map(|b| b.qrs_ms.value()).collect();
     if let Some(median_qrs) = median(&qrs) {
@@ -108,7 +126,10 @@ pub fn mark_ectopic(beats: &mut [BeatMeasurements], irregular: bool, params: &Me
     if irregular {
         return;
     }
-    let rr: Vec<Option<f64>> = beats.iter().map(|b| b.rr_ms.value()).collect();
+    let rr: Vec<Option<f64>> = beats
+        .iter()
+        .map(|b| b.rr_ms.value().filter(|_| !b.in_af_episode))
+        .collect();
     let k = params.neighbour_rr;
     let f = params.premature_fraction;
     for i in 0..beats.len() {
@@ -227,12 +248,15 @@ pub fn classify(
             .iter()
             .filter(|b| spike_before(&d.pacing_spikes, b.qrs.onset, b.qrs.peak, window))
             .count();
-        let dominant: Vec<&BeatMeasurements> =
-            beats.iter().filter(|b| b.ectopic.is_none()).collect();
+        // Judged on the dominant beats outside the episodes without atrial rhythm.
+        let dominant: Vec<&BeatMeasurements> = beats
+            .iter()
+            .filter(|b| b.ectopic.is_none() && !b.in_af_episode)
+            .collect();
         let with_p = dominant.iter().filter(|b| b.p_ms.value().is_some()).count();
         if paced as f64 >= params.paced_min_fraction * beats.len() as f64 {
             RhythmKind::Paced
-        } else if d.atrial_fibrillation_suspected || with_p == 0 {
+        } else if with_p == 0 {
             RhythmKind::NoPWaves
         } else if with_p as f64 >= params.sinus_min_p_fraction * dominant.len() as f64 {
             RhythmKind::Sinus
@@ -245,5 +269,7 @@ pub fn classify(
         irregular,
         mean_hr_bpm: mean_hr.value(),
         n_ectopic,
+        n_af_episodes: d.af_episodes.len(),
+        n_beats_in_af_episodes: beats.iter().filter(|b| b.in_af_episode).count(),
     }
 }

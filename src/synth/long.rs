@@ -6,16 +6,38 @@ use std::ops::Range;
 use super::{SynthError, SynthParams, generate_record};
 use crate::record::LeadName;
 
+/// How the amplitude of a [`LongSynthetic`] record changes over time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GainDrift {
+    /// 1 + `depth` x sin(2 pi t / `period_s`).
+    Wave { period_s: f64, depth: f64 },
+    /// From 1 at the start, linearly, to `end` at `over_s`, then `end` (e.g. an electrode whose
+    /// contact slowly worsens).
+    Ramp { end: f64, over_s: f64 },
+}
+
+impl GainDrift {
+    /// The gain at `t_s` seconds.
+    pub fn at(&self, t_s: f64) -> f64 {
+        match *self {
+            GainDrift::Wave { period_s, depth } => {
+                1.0 + depth * (2.0 * std::f64::consts::PI * t_s / period_s).sin()
+            }
+            GainDrift::Ramp { end, over_s } => 1.0 + (end - 1.0) * (t_s / over_s).clamp(0.0, 1.0),
+        }
+    }
+}
+
 /// One generated record (`tile`) repeated end to end, its first `n_leads` leads only, with an
-/// amplitude that drifts slowly (1 +- 0.3 over `gain_period_s`), so that thresholds set once for
-/// the whole record would not fit every part of it.
+/// amplitude that drifts slowly (`gain`, by default 1 +- 0.3 over an hour), so that thresholds
+/// set once for the whole record would not fit every part of it.
 #[derive(Debug, Clone)]
 pub struct LongSynthetic {
     tile: Vec<Vec<f32>>,
     pub leads: Vec<LeadName>,
     pub fs_hz: f64,
     pub n_samples: usize,
-    pub gain_period_s: f64,
+    pub gain: GainDrift,
 }
 
 impl LongSynthetic {
@@ -36,24 +58,29 @@ impl LongSynthetic {
             leads: rec.ecg.leads.into_iter().take(n_leads).collect(),
             fs_hz: params.fs_hz,
             n_samples: (duration_s * params.fs_hz).round() as usize,
-            gain_period_s: 3600.0,
+            gain: GainDrift::Wave {
+                period_s: 3600.0,
+                depth: 0.3,
+            },
         })
+    }
+
+    /// Samples of the repeated record: its beats (`generate_record(params, 0).beats`) recur
+    /// every so many samples.
+    pub fn tile_samples(&self) -> usize {
+        self.tile.first().map(Vec::len).unwrap_or(0)
     }
 
     /// Every lead's samples in `range` (clipped to the record).
     pub fn window(&self, range: Range<usize>) -> Vec<Vec<f32>> {
-        let tile_len = self.tile.first().map(Vec::len).unwrap_or(0).max(1);
+        let tile_len = self.tile_samples().max(1);
         let range = range.start.min(self.n_samples)..range.end.min(self.n_samples);
         self.tile
             .iter()
             .map(|lead| {
                 range
                     .clone()
-                    .map(|i| {
-                        let t_s = i as f64 / self.fs_hz;
-                        let phase = 2.0 * std::f64::consts::PI * t_s / self.gain_period_s;
-                        lead[i % tile_len] * (1.0 + 0.3 * phase.sin()) as f32
-                    })
+                    .map(|i| lead[i % tile_len] * self.gain.at(i as f64 / self.fs_hz) as f32)
                     .collect()
             })
             .collect()

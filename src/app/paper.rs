@@ -923,7 +923,11 @@ fn calipers_ui(
                 continue;
             };
             let screen = xf.rect(panel.rect_mm);
-            let clip = painter.with_clip_rect(painter.clip_rect().intersect(screen.expand(2.0)));
+            // Clipped to the panel's time span only: a caliper may reach into the next row, as
+            // dividers on paper do.
+            let column =
+                Rect::from_x_y_ranges(screen.expand(2.0).x_range(), painter.clip_rect().y_range());
+            let clip = painter.with_clip_rect(painter.clip_rect().intersect(column));
             let pt = |(t, mv): (f64, f64)| {
                 let t = t.clamp(panel.t0_s, panel.t1_s);
                 xf.pt(
@@ -1347,10 +1351,6 @@ fn draw_lead_panel(
         }
     }
 
-    if layers.reference {
-        draw_reference(painter, xf, screen, panel, data, vis_t0, vis_t1, &x_of_t);
-    }
-
     // The trace, decimated to min/max per screen column when samples outnumber columns.
     let row = ecg.samples_mv.row(panel.row);
     let samples: Vec<f32>;
@@ -1396,6 +1396,10 @@ fn draw_lead_panel(
             }
         }
         painter.add(Shape::line(pts, stroke));
+    }
+    // The reference marks over the trace, so a beat label at the R peak is not hidden by it.
+    if layers.reference {
+        draw_reference(painter, xf, screen, panel, data, vis_t0, vis_t1, &x_of_t);
     }
     // Lead-change mark between the columns of the clinical layout, as printed ECGs have.
     if panel.column > 0 {
@@ -1586,8 +1590,11 @@ fn draw_reference(
                     } else {
                         colors::from_rgba(crate::figure::palette::MUTED_INK)
                     };
-                    let at = pos2(x_of_t(time_s), y - 1.0);
-                    painter.text(at, Align2::CENTER_BOTTOM, text, font.clone(), colour);
+                    let galley = painter.layout_no_wrap(text.to_string(), font.clone(), colour);
+                    let rect = Align2::CENTER_BOTTOM
+                        .anchor_size(pos2(x_of_t(time_s), y - 1.0), galley.size());
+                    painter.rect_filled(rect.expand(1.0), 2.0, colors::PAPER.gamma_multiply(0.8));
+                    painter.galley(rect.min, galley, colour);
                 }
             }
         }

@@ -128,7 +128,7 @@ const LEAD_LABEL_MM: f64 = 3.0;
 
 /// Turn a record (and, when given, its explanation and landmarks) into primitives: one layer
 /// per function below, painted in this order (paper, cluster bands, grid, Grad-CAM overlay,
-/// landmarks, reference annotations, traces, calipers, tracks, text).
+/// landmarks, traces, reference annotations, calipers, tracks, text).
 pub fn build_scene(
     input: &FigureInput,
     spec: &FigureSpec,
@@ -165,13 +165,14 @@ pub fn build_scene(
     {
         layers.push(layer("landmarks", landmark_layer(layout, d)));
     }
+    layers.push(layer("traces", traces(input.ecg, layout, column_mm)));
+    // Over the traces, so a beat label at the R peak is not hidden by the QRS.
     if spec.layers.reference && !input.reference.is_empty() {
         layers.push(layer(
             "reference",
             crate::figure::reference::reference_layer(layout, input.reference, input.ecg.fs_hz),
         ));
     }
-    layers.push(layer("traces", traces(input.ecg, layout, column_mm)));
     if spec.layers.calipers && !input.calipers.is_empty() {
         layers.push(layer(
             "calipers",

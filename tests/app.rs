@@ -1347,3 +1347,81 @@ fn ludb_annotation_files_are_listed_and_shown_as_brackets() {
             .contains(&"ii".to_string())
     );
 }
+
+#[test]
+fn the_beat_table_lists_each_beats_intervals_and_a_click_moves_the_view_there() {
+    let mut h = harness(explained_app(), [1280.0, 1400.0]);
+    h.run_ok();
+    // The measurement line above the leads, as the figures print it.
+    let m = h
+        .state()
+        .current_record()
+        .and_then(|r| r.measurements.clone())
+        .expect("measured from the delineation");
+    let line = tlc_explorer::measure::text::measurement_line(&m);
+    assert!(line.starts_with("HR 75 bpm"), "{line}");
+    assert!(h.query_by_label(&line).is_some(), "the line is on screen");
+    // One row per beat: RR 800, PR 190 (P onset 230 ms before R to QRS onset 40 ms before),
+    // QRS 90, QT 460 ms.
+    assert_eq!(m.beats.len(), qrs_times().len());
+    let b = &m.beats[3];
+    assert_eq!(b.rr_ms.value().map(f64::round), Some(800.0));
+    assert_eq!(b.pr_ms.value().map(f64::round), Some(190.0));
+    assert_eq!(b.qrs_ms.value().map(f64::round), Some(90.0));
+    assert_eq!(b.qt_ms.value().map(f64::round), Some(460.0));
+    assert!(h.query_by_label("Beats").is_some());
+    for _ in 0..8 {
+        h.key_press(egui::Key::Plus);
+    }
+    h.run_ok();
+    let window = h.state().view().window_s;
+    assert!(window < 5.0, "zoomed in: {window} s");
+    let t = qrs_times()[9];
+    h.get_by_label(&format!("{t:.2}")).click();
+    h.run_ok();
+    let view = h.state().view();
+    let centre = view.start_s + view.window_s / 2.0;
+    assert!((centre - t).abs() < 0.01, "centred on {centre}, not {t}");
+}
+
+#[test]
+fn measure_all_fills_the_hr_qrs_qtc_columns_which_sort_and_filter() {
+    let mut h = harness(app_with_memory_data(6, Some(2)), [1400.0, 760.0]);
+    wait_idle(&mut h, Duration::from_secs(20));
+    h.get_by_label("Measure all").click();
+    wait_idle(&mut h, Duration::from_secs(60));
+    for i in [0, 1, 3, 4, 5] {
+        let m = h.state().record_measures(i).copied().expect("measured");
+        // The synthetic records beat every 800 ms.
+        assert_eq!(m.heart_rate_bpm.map(f64::round), Some(75.0), "record {i}");
+        assert!(
+            m.qrs_ms.is_some() && m.qtc_ms.is_some(),
+            "record {i}: {m:?}"
+        );
+    }
+    assert!(h.state().record_measures(2).is_none());
+    assert!(
+        h.state()
+            .errors()
+            .iter()
+            .any(|e| e.task == "Measuring the data set" && e.cause.contains("rec-002")),
+        "{:?}",
+        h.state().errors()
+    );
+    h.get_by_label("Dismiss all").click();
+    h.run_ok();
+    // Sorted by HR, the record without a value comes last.
+    h.get_by_label("HR").click();
+    h.run_ok();
+    assert_eq!(h.state().browser_order().last(), Some(&2));
+    // A measurement filter in the search field.
+    h.get_by_label("Search").click();
+    h.run_ok();
+    h.get_by_label("Search").type_text("hr>70");
+    h.run_ok();
+    assert_eq!(h.state().browser_order(), &[0, 1, 3, 4, 5]);
+    assert!(h.query_by_label("5 of 6 records").is_some());
+    h.get_by_label("Search").type_text("0"); // hr>700
+    h.run_ok();
+    assert!(h.state().browser_order().is_empty());
+}

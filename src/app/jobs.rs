@@ -14,6 +14,7 @@ use crate::record::Ecg;
 use crate::tlc::pipeline::{ExplainSettings, explain_record};
 use crate::tlc::{Explainer, Explanation, fit_explainer};
 
+pub use super::browser::RecordMeasures;
 use super::worker::Task;
 
 /// The models and settings a record is analysed with (shared, read-only, cheap to clone).
@@ -245,24 +246,6 @@ pub enum JobOutput {
     Written(Vec<PathBuf>),
     Reference(Box<crate::figure::ReferenceLayer>),
     DatasetMeasured(DatasetMeasured),
-}
-
-/// One record's measurements for the browser columns.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RecordMeasures {
-    pub heart_rate_bpm: Option<f64>,
-    pub qrs_ms: Option<f64>,
-    pub qtc_ms: Option<f64>,
-}
-
-impl RecordMeasures {
-    pub fn of(m: &crate::measure::Measurements) -> Self {
-        RecordMeasures {
-            heart_rate_bpm: m.heart_rate.mean_bpm.value(),
-            qrs_ms: m.qrs_ms.value(),
-            qtc_ms: m.qtc_ms.value(),
-        }
-    }
 }
 
 /// Records of a data set measured; failures are listed, the rest kept.

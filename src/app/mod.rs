@@ -710,6 +710,16 @@ impl TlcApp {
         Some(id)
     }
 
+    /// What the browser shows of record `index`'s measurements.
+    pub fn record_measures(&self, index: usize) -> Option<&jobs::RecordMeasures> {
+        self.measures.get(&index)
+    }
+
+    /// The data set indices in the browser's display order (filtered and sorted).
+    pub fn browser_order(&self) -> &[usize] {
+        &self.browser.order
+    }
+
     pub fn is_measuring(&self) -> bool {
         self.measure_job.is_some()
     }
@@ -810,7 +820,7 @@ impl TlcApp {
         let has_explanation = self
             .current
             .as_ref()
-            .is_some_and(|c| c.explanation.is_some());
+            .is_some_and(|c| c.explanation.is_some() || c.measurements.is_some());
         if self.settings.show_explanation && has_explanation {
             egui::Panel::right("explanation")
                 .frame(side)
@@ -1417,14 +1427,30 @@ impl TlcApp {
         ui.heading(ds.name());
         if self.browser.dirty {
             self.browser
-                .rebuild(ds.as_ref(), &self.summaries, &self.settings);
+                .rebuild(ds.as_ref(), &self.summaries, &self.measures, &self.settings);
         }
+        ui.horizontal(|ui| {
+            if self.measure_job.is_some() {
+                ui.spinner();
+                ui.label("Measuring (progress and Cancel below)");
+            } else if ui
+                .button("Measure all")
+                .on_hover_text(
+                    "Delineate and measure every record: fills the HR, QRS and QTc columns, \
+                     which sort and filter (e.g. qtc>470 in Search)",
+                )
+                .clicked()
+            {
+                self.start_measure_dataset();
+            }
+        });
         if let Some(i) = browser::browser_ui(
             ui,
             &mut self.browser,
             &mut self.settings,
             ds.as_ref(),
             &self.summaries,
+            &self.measures,
             self.selected,
         ) {
             self.select_record(i);
@@ -1433,11 +1459,22 @@ impl TlcApp {
 
     fn explanation_panel_ui(&mut self, ui: &mut Ui) {
         let Some(cur) = &self.current else { return };
+        let measurements = cur.measurements.clone();
+        let mut jump = None;
         let Some(ex) = cur.explanation.clone() else {
+            // A record without explanation (no model) still has its beats measured.
+            if let Some(m) = &measurements {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    ui.heading("Beats");
+                    jump = explain_panel::beats_ui(ui, m);
+                });
+            }
+            if let Some(t) = jump {
+                self.view.centre_on(t);
+            }
             return;
         };
         let names = self.cluster_names();
-        let mut jump = None;
         let mut gradcam_output = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Outputs");
@@ -1469,6 +1506,11 @@ impl TlcApp {
             ui.separator();
             ui.heading("Segments");
             jump = explain_panel::segments_ui(ui, &ex, &names);
+            if let Some(m) = &measurements {
+                ui.separator();
+                ui.heading("Beats");
+                jump = jump.or(explain_panel::beats_ui(ui, m));
+            }
         });
         if let Some(output) = gradcam_output {
             // Grad-CAM for another output needs another backward pass: re-explain on the worker.

@@ -42,6 +42,10 @@ pub enum SortColumn {
     Age,
     Sex,
     Entropy,
+    /// The record's measurements (Measure all, or records shown).
+    HeartRate,
+    Qrs,
+    Qtc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -96,6 +96,8 @@ pub struct BrowserState {
     pub order: Vec<usize>,
     /// Set when inputs changed and `order` must be rebuilt.
     pub dirty: bool,
+    /// Which of [`COLUMNS`] have a value for some record (an empty column takes no width).
+    shown_columns: [bool; 10],
     /// Scroll so this display position becomes visible.
     scroll_to: Option<usize>,
     last_offset: f32,
@@ -232,6 +234,25 @@ impl BrowserState {
         }
         self.order = order;
         self.dirty = false;
+        // A column no record has a value for (no labels in MIT-BIH, no predictions before a
+        // model ran, no measurements yet) is left out, so the list does not crowd the ECG.
+        let n = dataset.len().min(50_000);
+        let any = |f: &dyn Fn(usize) -> bool| (0..n).any(f);
+        let entry_has =
+            |f: &dyn Fn(&crate::io::RecordEntry) -> bool| any(&|i| dataset.entry(i).is_some_and(f));
+        let measured = |c: SortColumn| measures.values().any(|m| m.get(c).is_some());
+        self.shown_columns = [
+            true,
+            true,
+            entry_has(&|e| !e.labels.is_empty()),
+            summaries.values().any(|s| !s.predicted.is_empty()),
+            entry_has(&|e| e.age_years.is_some()),
+            entry_has(&|e| e.sex.is_some()),
+            !summaries.is_empty(),
+            measured(SortColumn::HeartRate),
+            measured(SortColumn::Qrs),
+            measured(SortColumn::Qtc),
+        ];
     }
 
     /// The display position of data set index `index`, if shown.
@@ -358,7 +379,11 @@ pub fn browser_ui(
     // Header with sort buttons.
     ui.horizontal(|ui| {
         ui.spacing_mut().item_spacing.x = 0.0;
-        for (col, name, width) in COLUMNS {
+        for (&(col, name, width), _) in COLUMNS
+            .iter()
+            .zip(state.shown_columns)
+            .filter(|(_, shown)| *shown)
+        {
             let arrow = if settings.sort_column == col {
                 if settings.sort_ascending { " ^" } else { " v" }
             } else {
@@ -441,6 +466,9 @@ pub fn browser_ui(
             ];
             let mut x = rect.left();
             for (c, (_, _, w)) in COLUMNS.iter().enumerate() {
+                if !state.shown_columns[c] {
+                    continue;
+                }
                 let color = if c == 3 && disagree {
                     Color32::from_rgb(213, 94, 0)
                 } else if is_selected {

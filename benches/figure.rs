@@ -21,6 +21,8 @@ fn bench_figures(c: &mut Criterion) {
         explanation: Some(&ex),
         delineation: Some(&d),
         cluster_names: Some(names()),
+        calipers: &[],
+        reference: &[],
     };
     let stacked = FigureSpec::default();
     let clinical = FigureSpec {

@@ -303,6 +303,19 @@ fn wait_idle(h: &mut Harness<'_, TlcApp>, timeout: Duration) {
     let _ = h.run_ok();
 }
 
+/// The app launched on `path` (default models), once everything it started has finished.
+fn launched(path: PathBuf) -> Harness<'static, TlcApp> {
+    let launch = tlc_explorer::app::Launch {
+        path: Some(path),
+        model: None,
+        explainer: None,
+    };
+    let app = TlcApp::new(None, Settings::default(), launch).expect("app starts");
+    let mut h = harness(app, [1280.0, 860.0]);
+    wait_idle(&mut h, Duration::from_secs(120));
+    h
+}
+
 fn snapshot_options() -> SnapshotOptions {
     // Lavapipe and GPU drivers differ in anti-aliasing; allow a little.
     SnapshotOptions::new()
@@ -1179,14 +1192,7 @@ fn real_records_are_explained_by_the_real_data_model() {
     let Some(ludb) = common::data("ludb") else {
         return;
     };
-    let launch = tlc_explorer::app::Launch {
-        path: Some(ludb),
-        model: None,
-        explainer: None,
-    };
-    let app = TlcApp::new(None, Settings::default(), launch).expect("app starts");
-    let mut h = harness(app, [1280.0, 860.0]);
-    wait_idle(&mut h, Duration::from_secs(120));
+    let mut h = launched(ludb);
     assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
     let ex = h
         .state()
@@ -1202,4 +1208,220 @@ fn real_records_are_explained_by_the_real_data_model() {
     );
     assert!(h.query_by_label("no (false +)").is_none());
     assert!(h.query_by_label("no").is_none());
+}
+
+/// Drag on the ECG view from `from` to `to` over a few frames (press, moves, release).
+fn drag(h: &mut Harness<'_, TlcApp>, from: egui::Pos2, to: egui::Pos2) {
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for k in 1..=4 {
+        h.hover_at(from + (to - from) * (k as f32 / 4.0));
+        h.step();
+    }
+    h.drop_at(to);
+    h.run_ok();
+}
+
+#[test]
+fn a_caliper_dragged_between_two_r_peaks_reads_800_ms_and_75_bpm_and_delete_removes_it() {
+    let mut h = harness(explained_app(), [1280.0, 860.0]);
+    h.run_ok();
+    let canvas = h.get_by_label("ECG view").rect();
+    let y = canvas.top() + 40.0; // in the first lead row
+    let view = h.state().view().clone();
+    let (r1, r2) = (qrs_times()[1], qrs_times()[2]);
+    let (x1, x2) = (view.screen_x_of(r1), view.screen_x_of(r2));
+    // A plain drag pans and sets no caliper.
+    let start_before = view.start_s;
+    drag(&mut h, egui::pos2(x1, y), egui::pos2(x2, y));
+    assert!(h.state().calipers().is_empty());
+    h.key_press(egui::Key::Num0);
+    h.run_ok();
+    assert_eq!(h.state().view().start_s, start_before);
+    // With the Caliper tool a horizontal drag sets a time caliper of the interval dragged.
+    h.get_by_label("Caliper").click();
+    h.run_ok();
+    drag(&mut h, egui::pos2(x1, y), egui::pos2(x2, y));
+    let calipers = h.state().calipers().to_vec();
+    assert_eq!(calipers.len(), 1, "{calipers:?}");
+    let ms = calipers[0].interval_ms().expect("a time caliper");
+    // Within one sample (2 ms) and the pointer's rounding to a point.
+    let ms_per_point = 1e3 / (view.points_per_mm as f64 * 25.0);
+    assert!((ms - 800.0).abs() <= 2.0 + ms_per_point, "{ms} ms");
+    let bpm = calipers[0].rate_bpm().unwrap();
+    assert!((bpm - 60_000.0 / ms).abs() < 1e-9, "{bpm} bpm from {ms} ms");
+    assert!(
+        (bpm - 75.0).abs() <= 75.0 * (2.0 + ms_per_point) / 800.0 + 0.01,
+        "{bpm} bpm"
+    );
+    assert_eq!(calipers[0].lead(), &LeadName::I);
+    assert!(
+        h.query_by_label_contains("march").is_some(),
+        "the new caliper is selected: its march switch is on the toolbar"
+    );
+    // A vertical drag sets an amplitude caliper; Shift-drag works without the tool.
+    h.get_by_label("Caliper").click();
+    h.run_ok();
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::SHIFT));
+    let x = view.screen_x_of(qrs_times()[4]);
+    drag(
+        &mut h,
+        egui::pos2(x, y + 15.0),
+        egui::pos2(x + 2.0, y - 15.0),
+    );
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+    h.run_ok();
+    let calipers = h.state().calipers().to_vec();
+    assert_eq!(calipers.len(), 2, "{calipers:?}");
+    let mv = calipers[1].amplitude_mv().expect("an amplitude caliper");
+    let mv_expected = 30.0 / (view.points_per_mm as f64 * 10.0);
+    assert!((mv - mv_expected).abs() < 0.05, "{mv} vs {mv_expected} mV");
+    // M marches the selected caliper only if it is a time caliper; Delete removes it.
+    h.key_press(egui::Key::Delete);
+    h.run_ok();
+    assert_eq!(h.state().calipers().len(), 1);
+    // A right click away from the caliper removes nothing; on its bar (at the height the drag
+    // started) it removes it.
+    let right_click = |h: &mut Harness<'_, TlcApp>, pos: egui::Pos2| {
+        h.hover_at(pos);
+        h.step();
+        for pressed in [true, false] {
+            h.event(egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Secondary,
+                pressed,
+                modifiers: egui::Modifiers::NONE,
+            });
+            h.step();
+        }
+        h.run_ok();
+    };
+    right_click(&mut h, egui::pos2((x1 + x2) / 2.0, y + 60.0));
+    assert_eq!(h.state().calipers().len(), 1);
+    right_click(&mut h, egui::pos2((x1 + x2) / 2.0, y));
+    assert!(h.state().calipers().is_empty());
+    // Clear removes every caliper of the record.
+    h.get_by_label("Caliper").click();
+    h.run_ok();
+    drag(&mut h, egui::pos2(x1, y), egui::pos2(x2, y));
+    assert_eq!(h.state().calipers().len(), 1);
+    h.get_by_label("Clear 1").click();
+    h.run_ok();
+    assert!(h.state().calipers().is_empty());
+}
+
+#[test]
+fn ludb_annotation_files_are_listed_and_shown_as_brackets() {
+    let Some(ludb) = common::data("ludb/data/1.hea") else {
+        return;
+    };
+    let mut h = launched(ludb);
+    let files = h.state().reference_files().to_vec();
+    let ii = files
+        .iter()
+        .find(|f| f.extension == "ii")
+        .unwrap_or_else(|| panic!("1.ii is listed: {files:?}"));
+    assert_eq!(ii.lead, Some(LeadName::II));
+    assert_eq!(files.len(), 12, "one annotator per lead: {files:?}");
+    assert!(
+        h.state().reference_layers().is_empty(),
+        "none shown at first"
+    );
+    h.get_by_label("Reference").click();
+    h.run_ok();
+    h.get_by_label("1.ii (lead II)").click();
+    wait_idle(&mut h, Duration::from_secs(30));
+    let layers = h.state().reference_layers().to_vec();
+    assert_eq!(layers.len(), 1);
+    assert_eq!(layers[0].file.lead, Some(LeadName::II));
+    // LUDB marks about 10 beats of lead II with P, QRS and T brackets.
+    let spans = layers[0].n_spans();
+    assert!((9..=60).contains(&spans), "{spans} brackets");
+    assert!(layers[0].applies_to(&LeadName::II) && !layers[0].applies_to(&LeadName::V1));
+    assert!(
+        h.state()
+            .settings
+            .reference_annotators
+            .contains(&"ii".to_string())
+    );
+}
+
+#[test]
+fn the_beat_table_lists_each_beats_intervals_and_a_click_moves_the_view_there() {
+    let mut h = harness(explained_app(), [1280.0, 1400.0]);
+    h.run_ok();
+    // The measurement line above the leads, as the figures print it.
+    let m = h
+        .state()
+        .current_record()
+        .and_then(|r| r.measurements.clone())
+        .expect("measured from the delineation");
+    let line = tlc_explorer::measure::text::measurement_line(&m);
+    assert!(line.starts_with("HR 75 bpm"), "{line}");
+    assert!(h.query_by_label(&line).is_some(), "the line is on screen");
+    // One row per beat: RR 800, PR 190 (P onset 230 ms before R to QRS onset 40 ms before),
+    // QRS 90, QT 460 ms.
+    assert_eq!(m.beats.len(), qrs_times().len());
+    let b = &m.beats[3];
+    assert_eq!(b.rr_ms.value().map(f64::round), Some(800.0));
+    assert_eq!(b.pr_ms.value().map(f64::round), Some(190.0));
+    assert_eq!(b.qrs_ms.value().map(f64::round), Some(90.0));
+    assert_eq!(b.qt_ms.value().map(f64::round), Some(460.0));
+    assert!(h.query_by_label("Beats").is_some());
+    for _ in 0..8 {
+        h.key_press(egui::Key::Plus);
+    }
+    h.run_ok();
+    let window = h.state().view().window_s;
+    assert!(window < 5.0, "zoomed in: {window} s");
+    let t = qrs_times()[9];
+    h.get_by_label(&format!("{t:.2}")).click();
+    h.run_ok();
+    let view = h.state().view();
+    let centre = view.start_s + view.window_s / 2.0;
+    assert!((centre - t).abs() < 0.01, "centred on {centre}, not {t}");
+}
+
+#[test]
+fn measure_all_fills_the_hr_qrs_qtc_columns_which_sort_and_filter() {
+    let mut h = harness(app_with_memory_data(6, Some(2)), [1400.0, 760.0]);
+    wait_idle(&mut h, Duration::from_secs(20));
+    h.get_by_label("Measure all").click();
+    wait_idle(&mut h, Duration::from_secs(60));
+    for i in [0, 1, 3, 4, 5] {
+        let m = h.state().record_measures(i).copied().expect("measured");
+        // The synthetic records beat every 800 ms.
+        assert_eq!(m.heart_rate_bpm.map(f64::round), Some(75.0), "record {i}");
+        assert!(
+            m.qrs_ms.is_some() && m.qtc_ms.is_some(),
+            "record {i}: {m:?}"
+        );
+    }
+    assert!(h.state().record_measures(2).is_none());
+    assert!(
+        h.state()
+            .errors()
+            .iter()
+            .any(|e| e.task == "Measuring the data set" && e.cause.contains("rec-002")),
+        "{:?}",
+        h.state().errors()
+    );
+    h.get_by_label("Dismiss all").click();
+    h.run_ok();
+    // Sorted by HR, the record without a value comes last.
+    h.get_by_label("HR").click();
+    h.run_ok();
+    assert_eq!(h.state().browser_order().last(), Some(&2));
+    // A measurement filter in the search field.
+    h.get_by_label("Search").click();
+    h.run_ok();
+    h.get_by_label("Search").type_text("hr>70");
+    h.run_ok();
+    assert_eq!(h.state().browser_order(), &[0, 1, 3, 4, 5]);
+    assert!(h.query_by_label("5 of 6 records").is_some());
+    h.get_by_label("Search").type_text("0"); // hr>700
+    h.run_ok();
+    assert!(h.state().browser_order().is_empty());
 }

@@ -42,6 +42,8 @@ impl Fixture {
             explanation: Some(&self.explanation),
             delineation: Some(&self.delineation),
             cluster_names: Some(names()),
+            calipers: &[],
+            reference: &[],
         }
     }
 }
@@ -529,6 +531,8 @@ fn batch_of_100_records_reports_one_failure_and_exports_the_rest() {
             explanation: Some(&ex),
             delineation: None,
             cluster_names: None,
+            calipers: &[],
+            reference: &[],
         };
         let path = dir.path().join(format!("{}.svg", ids[i]));
         export_figure(&path, &input, &spec, false).map(|_| path)
@@ -725,4 +729,77 @@ fn pacing_spikes_are_ticked_on_every_panel() {
         2 * n_panels,
         "one tick per spike on each of the {n_panels} lead panels"
     );
+}
+
+#[test]
+fn a_visible_caliper_and_reference_layer_are_drawn_in_the_exported_svg() {
+    use tlc_explorer::delineate::WaveKind;
+    use tlc_explorer::figure::{AnnotatorFile, Caliper, ReferenceLayer, ReferenceMark};
+    let f = fixture();
+    let spec = FigureSpec::default();
+    let plain = render_svg(&f.input(), &spec).unwrap();
+    let lead = f.ecg.leads[1].clone();
+    let fs = f.ecg.fs_hz;
+    let calipers = [Caliper::Time {
+        lead: lead.clone(),
+        start_s: 1.0,
+        end_s: 1.8,
+        bar_mv: 0.5,
+        march: true,
+    }];
+    let reference = [ReferenceLayer {
+        file: AnnotatorFile {
+            path: PathBuf::from("fix1.ii"),
+            extension: "ii".into(),
+            lead: Some(lead.clone()),
+        },
+        marks: vec![
+            ReferenceMark::Span {
+                onset: (1.0 * fs) as usize,
+                offset: (1.1 * fs) as usize,
+                kind: Some(WaveKind::Qrs),
+                label: None,
+            },
+            ReferenceMark::Symbol {
+                sample: (1.05 * fs) as usize,
+                text: "V".into(),
+                beat: true,
+            },
+        ],
+    }];
+    let input = FigureInput {
+        calipers: &calipers,
+        reference: &reference,
+        ..f.input()
+    };
+    let svg = render_svg(&input, &spec).unwrap();
+    assert_ne!(svg, plain);
+    assert!(svg.contains("800 ms · 75 bpm"), "caliper label");
+    assert!(svg.contains("reference .ii on"), "legend entry");
+    let layout = compute_layout(&f.ecg, &spec).unwrap();
+    let scene = tlc_explorer::figure::build_scene(&input, &spec, &layout).unwrap();
+    // Two legs and a bar, the marched legs to both edges of the window and the bar joining them,
+    // on the one panel of the caliper's lead.
+    let n_marched = ((layout.end_s - 1.8) / 0.8).floor() as usize + (1.0f64 / 0.8).floor() as usize;
+    let lines = |name: &str| {
+        scene.layer(name).map_or(0, |l| {
+            l.primitives
+                .iter()
+                .filter(|p| matches!(p, tlc_explorer::figure::scene::Primitive::Line { .. }))
+                .count()
+        })
+    };
+    assert_eq!(lines("calipers"), 3 + n_marched + 1);
+    // The QRS bracket: its line and two end ticks, on the lead's panel only.
+    assert_eq!(lines("reference"), 3);
+    // Layers off: the figure is the plain one.
+    let off = FigureSpec {
+        layers: Layers {
+            calipers: false,
+            reference: false,
+            ..Layers::default()
+        },
+        ..spec
+    };
+    assert_eq!(render_svg(&input, &off).unwrap(), plain);
 }

@@ -15,6 +15,77 @@ pub struct RecordSummary {
     pub mean_entropy: f32,
 }
 
+/// What the browser's HR, QRS and QTc columns show of a record (from its measurements).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordMeasures {
+    pub heart_rate_bpm: Option<f64>,
+    pub qrs_ms: Option<f64>,
+    pub qtc_ms: Option<f64>,
+}
+
+impl RecordMeasures {
+    pub fn of(m: &crate::measure::Measurements) -> Self {
+        RecordMeasures {
+            heart_rate_bpm: m.heart_rate.mean_bpm.value(),
+            qrs_ms: m.qrs_ms.value(),
+            qtc_ms: m.qtc_ms.value(),
+        }
+    }
+
+    fn get(&self, column: SortColumn) -> Option<f64> {
+        match column {
+            SortColumn::HeartRate => self.heart_rate_bpm,
+            SortColumn::Qrs => self.qrs_ms,
+            SortColumn::Qtc => self.qtc_ms,
+            _ => None,
+        }
+    }
+}
+
+/// A search like `qtc>470`, `hr < 60` or `qrs>=120 hr>100` (every term must hold): the records
+/// whose measurement passes; `None` when the text is not such a filter (then it searches text).
+pub fn measure_filter(text: &str) -> Option<Vec<(SortColumn, &'static str, f64)>> {
+    let mut out = Vec::new();
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    // Terms are split where a new column name starts.
+    let lower = compact.to_lowercase();
+    let mut rest = lower.as_str();
+    while !rest.is_empty() {
+        let (column, after) = [
+            ("qtc", SortColumn::Qtc),
+            ("qrs", SortColumn::Qrs),
+            ("hr", SortColumn::HeartRate),
+        ]
+        .into_iter()
+        .find_map(|(name, col)| rest.strip_prefix(name).map(|r| (col, r)))?;
+        let (op, after) = ["<=", ">=", "<", ">", "="]
+            .into_iter()
+            .find_map(|op| after.strip_prefix(op).map(|r| (op, r)))?;
+        let end = after
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(after.len());
+        let value: f64 = after[..end].parse().ok()?;
+        out.push((column, op, value));
+        rest = after[end..].trim_start_matches(',');
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn passes(m: Option<&RecordMeasures>, filter: &[(SortColumn, &'static str, f64)]) -> bool {
+    filter.iter().all(|&(column, op, limit)| {
+        let Some(v) = m.and_then(|m| m.get(column)) else {
+            return false;
+        };
+        match op {
+            "<" => v < limit,
+            "<=" => v <= limit,
+            ">" => v > limit,
+            ">=" => v >= limit,
+            _ => (v - limit).abs() < 0.5,
+        }
+    })
+}
+
 /// Filter inputs and the cached, filtered and sorted order (runtime only).
 #[derive(Debug, Default)]
 pub struct BrowserState {
@@ -25,6 +96,8 @@ pub struct BrowserState {
     pub order: Vec<usize>,
     /// Set when inputs changed and `order` must be rebuilt.
     pub dirty: bool,
+    /// Which of [`COLUMNS`] have a value for some record (an empty column takes no width).
+    shown_columns: [bool; 10],
     /// Scroll so this display position becomes visible.
     scroll_to: Option<usize>,
     last_offset: f32,
@@ -33,14 +106,17 @@ pub struct BrowserState {
 
 pub const ROW_HEIGHT: f32 = 20.0;
 
-const COLUMNS: [(SortColumn, &str, f32); 7] = [
-    (SortColumn::Index, "#", 44.0),
-    (SortColumn::Id, "record", 90.0),
-    (SortColumn::Labels, "labels", 90.0),
-    (SortColumn::Predicted, "predicted", 90.0),
-    (SortColumn::Age, "age", 36.0),
-    (SortColumn::Sex, "sex", 50.0),
-    (SortColumn::Entropy, "entropy", 56.0),
+const COLUMNS: [(SortColumn, &str, f32); 10] = [
+    (SortColumn::Index, "#", 40.0),
+    (SortColumn::Id, "record", 80.0),
+    (SortColumn::Labels, "labels", 80.0),
+    (SortColumn::Predicted, "predicted", 80.0),
+    (SortColumn::Age, "age", 34.0),
+    (SortColumn::Sex, "sex", 46.0),
+    (SortColumn::Entropy, "entropy", 54.0),
+    (SortColumn::HeartRate, "HR", 34.0),
+    (SortColumn::Qrs, "QRS", 38.0),
+    (SortColumn::Qtc, "QTc", 38.0),
 ];
 
 /// Do predicted and true labels disagree? Unknown when not predicted yet.
@@ -59,9 +135,15 @@ impl BrowserState {
         &mut self,
         dataset: &dyn Dataset,
         summaries: &HashMap<usize, RecordSummary>,
+        measures: &HashMap<usize, RecordMeasures>,
         settings: &Settings,
     ) {
-        let needle = self.search.trim().to_lowercase();
+        let filter = measure_filter(&self.search);
+        let needle = if filter.is_some() {
+            String::new()
+        } else {
+            self.search.trim().to_lowercase()
+        };
         let mut order: Vec<usize> = (0..dataset.len())
             .filter(|&i| {
                 let Some(e) = dataset.entry(i) else {
@@ -81,6 +163,11 @@ impl BrowserState {
                 // and the disagreement filter).
                 if let Some(label) = &self.label_filter
                     && !e.labels.contains(label)
+                {
+                    return false;
+                }
+                if let Some(f) = &filter
+                    && !passes(measures.get(&i), f)
                 {
                     return false;
                 }
@@ -132,12 +219,40 @@ impl BrowserState {
                     summaries.get(&b).map(|s| s.mean_entropy),
                 )
             }),
+            column @ (SortColumn::HeartRate | SortColumn::Qrs | SortColumn::Qtc) => {
+                let value = |i: usize| {
+                    measures
+                        .get(&i)
+                        .and_then(|m| m.get(column))
+                        .map(|v| v as f32)
+                };
+                order.sort_by(|&a, &b| cmp_f(value(a), value(b)))
+            }
         }
         if !settings.sort_ascending {
             order.reverse();
         }
         self.order = order;
         self.dirty = false;
+        // A column no record has a value for (no labels in MIT-BIH, no predictions before a
+        // model ran, no measurements yet) is left out, so the list does not crowd the ECG.
+        let n = dataset.len().min(50_000);
+        let any = |f: &dyn Fn(usize) -> bool| (0..n).any(f);
+        let entry_has =
+            |f: &dyn Fn(&crate::io::RecordEntry) -> bool| any(&|i| dataset.entry(i).is_some_and(f));
+        let measured = |c: SortColumn| measures.values().any(|m| m.get(c).is_some());
+        self.shown_columns = [
+            true,
+            true,
+            entry_has(&|e| !e.labels.is_empty()),
+            summaries.values().any(|s| !s.predicted.is_empty()),
+            entry_has(&|e| e.age_years.is_some()),
+            entry_has(&|e| e.sex.is_some()),
+            !summaries.is_empty(),
+            measured(SortColumn::HeartRate),
+            measured(SortColumn::Qrs),
+            measured(SortColumn::Qtc),
+        ];
     }
 
     /// The display position of data set index `index`, if shown.
@@ -201,6 +316,7 @@ pub fn browser_ui(
     settings: &mut Settings,
     dataset: &dyn Dataset,
     summaries: &HashMap<usize, RecordSummary>,
+    measures: &HashMap<usize, RecordMeasures>,
     selected: Option<usize>,
 ) -> Option<usize> {
     let mut clicked = None;
@@ -209,10 +325,14 @@ pub fn browser_ui(
         let search = ui
             .add(
                 egui::TextEdit::singleline(&mut state.search)
-                    .hint_text("id, label, report")
+                    .hint_text("id, label, report, qtc>470")
                     .desired_width(170.0),
             )
-            .labelled_by(label.id);
+            .labelled_by(label.id)
+            .on_hover_text(
+                "Text in the id, labels or report; or a measurement filter such as qtc>470, \
+                 hr<50 or qrs>=120 hr>100 (columns HR, QRS, QTc: run Measure all first)",
+            );
         if search.changed() {
             state.dirty = true;
         }
@@ -259,7 +379,11 @@ pub fn browser_ui(
     // Header with sort buttons.
     ui.horizontal(|ui| {
         ui.spacing_mut().item_spacing.x = 0.0;
-        for (col, name, width) in COLUMNS {
+        for (&(col, name, width), _) in COLUMNS
+            .iter()
+            .zip(state.shown_columns)
+            .filter(|(_, shown)| *shown)
+        {
             let arrow = if settings.sort_column == col {
                 if settings.sort_ascending { " ^" } else { " v" }
             } else {
@@ -321,7 +445,9 @@ pub fn browser_ui(
                 clicked = Some(index);
             }
             let disagree = disagrees(&entry.labels, summary);
-            let cells: [String; 7] = [
+            let m = measures.get(&index);
+            let number = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_default();
+            let cells: [String; 10] = [
                 (index + 1).to_string(),
                 entry.id.clone(),
                 entry.labels.join(", "),
@@ -334,9 +460,15 @@ pub fn browser_ui(
                 summary
                     .map(|s| format!("{:.2}", s.mean_entropy))
                     .unwrap_or_default(),
+                number(m.and_then(|m| m.heart_rate_bpm)),
+                number(m.and_then(|m| m.qrs_ms)),
+                number(m.and_then(|m| m.qtc_ms)),
             ];
             let mut x = rect.left();
             for (c, (_, _, w)) in COLUMNS.iter().enumerate() {
+                if !state.shown_columns[c] {
+                    continue;
+                }
                 let color = if c == 3 && disagree {
                     Color32::from_rgb(213, 94, 0)
                 } else if is_selected {
@@ -361,5 +493,42 @@ pub fn browser_ui(
     });
     state.last_offset = out.state.clamped_offset().y;
     state.last_height = out.inner_rect.height();
+    if state.dirty {
+        // The list is rebuilt at the start of the next frame: ask for it now, not at the
+        // next mouse move.
+        ui.ctx().request_repaint();
+    }
     clicked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measurement_filters_parse_and_apply() {
+        let f = measure_filter("QTc > 470").unwrap();
+        assert_eq!(f, vec![(SortColumn::Qtc, ">", 470.0)]);
+        let f = measure_filter("qrs>=120 hr<100.5").unwrap();
+        assert_eq!(
+            f,
+            vec![
+                (SortColumn::Qrs, ">=", 120.0),
+                (SortColumn::HeartRate, "<", 100.5)
+            ]
+        );
+        assert!(measure_filter("100").is_none());
+        assert!(measure_filter("hr").is_none());
+        assert!(measure_filter("hrx<3").is_none());
+        let m = RecordMeasures {
+            heart_rate_bpm: Some(95.0),
+            qrs_ms: Some(130.0),
+            qtc_ms: None,
+        };
+        assert!(passes(Some(&m), &f));
+        assert!(!passes(Some(&m), &measure_filter("qrs<120").unwrap()));
+        // A record without the value (not measured, or absent) does not pass.
+        assert!(!passes(Some(&m), &measure_filter("qtc<500").unwrap()));
+        assert!(!passes(None, &measure_filter("hr>1").unwrap()));
+    }
 }

@@ -4,27 +4,28 @@ use egui::Color32;
 
 use crate::figure::palette;
 
-fn c32(rgba: palette::Rgba) -> Color32 {
+/// A palette colour as egui's.
+pub fn from_rgba(rgba: palette::Rgba) -> Color32 {
     Color32::from_rgba_unmultiplied(rgba[0], rgba[1], rgba[2], rgba[3])
 }
 
 /// The colour of cluster `k` (opaque); the same index always gives the same colour.
 pub fn cluster(k: usize) -> Color32 {
-    c32(palette::cluster_colour(k))
+    from_rgba(palette::cluster_colour(k))
 }
 
 /// Cluster colour for a band under the trace (translucent).
 pub fn cluster_band(k: usize) -> Color32 {
-    c32(palette::cluster_band_colour(k, 90))
+    from_rgba(palette::cluster_band_colour(k, 90))
 }
 
 pub fn entropy() -> Color32 {
-    c32(palette::ENTROPY_LINE)
+    from_rgba(palette::ENTROPY_LINE)
 }
 
 /// Grad-CAM heat colour for `v` in [0, 1].
 pub fn heat(v: f32) -> Color32 {
-    c32(palette::gradcam_colour(if v.is_finite() {
+    from_rgba(palette::gradcam_colour(if v.is_finite() {
         v.clamp(0.0, 1.0)
     } else {
         0.0

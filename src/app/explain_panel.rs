@@ -270,3 +270,69 @@ fn prototype_ui(ui: &mut Ui, proto: &[f32], color: Color32) {
         egui::Stroke::new(1.5, color.gamma_multiply(0.6).to_opaque()),
     ));
 }
+
+/// The per-beat measurements: time, RR, PR, QRS, QT, QTc (an absent value is a dash with its
+/// reason on hover; ectopic beats, left out of the record's medians, are marked). A click on a
+/// beat's time returns it, to move the view there.
+pub fn beats_ui(ui: &mut Ui, m: &crate::measure::Measurements) -> Option<f64> {
+    use crate::measure::Measured;
+    let mut jump = None;
+    ui.label(format!(
+        "{} beats, {} left out of the medians as ectopic; QTc by {}",
+        m.n_beats,
+        m.n_ectopic,
+        m.qtc_formula.as_str()
+    ));
+    // Fixed columns and only the visible rows laid out: a Holter record has thousands of beats.
+    const WIDTHS: [f32; 7] = [58.0, 44.0, 44.0, 44.0, 44.0, 44.0, 64.0];
+    const ROW: f32 = 18.0;
+    let cell = |ui: &mut Ui, w: f32, v: Measured<f64>| match v {
+        Measured::Value(v) => {
+            ui.add_sized([w, ROW], egui::Label::new(format!("{v:.0}")));
+        }
+        Measured::Absent(a) => {
+            ui.add_sized([w, ROW], egui::Label::new("—"))
+                .on_hover_text(a.to_string());
+        }
+    };
+    ui.horizontal(|ui| {
+        for (h, w) in ["beat (s)", "RR", "PR", "QRS", "QT", "QTc", ""]
+            .iter()
+            .zip(WIDTHS)
+        {
+            ui.add_sized([w, ROW], egui::Label::new(RichText::new(*h).strong()));
+        }
+    });
+    egui::ScrollArea::vertical()
+        .id_salt("beats")
+        .max_height(260.0)
+        .show_rows(ui, ROW, m.beats.len(), |ui, range| {
+            for b in &m.beats[range] {
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_sized(
+                            [WIDTHS[0], ROW],
+                            egui::Link::new(format!("{:.2}", b.time_s)),
+                        )
+                        .on_hover_text("Show this beat")
+                        .clicked()
+                    {
+                        jump = Some(b.time_s);
+                    }
+                    let values = [b.rr_ms, b.pr_ms, b.qrs_ms, b.qt_ms, b.qtc_ms];
+                    for (v, w) in values.into_iter().zip(&WIDTHS[1..6]) {
+                        cell(ui, *w, v);
+                    }
+                    if let Some(reason) = b.ectopic {
+                        ui.add_sized(
+                            [WIDTHS[6], ROW],
+                            egui::Label::new(RichText::new("ectopic").italics()),
+                        )
+                        .on_hover_text(format!("left out of the medians: {}", reason.as_str()));
+                    }
+                });
+            }
+        });
+    ui.label(RichText::new("intervals in ms").small());
+    jump
+}

@@ -22,6 +22,10 @@ pub struct FigureSource {
     pub explanation: Option<Arc<Explanation>>,
     pub delineation: Option<Arc<Delineation>>,
     pub cluster_names: Vec<String>,
+    /// The record's calipers and the reference annotation layers shown (drawn when their
+    /// layers are on, as on screen).
+    pub calipers: Vec<crate::figure::Caliper>,
+    pub reference: Vec<crate::figure::ReferenceLayer>,
 }
 
 impl FigureSource {
@@ -31,6 +35,8 @@ impl FigureSource {
             explanation: self.explanation.as_deref(),
             delineation: self.delineation.as_deref(),
             cluster_names: (!self.cluster_names.is_empty()).then(|| self.cluster_names.clone()),
+            calipers: &self.calipers,
+            reference: &self.reference,
         }
     }
 }

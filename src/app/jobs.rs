@@ -14,6 +14,7 @@ use crate::record::Ecg;
 use crate::tlc::pipeline::{ExplainSettings, explain_record};
 use crate::tlc::{Explainer, Explanation, fit_explainer};
 
+pub use super::browser::RecordMeasures;
 use super::worker::Task;
 
 /// The models and settings a record is analysed with (shared, read-only, cheap to clone).
@@ -39,6 +40,10 @@ pub struct AnalysedRecord {
     /// Names of the clusters of `explanation`, from the explainer that explained it (`None`
     /// for a record explained elsewhere: the loaded explainer names it then).
     pub cluster_names: Option<Vec<String>>,
+    /// The clinical measurements from `delineation` (default settings, as the figures print).
+    pub measurements: Option<Arc<crate::measure::Measurements>>,
+    /// Annotation files beside the record (for the reference layer).
+    pub annotators: Vec<crate::figure::AnnotatorFile>,
     pub problems: Vec<String>,
 }
 
@@ -52,14 +57,25 @@ impl AnalysedRecord {
             delineation: None,
             segment_labels: None,
             cluster_names: None,
+            measurements: None,
+            annotators: Vec::new(),
             problems: Vec::new(),
         }
     }
 
-    /// Attach a delineation (and its per-sample segment labels).
+    /// Attach a delineation (its per-sample segment labels, and the measurements from it; a
+    /// record they cannot be made for keeps the reason among its problems).
     pub fn with_delineation(mut self, d: Delineation) -> Self {
         let labels = crate::delineate::labels_per_sample(&d.beats, self.ecg.n_samples());
         self.segment_labels = Some(Arc::new(labels));
+        match crate::measure::measure(&self.ecg, &d, &crate::measure::MeasureParams::default()) {
+            Ok(m) => self.measurements = Some(Arc::new(m)),
+            Err(err) => self.problems.push(format!(
+                "measuring {}: {}",
+                self.ecg.meta.id,
+                crate::error_text::describe(&err)
+            )),
+        }
         self.delineation = Some(Arc::new(d));
         self
     }
@@ -143,6 +159,17 @@ pub enum Job {
         folds: usize,
         k_sweep: bool,
     },
+    /// Read a reference annotation file beside the record on screen.
+    LoadReference {
+        file: crate::figure::AnnotatorFile,
+        n_samples: usize,
+    },
+    /// Delineate and measure records of a data set (the browser's HR, QRS and QTc columns).
+    MeasureDataset {
+        dataset: Arc<dyn Dataset>,
+        indices: Vec<usize>,
+        delineate: crate::delineate::DelineatorParams,
+    },
     /// Explain records of a data set (predictions, proportions, entropy per record).
     ExplainDataset {
         dataset: Arc<dyn Dataset>,
@@ -180,6 +207,10 @@ impl Task for Job {
                 )
             }
             Job::ExplainDataset { indices, .. } => format!("Explaining {} records", indices.len()),
+            Job::LoadReference { file, .. } => {
+                format!("Reading annotations {}", file.path.display())
+            }
+            Job::MeasureDataset { indices, .. } => format!("Measuring {} records", indices.len()),
             Job::Evaluate { dataset, folds, .. } => format!(
                 "Evaluating the surrogate ({folds}-fold) on {} records",
                 dataset.len()
@@ -213,6 +244,16 @@ pub enum JobOutput {
         image: egui::ColorImage,
     },
     Written(Vec<PathBuf>),
+    Reference(Box<crate::figure::ReferenceLayer>),
+    DatasetMeasured(DatasetMeasured),
+}
+
+/// Records of a data set measured; failures are listed, the rest kept.
+#[derive(Debug, Clone, Default)]
+pub struct DatasetMeasured {
+    pub results: Vec<(usize, RecordMeasures)>,
+    pub failures: Vec<String>,
+    pub cancelled: bool,
 }
 
 /// Run `job` (on the worker thread).
@@ -290,6 +331,19 @@ fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
             k_sweep,
             sink,
         )?))),
+        Job::LoadReference { file, n_samples } => Ok(JobOutput::Reference(Box::new(
+            crate::figure::reference::read_layer(&file, n_samples)?,
+        ))),
+        Job::MeasureDataset {
+            dataset,
+            indices,
+            delineate,
+        } => Ok(JobOutput::DatasetMeasured(measure_dataset(
+            dataset.as_ref(),
+            &indices,
+            &delineate,
+            sink,
+        ))),
         Job::ExplainDataset {
             dataset,
             indices,
@@ -434,6 +488,13 @@ fn analyse(
     } = analyse_record(&ecg, steps);
     let id = ecg.meta.id.clone();
     let mut record = AnalysedRecord::plain(ecg, index);
+    match crate::figure::reference::list_annotators(&record.ecg) {
+        Ok(files) => record.annotators = files,
+        Err(err) => record.problems.push(format!(
+            "listing the annotation files of {id}: {}",
+            crate::error_text::describe(&err)
+        )),
+    }
     match explanation {
         Some(Ok(ex)) => {
             record.explanation = Some(Arc::new(ex));
@@ -456,6 +517,88 @@ fn analyse(
     record
 }
 
+/// Records of a data set, one by one: what `each` made of each, the failures (record id and
+/// cause), and whether it was cancelled (it stops between records, keeping what was done).
+struct EachRecord<T> {
+    results: Vec<(usize, T)>,
+    failures: Vec<String>,
+    cancelled: bool,
+}
+
+fn for_each_record<T>(
+    dataset: &dyn Dataset,
+    indices: &[usize],
+    stage: &str,
+    sink: &dyn ProgressSink,
+    mut each: impl FnMut(&Ecg) -> anyhow::Result<T>,
+) -> EachRecord<T> {
+    let mut out = EachRecord {
+        results: Vec::new(),
+        failures: Vec::new(),
+        cancelled: false,
+    };
+    for (done, &index) in indices.iter().enumerate() {
+        if sink.is_cancelled() {
+            out.cancelled = true;
+            break;
+        }
+        sink.report(Progress {
+            stage: stage.into(),
+            done,
+            total: indices.len(),
+        });
+        let result = dataset
+            .load(index)
+            .map_err(anyhow::Error::from)
+            .and_then(|ecg| each(&ecg));
+        match result {
+            Ok(v) => out.results.push((index, v)),
+            Err(err) => {
+                let id = dataset
+                    .entry(index)
+                    .map(|e| e.id.clone())
+                    .unwrap_or_else(|| index.to_string());
+                out.failures.push(format!(
+                    "{id}: {}",
+                    crate::error_text::describe_anyhow(&err)
+                ))
+            }
+        }
+    }
+    sink.report(Progress {
+        stage: stage.into(),
+        done: indices.len(),
+        total: indices.len(),
+    });
+    out
+}
+
+/// Delineate and measure each record (what the browser's HR, QRS and QTc columns show).
+fn measure_dataset(
+    dataset: &dyn Dataset,
+    indices: &[usize],
+    params: &crate::delineate::DelineatorParams,
+    sink: &dyn ProgressSink,
+) -> DatasetMeasured {
+    let each = for_each_record(dataset, indices, "measuring records", sink, |ecg| {
+        let steps = AnalysisSteps {
+            explain: None,
+            delineate: Some(params),
+        };
+        let d = match analyse_record(ecg, steps).delineation {
+            Some(d) => d?,
+            None => anyhow::bail!("not delineated"),
+        };
+        let m = crate::measure::measure(ecg, &d, &crate::measure::MeasureParams::default())?;
+        Ok(RecordMeasures::of(&m))
+    });
+    DatasetMeasured {
+        results: each.results,
+        failures: each.failures,
+        cancelled: each.cancelled,
+    }
+}
+
 fn explain_dataset(
     dataset: &dyn Dataset,
     indices: &[usize],
@@ -465,57 +608,29 @@ fn explain_dataset(
     let (Some(model), Some(explainer)) = (&analysis.model, &analysis.explainer) else {
         anyhow::bail!("load a model and an explainer first");
     };
-    let mut out = DatasetExplained::default();
-    for (done, &index) in indices.iter().enumerate() {
-        if sink.is_cancelled() {
-            out.cancelled = true;
-            break;
-        }
-        sink.report(Progress {
-            stage: "explaining records".into(),
-            done,
-            total: indices.len(),
-        });
-        let id = dataset
-            .entry(index)
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| index.to_string());
-        let result = dataset
-            .load(index)
-            .map_err(anyhow::Error::from)
-            .and_then(|ecg| {
-                explain_record(
-                    model,
-                    explainer,
-                    &ecg,
-                    &ExplainSettings {
-                        gradcam: None,
-                        ..analysis.explain.clone()
-                    },
-                )
-                .map_err(anyhow::Error::from)
-            });
-        match result {
-            Ok(ex) => out.results.push(RecordResult {
+    let settings = ExplainSettings {
+        gradcam: None,
+        ..analysis.explain.clone()
+    };
+    let each = for_each_record(dataset, indices, "explaining records", sink, |ecg| {
+        Ok(explain_record(model, explainer, ecg, &settings)?)
+    });
+    Ok(DatasetExplained {
+        results: each
+            .results
+            .into_iter()
+            .map(|(index, ex)| RecordResult {
                 index,
                 predicted: ex.prediction.predicted_labels.clone(),
                 mean_entropy: ex.mean_entropy(),
                 proportions: ex.proportions.clone(),
                 raw: ex.prediction.raw.clone(),
                 probabilities: ex.prediction.probabilities.clone(),
-            }),
-            Err(err) => out.failures.push(format!(
-                "{id}: {}",
-                crate::error_text::describe_anyhow(&err)
-            )),
-        }
-    }
-    sink.report(Progress {
-        stage: "explaining records".into(),
-        done: indices.len(),
-        total: indices.len(),
-    });
-    Ok(out)
+            })
+            .collect(),
+        failures: each.failures,
+        cancelled: each.cancelled,
+    })
 }
 
 /// The surrogate evaluation of a data set, as the cohort view shows it.

@@ -16,6 +16,7 @@ pub mod export;
 pub mod jobs;
 mod model_ui;
 pub mod paper;
+pub mod reference;
 pub mod settings;
 mod windows;
 pub mod worker;
@@ -157,6 +158,12 @@ pub struct TlcApp {
     export: export::ExportDialog,
     problems: windows::ProblemsWindow,
     help: windows::HelpWindows,
+    /// The reference annotation files beside the record on screen and those shown.
+    reference: reference::ReferenceState,
+    /// The data set measurement job (browser columns HR, QRS, QTc) and what it measured (also
+    /// every record shown with a delineation).
+    measure_job: Option<JobId>,
+    measures: HashMap<usize, jobs::RecordMeasures>,
 }
 
 struct ScreenshotState {
@@ -241,6 +248,9 @@ impl TlcApp {
             export: Default::default(),
             problems: Default::default(),
             help: Default::default(),
+            reference: Default::default(),
+            measure_job: None,
+            measures: HashMap::new(),
         })
     }
 
@@ -427,6 +437,7 @@ impl TlcApp {
             self.load_models();
         }
         self.summaries.clear();
+        self.measures.clear();
         self.cohort.evaluation.result = None;
         // Another data set has other labels: its list starts unfiltered.
         self.browser.label_filter = None;
@@ -449,6 +460,10 @@ impl TlcApp {
 
     /// Show a record that is already analysed (tests, and results from the worker).
     pub fn show_record(&mut self, record: AnalysedRecord) {
+        if let (Some(i), Some(m)) = (record.index, &record.measurements) {
+            self.measures.insert(i, jobs::RecordMeasures::of(m));
+            self.browser.dirty = true;
+        }
         if let (Some(i), Some(ex)) = (record.index, &record.explanation) {
             self.summaries.insert(
                 i,
@@ -484,7 +499,80 @@ impl TlcApp {
         if !same_shape {
             self.view.reset();
         }
+        let new_record = self
+            .current
+            .as_ref()
+            .is_none_or(|c| c.ecg.meta.id != record.ecg.meta.id);
+        if new_record {
+            self.view.selected_caliper = None;
+        }
+        self.reference
+            .set_record(record.ecg.meta.source.clone(), record.annotators.clone());
         self.current = Some(record);
+        self.read_chosen_references();
+    }
+
+    /// Read the chosen reference annotation files of the record on screen (on the records
+    /// worker, so a long `.atr` never stalls the UI).
+    fn read_chosen_references(&mut self) {
+        let Some(cur) = &self.current else { return };
+        let n_samples = cur.ecg.n_samples();
+        for file in self.reference.to_read(&self.settings) {
+            let path = file.path.clone();
+            let id = self.records.submit(Job::LoadReference { file, n_samples });
+            self.reference.jobs.insert(id, path);
+        }
+    }
+
+    /// The reference annotation layers shown with the record on screen.
+    pub fn reference_layers(&self) -> &[crate::figure::ReferenceLayer] {
+        &self.reference.shown
+    }
+
+    /// The annotation files beside the record on screen.
+    pub fn reference_files(&self) -> &[crate::figure::AnnotatorFile] {
+        &self.reference.files
+    }
+
+    /// Show (or hide) the annotator with this extension, as the Reference menu does.
+    pub fn set_reference_shown(&mut self, extension: &str, shown: bool) {
+        self.settings
+            .reference_annotators
+            .retain(|e| e != extension);
+        if shown {
+            self.settings
+                .reference_annotators
+                .push(extension.to_string());
+        } else {
+            self.reference
+                .shown
+                .retain(|l| l.file.extension != extension);
+        }
+        self.read_chosen_references();
+    }
+
+    /// Where the calipers of the record on screen are kept in the settings: its source file, or
+    /// the data set and its id for a record without one.
+    fn caliper_key(&self) -> Option<String> {
+        let cur = self.current.as_ref()?;
+        Some(match &cur.ecg.meta.source {
+            Some(src) => src.display().to_string(),
+            None => format!(
+                "{}#{}",
+                self.dataset_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                cur.ecg.meta.id
+            ),
+        })
+    }
+
+    /// The calipers set on the record on screen.
+    pub fn calipers(&self) -> &[crate::figure::Caliper] {
+        self.caliper_key()
+            .and_then(|k| self.settings.calipers.get(&k))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Select a record of the open data set and load it on the worker.
@@ -522,6 +610,7 @@ impl TlcApp {
             match result {
                 Ok(output) => self.take_output(id, output, ctx),
                 Err(err) => {
+                    self.reference.job_failed(id, &err.cause);
                     self.forget_job(id);
                     self.export.job_failed(id, &err);
                     if !err.cancelled {
@@ -555,6 +644,8 @@ impl TlcApp {
                 self.export.take_image(ctx, purpose, image)
             }
             JobOutput::Written(paths) => self.export.take_written(&mut self.settings, &paths),
+            JobOutput::Reference(layer) => self.reference.take_layer(id, *layer, &self.settings),
+            JobOutput::DatasetMeasured(measured) => self.take_dataset_measured(measured),
         }
     }
 
@@ -603,6 +694,51 @@ impl TlcApp {
         self.reanalyse_current();
     }
 
+    /// Delineate and measure every record of the open data set (the browser's HR, QRS and QTc
+    /// columns), on the long-job worker with progress and cancel.
+    pub fn start_measure_dataset(&mut self) -> Option<JobId> {
+        let ds = self.dataset.clone()?;
+        if self.measure_job.is_some() {
+            return None;
+        }
+        let id = self.worker.submit(Job::MeasureDataset {
+            indices: (0..ds.len()).collect(),
+            dataset: ds,
+            delineate: self.analysis.delineate.clone().unwrap_or_default(),
+        });
+        self.measure_job = Some(id);
+        Some(id)
+    }
+
+    /// What the browser shows of record `index`'s measurements.
+    pub fn record_measures(&self, index: usize) -> Option<&jobs::RecordMeasures> {
+        self.measures.get(&index)
+    }
+
+    /// The data set indices in the browser's display order (filtered and sorted).
+    pub fn browser_order(&self) -> &[usize] {
+        &self.browser.order
+    }
+
+    pub fn is_measuring(&self) -> bool {
+        self.measure_job.is_some()
+    }
+
+    fn take_dataset_measured(&mut self, measured: jobs::DatasetMeasured) {
+        self.measure_job = None;
+        for (index, m) in measured.results {
+            self.measures.insert(index, m);
+        }
+        for f in measured.failures {
+            self.problems.errors.push(JobError {
+                task: "Measuring the data set".into(),
+                cause: f,
+                cancelled: false,
+            });
+        }
+        self.browser.dirty = true;
+    }
+
     fn take_dataset_explained(&mut self, results: jobs::DatasetExplained) {
         for r in &results.results {
             self.summaries.insert(
@@ -632,6 +768,9 @@ impl TlcApp {
         }
         self.fit.forget(id);
         self.cohort.forget(id);
+        if self.measure_job == Some(id) {
+            self.measure_job = None;
+        }
     }
 
     /// The whole UI (eframe's `App::ui` calls this; tests call it through kittest).
@@ -681,7 +820,7 @@ impl TlcApp {
         let has_explanation = self
             .current
             .as_ref()
-            .is_some_and(|c| c.explanation.is_some());
+            .is_some_and(|c| c.explanation.is_some() || c.measurements.is_some());
         if self.settings.show_explanation && has_explanation {
             egui::Panel::right("explanation")
                 .frame(side)
@@ -1010,6 +1149,15 @@ impl TlcApp {
             )
             .on_disabled_hover_text(why);
             ui.checkbox(&mut layers.grid, "grid");
+            ui.checkbox(&mut layers.reference, "reference")
+                .on_hover_text(
+                    "Reference annotations beside the record (choose them in Reference)",
+                );
+            ui.checkbox(&mut layers.calipers, "calipers");
+            ui.separator();
+            self.calipers_toolbar_ui(ui);
+            reference::reference_menu_ui(ui, &mut self.reference, &mut self.settings);
+            self.read_chosen_references();
             ui.separator();
             ui.add(
                 egui::DragValue::new(&mut self.settings.paper_speed_mm_s)
@@ -1046,6 +1194,54 @@ impl TlcApp {
                 });
             }
         });
+    }
+
+    /// The Caliper tool (a plain drag sets a caliper; Shift-drag always does), marching and
+    /// removing the selected caliper, clearing the record's calipers.
+    fn calipers_toolbar_ui(&mut self, ui: &mut Ui) {
+        ui.toggle_value(&mut self.view.caliper_tool, "Caliper")
+            .on_hover_text(
+                "Drag on a lead to set a caliper: across for a time interval (ms, bpm), up or \
+                 down for an amplitude (mV). Without the tool, Shift-drag. Click a caliper to \
+                 select it, M marches it along the rhythm, Delete or a right click removes it.",
+            );
+        let Some(key) = self.caliper_key() else {
+            return;
+        };
+        let Some(list) = self.settings.calipers.get_mut(&key) else {
+            return;
+        };
+        if let Some(i) = self.view.selected_caliper
+            && let Some(c) = list.get_mut(i)
+        {
+            if matches!(c, crate::figure::Caliper::Time { .. }) {
+                let mut march = c.marches();
+                if ui
+                    .checkbox(&mut march, "march")
+                    .on_hover_text(
+                        "Copy the interval along the rhythm to the edges of the view (M)",
+                    )
+                    .changed()
+                {
+                    c.toggle_march();
+                }
+            }
+            if ui.button("Remove").on_hover_text("Delete").clicked() {
+                list.remove(i);
+                self.view.selected_caliper = None;
+            }
+        }
+        if ui
+            .button(format!("Clear {}", list.len()))
+            .on_hover_text("Remove every caliper of this record")
+            .clicked()
+        {
+            list.clear();
+            self.view.selected_caliper = None;
+        }
+        if list.is_empty() {
+            self.settings.calipers.remove(&key);
+        }
     }
 
     /// Fit page, fit width, actual size, the zoom as a share of paper size, and go-to-time.
@@ -1231,14 +1427,30 @@ impl TlcApp {
         ui.heading(ds.name());
         if self.browser.dirty {
             self.browser
-                .rebuild(ds.as_ref(), &self.summaries, &self.settings);
+                .rebuild(ds.as_ref(), &self.summaries, &self.measures, &self.settings);
         }
+        ui.horizontal(|ui| {
+            if self.measure_job.is_some() {
+                ui.spinner();
+                ui.label("Measuring (progress and Cancel below)");
+            } else if ui
+                .button("Measure all")
+                .on_hover_text(
+                    "Delineate and measure every record: fills the HR, QRS and QTc columns, \
+                     which sort and filter (e.g. qtc>470 in Search)",
+                )
+                .clicked()
+            {
+                self.start_measure_dataset();
+            }
+        });
         if let Some(i) = browser::browser_ui(
             ui,
             &mut self.browser,
             &mut self.settings,
             ds.as_ref(),
             &self.summaries,
+            &self.measures,
             self.selected,
         ) {
             self.select_record(i);
@@ -1247,11 +1459,22 @@ impl TlcApp {
 
     fn explanation_panel_ui(&mut self, ui: &mut Ui) {
         let Some(cur) = &self.current else { return };
+        let measurements = cur.measurements.clone();
+        let mut jump = None;
         let Some(ex) = cur.explanation.clone() else {
+            // A record without explanation (no model) still has its beats measured.
+            if let Some(m) = &measurements {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    ui.heading("Beats");
+                    jump = explain_panel::beats_ui(ui, m);
+                });
+            }
+            if let Some(t) = jump {
+                self.view.centre_on(t);
+            }
             return;
         };
         let names = self.cluster_names();
-        let mut jump = None;
         let mut gradcam_output = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Outputs");
@@ -1283,6 +1506,11 @@ impl TlcApp {
             ui.separator();
             ui.heading("Segments");
             jump = explain_panel::segments_ui(ui, &ex, &names);
+            if let Some(m) = &measurements {
+                ui.separator();
+                ui.heading("Beats");
+                jump = jump.or(explain_panel::beats_ui(ui, m));
+            }
         });
         if let Some(output) = gradcam_output {
             // Grad-CAM for another output needs another backward pass: re-explain on the worker.
@@ -1336,6 +1564,7 @@ impl TlcApp {
         let explanation = cur.explanation.clone();
         let delineation = cur.delineation.clone();
         let segment_labels = cur.segment_labels.clone();
+        let measurements = cur.measurements.clone();
         ui.horizontal_wrapped(|ui| {
             ui.heading(&ecg.meta.id);
             let mut facts = vec![
@@ -1367,16 +1596,37 @@ impl TlcApp {
         {
             explain_panel::legend_ui(ui, ex.k, &self.cluster_names());
         }
+        if let Some(m) = &measurements {
+            // The cart's measurement line, the same text the exported figures print.
+            ui.label(RichText::new(crate::measure::text::measurement_line(m)).strong())
+                .on_hover_text(
+                    "Measured from the delineation: medians over the dominant beats, global \
+                     bounds across the leads, QTc by Fridericia",
+                );
+        }
         let data = ViewData {
             ecg: &ecg,
             explanation: explanation.as_deref(),
             delineation: delineation.as_deref(),
             segment_labels: segment_labels.as_deref().map(Vec::as_slice),
+            reference: &self.reference.shown,
         };
         if let Some(note) = &self.view.note {
             ui.label(RichText::new(note).italics());
         }
-        let (_resp, hover) = paper::paper_ui(ui, &mut self.view, &self.settings, data);
+        // The record's calipers are taken out of the settings for the frame and put back.
+        let key = self.caliper_key();
+        let mut calipers = key
+            .as_ref()
+            .and_then(|k| self.settings.calipers.remove(k))
+            .unwrap_or_default();
+        let (_resp, hover) =
+            paper::paper_ui(ui, &mut self.view, &self.settings, data, &mut calipers);
+        if let Some(k) = key
+            && !calipers.is_empty()
+        {
+            self.settings.calipers.insert(k, calipers);
+        }
         self.hover = hover;
     }
 
@@ -1388,6 +1638,8 @@ impl TlcApp {
             explanation: cur.explanation.clone(),
             delineation: cur.delineation.clone(),
             cluster_names: self.cluster_names(),
+            calipers: self.calipers().to_vec(),
+            reference: self.reference.shown.clone(),
         })
     }
 

@@ -8,6 +8,8 @@ use egui::{
 };
 
 use crate::delineate::{Beat, Delineation, SegmentLabel, WaveKind};
+use crate::figure::calipers::{CALIPER_COLOUR, Caliper, LEG_HALF_MM};
+use crate::figure::reference::{self as reference, MarkInSpan, ReferenceLayer};
 use crate::record::{Ecg, LeadName};
 use crate::tlc::Explanation;
 
@@ -216,6 +218,21 @@ pub struct PaperView {
     pub pointer_over: bool,
     /// Why the layout differs from the one chosen (e.g. a rhythm lead the record lacks).
     pub note: Option<String>,
+    /// The Caliper tool is on: a plain drag sets a caliper (with it off, Shift-drag does).
+    pub caliper_tool: bool,
+    /// The caliper Delete removes and M marches (index into the record's calipers).
+    pub selected_caliper: Option<usize>,
+    /// The caliper being dragged out.
+    caliper_draft: Option<CaliperDraft>,
+}
+
+/// A caliper being dragged: the panel (index into the layout's leads) and the two ends (s, mV).
+#[derive(Debug, Clone, PartialEq)]
+struct CaliperDraft {
+    panel: usize,
+    lead: LeadName,
+    from: (f64, f64),
+    to: (f64, f64),
 }
 
 impl Default for PaperView {
@@ -234,6 +251,9 @@ impl Default for PaperView {
             speed_mm_s: REFERENCE_SPEED_MM_S,
             pointer_over: false,
             note: None,
+            caliper_tool: false,
+            selected_caliper: None,
+            caliper_draft: None,
         }
     }
 }
@@ -299,6 +319,13 @@ impl PaperView {
         } else {
             0.0
         };
+    }
+
+    /// The screen x of record time `t_s` on a full-width row, as the last frame drew it.
+    pub fn screen_x_of(&self, t_s: f64) -> f32 {
+        self.canvas.left()
+            + self.trace_x_mm * self.points_per_mm
+            + ((t_s - self.start_s) as f32) * self.points_per_s(self.points_per_mm)
     }
 
     /// Screen zoom relative to paper size at the calibration (1.0 = actual size).
@@ -389,6 +416,8 @@ pub struct ViewData<'a> {
     pub delineation: Option<&'a Delineation>,
     /// Segment label per sample (from `crate::delineate::labels_per_sample`).
     pub segment_labels: Option<&'a [SegmentLabel]>,
+    /// Reference annotation files shown under the leads.
+    pub reference: &'a [ReferenceLayer],
 }
 
 impl ViewData<'_> {
@@ -629,6 +658,7 @@ pub fn paper_ui(
     view: &mut PaperView,
     settings: &Settings,
     data: ViewData<'_>,
+    calipers: &mut Vec<Caliper>,
 ) -> (Response, Option<HoverInfo>) {
     let (settings_used, note) = settings_for_record(settings, data.ecg);
     let settings = &settings_used;
@@ -663,7 +693,11 @@ pub fn paper_ui(
             view.offset_y_mm -= scroll.y / view.points_per_mm;
         }
     }
-    if response.dragged() {
+    // A drag sets a caliper with the Caliper tool on or Shift held; otherwise it pans.
+    let caliper_drag = settings.layers.calipers
+        && (view.caliper_draft.is_some()
+            || (response.drag_started() && (view.caliper_tool || ui.input(|i| i.modifiers.shift))));
+    if response.dragged() && !caliper_drag {
         let d = response.drag_delta();
         view.start_s -= d.x as f64 / pps;
         view.offset_y_mm -= d.y / view.points_per_mm;
@@ -743,6 +777,18 @@ pub fn paper_ui(
         }
     }
     draw_calibration(&lead_painter, *leads_xf, layout);
+    if settings.layers.calipers {
+        calipers_ui(
+            ui,
+            &response,
+            &lead_painter,
+            &placement,
+            view,
+            data,
+            calipers,
+            caliper_drag,
+        );
+    }
     draw_ruler(&painter, *ruler, *tracks_xf, layout, view.duration_s > 60.0);
     for track in &layout.tracks {
         let screen = tracks_xf.rect(track.rect_mm);
@@ -785,6 +831,184 @@ pub fn paper_ui(
         overview_ui(ui, rect, &resp, view, settings, data);
     }
     (response, hover)
+}
+
+/// The panel under `pos` (index into the layout's leads) and the record time and voltage there
+/// (time on the nearest sample).
+fn paper_point(
+    placement: &Placement,
+    data: ViewData<'_>,
+    pos: Pos2,
+) -> Option<(usize, (f64, f64))> {
+    let Placement {
+        layout, leads_xf, ..
+    } = placement;
+    let (index, panel) = layout
+        .leads
+        .iter()
+        .enumerate()
+        .find(|(_, p)| leads_xf.rect(p.rect_mm).contains(pos))?;
+    let mm = leads_xf.mm(pos);
+    let fs = data.ecg.fs_hz;
+    let t = (layout.t_s(panel.rect_mm, panel.t0_s, mm.x) * fs).round() / fs;
+    let mv = ((panel.baseline_mm - mm.y) / layout.gain_mm_mv) as f64;
+    Some((index, (t, mv)))
+}
+
+/// Calipers: drag one out (`caliper_drag`), draw every caliper on the panels of its lead (the
+/// selected one bolder, marched legs thinner), select one by clicking it, remove it with a
+/// right click or Delete, march a time caliper with M.
+#[allow(clippy::too_many_arguments)]
+fn calipers_ui(
+    ui: &Ui,
+    response: &Response,
+    painter: &egui::Painter,
+    placement: &Placement,
+    view: &mut PaperView,
+    data: ViewData<'_>,
+    calipers: &mut Vec<Caliper>,
+    caliper_drag: bool,
+) {
+    let layout = &placement.layout;
+    let (speed, gain) = (layout.speed_mm_s as f64, layout.gain_mm_mv as f64);
+    if caliper_drag {
+        if response.drag_started()
+            && let Some(origin) = ui.input(|i| i.pointer.press_origin())
+            && let Some((panel, at)) = paper_point(placement, data, origin)
+        {
+            view.caliper_draft = Some(CaliperDraft {
+                panel,
+                lead: layout.leads[panel].lead.clone(),
+                from: at,
+                to: at,
+            });
+        }
+        if let (Some(draft), Some(pos)) = (&mut view.caliper_draft, response.interact_pointer_pos())
+            && let Some(panel) = layout.leads.get(draft.panel)
+        {
+            let mm = placement.leads_xf.mm(pos);
+            let fs = data.ecg.fs_hz;
+            let t = (layout.t_s(panel.rect_mm, panel.t0_s, mm.x) * fs).round() / fs;
+            draft.to = (t, ((panel.baseline_mm - mm.y) / layout.gain_mm_mv) as f64);
+        }
+        if response.drag_stopped()
+            && let Some(draft) = view.caliper_draft.take()
+            && let Some(c) = Caliper::from_drag(draft.lead, draft.from, draft.to, speed, gain)
+        {
+            calipers.push(c);
+            view.selected_caliper = Some(calipers.len() - 1);
+        }
+    }
+    if view.selected_caliper.is_some_and(|i| i >= calipers.len()) {
+        view.selected_caliper = None;
+    }
+    let draft = view
+        .caliper_draft
+        .as_ref()
+        .and_then(|d| Caliper::from_drag(d.lead.clone(), d.from, d.to, speed, gain));
+    // Draw, and find the caliper nearest the pointer (screen distance to its legs and bar).
+    let pointer = response.hover_pos().or(response.interact_pointer_pos());
+    let mut nearest: Option<(usize, f32)> = None;
+    let colour = colors::from_rgba(CALIPER_COLOUR);
+    let font = FontId::proportional(12.0);
+    let shown = calipers.iter().enumerate().map(|(i, c)| (Some(i), c));
+    for (index, caliper) in shown.chain(draft.as_ref().map(|c| (None, c))) {
+        for panel in layout.leads.iter().filter(|p| caliper.shown_on(&p.lead)) {
+            let xf = placement.leads_xf;
+            let Some(shape) = caliper.shape(
+                (panel.t0_s, panel.t1_s),
+                LEG_HALF_MM / gain,
+                LEG_HALF_MM / 2.0 / speed,
+            ) else {
+                continue;
+            };
+            let screen = xf.rect(panel.rect_mm);
+            // Clipped to the panel's time span only: a caliper may reach into the next row, as
+            // dividers on paper do.
+            let column =
+                Rect::from_x_y_ranges(screen.expand(2.0).x_range(), painter.clip_rect().y_range());
+            let clip = painter.with_clip_rect(painter.clip_rect().intersect(column));
+            let pt = |(t, mv): (f64, f64)| {
+                let t = t.clamp(panel.t0_s, panel.t1_s);
+                xf.pt(
+                    layout.x_mm(panel.rect_mm, panel.t0_s, t),
+                    panel.baseline_mm - mv as f32 * layout.gain_mm_mv,
+                )
+            };
+            let selected = index.is_some() && index == view.selected_caliper;
+            let width = if selected { 2.5 } else { 1.5 };
+            let main_stroke = Stroke::new(
+                width,
+                colour.gamma_multiply(if index.is_some() { 1.0 } else { 0.6 }),
+            );
+            for &(a, b) in &shape.main {
+                let (pa, pb) = (pt(a), pt(b));
+                clip.line_segment([pa, pb], main_stroke);
+                if let (Some(i), Some(p)) = (index, pointer) {
+                    let d = distance_to_segment(p, pa, pb);
+                    if d < 8.0 && nearest.is_none_or(|(_, best)| d < best) {
+                        nearest = Some((i, d));
+                    }
+                }
+            }
+            for &(a, b) in &shape.marched {
+                clip.line_segment([pt(a), pt(b)], Stroke::new(1.0, colour.gamma_multiply(0.6)));
+            }
+            let (t, mv) = shape.label_at;
+            if t >= panel.t0_s && t <= panel.t1_s {
+                let align = match caliper {
+                    Caliper::Time { .. } => Align2::CENTER_BOTTOM,
+                    Caliper::Amplitude { .. } => Align2::LEFT_CENTER,
+                };
+                let galley = clip.layout_no_wrap(shape.label, font.clone(), colour);
+                let rect = align.anchor_size(pt((t, mv)), galley.size());
+                clip.rect_filled(rect.expand(1.5), 2.0, colors::PAPER.gamma_multiply(0.9));
+                clip.galley(rect.min, galley, colour);
+            }
+        }
+    }
+    if response.clicked() && !caliper_drag {
+        view.selected_caliper = nearest.map(|(i, _)| i);
+    }
+    let mut remove = None;
+    if response.secondary_clicked() {
+        remove = nearest.map(|(i, _)| i);
+    }
+    let typing = ui.ctx().egui_wants_keyboard_input();
+    if !typing && let Some(i) = view.selected_caliper {
+        let (delete, march) = ui.input(|inp| {
+            (
+                inp.key_pressed(egui::Key::Delete) || inp.key_pressed(egui::Key::Backspace),
+                inp.key_pressed(egui::Key::M),
+            )
+        });
+        if delete {
+            remove = Some(i);
+        }
+        if march && let Some(c) = calipers.get_mut(i) {
+            c.toggle_march();
+        }
+    }
+    if let Some(i) = remove.filter(|&i| i < calipers.len()) {
+        calipers.remove(i);
+        view.selected_caliper = match view.selected_caliper {
+            Some(s) if s == i => None,
+            Some(s) if s > i => Some(s - 1),
+            other => other,
+        };
+    }
+}
+
+/// Distance (points) from `p` to the segment `a`-`b`.
+fn distance_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
+    let ab = b - a;
+    let len2 = ab.length_sq();
+    let t = if len2 > 0.0 {
+        ((p - a).dot(ab) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (p - (a + ab * t)).length()
 }
 
 /// The whole record in one strip: one lead, the cluster segments under it, the visible window
@@ -1173,6 +1397,10 @@ fn draw_lead_panel(
         }
         painter.add(Shape::line(pts, stroke));
     }
+    // The reference marks over the trace, so a beat label at the R peak is not hidden by it.
+    if layers.reference {
+        draw_reference(painter, xf, screen, panel, data, vis_t0, vis_t1, &x_of_t);
+    }
     // Lead-change mark between the columns of the clinical layout, as printed ECGs have.
     if panel.column > 0 {
         let x = screen.left();
@@ -1305,6 +1533,71 @@ fn draw_landmarks(
     painter.add(Shape::mesh(mesh));
     for (pos, label, color) in texts {
         painter.text(pos, Align2::CENTER_BOTTOM, label, font.clone(), color);
+    }
+}
+
+/// The reference annotation layers that apply to the panel's lead, one row each above the
+/// landmark bars: brackets over each annotated wave (coloured as the landmarks), beat labels
+/// and other annotations as text at their sample (as `figure::reference` prints them).
+#[allow(clippy::too_many_arguments)]
+fn draw_reference(
+    painter: &egui::Painter,
+    xf: Xf,
+    screen: Rect,
+    panel: &LeadPanel,
+    data: ViewData<'_>,
+    vis_t0: f64,
+    vis_t1: f64,
+    x_of_t: &dyn Fn(f64) -> f32,
+) {
+    let fs = data.ecg.fs_hz;
+    let font = FontId::proportional((reference::SYMBOL_MM as f32 * xf.ppm).clamp(9.0, 13.0));
+    let tick = (reference::BRACKET_TICK_MM as f32 * xf.ppm).clamp(3.0, 8.0);
+    let landmark_strip = (1.5 * xf.ppm).clamp(4.0, 8.0);
+    let shown = data.reference.iter().filter(|l| l.applies_to(&panel.lead));
+    for (index, layer) in shown.enumerate() {
+        // Above the landmark bar and its labels, one row per layer, on paper or on screen.
+        let y = screen.bottom()
+            - (reference::row_offset_mm(index) as f32 * xf.ppm)
+                .max(landmark_strip + 16.0 + 18.0 * index as f32);
+        for mark in layer.marks_within(fs, (vis_t0, vis_t1)) {
+            match mark {
+                MarkInSpan::Span {
+                    start_s,
+                    end_s,
+                    kind,
+                    label,
+                } => {
+                    let colour = colors::from_rgba(reference::span_colour(kind));
+                    let (xa, xb) = (x_of_t(start_s), x_of_t(end_s));
+                    painter.add(Shape::line(
+                        vec![
+                            pos2(xa, y + tick),
+                            pos2(xa, y),
+                            pos2(xb, y),
+                            pos2(xb, y + tick),
+                        ],
+                        Stroke::new(1.5, colour),
+                    ));
+                    if let (None, Some(label)) = (kind, label) {
+                        let at = pos2((xa + xb) / 2.0, y - 1.0);
+                        painter.text(at, Align2::CENTER_BOTTOM, label, font.clone(), colour);
+                    }
+                }
+                MarkInSpan::Symbol { time_s, text, beat } => {
+                    let colour = if beat {
+                        colors::LABEL
+                    } else {
+                        colors::from_rgba(crate::figure::palette::MUTED_INK)
+                    };
+                    let galley = painter.layout_no_wrap(text.to_string(), font.clone(), colour);
+                    let rect = Align2::CENTER_BOTTOM
+                        .anchor_size(pos2(x_of_t(time_s), y - 1.0), galley.size());
+                    painter.rect_filled(rect.expand(1.0), 2.0, colors::PAPER.gamma_multiply(0.8));
+                    painter.galley(rect.min, galley, colour);
+                }
+            }
+        }
     }
 }
 

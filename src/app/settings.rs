@@ -42,6 +42,10 @@ pub enum SortColumn {
     Age,
     Sex,
     Entropy,
+    /// The record's measurements (Measure all, or records shown).
+    HeartRate,
+    Qrs,
+    Qtc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +87,17 @@ pub struct Settings {
     pub export_dpi: f32,
     /// A4 landscape page instead of a page fitted to the content.
     pub export_a4: bool,
+    /// Calipers per record (key: the record's source file, or data set and id), kept across
+    /// sessions; at most [`MAX_CALIPER_RECORDS`] records.
+    pub calipers: std::collections::BTreeMap<String, Vec<crate::figure::Caliper>>,
+    /// Reference annotators shown, by extension (`ii`, `atr`, `q1c`): on for every record
+    /// that has such a file.
+    pub reference_annotators: Vec<String>,
 }
+
+/// Records whose calipers are remembered (beyond that, the records' calipers are dropped in key
+/// order when the settings are loaded).
+pub const MAX_CALIPER_RECORDS: usize = 1000;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -111,6 +125,8 @@ impl Default for Settings {
             export_format: ExportFormat::Png,
             export_dpi: 300.0,
             export_a4: false,
+            calipers: Default::default(),
+            reference_annotators: Vec::new(),
         }
     }
 }
@@ -135,6 +151,27 @@ impl Settings {
             self.export_dpi = 300.0;
         }
         self.fit.k = self.fit.k.clamp(2, 64);
+        // Calipers with values no view can draw are dropped, and the store stays bounded.
+        for list in self.calipers.values_mut() {
+            list.retain(|c| match c {
+                crate::figure::Caliper::Time {
+                    start_s,
+                    end_s,
+                    bar_mv,
+                    ..
+                } => start_s.is_finite() && end_s.is_finite() && bar_mv.is_finite(),
+                crate::figure::Caliper::Amplitude {
+                    time_s,
+                    from_mv,
+                    to_mv,
+                    ..
+                } => time_s.is_finite() && from_mv.is_finite() && to_mv.is_finite(),
+            });
+        }
+        self.calipers.retain(|_, list| !list.is_empty());
+        while self.calipers.len() > MAX_CALIPER_RECORDS {
+            self.calipers.pop_first();
+        }
         if self
             .screen_px_per_mm
             .is_some_and(|p| !(p.is_finite() && (MIN_PX_PER_MM..=MAX_PX_PER_MM).contains(&p)))

@@ -186,6 +186,7 @@ pub fn spec_from_args(args: &Args) -> anyhow::Result<FigureSpec> {
             gradcam_overlay: args.gradcam_overlay,
             grid: !args.no_grid,
             calibration: true,
+            ..Layers::default()
         },
         dpi: args.dpi,
         page: match args.page {
@@ -333,6 +334,8 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         explanation: explanation.as_ref(),
         delineation: delineation.as_ref(),
         cluster_names: names.clone(),
+        calipers: &[],
+        reference: &[],
     };
     export_figure(out, &input, spec, args.overwrite)?;
     println!("wrote {}", out.display());
@@ -437,6 +440,8 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
             explanation: explanation.as_ref(),
             delineation: delineation.as_ref(),
             cluster_names: names.clone(),
+            calipers: &[],
+            reference: &[],
         };
         export_figure(&path, &input, spec, args.overwrite)?;
         Ok(path)

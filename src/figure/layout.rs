@@ -49,6 +49,10 @@ pub struct Layers {
     pub grid: bool,
     /// A 1 mV x 0.2 s calibration pulse at the start of each row, as printed ECGs have.
     pub calibration: bool,
+    /// Calipers set on the record (`figure::calipers`).
+    pub calipers: bool,
+    /// Reference annotation files beside the record (`figure::reference`).
+    pub reference: bool,
 }
 
 impl Default for Layers {
@@ -61,6 +65,8 @@ impl Default for Layers {
             gradcam_overlay: false,
             grid: true,
             calibration: true,
+            calipers: true,
+            reference: true,
         }
     }
 }

@@ -8,10 +8,12 @@
 
 pub mod annotations;
 pub mod batch;
+pub mod calipers;
 pub mod data;
 pub mod layout;
 pub mod measurement_line;
 pub mod palette;
+pub mod reference;
 pub mod render;
 pub mod scene;
 
@@ -19,6 +21,9 @@ pub use layout::{
     FigureSpec, Layers, Layout, LayoutDescription, PageSize, Panel, RectMm, Track, TrackKind,
     compute_layout,
 };
+
+pub use calipers::{Caliper, CaliperShape};
+pub use reference::{AnnotatorFile, ReferenceLayer, ReferenceMark};
 
 pub use batch::{BatchFailure, BatchSummary, run_batch};
 pub use data::export_data;

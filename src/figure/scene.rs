@@ -22,6 +22,10 @@ pub struct FigureInput<'a> {
     /// Display names of the clusters (e.g. "C3 mostly QRS"), indexed by cluster; `None` or a
     /// missing entry falls back to `C<index>`.
     pub cluster_names: Option<Vec<String>>,
+    /// Calipers set on the record (drawn when `Layers::calipers` is on).
+    pub calipers: &'a [crate::figure::calipers::Caliper],
+    /// Reference annotation files shown as a layer (when `Layers::reference` is on).
+    pub reference: &'a [crate::figure::reference::ReferenceLayer],
 }
 
 impl<'a> FigureInput<'a> {
@@ -32,6 +36,8 @@ impl<'a> FigureInput<'a> {
             explanation: None,
             delineation: None,
             cluster_names: None,
+            calipers: &[],
+            reference: &[],
         }
     }
 }
@@ -122,7 +128,7 @@ const LEAD_LABEL_MM: f64 = 3.0;
 
 /// Turn a record (and, when given, its explanation and landmarks) into primitives: one layer
 /// per function below, painted in this order (paper, cluster bands, grid, Grad-CAM overlay,
-/// landmarks, traces, tracks, text).
+/// landmarks, traces, reference annotations, calipers, tracks, text).
 pub fn build_scene(
     input: &FigureInput,
     spec: &FigureSpec,
@@ -160,6 +166,19 @@ pub fn build_scene(
         layers.push(layer("landmarks", landmark_layer(layout, d)));
     }
     layers.push(layer("traces", traces(input.ecg, layout, column_mm)));
+    // Over the traces, so a beat label at the R peak is not hidden by the QRS.
+    if spec.layers.reference && !input.reference.is_empty() {
+        layers.push(layer(
+            "reference",
+            crate::figure::reference::reference_layer(layout, input.reference, input.ecg.fs_hz),
+        ));
+    }
+    if spec.layers.calipers && !input.calipers.is_empty() {
+        layers.push(layer(
+            "calipers",
+            crate::figure::calipers::caliper_layer(layout, input.calipers),
+        ));
+    }
     layers.push(layer("tracks", tracks(input, layout, column_mm)));
     layers.push(layer("text", text(input, spec, layout)?));
     Ok(Scene {
@@ -933,6 +952,18 @@ fn legend(
             .is_some_and(|d| !d.pacing_spikes.is_empty())
         {
             entries.push((palette::INK, "pacing spike".to_string()));
+        }
+    }
+    if spec.layers.reference {
+        for layer in input.reference {
+            let on = match &layer.file.lead {
+                Some(lead) => format!(" on {lead}"),
+                None => String::new(),
+            };
+            entries.push((
+                palette::MUTED_INK,
+                format!("reference .{}{on} (brackets)", layer.file.extension),
+            ));
         }
     }
     let rect = layout.legend;

@@ -350,6 +350,62 @@ fn fold_models_score_each_fold_on_its_own_models_data() {
     assert!(err.contains("fold 3"), "{err}");
 }
 
+/// Which CNN outputs an evaluation uses is decided by the files beside the model: none -> the
+/// model's own; an out-of-fold file covering every record -> it; and each of its folds' models
+/// too -> the fold models. An out-of-fold file that misses a record is not used.
+#[test]
+fn the_cnn_source_follows_the_files_beside_the_model() {
+    use tlc_explorer::surrogate::prepare::{CnnSource, cnn_source_for};
+    let ds = tlc_explorer::synth::SyntheticDataset::new(tlc_explorer::synth::SynthParams {
+        n_records: 6,
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    assert_eq!(cnn_source_for(&model, &ds, 6), CnnSource::Model);
+    let ids: Vec<String> = (0..6)
+        .map(|i| tlc_explorer::io::Dataset::entry(&ds, i).unwrap().id.clone())
+        .collect();
+    let oof = dir.path().join("m.oof.csv");
+    let write = |rows: &[String]| {
+        let mut text = "id,fold,NORM\n".to_string();
+        for (i, id) in rows.iter().enumerate() {
+            text.push_str(&format!("{id},{},0.5\n", 1 + i % 3));
+        }
+        std::fs::write(&oof, text).unwrap();
+    };
+    write(&ids[..5]);
+    assert_eq!(
+        cnn_source_for(&model, &ds, 6),
+        CnnSource::Model,
+        "a record is missing"
+    );
+    write(&ids);
+    assert_eq!(
+        cnn_source_for(&model, &ds, 6),
+        CnnSource::OutOfFold(oof.clone())
+    );
+    for fold in 1..=2 {
+        std::fs::write(dir.path().join(format!("m.fold{fold}.safetensors")), b"x").unwrap();
+    }
+    assert_eq!(
+        cnn_source_for(&model, &ds, 6),
+        CnnSource::OutOfFold(oof.clone()),
+        "fold 3's model is missing"
+    );
+    std::fs::write(dir.path().join("m.fold3.safetensors"), b"x").unwrap();
+    assert_eq!(
+        cnn_source_for(&model, &ds, 6),
+        CnnSource::FoldModels { oof: oof.clone() }
+    );
+    assert!(
+        CnnSource::FoldModels { oof }
+            .describe()
+            .contains("leak-free")
+    );
+}
+
 #[test]
 fn without_labels_fidelity_only() {
     let mut data = synthetic(60, 2, 3, 0.05, 3);

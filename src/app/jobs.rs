@@ -683,7 +683,8 @@ fn evaluate(
             sink,
         )
         .with_context(|| format!("data set {}", dataset.name()))?;
-        let ids: Vec<String> = report.records.iter().map(|r| r.id.clone()).collect();
+        let ids: std::collections::HashSet<&str> =
+            report.records.iter().map(|r| r.id.as_str()).collect();
         let indices: Vec<usize> = (0..dataset.len()).collect();
         let truth = crate::surrogate::data::dataset_truth(
             dataset,
@@ -694,7 +695,7 @@ fn evaluate(
         let rows = audit(&report, truth.as_ref(), &AuditSettings::default())?;
         let index_of = (0..dataset.len())
             .filter_map(|i| dataset.entry(i).map(|e| (e.id.clone(), i)))
-            .filter(|(id, _)| ids.contains(id))
+            .filter(|(id, _)| ids.contains(id.as_str()))
             .collect();
         return Ok(Evaluated {
             report,

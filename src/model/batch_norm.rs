@@ -254,7 +254,8 @@ impl CustomOp3 for TrainBatchNorm {
         let (batch, channels, length) = x.dims3()?;
         let n = batch * channels * length;
         let op = TrainBatchNormBackward {
-            forward: self.clone(),
+            eps: self.eps,
+            after: self.after,
             stats: self.stats()?,
             gamma: gamma.to_dtype(DType::F32)?.to_vec1::<f32>()?,
         };
@@ -270,7 +271,9 @@ impl CustomOp3 for TrainBatchNorm {
 /// (grad, x, res) -> [dx (B C L), d gamma (C), d beta (C)] of [`TrainBatchNorm`].
 #[derive(Debug, Clone)]
 struct TrainBatchNormBackward {
-    forward: TrainBatchNorm,
+    eps: f64,
+    after: After,
+    /// The forward pass's batch statistics.
     stats: BatchStats,
     gamma: Vec<f32>,
 }
@@ -297,13 +300,10 @@ impl CustomOp3 for TrainBatchNormBackward {
         let x = f32_contiguous(s2, l2)?;
         let res = f32_contiguous(s3, l3)?;
         let BatchStats { mean, var, count } = &self.stats;
-        let inv_std: Vec<f64> = var
-            .iter()
-            .map(|v| 1.0 / (v + self.forward.eps).sqrt())
-            .collect();
+        let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
         // d loss / d z, z the normalised value before ReLU/dropout.
         let dz = |g: f32, r: f32| -> f64 {
-            match self.forward.after {
+            match self.after {
                 After::Identity => g as f64,
                 After::Relu => {
                     if r > 0.0 {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::kittest::{NodeT as _, Queryable};
 use egui_kittest::{Harness, SnapshotOptions};
 use ndarray::Array2;
-use tlc_explorer::app::{AnalysedRecord, Settings, TlcApp, ViewLayout, ZoomMode};
+use tlc_explorer::app::{AnalysedRecord, Settings, SortColumn, TlcApp, ViewLayout, ZoomMode};
 use tlc_explorer::delineate::{Beat, Delineation, Wave, WaveKind};
 use tlc_explorer::io::{Dataset, IoError, RecordEntry};
 use tlc_explorer::model::Task;
@@ -954,6 +954,9 @@ fn opening_a_truncated_record_shows_a_readable_error() {
     );
     eprintln!("shown error: {text}");
     assert!(h.state().current_record().is_none());
+    // A file that does not open is not offered again in Open recent, nor reopened at start.
+    assert!(h.state().settings.recent.is_empty());
+    assert!(h.state().settings.last_path.is_none());
 }
 
 #[test]
@@ -1410,7 +1413,10 @@ fn measure_all_fills_the_hr_qrs_qtc_columns_which_sort_and_filter() {
     );
     h.get_by_label("Dismiss all").click();
     h.run_ok();
-    // Sorted by HR, the record without a value comes last.
+    // Sorted by HR, the record without a value comes last. (The columns scroll sideways in the
+    // panel: bring the header's HR into view first, as a user would.)
+    h.get_by_label("HR").scroll_to_me();
+    h.run_ok();
     h.get_by_label("HR").click();
     h.run_ok();
     assert_eq!(h.state().browser_order().last(), Some(&2));
@@ -1424,4 +1430,35 @@ fn measure_all_fills_the_hr_qrs_qtc_columns_which_sort_and_filter() {
     h.get_by_label("Search").type_text("0"); // hr>700
     h.run_ok();
     assert!(h.state().browser_order().is_empty());
+
+    // With every column filled the list scrolls sideways inside its panel: the panel keeps its
+    // width and the ECG keeps most of the window.
+    let ecg = h.get_by_label("ECG view").rect();
+    assert!(
+        ecg.left() < 330.0 && ecg.width() > 0.5 * 1400.0,
+        "the ECG view is {ecg:?} in a 1400 px window (the list's panel is 300 px by default)"
+    );
+    assert!(
+        h.get_by_label("record").rect().left() < ecg.left(),
+        "the list is left of the ECG"
+    );
+    // A column the user switches off (right-click on the header) leaves the header.
+    h.get_by_label("HR ^").scroll_to_me();
+    h.run_ok();
+    h.get_by_label("HR ^").click_secondary();
+    h.run_ok();
+    assert!(
+        h.query_by_label("Columns").is_some(),
+        "the column menu opens"
+    );
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "age")
+        .click();
+    h.run_ok();
+    assert_eq!(h.state().settings.hidden_columns, vec![SortColumn::Age]);
+    h.key_press(egui::Key::Escape);
+    h.run_ok();
+    assert!(
+        h.query_by_label("age").is_none(),
+        "the age column is hidden"
+    );
 }

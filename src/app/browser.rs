@@ -376,14 +376,49 @@ pub fn browser_ui(
         dataset.len()
     ));
 
-    // Header with sort buttons.
-    ui.horizontal(|ui| {
+    // The columns scroll sideways inside the panel rather than widening it: the panel keeps the
+    // width the user gave it and the ECG keeps the rest of the window.
+    let shown: Vec<bool> = COLUMNS
+        .iter()
+        .zip(state.shown_columns)
+        .map(|((col, _, _), has_values)| has_values && !settings.hidden_columns.contains(col))
+        .collect();
+    let table_width: f32 = COLUMNS
+        .iter()
+        .zip(&shown)
+        .filter(|(_, s)| **s)
+        .map(|((_, _, w), _)| w)
+        .sum();
+    egui::ScrollArea::horizontal()
+        .id_salt("browser_columns")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            header_ui(ui, state, settings, &shown);
+            ui.separator();
+            clicked = rows_ui(
+                ui,
+                state,
+                dataset,
+                summaries,
+                measures,
+                selected,
+                &shown,
+                table_width,
+            );
+        });
+    if state.dirty {
+        // The list is rebuilt at the start of the next frame: ask for it now, not at the
+        // next mouse move.
+        ui.ctx().request_repaint();
+    }
+    clicked
+}
+
+/// The column header: click sorts, right-click chooses the columns shown.
+fn header_ui(ui: &mut Ui, state: &mut BrowserState, settings: &mut Settings, shown: &[bool]) {
+    let header = ui.horizontal(|ui| {
         ui.spacing_mut().item_spacing.x = 0.0;
-        for (&(col, name, width), _) in COLUMNS
-            .iter()
-            .zip(state.shown_columns)
-            .filter(|(_, shown)| *shown)
-        {
+        for (&(col, name, width), _) in COLUMNS.iter().zip(shown).filter(|(_, shown)| **shown) {
             let arrow = if settings.sort_column == col {
                 if settings.sort_ascending { " ^" } else { " v" }
             } else {
@@ -394,7 +429,7 @@ pub fn browser_ui(
                     [width, ROW_HEIGHT],
                     egui::Button::new(format!("{name}{arrow}")).frame(false),
                 )
-                .on_hover_text(format!("Sort by {name}"));
+                .on_hover_text(format!("Sort by {name} (right-click: choose columns)"));
             if b.clicked() {
                 if settings.sort_column == col {
                     settings.sort_ascending = !settings.sort_ascending;
@@ -404,10 +439,49 @@ pub fn browser_ui(
                 }
                 state.dirty = true;
             }
+            b.context_menu(|ui| columns_menu_ui(ui, state, settings));
         }
     });
-    ui.separator();
+    header
+        .response
+        .context_menu(|ui| columns_menu_ui(ui, state, settings));
+}
 
+/// Which columns the browser shows (a column without any value is left out whatever is chosen).
+fn columns_menu_ui(ui: &mut Ui, state: &mut BrowserState, settings: &mut Settings) {
+    ui.label("Columns");
+    for (c, &(col, name, _)) in COLUMNS.iter().enumerate() {
+        if col == SortColumn::Id {
+            continue; // the record id always stays
+        }
+        let mut on = !settings.hidden_columns.contains(&col);
+        let label = if state.shown_columns[c] {
+            name.to_string()
+        } else {
+            format!("{name} (no values yet)")
+        };
+        if ui.checkbox(&mut on, label).changed() {
+            settings.hidden_columns.retain(|h| *h != col);
+            if !on {
+                settings.hidden_columns.push(col);
+            }
+            state.dirty = true;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rows_ui(
+    ui: &mut Ui,
+    state: &mut BrowserState,
+    dataset: &dyn Dataset,
+    summaries: &HashMap<usize, RecordSummary>,
+    measures: &HashMap<usize, RecordMeasures>,
+    selected: Option<usize>,
+    shown: &[bool],
+    table_width: f32,
+) -> Option<usize> {
+    let mut clicked = None;
     let spacing = ui.spacing().item_spacing.y;
     let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
     if let Some(pos) = state.scroll_to.take() {
@@ -430,7 +504,13 @@ pub fn browser_ui(
                 continue;
             };
             let summary = summaries.get(&index);
-            let width = ui.available_width();
+            // The row spans the panel, or the columns where they are wider (then they scroll).
+            let available = ui.available_width();
+            let width = if available.is_finite() {
+                available.max(table_width)
+            } else {
+                table_width
+            };
             let (rect, resp) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::click());
             let is_selected = selected == Some(index);
             resp.widget_info(|| {
@@ -466,7 +546,7 @@ pub fn browser_ui(
             ];
             let mut x = rect.left();
             for (c, (_, _, w)) in COLUMNS.iter().enumerate() {
-                if !state.shown_columns[c] {
+                if !shown[c] {
                     continue;
                 }
                 let color = if c == 3 && disagree {
@@ -493,11 +573,6 @@ pub fn browser_ui(
     });
     state.last_offset = out.state.clamped_offset().y;
     state.last_height = out.inner_rect.height();
-    if state.dirty {
-        // The list is rebuilt at the start of the next frame: ask for it now, not at the
-        // next mouse move.
-        ui.ctx().request_repaint();
-    }
     clicked
 }
 

@@ -19,6 +19,27 @@ pub fn cluster_band(k: usize) -> Color32 {
     from_rgba(palette::cluster_band_colour(k, 90))
 }
 
+/// Black or white, whichever reads better on `fill` (by its relative luminance): cluster chips
+/// range from sand to indigo.
+pub fn text_on(fill: Color32) -> Color32 {
+    let lin = |c: u8| {
+        let c = c as f32 / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * lin(fill.r()) + 0.7152 * lin(fill.g()) + 0.0722 * lin(fill.b());
+    // Contrast with black (L + 0.05) / 0.05 equals contrast with white 1.05 / (L + 0.05) at
+    // L = 0.179.
+    if luminance > 0.179 {
+        Color32::BLACK
+    } else {
+        Color32::WHITE
+    }
+}
+
 pub fn entropy() -> Color32 {
     from_rgba(palette::ENTROPY_LINE)
 }
@@ -38,3 +59,16 @@ pub const GRID_MAJOR: Color32 = Color32::from_rgb(0xE8, 0x8A, 0x8A);
 pub const TRACE: Color32 = Color32::BLACK;
 pub const LABEL: Color32 = Color32::from_rgb(0x20, 0x20, 0x20);
 pub const CURSOR: Color32 = Color32::from_rgb(0, 90, 200);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chip_text_is_light_on_dark_clusters_and_dark_on_light_ones() {
+        assert_eq!(text_on(Color32::from_rgb(0x33, 0x22, 0x88)), Color32::WHITE); // indigo
+        assert_eq!(text_on(Color32::from_rgb(0xDD, 0xCC, 0x77)), Color32::BLACK); // sand
+        assert_eq!(text_on(Color32::BLACK), Color32::WHITE);
+        assert_eq!(text_on(Color32::WHITE), Color32::BLACK);
+    }
+}

@@ -161,9 +161,12 @@ pub fn segments_ui(ui: &mut Ui, ex: &Explanation, cluster_names: &[String]) -> O
                             .cloned()
                             .unwrap_or_else(|| format!("C{}", seg.cluster));
                         let resp = ui.add(
-                            egui::Button::new(RichText::new(name).color(Color32::BLACK))
-                                .fill(colors::cluster(seg.cluster))
-                                .small(),
+                            egui::Button::new(
+                                RichText::new(name)
+                                    .color(colors::text_on(colors::cluster(seg.cluster))),
+                            )
+                            .fill(colors::cluster(seg.cluster))
+                            .small(),
                         );
                         if resp.clicked() {
                             jump = Some(seg.start_s);
@@ -229,7 +232,8 @@ pub fn cluster_descriptions_ui(
             if let Some(off) = d.mean_offset_from_r_s {
                 text.push_str(&format!(", {:+.0} ms from R", off * 1000.0));
             }
-            ui.label(text);
+            // Wrapped, so a long description does not widen the panel and squeeze the ECG.
+            ui.add(egui::Label::new(text).wrap());
         });
         if let (Some(proto), Some(fs)) = (&d.prototype, d.prototype_fs_hz)
             && proto.len() >= 2
@@ -284,7 +288,9 @@ pub fn beats_ui(ui: &mut Ui, m: &crate::measure::Measurements) -> Option<f64> {
         m.qtc_formula.as_str()
     ));
     // Fixed columns and only the visible rows laid out: a Holter record has thousands of beats.
-    const WIDTHS: [f32; 7] = [58.0, 44.0, 44.0, 44.0, 44.0, 44.0, 64.0];
+    // Narrow enough (with no spacing between cells) to fit the panel's default width, so the
+    // table does not widen the panel and squeeze the ECG.
+    const WIDTHS: [f32; 7] = [54.0, 42.0, 42.0, 42.0, 42.0, 42.0, 56.0];
     const ROW: f32 = 18.0;
     let cell = |ui: &mut Ui, w: f32, v: Measured<f64>| match v {
         Measured::Value(v) => {
@@ -296,6 +302,7 @@ pub fn beats_ui(ui: &mut Ui, m: &crate::measure::Measurements) -> Option<f64> {
         }
     };
     ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 0.0;
         for (h, w) in ["beat (s)", "RR", "PR", "QRS", "QT", "QTc", ""]
             .iter()
             .zip(WIDTHS)
@@ -309,6 +316,7 @@ pub fn beats_ui(ui: &mut Ui, m: &crate::measure::Measurements) -> Option<f64> {
         .show_rows(ui, ROW, m.beats.len(), |ui, range| {
             for b in &m.beats[range] {
                 ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = 0.0;
                     if ui
                         .add_sized(
                             [WIDTHS[0], ROW],

@@ -34,7 +34,7 @@ pub use browser::{BrowserState, RecordSummary};
 pub use jobs::{AnalysedRecord, AnalysisContext};
 pub use jobs::{Job, JobOutput};
 pub use paper::{HoverInfo, PaperView, ViewData, ZoomMode};
-pub use settings::{Layers, Settings, ViewLayout};
+pub use settings::{Layers, Settings, SortColumn, ViewLayout};
 pub use worker::{JobError, JobId, Worker};
 
 /// What to open at start.
@@ -152,6 +152,9 @@ pub struct TlcApp {
     panels_on_cleared_window: bool,
     /// A fitted explainer not yet saved (offered in Model > Save explainer).
     unsaved_explainer: bool,
+    /// A one-record data set's path, put in Open recent (and reopened at start) only once its
+    /// record has loaded: a broken file is not offered again.
+    recent_on_load: Option<PathBuf>,
     // One struct per window, each owning its jobs and their results (as the egui demo app).
     fit: model_ui::FitWindow,
     cohort: model_ui::CohortWindow,
@@ -243,6 +246,7 @@ impl TlcApp {
             screenshot: None,
             panels_on_cleared_window: false,
             unsaved_explainer: false,
+            recent_on_load: None,
             fit: Default::default(),
             cohort: Default::default(),
             export: Default::default(),
@@ -424,9 +428,13 @@ impl TlcApp {
 
     /// Use an already opened data set (e.g. built in memory) and show its first record.
     pub fn set_dataset(&mut self, path: Option<PathBuf>, dataset: Arc<dyn Dataset>) {
+        self.recent_on_load = None;
         if let Some(p) = &path {
-            self.settings.remember(p);
-            self.settings.last_path = Some(p.clone());
+            if dataset.len() > 1 {
+                self.remember_path(p);
+            } else {
+                self.recent_on_load = Some(p.clone());
+            }
         }
         self.dataset_path = path;
         // The user chose no model: real data gets the real-data model, sample data the
@@ -610,6 +618,10 @@ impl TlcApp {
             match result {
                 Ok(output) => self.take_output(id, output, ctx),
                 Err(err) => {
+                    if self.latest_record_job == Some(id) {
+                        // The one record of a data set failed to load: not a recent file.
+                        self.recent_on_load = None;
+                    }
                     self.reference.job_failed(id, &err.cause);
                     self.forget_job(id);
                     self.export.job_failed(id, &err);
@@ -649,8 +661,16 @@ impl TlcApp {
         }
     }
 
+    fn remember_path(&mut self, path: &Path) {
+        self.settings.remember(path);
+        self.settings.last_path = Some(path.to_path_buf());
+    }
+
     /// A record job finished: shown when it is the latest one asked for.
     fn take_record(&mut self, id: JobId, record: AnalysedRecord) {
+        if let Some(path) = self.recent_on_load.take() {
+            self.remember_path(&path);
+        }
         if self.latest_record_job != Some(id) {
             return;
         }
@@ -810,10 +830,14 @@ impl TlcApp {
         egui::Panel::bottom("status")
             .frame(side)
             .show(ui, |ui| self.status_ui(ui));
+        // The side panels never take more than this share of the window each, so the ECG keeps
+        // at least a fifth of it however wide they were dragged or remembered.
+        let side_max = (ctx.content_rect().width() * 0.4).max(200.0);
         if self.settings.show_browser && self.dataset.is_some() {
             egui::Panel::left("browser")
                 .frame(side)
                 .default_size(300.0)
+                .max_size(side_max)
                 .resizable(true)
                 .show(ui, |ui| self.browser_panel_ui(ui));
         }
@@ -825,6 +849,7 @@ impl TlcApp {
             egui::Panel::right("explanation")
                 .frame(side)
                 .default_size(340.0)
+                .max_size(side_max)
                 .resizable(true)
                 .show(ui, |ui| self.explanation_panel_ui(ui));
         }
@@ -1890,7 +1915,12 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
                 (None, Some(storage)) => {
                     eframe::get_value(storage, settings::STORAGE_KEY).unwrap_or_default()
                 }
-                _ => Settings::default(),
+                _ => {
+                    // eframe has already loaded egui's memory (panel widths, scroll positions)
+                    // from the user's storage: a screenshot starts from egui's defaults too.
+                    cc.egui_ctx.memory_mut(|m| *m = egui::Memory::default());
+                    Settings::default()
+                }
             };
             let mut app = TlcApp::new(Some(&cc.egui_ctx), settings, launch)?;
             app.panels_on_cleared_window = true;

@@ -826,7 +826,7 @@ fn heatmap_ui(ui: &mut Ui, rows: &[String], cols: &[String], values: &[(Option<V
             Align2::CENTER_CENTER,
             name,
             font.clone(),
-            Color32::BLACK,
+            colors::text_on(colors::cluster(c)),
         );
     }
     for (i, (row, (vals, n))) in rows.iter().zip(values).enumerate() {

@@ -73,6 +73,8 @@ pub struct Settings {
     pub explainer_path: Option<PathBuf>,
     pub sort_column: SortColumn,
     pub sort_ascending: bool,
+    /// Record-browser columns the user switched off (right-click on the column header).
+    pub hidden_columns: Vec<SortColumn>,
     pub show_browser: bool,
     pub show_explanation: bool,
     pub dark_mode: bool,
@@ -116,6 +118,7 @@ impl Default for Settings {
             explainer_path: None,
             sort_column: SortColumn::Index,
             sort_ascending: true,
+            hidden_columns: Vec::new(),
             show_browser: true,
             show_explanation: true,
             dark_mode: false,

@@ -264,6 +264,7 @@ fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
                 stage: "reading the index".into(),
                 done: 0,
                 total: 1,
+                share: None,
             });
             let dataset = crate::io::open_dataset(&path)?;
             Ok(JobOutput::Dataset {
@@ -368,6 +369,7 @@ fn load_record(
         stage: "loading".into(),
         done: 0,
         total: 2,
+        share: None,
     });
     let ecg = dataset.load(index).with_context(|| {
         let id = dataset.entry(index).map(|e| e.id.as_str()).unwrap_or("?");
@@ -416,6 +418,7 @@ fn load_models(
         stage: "model".into(),
         done: 0,
         total: 2,
+        share: None,
     });
     let loaded = LoadedModel::open(&model).with_context(|| format!("model {}", model.display()))?;
     let mut problems = Vec::new();
@@ -423,6 +426,7 @@ fn load_models(
         stage: "explainer".into(),
         done: 1,
         total: 2,
+        share: None,
     });
     let explainer = match explainer {
         Some(path) => match Explainer::load(&path) {
@@ -468,6 +472,7 @@ fn analyse(
         stage: "explaining".into(),
         done: 1,
         total: 2,
+        share: None,
     });
     let explain = match (&analysis.model, &analysis.explainer) {
         (Some(model), Some(explainer)) => Some(ExplainWith {
@@ -546,6 +551,7 @@ fn for_each_record<T>(
             stage: stage.into(),
             done,
             total: indices.len(),
+            share: None,
         });
         let result = dataset
             .load(index)
@@ -569,6 +575,7 @@ fn for_each_record<T>(
         stage: stage.into(),
         done: indices.len(),
         total: indices.len(),
+        share: None,
     });
     out
 }

@@ -1381,11 +1381,8 @@ impl TlcApp {
             let mut cancel = None;
             if let Some(job) = self.worker.jobs.first() {
                 ui.spinner();
-                let fraction = job
-                    .progress
-                    .as_ref()
-                    .filter(|p| p.total > 0)
-                    .map(|p| p.done as f32 / p.total as f32);
+                // The whole job (all its stages), not the current stage alone.
+                let fraction = job.progress.as_ref().and_then(|p| p.fraction());
                 let text = match &job.progress {
                     Some(p) if p.total > 0 => {
                         format!("{} - {} {}/{}", job.description, p.stage, p.done, p.total)

@@ -253,8 +253,7 @@ impl FitWindow {
             let fraction = inputs
                 .progress
                 .as_ref()
-                .filter(|p| p.total > 0)
-                .map(|p| p.done as f32 / p.total as f32)
+                .and_then(|p| p.fraction())
                 .unwrap_or(0.0);
             let text = inputs
                 .progress
@@ -439,7 +438,7 @@ impl CohortWindow {
             match &job.progress {
                 Some(p) if p.total > 0 => {
                     ui.add(
-                        egui::ProgressBar::new(p.done as f32 / p.total as f32)
+                        egui::ProgressBar::new(p.fraction().unwrap_or(0.0))
                             .text(format!("{} {}/{}", p.stage, p.done, p.total)),
                     );
                 }

@@ -165,6 +165,7 @@ fn load_set(
                 stage: "loading records".into(),
                 done: d,
                 total: n,
+                share: None,
             });
             let Some(target) = target_for(entry, config.task, &config.class_names) else {
                 return Ok(None);

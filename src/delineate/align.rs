@@ -701,6 +701,7 @@ pub(super) fn for_each_record<T, E>(
             stage: stage.into(),
             done: index + 1,
             total,
+            share: None,
         });
     }
     Ok(skipped)

@@ -169,6 +169,7 @@ pub fn delineate_streamed(
             stage: stage.clone(),
             done: k,
             total: windows.len(),
+            share: None,
         });
         let rows = read(window.read.clone())?;
         for row in &rows {
@@ -187,6 +188,7 @@ pub fn delineate_streamed(
         stage,
         done: windows.len(),
         total: windows.len(),
+        share: None,
     });
     let af_episodes = joined.episodes();
     Ok(Delineation {

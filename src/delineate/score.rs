@@ -839,6 +839,7 @@ pub fn evaluate_ludb(
                 stage: "LUDB".into(),
                 done: n,
                 total: total_n,
+                share: None,
             });
             result
         })

@@ -74,6 +74,7 @@ where
         stage: stage.to_string(),
         done: 0,
         total,
+        share: None,
     });
     (0..total).into_par_iter().for_each(|index| {
         if progress.is_cancelled() {
@@ -103,6 +104,7 @@ where
             stage: stage.to_string(),
             done: n,
             total,
+            share: None,
         });
     });
     let mut results = results

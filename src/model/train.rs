@@ -636,6 +636,7 @@ pub fn train(
                 ),
                 done: epoch * n_batches + b + 1,
                 total,
+                share: None,
             });
         }
         if cancelled {

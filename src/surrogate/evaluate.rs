@@ -411,6 +411,7 @@ fn fold_started(
         stage: format!("fold {fold}"),
         done,
         total,
+        share: None,
     });
     Ok(())
 }

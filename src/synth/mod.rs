@@ -193,6 +193,7 @@ pub fn generate_all(
                 stage: "synthesising".into(),
                 done: finished,
                 total,
+                share: None,
             });
             Ok(record)
         })

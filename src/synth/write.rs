@@ -430,6 +430,7 @@ pub fn write_dataset(
                     stage: "writing records".into(),
                     done: finished,
                     total: n,
+                    share: None,
                 });
                 Ok(out)
             })

@@ -574,6 +574,7 @@ fn lloyd(
             stage: stage.clone(),
             done: iter,
             total: settings.max_iter,
+            share: None,
         });
         let centre_norms = row_sq_norms(centroids.view());
         // Assignment and per-block sums in one pass over the data.
@@ -708,6 +709,7 @@ fn minibatch_kmeans(
                 stage: "mini-batch k-means".into(),
                 done: epoch * n_batches + b,
                 total: settings.max_iter * n_batches,
+                share: None,
             });
             let idx = &order[b * batch..((b + 1) * batch).min(n)];
             if idx.len() < settings.k {

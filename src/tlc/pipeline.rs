@@ -384,6 +384,7 @@ pub fn for_each_record_features(
             stage: "features".into(),
             done: c * batch,
             total,
+            share: None,
         });
         let prepared: Vec<PreparedInput> = chunk
             .par_iter()
@@ -414,6 +415,7 @@ pub fn for_each_record_features(
         stage: "features".into(),
         done: total,
         total,
+        share: None,
     });
     Ok(())
 }

@@ -17,6 +17,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::time::Duration;
+
 use candle_core::{DType, Device, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tlc_explorer::model::resnet::init_parameters;
@@ -97,7 +99,11 @@ fn bench(c: &mut Criterion) {
             }
         };
     let mut group = c.benchmark_group("resnet1d_12x4096");
-    group.sample_size(10);
+    // Flat: every sample the same number of passes (one for batch 32), not 1 + 2 + ... + 10.
+    group
+        .sample_size(10)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(10));
 
     let x1 = input(1);
     group.throughput(Throughput::Elements(flops));
@@ -137,7 +143,11 @@ fn bench(c: &mut Criterion) {
         .and_then(|t| t.to_dtype(DType::F32))
         .expect("targets");
     let mut group = c.benchmark_group("resnet1d_12x4096_train");
-    group.sample_size(10);
+    // Seconds per step: ten samples of one step each, not criterion's 1 + 2 + ... + 10.
+    group
+        .sample_size(10)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(3 * 32 * flops));
     group.bench_function("candle/forward_backward_32", |b| {
         b.iter(|| {

@@ -94,6 +94,44 @@ fn check_finite_bytes(name: &str, dtype: safetensors::Dtype, bytes: &[u8]) -> Re
     }
 }
 
+/// A tensor's stored little-endian values as f32 (f16 and bf16 converted with the CPU's
+/// conversion instructions where it has them); `None` for a dtype that is not a float.
+fn f32_values(dtype: safetensors::Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
+    use safetensors::Dtype as D;
+    let bits16 = || -> Vec<u16> {
+        bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect()
+    };
+    Some(match dtype {
+        D::F32 => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        D::F16 => {
+            let bits = bits16();
+            let mut out = vec![0.0f32; bits.len()];
+            bits.reinterpret_cast::<half::f16>()
+                .convert_to_f32_slice(&mut out);
+            out
+        }
+        D::BF16 => {
+            let bits = bits16();
+            let mut out = vec![0.0f32; bits.len()];
+            bits.reinterpret_cast::<half::bf16>()
+                .convert_to_f32_slice(&mut out);
+            out
+        }
+        D::F64 => bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+            .collect(),
+        _ => return None,
+    })
+}
+
 fn non_finite_message(name: &str, index: usize) -> String {
     format!(
         "tensor '{name}' holds a non-finite value (NaN or infinity) at index {index}: the \
@@ -308,7 +346,16 @@ impl LoadedModel {
                 let view = st.get(name)?;
                 check_finite_bytes(name, view.dtype(), view.data()).map_err(&werr)?;
             }
-            VarBuilder::from_backend(Box::new(st), DType::F32, device.clone())
+            // The network's tensors in f32 straight from the mapped bytes, one allocation each
+            // (candle's mapped loader copies each tensor, then converts it one value at a time).
+            let mut tensors = HashMap::new();
+            for (name, shape) in config.parameter_shapes() {
+                let view = st.get(&name)?;
+                let values = f32_values(view.dtype(), view.data())
+                    .ok_or_else(|| werr(format!("tensor `{name}` is not f32, f16, bf16 or f64")))?;
+                tensors.insert(name, Tensor::from_vec(values, shape, &Device::Cpu)?);
+            }
+            VarBuilder::from_tensors(tensors, DType::F32, device)
         };
         // The file's hash (the explainer's check that it was fitted on these weights) on a
         // second thread while the network is built (f16 -> f32 weights): both read the whole
@@ -508,7 +555,7 @@ impl LoadedModel {
 
 #[cfg(test)]
 mod tests {
-    use super::check_finite_bytes;
+    use super::{check_finite_bytes, f32_values};
     use safetensors::Dtype;
 
     fn bytes_u16(v: &[u16]) -> Vec<u8> {
@@ -568,5 +615,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn stored_values_read_as_f32_from_every_float_type() {
+        // f16 1.0, -2.0, 65504, the smallest subnormal (2^-24).
+        let f16 = bytes_u16(&[0x3c00, 0xc000, 0x7bff, 0x0001]);
+        let got = f32_values(Dtype::F16, &f16).unwrap();
+        assert_eq!(got, vec![1.0, -2.0, 65504.0, 2f32.powi(-24)]);
+        let bf16 = bytes_u16(&[0x3f80, 0xc040]);
+        assert_eq!(f32_values(Dtype::BF16, &bf16).unwrap(), vec![1.0, -3.0]);
+        let f32s: Vec<u8> = [0.25f32, -7.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(f32_values(Dtype::F32, &f32s).unwrap(), vec![0.25, -7.5]);
+        let f64s: Vec<u8> = [0.5f64, 1e3].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(f32_values(Dtype::F64, &f64s).unwrap(), vec![0.5, 1000.0]);
+        assert!(f32_values(Dtype::I64, &[0; 8]).is_none());
     }
 }

@@ -110,18 +110,16 @@ fn f32_values(dtype: safetensors::Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect(),
-        D::F16 => {
+        D::F16 | D::BF16 => {
             let bits = bits16();
             let mut out = vec![0.0f32; bits.len()];
-            bits.reinterpret_cast::<half::f16>()
-                .convert_to_f32_slice(&mut out);
-            out
-        }
-        D::BF16 => {
-            let bits = bits16();
-            let mut out = vec![0.0f32; bits.len()];
-            bits.reinterpret_cast::<half::bf16>()
-                .convert_to_f32_slice(&mut out);
+            if dtype == D::F16 {
+                bits.reinterpret_cast::<half::f16>()
+                    .convert_to_f32_slice(&mut out);
+            } else {
+                bits.reinterpret_cast::<half::bf16>()
+                    .convert_to_f32_slice(&mut out);
+            }
             out
         }
         D::F64 => bytes

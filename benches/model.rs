@@ -1,12 +1,15 @@
-//! Forward speed of Ribeiro's ResNet1d (12 x 4096, 64..320 filters) on the CPU, candle and
-//! PyTorch side by side in one run.
+//! Speed of Ribeiro's ResNet1d (12 x 4096, 64..320 filters) on the CPU, candle and PyTorch side
+//! by side in one run: the forward (eval mode, batch 1 and 32), and for batch 32 the training
+//! forward + backward and the whole training step (forward with batch statistics and dropout,
+//! BCE-with-logits loss, backward, AdamW: the project's `train_step`, config
+//! `assets/models/arch/ribeiro.json`).
 //!
-//! Throughput is reported in "elements" = floating-point operations (2 per multiply-accumulate),
-//! so criterion's `Gelem/s` reads as GFLOP/s.
+//! Throughput is reported in "elements" = floating-point operations (2 per multiply-accumulate;
+//! the backward counted as twice the forward), so criterion's `Gelem/s` reads as GFLOP/s.
 //!
-//! The PyTorch rows come from `benches/pytorch_resnet1d.py` (the same architecture in eval
-//! mode), run by the interpreter in `TLC_BENCH_PYTHON` (default `python3`) as a child process
-//! that times the requested number of forward passes itself (criterion's `iter_custom`), so the
+//! The PyTorch rows come from `benches/pytorch_resnet1d.py` (the same architecture), run by the
+//! interpreter in `TLC_BENCH_PYTHON` (default `python3`) as a child process with 2 intra-op
+//! threads that times the requested number of passes itself (criterion's `iter_custom`), so the
 //! two libraries are measured by the same harness, on the same machine, minutes apart. Without
 //! an interpreter that imports torch the PyTorch rows are skipped with the reason printed.
 
@@ -14,19 +17,44 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tlc_explorer::model::resnet::init_parameters;
+use tlc_explorer::model::train::{TrainParams, loss, train_step, trainable};
 use tlc_explorer::model::{ModelConfig, ResNet1d, Task};
 
+#[path = "common/machine.rs"]
+mod machine;
+#[path = "common/reference.rs"]
+mod reference;
+
+/// Intra-op threads of the PyTorch process: the cores of this project's machine.
+const TORCH_THREADS: usize = 2;
+
+const CLASS_NAMES: [&str; 5] = ["NORM", "MI", "STTC", "CD", "HYP"];
+
+/// The training configuration: `assets/models/arch/ribeiro.json` with PTB-XL's 5 outputs.
+fn training_config() -> ModelConfig {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/models/arch/ribeiro.json"
+    );
+    let mut config = match ModelConfig::from_json_file(std::path::Path::new(path)) {
+        Ok(c) => c,
+        Err(e) => panic!("{path}: {e}"),
+    };
+    config.class_names = CLASS_NAMES.map(String::from).to_vec();
+    config.n_outputs = CLASS_NAMES.len();
+    if let Err(e) = config.validate() {
+        panic!("{path}: {e}");
+    }
+    config
+}
+
 fn model() -> (ModelConfig, ResNet1d) {
-    let names = ["NORM", "MI", "STTC", "CD", "HYP"]
-        .map(String::from)
-        .to_vec();
+    let names = CLASS_NAMES.map(String::from).to_vec();
     let config = ModelConfig::ribeiro(5, Task::Multilabel, names);
     let tensors = init_parameters(&config, 0, &Device::Cpu)
         .expect("init")
@@ -41,86 +69,41 @@ fn input(batch: usize) -> Tensor {
     Tensor::randn(0f32, 0.5, (batch, 12, 4096), &Device::Cpu).expect("input")
 }
 
-/// The PyTorch reference process (see the module comment).
-struct PyTorch {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    version: String,
-}
-
-impl PyTorch {
-    fn spawn() -> Result<PyTorch, String> {
-        let python = std::env::var("TLC_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_resnet1d.py");
-        let mut child = Command::new(&python)
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run {python}: {e}"))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err("no pipes to the PyTorch process".into());
-        };
-        let mut torch = PyTorch {
-            child,
-            stdin,
-            stdout: BufReader::new(stdout),
-            version: String::new(),
-        };
-        let hello = torch.read_line()?;
-        match hello.strip_prefix("ready ") {
-            Some(v) => torch.version = v.to_string(),
-            None => return Err(format!("{python}: {hello}")),
-        }
-        Ok(torch)
-    }
-
-    fn read_line(&mut self) -> Result<String, String> {
-        let mut line = String::new();
-        match self.stdout.read_line(&mut line) {
-            Ok(0) => Err("the PyTorch process ended".into()),
-            Ok(_) => Ok(line.trim().to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// Wall time of `iters` forward passes of a batch, measured inside the Python process.
-    fn time(&mut self, batch: usize, iters: u64) -> Duration {
-        writeln!(self.stdin, "{batch} {iters}").expect("write to the PyTorch process");
-        let reply = self.read_line().expect("read from the PyTorch process");
-        let seconds: f64 = reply.parse().expect("PyTorch reply is a number of seconds");
-        Duration::from_secs_f64(seconds)
-    }
-}
-
-impl Drop for PyTorch {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        let _ = self.child.wait();
-    }
-}
-
 fn bench(c: &mut Criterion) {
+    println!("{}", machine::description());
+    println!(
+        "candle: {} threads (rayon)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     let (config, net) = model();
     let flops = 2 * config.macs_per_input();
-    let mut torch = match PyTorch::spawn() {
-        Ok(t) => {
-            println!(
-                "PyTorch reference: torch {} (version, intra-op threads)",
-                t.version
-            );
-            Some(t)
-        }
-        Err(reason) => {
-            println!(
-                "PyTorch rows skipped: {reason} (set TLC_BENCH_PYTHON to a python with torch)"
-            );
-            None
-        }
-    };
+    let train_config = training_config();
+    let torch_args = [
+        TORCH_THREADS.to_string(),
+        train_config.dropout_rate.to_string(),
+    ];
+    let mut torch =
+        match reference::Reference::spawn("pytorch_resnet1d.py", &torch_args, TORCH_THREADS) {
+            Ok(t) => {
+                println!(
+                    "PyTorch reference: torch {} (version, intra-op threads)",
+                    t.hello
+                );
+                Some(t)
+            }
+            Err(reason) => {
+                println!(
+                    "PyTorch rows skipped: {reason} (set TLC_BENCH_PYTHON to a python with torch)"
+                );
+                None
+            }
+        };
     let mut group = c.benchmark_group("resnet1d_12x4096");
-    group.sample_size(10);
+    // Flat: every sample the same number of passes (one for batch 32), not 1 + 2 + ... + 10.
+    group
+        .sample_size(10)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(10));
 
     let x1 = input(1);
     group.throughput(Throughput::Elements(flops));
@@ -129,7 +112,7 @@ fn bench(c: &mut Criterion) {
     });
     if let Some(t) = torch.as_mut() {
         group.bench_function("pytorch/forward_1", |b| {
-            b.iter_custom(|iters| t.time(1, iters))
+            b.iter_custom(|iters| t.seconds(&format!("1 {iters}")))
         });
     }
     group.bench_function("candle/forward_explain_1_blocks234_grad4", |b| {
@@ -146,10 +129,49 @@ fn bench(c: &mut Criterion) {
     });
     if let Some(t) = torch.as_mut() {
         group.bench_function("pytorch/forward_32", |b| {
-            b.iter_custom(|iters| t.time(32, iters))
+            b.iter_custom(|iters| t.seconds(&format!("32 {iters}")))
         });
     }
     group.finish();
+    drop(net);
+
+    // Training, batch 32: forward with batch statistics and dropout, loss, backward (+ AdamW).
+    let mut trainer = trainable(&train_config, &TrainParams::default(), &Device::Cpu)
+        .expect("a trainable network");
+    let targets = Tensor::rand(0f32, 1.0, (32, CLASS_NAMES.len()), &Device::Cpu)
+        .and_then(|t| t.lt(0.3))
+        .and_then(|t| t.to_dtype(DType::F32))
+        .expect("targets");
+    let mut group = c.benchmark_group("resnet1d_12x4096_train");
+    // Seconds per step: ten samples of one step each, not criterion's 1 + 2 + ... + 10.
+    group
+        .sample_size(10)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(3 * 32 * flops));
+    group.bench_function("candle/forward_backward_32", |b| {
+        b.iter(|| {
+            let logits = trainer.net.forward_t(&x32, true).expect("forward");
+            loss(train_config.task, &logits, &targets)
+                .and_then(|l| l.backward())
+                .expect("backward")
+        })
+    });
+    if let Some(t) = torch.as_mut() {
+        group.bench_function("pytorch/forward_backward_32", |b| {
+            b.iter_custom(|iters| t.seconds(&format!("fwdbwd 32 {iters}")))
+        });
+    }
+    group.bench_function("candle/train_step_32", |b| {
+        b.iter(|| train_step(&mut trainer, &x32, &targets).expect("train step"))
+    });
+    if let Some(t) = torch.as_mut() {
+        group.bench_function("pytorch/train_step_32", |b| {
+            b.iter_custom(|iters| t.seconds(&format!("train 32 {iters}")))
+        });
+    }
+    group.finish();
+    println!("end of run: {}", machine::description());
 }
 
 criterion_group!(benches, bench);

@@ -1,13 +1,20 @@
 """PyTorch side of `cargo bench --bench model`: the same ResNet1d, timed on request.
 
 Written for this project from the architecture of Ribeiro et al. (stem conv + batch norm, one
-residual block per (filters, length) entry, flatten, linear), in eval mode, so that the Rust
-bench can time candle and PyTorch side by side in one run on the same machine.
+residual block per (filters, length) entry with dropout after each ReLU, flatten, linear), so
+that the Rust bench can time candle and PyTorch side by side in one run on the same machine.
+
+Arguments: [threads] [dropout rate]  (default 2 intra-op threads, dropout 0.5: Ribeiro's).
 
 Protocol (one line each, on stdin / stdout):
-  start-up            -> "ready <torch version> <intra-op threads>"  or  "error <reason>"
-  "<batch> <iters>"   -> "<seconds>" for <iters> forward passes of a (batch, 12, 4096) input
-  "quit" or EOF       -> exit
+  start-up                 -> "ready <torch version> <intra-op threads>"  or  "error <reason>"
+  "<batch> <iters>"        -> "<seconds>" for <iters> forward passes of a (batch, 12, 4096)
+                              input, eval mode, no autograd
+  "fwdbwd <batch> <iters>" -> "<seconds>" for <iters> training-mode forward passes (batch
+                              statistics, dropout) + BCE-with-logits loss + backward
+  "train <batch> <iters>"  -> "<seconds>" for <iters> training steps: the same, then an AdamW
+                              step (lr 1e-3, weight decay 1e-2) with the gradients zeroed first
+  "quit" or EOF            -> exit
 """
 
 import sys
@@ -26,9 +33,15 @@ def main():
         print(f"error cannot import torch: {e}", flush=True)
         return
 
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    dropout = float(sys.argv[2]) if len(sys.argv) > 2 else 0.5
+    torch.set_num_threads(threads)
+
     class ResBlock1d(nn.Module):
         def __init__(self, f_in, f_out, downsample, k):
             super().__init__()
+            self.dropout1 = nn.Dropout(dropout)
+            self.dropout2 = nn.Dropout(dropout)
             self.conv1 = nn.Conv1d(f_in, f_out, k, padding=padding(1, k), bias=False)
             self.bn1 = nn.BatchNorm1d(f_out)
             self.conv2 = nn.Conv1d(
@@ -44,10 +57,10 @@ def main():
 
         def forward(self, x, y):
             y = self.skip(y)
-            x = torch.relu(self.bn1(self.conv1(x)))
+            x = self.dropout1(torch.relu(self.bn1(self.conv1(x))))
             x = self.conv2(x) + y
             y = x
-            return torch.relu(self.bn2(x)), y
+            return self.dropout2(torch.relu(self.bn2(x))), y
 
     class ResNet1d(nn.Module):
         def __init__(self, leads=12, length=4096, blocks=((64, 4096), (128, 1024), (196, 256),
@@ -73,19 +86,38 @@ def main():
             return self.lin(x.flatten(1))
 
     torch.manual_seed(0)
-    model = ResNet1d().eval()
+    model = ResNet1d()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    loss_fn = nn.BCEWithLogitsLoss()
     print(f"ready {torch.__version__} {torch.get_num_threads()}", flush=True)
     inputs = {}
     for line in sys.stdin:
         words = line.split()
         if not words or words[0] == "quit":
             break
-        batch, iters = int(words[0]), int(words[1])
+        mode = "forward" if len(words) == 2 else words[0]
+        batch, iters = int(words[-2]), int(words[-1])
         x = inputs.setdefault(batch, torch.randn(batch, 12, 4096) * 0.5)
-        with torch.inference_mode():
+        targets = (torch.rand(batch, 5) < 0.3).float()
+        if mode == "forward":
+            model.eval()
+            with torch.inference_mode():
+                start = time.perf_counter()
+                for _ in range(iters):
+                    model(x)
+                elapsed = time.perf_counter() - start
+        else:
+            model.train()
             start = time.perf_counter()
             for _ in range(iters):
-                model(x)
+                if mode == "train":
+                    optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), targets)
+                loss.backward()
+                if mode == "train":
+                    optimizer.step()
+                else:
+                    model.zero_grad(set_to_none=True)
             elapsed = time.perf_counter() - start
         print(f"{elapsed:.9f}", flush=True)
 

@@ -1,14 +1,24 @@
-//! TLC benchmarks: k-means on the paper's corpus size (65,536 time steps x 772 features, K = 8,
-//! 4 initialisations; reference scikit-learn on this machine: fit 6.2 s, z-score + fit +
-//! temperature 10.7 s), linfa's k-means for comparison, and explaining one ECG incl. Grad-CAM
-//! (reference PyTorch: 30.9 ms, Grad-CAM 32.5 ms).
+//! TLC benchmarks:
+//! - k-means on REAL activations against scikit-learn in the same run: the golden fixture
+//!   network's (Ribeiro's full architecture) features of the first 262 PTB-XL records in
+//!   `../shared/data/ptbxl` (65,500 valid time steps x 772), built by `tlc fit`'s own function
+//!   (`tlc::fit::corpus_steps`), standardised, then K = 8, 4 k-means++ inits, tolerance 1e-4,
+//!   at most 300 iterations on both sides; both sides' iteration counts are printed.
+//!   scikit-learn runs in `benches/sklearn_kmeans.py` under the interpreter in
+//!   `TLC_BENCH_PYTHON` (default `python3`) with 2 threads, the matrix passed as a raw f32 file.
+//! - k-means on synthetic blobs of the paper's corpus size (65,536 x 772; they converge in a
+//!   few iterations: compare per-iteration cost only), and linfa's k-means;
+//! - explaining one ECG incl. Grad-CAM.
 //!
-//! `cargo bench --bench tlc` (add a filter, e.g. `-- kmeans`).
+//! A missing fixture, data set or interpreter skips its rows with the reason printed.
+//! `cargo bench --bench tlc` (add a filter, e.g. `-- kmeans_real`).
 
 // The allocator of the `tlc` binary (src/main.rs), so the bench measures what users run.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -18,10 +28,182 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use tlc_explorer::progress::NoProgress;
+use tlc_explorer::progress::{NoProgress, Progress, ProgressSink};
 use tlc_explorer::tlc::cluster::{
     ClusterSettings, fit_clusters, fit_standardised, standardisation, standardise_in_place,
 };
+
+#[path = "common/machine.rs"]
+mod machine;
+#[path = "common/reference.rs"]
+mod reference;
+
+/// Threads of the scikit-learn process: the cores of this project's machine.
+const SKLEARN_THREADS: usize = 2;
+
+/// The records of the real-activation k-means: 262 x 250 valid steps = 65,500 steps, the
+/// paper's corpus size.
+const REAL_RECORDS: usize = 262;
+
+fn shared_dir() -> PathBuf {
+    std::env::var_os("TLC_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+/// Counts the Lloyd iterations of each k-means run from its progress reports (one per
+/// iteration, stage "k-means (run r of n)").
+#[derive(Default)]
+struct IterationCounter(Mutex<Vec<(String, usize)>>);
+
+impl ProgressSink for IterationCounter {
+    fn report(&self, p: Progress) {
+        if !p.stage.starts_with("k-means (run") {
+            return;
+        }
+        if let Ok(mut runs) = self.0.lock() {
+            match runs.last_mut() {
+                Some((stage, n)) if *stage == p.stage => *n += 1,
+                _ => runs.push((p.stage, 1)),
+            }
+        }
+    }
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// The request words of a k-means setting in `benches/sklearn_kmeans.py`'s protocol.
+fn sklearn_settings(s: &ClusterSettings) -> String {
+    format!(
+        "{} {} {} {} {}",
+        s.k, s.n_init, s.tolerance, s.max_iter, s.seed
+    )
+}
+
+/// The standardised real activations (see the module comment), or why they cannot be built.
+fn real_activations() -> Result<(Array2<f32>, ndarray::Array1<f32>, ndarray::Array1<f32>), String> {
+    use tlc_explorer::io::{OpenOptions, open_dataset_with};
+    use tlc_explorer::model::LoadedModel;
+    use tlc_explorer::tlc::fit::{FitSettings, corpus_steps};
+    let shared = shared_dir();
+    let fixtures = shared.join("fixtures");
+    let data = shared.join("data/ptbxl");
+    let weights = fixtures.join("resnet_fixture.safetensors");
+    if !weights.exists() {
+        return Err(format!("{} not found", weights.display()));
+    }
+    if !data.join("ptbxl_database.csv").exists() {
+        return Err(format!("{} not found", data.display()));
+    }
+    let model = LoadedModel::open_with_config(&weights, &fixtures.join("model_config.json"))
+        .map_err(|e| e.to_string())?;
+    let dataset = open_dataset_with(&data, &OpenOptions::default()).map_err(|e| e.to_string())?;
+    let n = REAL_RECORDS.min(dataset.len());
+    let indices: Vec<usize> = (0..n).collect();
+    let corpus = corpus_steps(
+        &model,
+        dataset.as_ref(),
+        &indices,
+        &FitSettings::default(),
+        &NoProgress,
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "real activations: {} x {} from {n} PTB-XL records ({}) through the golden fixture network",
+        corpus.steps.nrows(),
+        corpus.steps.ncols(),
+        data.display()
+    );
+    let mut z = corpus.steps;
+    let (mean, std) = standardisation(z.view());
+    standardise_in_place(&mut z, &mean, &std);
+    Ok((z, mean, std))
+}
+
+/// Our k-means and scikit-learn's on the same real activations (see the module comment).
+fn kmeans_real(c: &mut Criterion) {
+    println!("{}", machine::description());
+    let (z, mean, std) = match real_activations() {
+        Ok(x) => x,
+        Err(reason) => {
+            println!("SKIPPED k-means on real activations: {reason}");
+            return;
+        }
+    };
+    let settings = ClusterSettings::default();
+    // One untimed run of each side for the iteration counts.
+    let counter = IterationCounter::default();
+    let ours = fit_standardised(z.clone(), mean.clone(), std.clone(), &settings, &counter)
+        .expect("k-means");
+    let runs = counter.0.into_inner().unwrap_or_default();
+    println!(
+        "ours: inertia {:.1}, Lloyd iterations per init {:?}",
+        ours.inertia,
+        runs.iter().map(|(_, n)| n).collect::<Vec<_>>()
+    );
+    let threads = [SKLEARN_THREADS.to_string()];
+    let mut sklearn =
+        match reference::Reference::spawn("sklearn_kmeans.py", &threads, SKLEARN_THREADS) {
+            Ok(mut sk) => {
+                println!("scikit-learn reference: {} (version, threads)", sk.hello);
+                let file = tempfile::NamedTempFile::new().expect("a temporary file");
+                let bytes: Vec<u8> = z.iter().flat_map(|v| v.to_le_bytes()).collect();
+                std::fs::write(file.path(), bytes).expect("write the matrix");
+                let loaded = sk.ask(Some(&format!(
+                    "load {} {} {}",
+                    file.path().display(),
+                    z.nrows(),
+                    z.ncols()
+                )));
+                match loaded.and_then(|_| {
+                    sk.ask(Some(&format!("iterations {}", sklearn_settings(&settings))))
+                }) {
+                    Ok(reply) => {
+                        let mut words = reply.split_whitespace();
+                        let inertia = words.next().unwrap_or("?");
+                        let iters: Vec<&str> = words.collect();
+                        println!(
+                            "scikit-learn: inertia {inertia}, Lloyd iterations per init {iters:?}"
+                        );
+                        Some(sk)
+                    }
+                    Err(reason) => {
+                        println!("SKIPPED scikit-learn rows: {reason}");
+                        None
+                    }
+                }
+            }
+            Err(reason) => {
+                println!(
+                    "SKIPPED scikit-learn rows: {reason} (set TLC_BENCH_PYTHON to a python with \
+                 scikit-learn)"
+                );
+                None
+            }
+        };
+    let mut group = c.benchmark_group(format!("kmeans_real_{}x{}_k8", z.nrows(), z.ncols()));
+    // Seconds per fit: ten samples of one fit each, not criterion's 1 + 2 + ... + 10.
+    group
+        .sample_size(10)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(30));
+    group.bench_function("ours/4_inits", |b| {
+        b.iter_batched(
+            || z.clone(),
+            |z| fit_standardised(z, mean.clone(), std.clone(), &settings, &NoProgress).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    if let Some(sk) = sklearn.as_mut() {
+        let request = format!("fit {}", sklearn_settings(&settings));
+        group.bench_function("sklearn/4_inits", |b| {
+            b.iter_custom(|iters| sk.seconds(&format!("{request} {iters}")))
+        });
+    }
+    group.finish();
+    println!("end of run: {}", machine::description());
+}
 
 /// 65,536 x 772 steps from 16 Gaussian clusters of unequal spread (seeded), split in 256
 /// records of 256 steps like a corpus of 256 ECGs.
@@ -121,10 +303,7 @@ fn explain(c: &mut Criterion) {
     use tlc_explorer::tlc::{Explainer, FeatureSettings, FitDescription};
     use tlc_explorer::{Ecg, EcgMeta, LeadName};
 
-    let dir = std::env::var_os("TLC_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-        .join("fixtures");
+    let dir = shared_dir().join("fixtures");
     if !dir.join("resnet_fixture.safetensors").exists() {
         eprintln!("SKIPPED explain benchmark: {} not found", dir.display());
         return;
@@ -262,5 +441,5 @@ fn explain(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, explain, kmeans);
+criterion_group!(benches, kmeans_real, explain, kmeans);
 criterion_main!(benches);

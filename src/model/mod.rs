@@ -63,12 +63,78 @@ fn check_finite(name: &str, tensor: &Tensor) -> Result<(), String> {
         .and_then(|t| t.to_vec1::<f32>())
         .map_err(|e| format!("tensor '{name}' cannot be read: {e}"))?;
     match values.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(format!(
-            "tensor '{name}' holds a non-finite value (NaN or infinity) at index {i}: the \
-             weights are broken (a diverged training run?)"
-        )),
+        Some(i) => Err(non_finite_message(name, i)),
         None => Ok(()),
     }
+}
+
+/// [`check_finite`] on a tensor's bytes as stored (little-endian f32, f16, bf16 or f64): a
+/// value is NaN or infinite exactly when its exponent bits are all ones. Other dtypes pass.
+fn check_finite_bytes(name: &str, dtype: safetensors::Dtype, bytes: &[u8]) -> Result<(), String> {
+    use safetensors::Dtype as D;
+    let first_bad = match dtype {
+        D::F32 => bytes.chunks_exact(4).position(|b| {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & 0x7f80_0000 == 0x7f80_0000
+        }),
+        D::F16 => bytes
+            .chunks_exact(2)
+            .position(|b| u16::from_le_bytes([b[0], b[1]]) & 0x7c00 == 0x7c00),
+        D::BF16 => bytes
+            .chunks_exact(2)
+            .position(|b| u16::from_le_bytes([b[0], b[1]]) & 0x7f80 == 0x7f80),
+        D::F64 => bytes.chunks_exact(8).position(|b| {
+            let bits = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            bits & 0x7ff0_0000_0000_0000 == 0x7ff0_0000_0000_0000
+        }),
+        _ => None,
+    };
+    match first_bad {
+        Some(i) => Err(non_finite_message(name, i)),
+        None => Ok(()),
+    }
+}
+
+/// A tensor's stored little-endian values as f32 (f16 and bf16 converted with the CPU's
+/// conversion instructions where it has them); `None` for a dtype that is not a float.
+fn f32_values(dtype: safetensors::Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
+    use safetensors::Dtype as D;
+    let bits16 = || -> Vec<u16> {
+        bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect()
+    };
+    Some(match dtype {
+        D::F32 => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        D::F16 | D::BF16 => {
+            let bits = bits16();
+            let mut out = vec![0.0f32; bits.len()];
+            if dtype == D::F16 {
+                bits.reinterpret_cast::<half::f16>()
+                    .convert_to_f32_slice(&mut out);
+            } else {
+                bits.reinterpret_cast::<half::bf16>()
+                    .convert_to_f32_slice(&mut out);
+            }
+            out
+        }
+        D::F64 => bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+            .collect(),
+        _ => return None,
+    })
+}
+
+fn non_finite_message(name: &str, index: usize) -> String {
+    format!(
+        "tensor '{name}' holds a non-finite value (NaN or infinity) at index {index}: the \
+         weights are broken (a diverged training run?)"
+    )
 }
 
 /// The device used unless told otherwise: the first CUDA GPU when built with `--features cuda`
@@ -272,15 +338,35 @@ impl LoadedModel {
                 found.insert(name, (dtype, view.shape().to_vec()));
             }
             check_tensors(weights, config_path, &config, &found)?;
-            for (name, (dtype, _)) in &found {
-                if dtype.is_float() {
-                    let tensor = st.load(name, &Device::Cpu)?;
-                    check_finite(name, &tensor).map_err(&werr)?;
-                }
+            // On the mapped bytes: no copy, no conversion (the check used to load every
+            // tensor and convert it to f32, three copies of the weights at start-up).
+            for name in found.keys() {
+                let view = st.get(name)?;
+                check_finite_bytes(name, view.dtype(), view.data()).map_err(&werr)?;
             }
-            VarBuilder::from_backend(Box::new(st), DType::F32, device.clone())
+            // The network's tensors in f32 straight from the mapped bytes, one allocation each
+            // (candle's mapped loader copies each tensor, then converts it one value at a time).
+            let mut tensors = HashMap::new();
+            for (name, shape) in config.parameter_shapes() {
+                let view = st.get(&name)?;
+                let values = f32_values(view.dtype(), view.data())
+                    .ok_or_else(|| werr(format!("tensor `{name}` is not f32, f16, bf16 or f64")))?;
+                tensors.insert(name, Tensor::from_vec(values, shape, &Device::Cpu)?);
+            }
+            VarBuilder::from_tensors(tensors, DType::F32, device)
         };
-        let net = ResNet1d::new(&config, vb).map_err(|e| werr(e.to_string()))?;
+        // The file's hash (the explainer's check that it was fitted on these weights) on a
+        // second thread while the network is built (f16 -> f32 weights): both read the whole
+        // file once, and one-record commands wait for the longer of the two, not their sum.
+        let (net, sha256) = std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| sha256_file(weights));
+            let net = ResNet1d::new(&config, vb).map_err(|e| werr(e.to_string()));
+            let sha256 = hashing.join().unwrap_or_else(|_| {
+                Err(werr("the thread hashing the weights file panicked".into()))
+            });
+            (net, sha256)
+        });
+        let (net, sha256) = (net?, sha256?);
         let name = weights
             .file_stem()
             .and_then(|s| s.to_str())
@@ -290,7 +376,7 @@ impl LoadedModel {
             net,
             config,
             name,
-            sha256: sha256_file(weights)?,
+            sha256,
             path: weights.to_path_buf(),
             device: device.clone(),
             batch_size: DEFAULT_BATCH_SIZE,
@@ -462,5 +548,88 @@ impl LoadedModel {
     ) -> Result<ForwardOutput, ModelError> {
         let x = self.forward_input(inputs)?;
         self.net.forward_explain_for(&x, blocks, grad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_finite_bytes, f32_values};
+    use safetensors::Dtype;
+
+    fn bytes_u16(v: &[u16]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn finite_check_on_stored_bytes_finds_nan_and_infinity_in_every_float_type() {
+        let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let f64s = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        // bf16 is the upper half of an f32.
+        let bf16s = |v: &[f32]| {
+            bytes_u16(
+                &v.iter()
+                    .map(|x| (x.to_bits() >> 16) as u16)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // The largest finite values and subnormals pass.
+        let fine = [1.0, -0.0, 1e-40, -3.0e38, 3.0e38];
+        assert!(check_finite_bytes("w", Dtype::F32, &f32s(&fine)).is_ok());
+        assert!(check_finite_bytes("w", Dtype::BF16, &bf16s(&fine)).is_ok());
+        assert!(check_finite_bytes("w", Dtype::F64, &f64s(&[f64::MAX, 1e-310])).is_ok());
+        // f16: 1.0, 65504 (the largest), a subnormal, -2.0.
+        assert!(
+            check_finite_bytes(
+                "w",
+                Dtype::F16,
+                &bytes_u16(&[0x3c00, 0x7bff, 0x0001, 0xc000])
+            )
+            .is_ok()
+        );
+        // f16 NaN, +infinity, -infinity at index 2.
+        for bad in [0x7e00u16, 0x7c00, 0xfc00] {
+            let err = check_finite_bytes(
+                "conv1.weight",
+                Dtype::F16,
+                &bytes_u16(&[0x3c00, 0x4000, bad]),
+            )
+            .unwrap_err();
+            assert!(
+                err.contains("conv1.weight") && err.contains("index 2"),
+                "{err}"
+            );
+        }
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let v = [0.5, 2.0, bad];
+            for (dtype, bytes) in [
+                (Dtype::F32, f32s(&v)),
+                (Dtype::BF16, bf16s(&v)),
+                (Dtype::F64, f64s(&[0.5, 2.0, bad as f64])),
+            ] {
+                let err = check_finite_bytes("conv1.weight", dtype, &bytes).unwrap_err();
+                assert!(
+                    err.contains("conv1.weight") && err.contains("index 2"),
+                    "{dtype:?}: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stored_values_read_as_f32_from_every_float_type() {
+        // f16 1.0, -2.0, 65504, the smallest subnormal (2^-24).
+        let f16 = bytes_u16(&[0x3c00, 0xc000, 0x7bff, 0x0001]);
+        let got = f32_values(Dtype::F16, &f16).unwrap();
+        assert_eq!(got, vec![1.0, -2.0, 65504.0, 2f32.powi(-24)]);
+        let bf16 = bytes_u16(&[0x3f80, 0xc040]);
+        assert_eq!(f32_values(Dtype::BF16, &bf16).unwrap(), vec![1.0, -3.0]);
+        let f32s: Vec<u8> = [0.25f32, -7.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(f32_values(Dtype::F32, &f32s).unwrap(), vec![0.25, -7.5]);
+        let f64s: Vec<u8> = [0.5f64, 1e3].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(f32_values(Dtype::F64, &f64s).unwrap(), vec![0.5, 1000.0]);
+        assert!(f32_values(Dtype::I64, &[0; 8]).is_none());
     }
 }

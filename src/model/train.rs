@@ -308,7 +308,7 @@ pub fn task_metric(task: Task, probs: &[Vec<f32>], targets: &[Vec<f32>]) -> f64 
 
 /// Mean loss of a batch: numerically stable BCE with logits, cross-entropy over softmax, or
 /// mean squared error.
-fn loss(task: Task, logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+pub fn loss(task: Task, logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     match task {
         Task::Multilabel => {
             // max(z, 0) - z t + log(1 + exp(-|z|))

@@ -102,14 +102,27 @@ impl StepReservoir {
     }
 }
 
-/// Fit an explainer for `model` on records `indices` of `dataset`.
-pub fn fit_explainer(
+/// The time steps an explainer is fitted on, and what produced them.
+#[derive(Debug)]
+pub struct CorpusSteps {
+    /// (N, F): the valid steps' features of the records (a seeded sample of at most
+    /// `max_time_steps` of them), before standardisation.
+    pub steps: Array2<f32>,
+    /// Valid steps of all the records, before the budget.
+    pub n_seen: usize,
+    pub features: FeatureSettings,
+    pub preprocessing: Preprocessing,
+}
+
+/// The features of records `indices` of `dataset` that [`fit_explainer`] clusters: batched
+/// forward passes, valid steps only, the seeded reservoir bounded by the time-step budget.
+pub fn corpus_steps(
     model: &LoadedModel,
     dataset: &dyn Dataset,
     indices: &[usize],
     settings: &FitSettings,
     progress: &dyn ProgressSink,
-) -> Result<Explainer, TlcError> {
+) -> Result<CorpusSteps, TlcError> {
     settings.clusters.validate()?;
     if indices.is_empty() {
         return Err(TlcError::NoRecords);
@@ -141,15 +154,30 @@ pub fn fit_explainer(
         progress,
         |_, r| reservoir.push(&r.features),
     )?;
-    let seen = reservoir.seen();
-    let steps = reservoir.into_array();
+    Ok(CorpusSteps {
+        n_seen: reservoir.seen(),
+        steps: reservoir.into_array(),
+        features,
+        preprocessing,
+    })
+}
+
+/// Fit an explainer for `model` on records `indices` of `dataset`.
+pub fn fit_explainer(
+    model: &LoadedModel,
+    dataset: &dyn Dataset,
+    indices: &[usize],
+    settings: &FitSettings,
+    progress: &dyn ProgressSink,
+) -> Result<Explainer, TlcError> {
+    let corpus = corpus_steps(model, dataset, indices, settings, progress)?;
     // The reservoir already holds at most the budget: no second subsampling.
-    let clusters = fit_clusters(&[steps], &settings.clusters, progress)?;
+    let clusters = fit_clusters(&[corpus.steps], &settings.clusters, progress)?;
     let fit = FitDescription {
         dataset: dataset.name(),
         n_records: indices.len(),
         n_time_steps: clusters.n_time_steps,
-        n_time_steps_seen: seen,
+        n_time_steps_seen: corpus.n_seen,
         seed: settings.clusters.seed,
         settings: settings.clusters.clone(),
         inertia: clusters.inertia,
@@ -164,8 +192,8 @@ pub fn fit_explainer(
         model.name.clone(),
         model.sha256.clone(),
         model.config.clone(),
-        preprocessing,
-        features,
+        corpus.preprocessing,
+        corpus.features,
         clusters,
         fit,
     )

@@ -162,7 +162,8 @@ pub fn conv1d_with(
     let n_tiles = l_out.div_ceil(tile);
     // Each phase row holds every sample any tile reads: (n_tiles tile + (K - 1) / s) values.
     let phase_len = n_tiles * tile + (kernel - 1) / stride + 1;
-    let mut phases = vec![0f32; batch * stride * c_in * phase_len];
+    // Every element is written below (the buffer comes from the pool with old values).
+    let mut phases = Scratch::take(batch * stride * c_in * phase_len);
     phases
         .par_chunks_mut(phase_len)
         .enumerate()
@@ -173,9 +174,11 @@ pub fn conv1d_with(
             for (u, d) in dst.iter_mut().enumerate() {
                 // phase r, position u is xpad[u s + r] = x[u s + r - padding].
                 let i = u * stride + r;
-                if i >= padding && i - padding < length {
-                    *d = x_at(b, c, i - padding);
-                }
+                *d = if i >= padding && i - padding < length {
+                    x_at(b, c, i - padding)
+                } else {
+                    0.0
+                };
             }
         });
     // Offset of tap j inside one record's phases, relative to channel 0 and output 0.
@@ -210,6 +213,66 @@ pub fn conv1d_with(
         return None;
     }
     Some(out)
+}
+
+/// A scratch buffer (polyphase copy, padded gradient rows) taken from a small pool and
+/// returned to it on drop. Why: the training step makes these copies, up to ~70 MB each at
+/// batch 32, dozens of times per step; fresh allocations are returned to the OS between
+/// calls and cost a page fault and a page clearing per page when touched again, which the
+/// profile showed beside the kernels. Its values are whatever the last user left: callers
+/// write every element.
+struct Scratch(Vec<f32>);
+
+/// Buffers kept between calls (a training step's layers hold at most two at once).
+const SCRATCH_KEEP: usize = 4;
+
+static SCRATCH_POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+
+impl Scratch {
+    /// A buffer of `len` floats with unspecified (finite, stale) values.
+    fn take(len: usize) -> Scratch {
+        let reused = {
+            // A poisoned pool only means a panic elsewhere while it was locked: its buffers
+            // are still plain vectors.
+            let mut pool = SCRATCH_POOL.lock().unwrap_or_else(|e| e.into_inner());
+            // The smallest buffer that fits, else the largest (grown below).
+            let fit = (0..pool.len())
+                .filter(|&i| pool[i].capacity() >= len)
+                .min_by_key(|&i| pool[i].capacity())
+                .or_else(|| (0..pool.len()).max_by_key(|&i| pool[i].capacity()));
+            fit.map(|i| pool.swap_remove(i))
+        };
+        let mut buf = reused.unwrap_or_default();
+        buf.resize(len, 0.0);
+        Scratch(buf)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        let mut pool = SCRATCH_POOL.lock().unwrap_or_else(|e| e.into_inner());
+        pool.push(buf);
+        if pool.len() > SCRATCH_KEEP {
+            // Keep the largest: they serve every smaller request.
+            if let Some(i) = (0..pool.len()).min_by_key(|&i| pool[i].capacity()) {
+                pool.swap_remove(i);
+            }
+        }
+    }
 }
 
 struct Job<'a> {
@@ -823,29 +886,38 @@ pub fn conv1d_backward_weight_with(
     let red_len = (batch * step_len).next_multiple_of(WG_ALIGN);
     // A phase row holds every view of it: red_len + the largest tap shift (K - 1) / s.
     let x_row = red_len + (kernel - 1) / stride;
-    let mut phases = vec![0f32; stride * c_in * x_row];
+    // Both buffers come from the pool with old values: every element is written.
+    let mut phases = Scratch::take(stride * c_in * x_row);
     phases
         .par_chunks_mut(x_row)
         .enumerate()
         .for_each(|(row, dst)| {
             let (r, c) = (row / c_in, row % c_in);
-            for (b, rec) in dst[..batch * step_len].chunks_mut(step_len).enumerate() {
+            let (records, tail) = dst.split_at_mut(batch * step_len);
+            for (b, rec) in records.chunks_mut(step_len).enumerate() {
                 for (u, d) in rec.iter_mut().enumerate() {
                     let i = u * stride + r;
-                    if i >= padding && i - padding < length {
-                        *d = x_at(b, c, i - padding);
-                    }
+                    *d = if i >= padding && i - padding < length {
+                        x_at(b, c, i - padding)
+                    } else {
+                        0.0
+                    };
                 }
             }
+            tail.fill(0.0);
         });
-    let mut g_rows = vec![0f32; c_out * red_len];
+    let mut g_rows = Scratch::take(c_out * red_len);
     g_rows
         .par_chunks_mut(red_len)
         .enumerate()
         .for_each(|(o, dst)| {
-            for (b, rec) in dst[..batch * step_len].chunks_mut(step_len).enumerate() {
-                rec[..l_out].copy_from_slice(&grad[(b * c_out + o) * l_out..][..l_out]);
+            let (records, tail) = dst.split_at_mut(batch * step_len);
+            for (b, rec) in records.chunks_mut(step_len).enumerate() {
+                let (steps, pad) = rec.split_at_mut(l_out);
+                steps.copy_from_slice(&grad[(b * c_out + o) * l_out..][..l_out]);
+                pad.fill(0.0);
             }
+            tail.fill(0.0);
         });
     let x_offset: Vec<usize> = (0..c_in * kernel)
         .map(|q| {

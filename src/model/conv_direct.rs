@@ -171,15 +171,7 @@ pub fn conv1d_with(
             let c = row % c_in;
             let r = (row / c_in) % stride;
             let b = row / (c_in * stride);
-            for (u, d) in dst.iter_mut().enumerate() {
-                // phase r, position u is xpad[u s + r] = x[u s + r - padding].
-                let i = u * stride + r;
-                *d = if i >= padding && i - padding < length {
-                    x_at(b, c, i - padding)
-                } else {
-                    0.0
-                };
-            }
+            fill_phase(dst, r, stride, padding, length, |i| x_at(b, c, i));
         });
     // Offset of tap j inside one record's phases, relative to channel 0 and output 0.
     let tap_offset: Vec<usize> = (0..kernel)
@@ -273,6 +265,32 @@ impl Drop for Scratch {
             }
         }
     }
+}
+
+/// Writes positions u = 0..dst.len() of phase r of one zero-padded input row into `dst`:
+/// `dst[u] = xpad[u s + r] = x[u s + r - padding]`, with `x(i)` giving sample i < `length`
+/// and zeros outside. The zero runs are found first so the copy loop has no branch.
+fn fill_phase(
+    dst: &mut [f32],
+    r: usize,
+    stride: usize,
+    padding: usize,
+    length: usize,
+    x: impl Fn(usize) -> f32,
+) {
+    // The first u with u s + r >= padding, and the first with u s + r >= padding + length.
+    let first = padding.saturating_sub(r).div_ceil(stride).min(dst.len());
+    let end = (padding + length)
+        .saturating_sub(r)
+        .div_ceil(stride)
+        .clamp(first, dst.len());
+    let (head, rest) = dst.split_at_mut(first);
+    let (body, tail) = rest.split_at_mut(end - first);
+    head.fill(0.0);
+    for (k, d) in body.iter_mut().enumerate() {
+        *d = x((first + k) * stride + r - padding);
+    }
+    tail.fill(0.0);
 }
 
 struct Job<'a> {
@@ -895,14 +913,7 @@ pub fn conv1d_backward_weight_with(
             let (r, c) = (row / c_in, row % c_in);
             let (records, tail) = dst.split_at_mut(batch * step_len);
             for (b, rec) in records.chunks_mut(step_len).enumerate() {
-                for (u, d) in rec.iter_mut().enumerate() {
-                    let i = u * stride + r;
-                    *d = if i >= padding && i - padding < length {
-                        x_at(b, c, i - padding)
-                    } else {
-                        0.0
-                    };
-                }
+                fill_phase(rec, r, stride, padding, length, |i| x_at(b, c, i));
             }
             tail.fill(0.0);
         });

@@ -1,8 +1,8 @@
 //! The 1D convolution used by every convolutional layer of [`super::ResNet1d`].
 //!
 //! On CPUs with AVX-512 or AVX2 + FMA both passes are on [`super::conv_direct`]: the forward
-//! and the input gradient on its direct kernel, the weight gradient as one `gemm` product per
-//! tap reading the input in place. Elsewhere the forward is an explicit im2col into a
+//! and the input gradient on its direct kernel, the weight gradient on its register-tiled
+//! reduction over the stride phases. Elsewhere the forward is an explicit im2col into a
 //! (C_in K, B L_out) matrix followed by ONE matrix product with the (C_out, C_in K) weight for
 //! the whole batch (candle's gemm), and its backward the transposed products and a col2im.
 //! Either way training avoids candle 0.11's CPU `conv_transpose1d`, which falls back to a

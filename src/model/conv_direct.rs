@@ -162,7 +162,8 @@ pub fn conv1d_with(
     let n_tiles = l_out.div_ceil(tile);
     // Each phase row holds every sample any tile reads: (n_tiles tile + (K - 1) / s) values.
     let phase_len = n_tiles * tile + (kernel - 1) / stride + 1;
-    let mut phases = vec![0f32; batch * stride * c_in * phase_len];
+    // Every element is written below (the buffer comes from the pool with old values).
+    let mut phases = Scratch::take(batch * stride * c_in * phase_len);
     phases
         .par_chunks_mut(phase_len)
         .enumerate()
@@ -170,13 +171,7 @@ pub fn conv1d_with(
             let c = row % c_in;
             let r = (row / c_in) % stride;
             let b = row / (c_in * stride);
-            for (u, d) in dst.iter_mut().enumerate() {
-                // phase r, position u is xpad[u s + r] = x[u s + r - padding].
-                let i = u * stride + r;
-                if i >= padding && i - padding < length {
-                    *d = x_at(b, c, i - padding);
-                }
-            }
+            fill_phase(dst, r, stride, padding, length, |i| x_at(b, c, i));
         });
     // Offset of tap j inside one record's phases, relative to channel 0 and output 0.
     let tap_offset: Vec<usize> = (0..kernel)
@@ -210,6 +205,92 @@ pub fn conv1d_with(
         return None;
     }
     Some(out)
+}
+
+/// A scratch buffer (polyphase copy, padded gradient rows) taken from a small pool and
+/// returned to it on drop. Why: the training step makes these copies, up to ~70 MB each at
+/// batch 32, dozens of times per step; fresh allocations are returned to the OS between
+/// calls and cost a page fault and a page clearing per page when touched again, which the
+/// profile showed beside the kernels. Its values are whatever the last user left: callers
+/// write every element.
+struct Scratch(Vec<f32>);
+
+/// Buffers kept between calls (a training step's layers hold at most two at once).
+const SCRATCH_KEEP: usize = 4;
+
+static SCRATCH_POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+
+impl Scratch {
+    /// A buffer of `len` floats with unspecified (finite, stale) values.
+    fn take(len: usize) -> Scratch {
+        let reused = {
+            // A poisoned pool only means a panic elsewhere while it was locked: its buffers
+            // are still plain vectors.
+            let mut pool = SCRATCH_POOL.lock().unwrap_or_else(|e| e.into_inner());
+            // The smallest buffer that fits, else the largest (grown below).
+            let fit = (0..pool.len())
+                .filter(|&i| pool[i].capacity() >= len)
+                .min_by_key(|&i| pool[i].capacity())
+                .or_else(|| (0..pool.len()).max_by_key(|&i| pool[i].capacity()));
+            fit.map(|i| pool.swap_remove(i))
+        };
+        let mut buf = reused.unwrap_or_default();
+        buf.resize(len, 0.0);
+        Scratch(buf)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        let mut pool = SCRATCH_POOL.lock().unwrap_or_else(|e| e.into_inner());
+        pool.push(buf);
+        if pool.len() > SCRATCH_KEEP {
+            // Keep the largest: they serve every smaller request.
+            if let Some(i) = (0..pool.len()).min_by_key(|&i| pool[i].capacity()) {
+                pool.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// Writes positions u = 0..dst.len() of phase r of one zero-padded input row into `dst`:
+/// `dst[u] = xpad[u s + r] = x[u s + r - padding]`, with `x(i)` giving sample i < `length`
+/// and zeros outside. The zero runs are found first so the copy loop has no branch.
+fn fill_phase(
+    dst: &mut [f32],
+    r: usize,
+    stride: usize,
+    padding: usize,
+    length: usize,
+    x: impl Fn(usize) -> f32,
+) {
+    // The first u with u s + r >= padding, and the first with u s + r >= padding + length.
+    let first = padding.saturating_sub(r).div_ceil(stride).min(dst.len());
+    let end = (padding + length)
+        .saturating_sub(r)
+        .div_ceil(stride)
+        .clamp(first, dst.len());
+    let (head, rest) = dst.split_at_mut(first);
+    let (body, tail) = rest.split_at_mut(end - first);
+    head.fill(0.0);
+    for (k, d) in body.iter_mut().enumerate() {
+        *d = x((first + k) * stride + r - padding);
+    }
+    tail.fill(0.0);
 }
 
 struct Job<'a> {
@@ -401,9 +482,103 @@ macro_rules! tile_kernel {
     };
 }
 
+/// The weight tile (see [`WeightTile`]) over the same vector vocabulary as `tile_kernel!`, plus
+/// `hsum` (the sum of a vector's lanes).
+#[cfg(target_arch = "x86_64")]
+macro_rules! weight_tile {
+    ($feature:literal) => {
+        /// One MR x NQ tile of the weight gradient (see [`super::WeightTile`]).
+        ///
+        /// # Safety
+        /// As for [`super::WeightTile`]: the CPU has `$feature`, the ranges are inside the
+        /// operands and whole vectors, `dst` is valid and exclusive for the block.
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn weight_tile<const MR: usize, const NQ: usize>(
+            job: &WeightJob,
+            rows: std::ops::Range<usize>,
+            cols: std::ops::Range<usize>,
+            steps: std::ops::Range<usize>,
+            dst: *mut f32,
+        ) {
+            let q_len = job.x_offset.len();
+            // Rows and columns past the block repeat its last one; their sums are dropped.
+            // SAFETY: the row index is clamped to rows.end - 1 < C_out, so the pointer is
+            // inside G (C_out x red_len floats).
+            let g_rows: [*const f32; MR] = std::array::from_fn(|m| unsafe {
+                job.g
+                    .as_ptr()
+                    .add((rows.start + m).min(rows.end - 1) * job.red_len)
+            });
+            // SAFETY: x_offset[q] + red_len <= x.len() for every q (each view stays in its
+            // phase row), and the index is clamped to cols.end - 1 < C_in K.
+            let x_rows: [*const f32; NQ] = std::array::from_fn(|n| unsafe {
+                job.x
+                    .as_ptr()
+                    .add(job.x_offset[(cols.start + n).min(cols.end - 1)])
+            });
+            // SAFETY: steps.start < red_len, inside every row.
+            let g0: [*const f32; MR] =
+                std::array::from_fn(|m| unsafe { g_rows[m].add(steps.start) });
+            // SAFETY: as above, for the rows of X.
+            let x0: [*const f32; NQ] =
+                std::array::from_fn(|n| unsafe { x_rows[n].add(steps.start) });
+            let mut sums = [[[0f32; LANES]; MR]; NQ];
+            // SAFETY: every row holds steps.len() floats from these pointers on (the steps
+            // are inside red_len), a multiple of LANES.
+            unsafe { weight_dots(g0, x0, steps.len() / LANES, &mut sums) };
+            for m in 0..rows.len() {
+                for n in 0..cols.len() {
+                    // SAFETY: (m, n) is inside the caller's block; sums[n][m] holds LANES
+                    // floats.
+                    unsafe { *dst.add(m * q_len + n) += hsum(loadu(sums[n][m].as_ptr())) };
+                }
+            }
+        }
+
+        /// The lane-wise dot products of `n_vec` vectors from each of the MR rows `g0` with
+        /// each of the NQ rows `x0`, into `sums[n][m]`. Its own function, kept out of line:
+        /// inlined into [`weight_tile`], the compiler kept only 20 vector registers and
+        /// spilled accumulators inside the loop (seen in the assembly).
+        ///
+        /// # Safety
+        /// The CPU has `$feature`; every pointer is valid for reading `n_vec * LANES` floats.
+        #[target_feature(enable = $feature)]
+        #[inline(never)]
+        unsafe fn weight_dots<const MR: usize, const NQ: usize>(
+            g0: [*const f32; MR],
+            x0: [*const f32; NQ],
+            n_vec: usize,
+            sums: &mut [[[f32; LANES]; MR]; NQ],
+        ) {
+            let mut acc = [[zero(); MR]; NQ];
+            for i in 0..n_vec {
+                let k = i * LANES;
+                let mut gv = [zero(); MR];
+                for m in 0..MR {
+                    // SAFETY: k + LANES <= n_vec LANES, inside each row (caller's contract).
+                    gv[m] = unsafe { loadu(g0[m].add(k)) };
+                }
+                for (acc_n, x0_n) in acc.iter_mut().zip(&x0) {
+                    // SAFETY: as above, for a row of X.
+                    let xv = unsafe { loadu(x0_n.add(k)) };
+                    for m in 0..MR {
+                        acc_n[m] = fmadd(gv[m], xv, acc_n[m]);
+                    }
+                }
+            }
+            for (sums_n, acc_n) in sums.iter_mut().zip(&acc) {
+                for (s, &a) in sums_n.iter_mut().zip(acc_n) {
+                    // SAFETY: `s` holds LANES floats.
+                    unsafe { storeu(s.as_mut_ptr(), a) };
+                }
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Epilogue, Job};
+    use super::{Epilogue, Job, WeightJob};
     use std::arch::x86_64::*;
 
     const LANES: usize = 16;
@@ -466,12 +641,27 @@ mod avx512 {
         unsafe { _mm512_mask_storeu_ps(p, m, v) }
     }
 
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    /// # Safety
+    /// `p` must be valid for writing 16 floats (no alignment needed).
+    unsafe fn storeu(p: *mut f32, a: __m512) {
+        // SAFETY: the caller's contract.
+        unsafe { _mm512_storeu_ps(p, a) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn hsum(a: __m512) -> f32 {
+        _mm512_reduce_add_ps(a)
+    }
+
     tile_kernel!("avx512f");
+    weight_tile!("avx512f");
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Epilogue, Job};
+    use super::{Epilogue, Job, WeightJob};
     use std::arch::x86_64::*;
 
     const LANES: usize = 8;
@@ -533,7 +723,24 @@ mod avx2 {
         unsafe { _mm256_maskstore_ps(p, m, v) }
     }
 
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    /// # Safety
+    /// `p` must be valid for writing 8 floats (no alignment needed).
+    unsafe fn storeu(p: *mut f32, a: __m256) {
+        // SAFETY: the caller's contract.
+        unsafe { _mm256_storeu_ps(p, a) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn hsum(a: __m256) -> f32 {
+        let quad = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+        let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+        _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair)))
+    }
+
     tile_kernel!("avx2,fma");
+    weight_tile!("avx2,fma");
 }
 
 /// The input gradient of [`conv1d`]: from the output gradient `grad` (contiguous
@@ -640,19 +847,42 @@ pub fn conv1d_backward_data(shape: ConvShape, grad: &[f32], w: &[f32]) -> Option
 
 /// The weight gradient of [`conv1d`]: `x_at(b, c, i)` as for [`conv1d`] and the output gradient
 /// `grad` (contiguous (B, C_out, L_out)); returns the contiguous (C_out, C_in, K) gradient.
-/// `None` for a degenerate shape.
+/// `None` for a degenerate shape. Runs on [`Isa::detect`]'s kernel, or on a scalar loop on CPUs
+/// with neither instruction set.
 ///
 /// `dw[o][c][j] = sum_b sum_t g[b][o][t] xpad[b][c][t s + j]`. With x split into stride phases
 /// laid out as one row per (phase, channel) holding every record one after another (each
 /// padded to `L_out + (K - 1) / s` steps), tap j of all records is ONE shifted view of the
-/// rows of phase j mod s, and g padded with zeros to the same row length lines up with it: so
-/// each tap is one matrix product (C_out x B L') (B L' x C_in) on `gemm`, reading x in place.
-/// The zero columns of g cancel the values a shifted view reads from the next record.
+/// row of phase j mod s, and g padded with zeros to the same row length lines up with it. So
+/// dw, seen as a (C_out, C_in K) matrix, is `G X^T` with a reduction along the (long,
+/// contiguous) time axis of both: row q = c K + j of X is the view of channel c, tap j. The
+/// zero columns of g cancel the values a view reads from the next record.
+///
+/// The register tile is `MR` rows of G x `NQ` rows of X (4 x 6 on AVX-512: 24 accumulators,
+/// 10 loads per 24 fused multiply-adds), each accumulator a vector of time steps summed
+/// across its lanes once per chunk of the time axis. A chunk of `CHUNK` steps keeps the tile's
+/// rows of G in L1 and the X rows of neighbouring taps, which overlap, in L1 too. Workers
+/// own disjoint ranges of output channels (no reduction between threads) and walk the chunks
+/// in order, so the chunk of X they share stays in the caches for all their channel blocks.
 pub fn conv1d_backward_weight(
     shape: ConvShape,
     x_at: impl Fn(usize, usize, usize) -> f32 + Sync,
     grad: &[f32],
 ) -> Option<Vec<f32>> {
+    conv1d_backward_weight_with(Isa::detect(), shape, x_at, grad)
+}
+
+/// [`conv1d_backward_weight`] on a chosen instruction set (`None`: the scalar loop), `None`
+/// if this CPU lacks it.
+pub fn conv1d_backward_weight_with(
+    isa: Option<Isa>,
+    shape: ConvShape,
+    x_at: impl Fn(usize, usize, usize) -> f32 + Sync,
+    grad: &[f32],
+) -> Option<Vec<f32>> {
+    if isa.is_some_and(|isa| !isa.supported()) {
+        return None;
+    }
     let ConvShape {
         batch,
         c_in,
@@ -670,76 +900,154 @@ pub fn conv1d_backward_weight(
         return None;
     }
     let step_len = l_out + (kernel - 1) / stride;
-    let row_len = batch * step_len;
-    // Rows (phase r, channel c); the tail keeps the last row's shifted views inside the buffer.
-    let mut phases = vec![0f32; stride * c_in * row_len + (kernel - 1) / stride];
-    phases[..stride * c_in * row_len]
-        .par_chunks_mut(row_len)
+    // The reduction length, whole vectors of the widest instruction set.
+    let red_len = (batch * step_len).next_multiple_of(WG_ALIGN);
+    // A phase row holds every view of it: red_len + the largest tap shift (K - 1) / s.
+    let x_row = red_len + (kernel - 1) / stride;
+    // Both buffers come from the pool with old values: every element is written.
+    let mut phases = Scratch::take(stride * c_in * x_row);
+    phases
+        .par_chunks_mut(x_row)
         .enumerate()
         .for_each(|(row, dst)| {
             let (r, c) = (row / c_in, row % c_in);
-            for (b, rec) in dst.chunks_mut(step_len).enumerate() {
-                for (u, d) in rec.iter_mut().enumerate() {
-                    let i = u * stride + r;
-                    if i >= padding && i - padding < length {
-                        *d = x_at(b, c, i - padding);
+            let (records, tail) = dst.split_at_mut(batch * step_len);
+            for (b, rec) in records.chunks_mut(step_len).enumerate() {
+                fill_phase(rec, r, stride, padding, length, |i| x_at(b, c, i));
+            }
+            tail.fill(0.0);
+        });
+    let mut g_rows = Scratch::take(c_out * red_len);
+    g_rows
+        .par_chunks_mut(red_len)
+        .enumerate()
+        .for_each(|(o, dst)| {
+            let (records, tail) = dst.split_at_mut(batch * step_len);
+            for (b, rec) in records.chunks_mut(step_len).enumerate() {
+                let (steps, pad) = rec.split_at_mut(l_out);
+                steps.copy_from_slice(&grad[(b * c_out + o) * l_out..][..l_out]);
+                pad.fill(0.0);
+            }
+            tail.fill(0.0);
+        });
+    let x_offset: Vec<usize> = (0..c_in * kernel)
+        .map(|q| {
+            let (c, j) = (q / kernel, q % kernel);
+            ((j % stride) * c_in + c) * x_row + j / stride
+        })
+        .collect();
+    let job = WeightJob {
+        g: &g_rows,
+        x: &phases,
+        red_len,
+        x_offset: &x_offset,
+        c_out,
+    };
+    let mut dw = vec![0f32; c_out * c_in * kernel];
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Some(Isa::Avx512) => job.run::<4, 6>(avx512::weight_tile::<4, 6>, &mut dw),
+        #[cfg(target_arch = "x86_64")]
+        Some(Isa::Avx2Fma) => job.run::<3, 4>(avx2::weight_tile::<3, 4>, &mut dw),
+        _ => job.run::<1, 1>(weight_tile_scalar, &mut dw),
+    }
+    Some(dw)
+}
+
+/// Row lengths of the weight gradient's operands are multiples of this (AVX-512's lanes; a
+/// multiple of AVX2's).
+const WG_ALIGN: usize = 16;
+
+/// Steps of the time axis per chunk (see [`conv1d_backward_weight`]): 4 rows of G take
+/// 32 KiB, and a tile's lane sums cost about 6 % of its multiply-adds.
+const WG_CHUNK: usize = 2048;
+
+/// The operands of [`conv1d_backward_weight`]'s product `dw = G X^T`.
+struct WeightJob<'a> {
+    /// C_out rows of `red_len` floats.
+    g: &'a [f32],
+    /// The stride phases; row q of X starts at `x_offset[q]` and is read for `red_len` floats.
+    x: &'a [f32],
+    red_len: usize,
+    x_offset: &'a [usize],
+    c_out: usize,
+}
+
+/// One MR x NQ tile of dw: rows `rows` of G times rows `cols` of X over the steps `steps` (a
+/// range of whole vectors), ADDED to dw's block at `dst` (row stride C_in K).
+///
+/// # Safety
+/// The CPU must have the kernel's instruction set; `rows` must lie in 0..C_out, `cols` in
+/// 0..C_in K, `steps` in 0..red_len with both ends multiples of `WG_ALIGN`; `dst` must be
+/// valid for the block and no other thread may access it.
+type WeightTile = unsafe fn(
+    &WeightJob,
+    std::ops::Range<usize>,
+    std::ops::Range<usize>,
+    std::ops::Range<usize>,
+    *mut f32,
+);
+
+impl WeightJob<'_> {
+    fn run<const MR: usize, const NQ: usize>(&self, tile: WeightTile, dw: &mut [f32]) {
+        let q_len = self.x_offset.len();
+        let n_blocks = self.c_out.div_ceil(MR);
+        // Two ranges of channel blocks per thread balance the load and re-read X only that
+        // many times.
+        let n_ranges = (2 * rayon::current_num_threads()).clamp(1, n_blocks);
+        let dw_ptr = OutPtr(dw.as_mut_ptr());
+        (0..n_ranges).into_par_iter().for_each(|range| {
+            let blocks = range * n_blocks / n_ranges..(range + 1) * n_blocks / n_ranges;
+            for k0 in (0..self.red_len).step_by(WG_CHUNK) {
+                let steps = k0..(k0 + WG_CHUNK).min(self.red_len);
+                for block in blocks.clone() {
+                    let o0 = block * MR;
+                    let rows = o0..(o0 + MR).min(self.c_out);
+                    for q0 in (0..q_len).step_by(NQ) {
+                        let cols = q0..(q0 + NQ).min(q_len);
+                        // SAFETY: `conv1d_backward_weight` picked the tile of an instruction
+                        // set this CPU has (or the scalar one); rows < C_out, cols < C_in K and
+                        // the steps are whole vectors inside red_len (a multiple of WG_ALIGN,
+                        // as is WG_CHUNK); the block of dw (rows x cols) belongs to this range
+                        // of channel blocks alone, and `dw` outlives the loop.
+                        unsafe {
+                            tile(
+                                self,
+                                rows.clone(),
+                                cols,
+                                steps.clone(),
+                                dw_ptr.get().add(o0 * q_len + q0),
+                            )
+                        };
                     }
                 }
             }
         });
-    let mut g_rows = vec![0f32; c_out * row_len];
-    g_rows
-        .par_chunks_mut(row_len)
-        .enumerate()
-        .for_each(|(o, dst)| {
-            for (b, rec) in dst.chunks_mut(step_len).enumerate() {
-                rec[..l_out].copy_from_slice(&grad[(b * c_out + o) * l_out..][..l_out]);
-            }
-        });
-    let mut dw = vec![0f32; c_out * c_in * kernel];
-    let dw_ptr = OutPtr(dw.as_mut_ptr());
-    // Taps run in parallel when there are enough of them; a 1 x 1 convolution lets gemm
-    // split the one product instead.
-    let threads = rayon::current_num_threads();
-    let inner = if kernel >= threads {
-        gemm::Parallelism::None
-    } else {
-        gemm::Parallelism::Rayon(threads)
-    };
-    let (phases, g_rows) = (&phases, &g_rows);
-    (0..kernel).into_par_iter().for_each(|j| {
-        let view = (j % stride) * c_in * row_len + j / stride;
-        // SAFETY: dst: element (o, c) of tap j is dw[(o C_in + c) K + j], inside `dw` for
-        // o < C_out, c < C_in, and taps write disjoint elements (different j), so the parallel
-        // calls never touch the same float; `dw` outlives the loop. lhs: g_rows is
-        // C_out x row_len, read at (o, kk) for kk < row_len. rhs: element (kk, c) is
-        // phases[view + c row_len + kk] <= (s - 1) C_in row_len + j / s + (C_in - 1) row_len
-        // + row_len - 1 < len (the tail holds (K - 1) / s floats).
-        unsafe {
-            gemm::gemm(
-                c_out,
-                c_in,
-                row_len,
-                dw_ptr.get().add(j),
-                kernel as isize,
-                (c_in * kernel) as isize,
-                false,
-                g_rows.as_ptr(),
-                1,
-                row_len as isize,
-                phases.as_ptr().add(view),
-                row_len as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                inner,
-            );
+    }
+}
+
+/// The weight tile on CPUs with neither instruction set (1 x 1: the compiler vectorises the
+/// dot product as far as the target allows).
+///
+/// # Safety
+/// As for [`WeightTile`] (no instruction set needed).
+unsafe fn weight_tile_scalar(
+    job: &WeightJob,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    steps: std::ops::Range<usize>,
+    dst: *mut f32,
+) {
+    let q_len = job.x_offset.len();
+    for (m, o) in rows.enumerate() {
+        let g = &job.g[o * job.red_len..][steps.clone()];
+        for (n, q) in cols.clone().enumerate() {
+            let x = &job.x[job.x_offset[q] + steps.start..][..steps.len()];
+            let sum: f32 = g.iter().zip(x).map(|(a, b)| a * b).sum();
+            // SAFETY: (m, n) is inside the caller's block (caller's contract).
+            unsafe { *dst.add(m * q_len + n) += sum };
         }
-    });
-    Some(dw)
+    }
 }
 
 #[cfg(test)]
@@ -810,6 +1118,11 @@ mod tests {
             (2, 8, 64, 6, 1, 0, 1),
             (2, 3, 9, 3, 3, 0, 3),
             (1, 2, 10, 3, 2, 0, 3),
+            // Several chunks of the weight gradient's time axis (B (L_out + 16) > 2048).
+            (2, 3, 1501, 5, 17, 8, 1),
+            (3, 5, 2999, 7, 17, 7, 2),
+            (2, 6, 4097, 9, 17, 7, 4),
+            (2, 5, 3001, 11, 1, 0, 3),
         ] {
             let shape = ConvShape {
                 batch,
@@ -858,6 +1171,21 @@ mod tests {
             let dw = conv1d_backward_weight(shape, x_at, &g).expect("supported");
             let err = max_err(&dw, &want_dw);
             assert!(err < 1e-4, "{shape:?}: weight gradient max error {err}");
+            // Every weight-gradient tile this CPU runs, and the scalar one.
+            for isa in Isa::all().into_iter().filter(|i| i.supported()).map(Some) {
+                let dw = conv1d_backward_weight_with(isa, shape, x_at, &g).expect("supported");
+                let err = max_err(&dw, &want_dw);
+                assert!(
+                    err < 1e-4,
+                    "{isa:?} {shape:?}: weight gradient max error {err}"
+                );
+            }
+            let dw = conv1d_backward_weight_with(None, shape, x_at, &g).expect("scalar");
+            let err = max_err(&dw, &want_dw);
+            assert!(
+                err < 1e-4,
+                "scalar {shape:?}: weight gradient max error {err}"
+            );
         }
     }
 

@@ -669,6 +669,31 @@ fn fit_explainer_is_deterministic_and_cancellable() {
     );
     assert_eq!(a.temperature.to_bits(), b.temperature.to_bits());
 
+    // The progress of the whole fit runs once from 0 to 1 over its two stages (features, then
+    // k-means), never back: what the app's progress bar shows.
+    #[derive(Default)]
+    struct Fractions(std::sync::Mutex<Vec<(String, f32)>>);
+    impl ProgressSink for Fractions {
+        fn report(&self, p: Progress) {
+            if let Some(f) = p.fraction() {
+                self.0.lock().unwrap().push((p.stage, f));
+            }
+        }
+        fn is_cancelled(&self) -> bool {
+            false
+        }
+    }
+    let seen = Fractions::default();
+    fit_explainer(&model, &data, &[0, 1, 2], &settings, &seen).unwrap();
+    let seen = seen.0.into_inner().unwrap();
+    let stages: std::collections::BTreeSet<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
+    assert!(stages.len() >= 2, "features and k-means report: {stages:?}");
+    assert!(
+        seen.windows(2).all(|w| w[1].1 >= w[0].1),
+        "the fraction goes back: {seen:?}"
+    );
+    assert_eq!(seen.last().map(|(_, f)| *f), Some(1.0), "{seen:?}");
+
     struct CancelAtKMeans;
     impl ProgressSink for CancelAtKMeans {
         fn report(&self, _p: Progress) {}

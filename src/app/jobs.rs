@@ -717,9 +717,24 @@ fn evaluate(
         crate::surrogate::prepare::CnnSource::OutOfFold(p) => Some(p.as_path()),
         _ => None,
     };
-    let p = prepare_evaluation(model, explainer, dataset, oof, &settings, sink)
-        .with_context(|| format!("data set {}", dataset.name()))?;
-    let report = cross_validate(&p.data, &p.backend, &p.settings, sink)?;
+    // One progress bar over the forward passes, the folds and the K sweep (which refits every
+    // fold once per K, so it gets the larger share).
+    let (features_end, folds_end) = if k_sweep { (0.3, 0.4) } else { (0.5, 1.0) };
+    let p = prepare_evaluation(
+        model,
+        explainer,
+        dataset,
+        oof,
+        &settings,
+        &crate::progress::StageSink::new(sink, 0.0, features_end),
+    )
+    .with_context(|| format!("data set {}", dataset.name()))?;
+    let report = cross_validate(
+        &p.data,
+        &p.backend,
+        &p.settings,
+        &crate::progress::StageSink::new(sink, features_end, folds_end),
+    )?;
     let rows = audit(&report, p.data.truth.as_ref(), &AuditSettings::default())?;
     let sweep = if k_sweep {
         let base = p.backend.settings.clone();
@@ -730,7 +745,7 @@ fn evaluate(
                 settings: crate::tlc::ClusterSettings { k, ..base.clone() },
             },
             &p.settings,
-            sink,
+            &crate::progress::StageSink::new(sink, folds_end, 1.0),
         )?)
     } else {
         None

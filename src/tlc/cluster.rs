@@ -21,7 +21,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::progress::{Progress, ProgressSink};
+use crate::progress::{Progress, ProgressSink, StageSink};
 use crate::tlc::TlcError;
 use crate::tlc::kernel;
 
@@ -341,9 +341,27 @@ pub fn fit_standardised(
             let tol_abs = settings.tolerance as f64 * mean_variance(z.view());
             let mut best: Option<(Array2<f32>, f64)> = None;
             for run in 0..settings.n_init {
+                // Each run is its share of the whole fit, and is complete when it converges
+                // (usually well before `max_iter`): the progress never goes back.
+                let runs = settings.n_init as f32;
+                let run_progress =
+                    StageSink::new(progress, run as f32 / runs, (run + 1) as f32 / runs);
                 let init = kmeans_plus_plus(z.view(), &row_norms, settings.k, &mut rng);
-                let (c, inertia) =
-                    lloyd(z.view(), &row_norms, init, settings, tol_abs, run, progress)?;
+                let (c, inertia) = lloyd(
+                    z.view(),
+                    &row_norms,
+                    init,
+                    settings,
+                    tol_abs,
+                    run,
+                    &run_progress,
+                )?;
+                run_progress.report(Progress {
+                    stage: format!("k-means (run {} of {})", run + 1, settings.n_init),
+                    done: 1,
+                    total: 1,
+                    share: None,
+                });
                 if best.as_ref().is_none_or(|(_, b)| inertia < *b) {
                     best = Some((c, inertia));
                 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::dsp::Preprocessing;
 use crate::io::Dataset;
 use crate::model::LoadedModel;
-use crate::progress::ProgressSink;
+use crate::progress::{ProgressSink, StageSink};
 use crate::tlc::TlcError;
 use crate::tlc::cluster::{ClusterSettings, fit_clusters};
 use crate::tlc::explainer::{Explainer, FitDescription, utc_now_rfc3339};
@@ -170,9 +170,21 @@ pub fn fit_explainer(
     settings: &FitSettings,
     progress: &dyn ProgressSink,
 ) -> Result<Explainer, TlcError> {
-    let corpus = corpus_steps(model, dataset, indices, settings, progress)?;
+    // One progress bar over both stages: the forward passes take most of a fit.
+    const FEATURES_SHARE: f32 = 0.7;
+    let corpus = corpus_steps(
+        model,
+        dataset,
+        indices,
+        settings,
+        &StageSink::new(progress, 0.0, FEATURES_SHARE),
+    )?;
     // The reservoir already holds at most the budget: no second subsampling.
-    let clusters = fit_clusters(&[corpus.steps], &settings.clusters, progress)?;
+    let clusters = fit_clusters(
+        &[corpus.steps],
+        &settings.clusters,
+        &StageSink::new(progress, FEATURES_SHARE, 1.0),
+    )?;
     let fit = FitDescription {
         dataset: dataset.name(),
         n_records: indices.len(),

@@ -1462,3 +1462,39 @@ fn measure_all_fills_the_hr_qrs_qtc_columns_which_sort_and_filter() {
         "the age column is hidden"
     );
 }
+
+#[test]
+fn a_records_analysis_problem_is_said_above_its_ecg_without_a_window_over_it() {
+    let mut app = TlcApp::without_data(None, Settings::default()).expect("worker starts");
+    let mut record = AnalysedRecord::plain(Arc::new(synthetic_ecg("holter-1", &[])), None);
+    record
+        .problems
+        .push("explaining holter-1: the model needs lead I, which the record lacks".into());
+    app.show_record(record);
+    let mut h = harness(app, [1280.0, 860.0]);
+    h.run_ok();
+    assert!(
+        h.query_by_label_contains("Problem explaining holter-1")
+            .is_some(),
+        "the problem is said above the ECG"
+    );
+    assert!(
+        h.query_by_label("Dismiss all").is_none(),
+        "no Problems window over the ECG"
+    );
+    // Still listed: the status bar's button opens the list.
+    h.get_by_label("1 problem(s)").click();
+    h.run_ok();
+    assert!(h.query_by_label("Dismiss all").is_some());
+    // A job that fails still opens the window by itself.
+    h.get_by_label("Dismiss all").click();
+    h.run_ok();
+    assert!(h.query_by_label("Dismiss all").is_none());
+    h.state_mut()
+        .open_path(Path::new("/nonexistent/record.hea"));
+    wait_idle(&mut h, Duration::from_secs(20));
+    assert!(
+        h.query_by_label("Dismiss all").is_some(),
+        "a failed open is shown"
+    );
+}

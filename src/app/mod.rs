@@ -492,7 +492,8 @@ impl TlcApp {
                 .iter()
                 .any(|e| e.task == task && e.cause == *p);
             if !known {
-                self.problems.errors.push(JobError {
+                // Shown above the record's ECG (`record_notes_ui`); kept in the list quietly.
+                self.problems.push_quiet(JobError {
                     task: task.clone(),
                     cause: p.clone(),
                     cancelled: false,
@@ -1587,6 +1588,7 @@ impl TlcApp {
         let delineation = cur.delineation.clone();
         let segment_labels = cur.segment_labels.clone();
         let measurements = cur.measurements.clone();
+        let notes = cur.problems.clone();
         ui.horizontal_wrapped(|ui| {
             ui.heading(&ecg.meta.id);
             let mut facts = vec![
@@ -1613,6 +1615,7 @@ impl TlcApp {
             }
             ui.label(facts.join("  |  "));
         });
+        record_notes_ui(ui, &notes);
         if let Some(ex) = &explanation
             && self.settings.layers.clusters
         {
@@ -1944,4 +1947,13 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the analysis of the record on screen could not do (e.g. a model that needs lead I on a
+/// two-lead Holter record), said above its ECG rather than in a window over it.
+fn record_notes_ui(ui: &mut Ui, notes: &[String]) {
+    let colour = egui::Color32::from_rgb(213, 94, 0);
+    for note in notes {
+        ui.add(egui::Label::new(RichText::new(format!("Problem {note}")).color(colour)).wrap());
+    }
 }

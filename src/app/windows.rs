@@ -18,6 +18,17 @@ pub struct ProblemsWindow {
 }
 
 impl ProblemsWindow {
+    /// List a problem without opening the window: for what is already said where it applies
+    /// (a record's analysis notes are shown above its ECG), so stepping through records does
+    /// not cover the ECG with a window each time.
+    pub fn push_quiet(&mut self, err: JobError) {
+        let shown_all = self.seen == self.errors.len();
+        self.errors.push(err);
+        if shown_all {
+            self.seen = self.errors.len();
+        }
+    }
+
     pub fn window_ui(&mut self, ctx: &egui::Context) {
         if self.errors.len() > self.seen {
             self.open = true;

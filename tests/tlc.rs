@@ -740,7 +740,7 @@ fn bundled_explainer_fits_the_bundled_model_and_explains_sample_data() {
 
 /// Floors for [`bundled_real_model_clusters_against_ludb_cardiologists`], just below what was
 /// measured (NMI 0.246, purity 0.699, best QRS cluster 99.5 % QRS, best T cluster 85.3 % T).
-const LUDB_NMI_FLOOR: f64 = 0.23;
+const LUDB_NMI_FLOOR: f64 = 0.25;
 const LUDB_PURITY_FLOOR: f64 = 0.68;
 const LUDB_BEST_QRS_FLOOR: f64 = 0.95;
 const LUDB_BEST_T_FLOOR: f64 = 0.80;

@@ -119,9 +119,14 @@ const COLUMNS: [(SortColumn, &str, f32); 10] = [
     (SortColumn::Qtc, "QTc", 38.0),
 ];
 
-/// Do predicted and true labels disagree? Unknown when not predicted yet.
+/// Do predicted and true labels disagree? Unknown when not predicted yet, and for a record
+/// without any label (LUDB, MIT-BIH, a plain folder: nothing is said about the truth, as in the
+/// explanation panel's outputs).
 pub fn disagrees(labels: &[String], summary: Option<&RecordSummary>) -> bool {
     let Some(s) = summary else { return false };
+    if labels.is_empty() {
+        return false;
+    }
     let mut a: Vec<&str> = labels.iter().map(String::as_str).collect();
     let mut b: Vec<&str> = s.predicted.iter().map(String::as_str).collect();
     a.sort_unstable();
@@ -579,6 +584,20 @@ fn rows_ui(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unlabelled_records_never_disagree_with_the_model() {
+        let predicted = RecordSummary {
+            predicted: vec!["NORM".into()],
+            mean_entropy: 0.5,
+        };
+        let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(!disagrees(&labels(&[]), Some(&predicted)));
+        assert!(!disagrees(&labels(&["NORM"]), Some(&predicted)));
+        assert!(disagrees(&labels(&["MI"]), Some(&predicted)));
+        assert!(disagrees(&labels(&["NORM", "MI"]), Some(&predicted)));
+        assert!(!disagrees(&labels(&["MI"]), None));
+    }
 
     #[test]
     fn measurement_filters_parse_and_apply() {

@@ -669,13 +669,15 @@ impl TlcApp {
 
     /// A record job finished: shown when it is the latest one asked for.
     fn take_record(&mut self, id: JobId, record: AnalysedRecord) {
-        if let Some(path) = self.recent_on_load.take() {
-            self.remember_path(&path);
-        }
         if self.latest_record_job != Some(id) {
             return;
         }
         self.latest_record_job = None;
+        // Only the record asked for last can vouch for the data set just opened (a record of
+        // the previous data set may still arrive).
+        if let Some(path) = self.recent_on_load.take() {
+            self.remember_path(&path);
+        }
         let stale = self.latest_record_models != self.models_generation;
         self.show_record(record);
         // The signal is on screen: analyse it now (also when it was analysed with models

@@ -179,6 +179,7 @@ fn bench(c: &mut Criterion) {
     for (name, layout) in [
         ("stacked", ViewLayout::Stacked),
         ("clinical", ViewLayout::Clinical),
+        ("clinical_6x2", ViewLayout::Clinical6x2),
     ] {
         let mut h = Harness::builder()
             .with_size([1600.0, 1000.0])

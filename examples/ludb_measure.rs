@@ -5,7 +5,6 @@
 //! [--params MEASURE.json] [--per-record OUT.csv]` (default folder `../shared/data/ludb`;
 //! `--params` reads `MeasureParams` as JSON, missing fields at their defaults).
 
-use tlc_explorer::delineate::DelineatorParams;
 use tlc_explorer::measure::MeasureParams;
 use tlc_explorer::measure::ludb::validate_ludb;
 
@@ -14,9 +13,10 @@ mod common;
 fn main() -> anyhow::Result<()> {
     let args = common::LudbArgs::parse(false)?;
     let params: MeasureParams = args.params()?;
+    let delineator = args.delineator()?;
     let (dir, subset, per_record) = (args.dir, args.records, args.per_record);
     let started = std::time::Instant::now();
-    let v = validate_ludb(&dir, &DelineatorParams::default(), &params, subset)?;
+    let v = validate_ludb(&dir, &delineator, &params, subset)?;
     println!(
         "LUDB, {} records ({subset:?}): ours (project delineation, median over dominant beats) - reference (annotations, median over beats)",
         v.records.len()

@@ -427,6 +427,12 @@ fn layers_toggle_and_layout_switches() {
     h.run_ok();
     assert_eq!(h.state().settings.layout, ViewLayout::Clinical);
     h.snapshot_options("clinical_heat_overlay", &snapshot_options());
+
+    // 6 x 2: the limb leads left, V1-V6 right, every lead named on the canvas.
+    h.get_by_label("6 x 2 + rhythm").click();
+    h.run_ok();
+    assert_eq!(h.state().settings.layout, ViewLayout::Clinical6x2);
+    h.snapshot_options("clinical_6x2", &snapshot_options());
 }
 
 #[test]
@@ -797,12 +803,11 @@ fn a_record_click_during_a_long_job_shows_the_record_at_once() {
 #[test]
 fn file_dialogs_fall_back_to_the_in_app_browser_without_a_portal() {
     // No desktop portal in the test environment: every dialog must open the in-app browser.
-    // egui_file labels files with emoji that egui's fonts lack (drawn as empty boxes; not
-    // fixed here), so this harness allows missing glyphs.
+    // egui_file labels folders and files with emoji (U+1F5C0, U+1F5CB, U+2B06): the harness
+    // fails on a glyph the fonts lack, so this also checks that the icons are drawn, not boxes.
     let mut h = Harness::builder()
         .with_size([1280.0, 860.0])
         .with_max_steps(16)
-        .allow_missing_glyphs()
         // egui_file's path and file name fields have no accessible names.
         .with_accessibility_check(false)
         .build_ui_state(|ui, app: &mut TlcApp| app.ui_root(ui), explained_app());

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use tlc_explorer::delineate::DelineatorParams;
 use tlc_explorer::delineate::score::RecordSubset;
 
 /// `[LUDB_DIR] [--records all|odd|even] [--params FILE.json] [--per-record OUT.csv]`, and
@@ -18,6 +19,8 @@ pub struct LudbArgs {
     pub resample_hz: Option<f64>,
     /// `--leads ii,v5`: only these leads (where the example takes it).
     pub leads: Option<Vec<String>>,
+    /// `--delineator FILE.json`: delineator settings (missing fields at their defaults).
+    pub delineator_file: Option<PathBuf>,
 }
 
 impl LudbArgs {
@@ -30,6 +33,7 @@ impl LudbArgs {
             per_record: None,
             resample_hz: None,
             leads: None,
+            delineator_file: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -42,6 +46,7 @@ impl LudbArgs {
                 "--leads" => parsed.leads = Some(value()?.split(',').map(str::to_string).collect()),
                 "--records" => parsed.records = value()?.parse().map_err(anyhow::Error::msg)?,
                 "--params" => parsed.params_file = Some(PathBuf::from(value()?)),
+                "--delineator" => parsed.delineator_file = Some(PathBuf::from(value()?)),
                 "--per-record" => parsed.per_record = Some(PathBuf::from(value()?)),
                 _ => parsed.dir = PathBuf::from(a),
             }
@@ -54,6 +59,16 @@ impl LudbArgs {
         Ok(match &self.params_file {
             Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
             None => T::default(),
+        })
+    }
+
+    /// The delineator settings of `--delineator` (missing fields at their defaults).
+    // Only `ludb_measure` takes them; the other examples' `--params` are delineator settings.
+    #[allow(dead_code)]
+    pub fn delineator(&self) -> anyhow::Result<DelineatorParams> {
+        Ok(match &self.delineator_file {
+            Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
+            None => DelineatorParams::default(),
         })
     }
 }

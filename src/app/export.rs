@@ -8,7 +8,7 @@ use std::sync::Arc;
 use egui::{ColorImage, RichText, TextureHandle, Ui};
 
 use crate::delineate::Delineation;
-use crate::figure::{FigureInput, FigureSpec, Layout, PageSize};
+use crate::figure::{FigureInput, FigureSpec, PageSize};
 use crate::record::Ecg;
 use crate::tlc::Explanation;
 
@@ -51,12 +51,7 @@ pub enum FigurePurpose {
 /// The figure spec of what the screen shows: layout, visible leads, layers, paper speed and
 /// gain, optionally only a time window.
 pub fn spec_for_view(settings: &Settings, ecg: &Ecg, window_s: Option<(f64, f64)>) -> FigureSpec {
-    let layout = match settings.layout {
-        ViewLayout::Stacked => Layout::Stacked,
-        ViewLayout::Clinical => Layout::Clinical3x4Rhythm {
-            rhythm_lead: settings.rhythm_lead.clone(),
-        },
-    };
+    let layout = settings.layout.figure_layout(&settings.rhythm_lead);
     let visible: Vec<_> = ecg
         .leads
         .iter()
@@ -72,10 +67,11 @@ pub fn spec_for_view(settings: &Settings, ecg: &Ecg, window_s: Option<(f64, f64)
         gain_mm_mv: settings.gain_mm_mv as f64,
         layers: settings.layers.clone(),
         dpi: settings.export_dpi as f64,
-        // Stacked leads closer together than a printout so twelve fit a screen; the clinical
-        // layout keeps the printed spacing.
+        // Stacked leads closer together than a printout so twelve fit a screen; the 3 x 4
+        // layout keeps the printed spacing; 6 x 2's seven rows at 20 mm fit an A4 page with a
+        // track under them, as 6 x 2 printouts space their rows more tightly.
         row_height_mv: match settings.layout {
-            ViewLayout::Stacked => 2.0,
+            ViewLayout::Stacked | ViewLayout::Clinical6x2 => 2.0,
             ViewLayout::Clinical => 3.0,
         },
         page: if settings.export_a4 {

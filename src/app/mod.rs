@@ -1138,12 +1138,9 @@ impl TlcApp {
     fn toolbar_ui(&mut self, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
             ui.label("Layout");
-            ui.selectable_value(&mut self.settings.layout, ViewLayout::Stacked, "Stacked");
-            ui.selectable_value(
-                &mut self.settings.layout,
-                ViewLayout::Clinical,
-                "3 x 4 + rhythm",
-            );
+            for layout in ViewLayout::ALL {
+                ui.selectable_value(&mut self.settings.layout, layout, layout.label());
+            }
             ui.separator();
             let ex = self.current.as_ref().and_then(|c| c.explanation.as_ref());
             let has_ex = ex.is_some();

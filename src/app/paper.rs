@@ -14,7 +14,7 @@ use crate::record::{Ecg, LeadName};
 use crate::tlc::Explanation;
 
 use super::colors;
-use super::settings::{Layers, Settings, ViewLayout};
+use super::settings::{Layers, Settings};
 
 /// Space around the page on screen (mm).
 const SCREEN_MARGIN_MM: f64 = 4.0;
@@ -613,9 +613,10 @@ fn place(
 /// lead (or an equivalent) the record lacks shows its first lead there instead. The note says so.
 fn settings_for_record(settings: &Settings, ecg: &Ecg) -> (Settings, Option<String>) {
     let mut used = settings.clone();
-    if settings.layout != ViewLayout::Clinical {
+    let layout = settings.layout.figure_layout(&settings.rhythm_lead);
+    let Some((grid, _)) = layout.clinical_grid() else {
         return (used, None);
-    }
+    };
     let mut notes = Vec::new();
     if ecg
         .lead_index_or_equivalent(&settings.rhythm_lead)
@@ -628,7 +629,7 @@ fn settings_for_record(settings: &Settings, ecg: &Ecg) -> (Settings, Option<Stri
         ));
         used.rhythm_lead = first.clone();
     }
-    let missing: Vec<String> = crate::figure::layout::clinical_slots()
+    let missing: Vec<String> = grid
         .iter()
         .flatten()
         .filter(|l| ecg.lead_index_or_equivalent(l).is_none())

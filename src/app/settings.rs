@@ -30,6 +30,37 @@ pub enum ViewLayout {
     Stacked,
     /// The printed clinical layout: 3 rows x 4 columns of 2.5 s plus a 10 s rhythm strip.
     Clinical,
+    /// The other printed layout: 6 rows x 2 columns of 5 s (limb leads, then V1-V6) plus a
+    /// 10 s rhythm strip.
+    Clinical6x2,
+}
+
+impl ViewLayout {
+    pub const ALL: [ViewLayout; 3] = [
+        ViewLayout::Stacked,
+        ViewLayout::Clinical,
+        ViewLayout::Clinical6x2,
+    ];
+
+    /// What the toolbar calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ViewLayout::Stacked => "Stacked",
+            ViewLayout::Clinical => "3 x 4 + rhythm",
+            ViewLayout::Clinical6x2 => "6 x 2 + rhythm",
+        }
+    }
+
+    /// The figure layout it draws, with `rhythm_lead` under a clinical grid.
+    pub fn figure_layout(self, rhythm_lead: &crate::record::LeadName) -> crate::figure::Layout {
+        use crate::figure::Layout;
+        let rhythm_lead = rhythm_lead.clone();
+        match self {
+            ViewLayout::Stacked => Layout::Stacked,
+            ViewLayout::Clinical => Layout::Clinical3x4Rhythm { rhythm_lead },
+            ViewLayout::Clinical6x2 => Layout::Clinical6x2Rhythm { rhythm_lead },
+        }
+    }
 }
 
 /// Columns of the record browser.

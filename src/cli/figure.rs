@@ -32,6 +32,9 @@ pub enum LayoutArg {
     Stacked,
     /// 3 x 4 leads of 2.5 s and a 10 s rhythm strip, as printed ECGs.
     Clinical,
+    /// 6 x 2 leads of 5 s (limb leads, then V1-V6) and a 10 s rhythm strip.
+    #[value(name = "clinical-6x2")]
+    Clinical6x2,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,6 +161,9 @@ pub fn spec_from_args(args: &Args) -> anyhow::Result<FigureSpec> {
     let layout = match args.layout {
         LayoutArg::Stacked => Layout::Stacked,
         LayoutArg::Clinical => Layout::Clinical3x4Rhythm {
+            rhythm_lead: LeadName::parse(&args.rhythm_lead),
+        },
+        LayoutArg::Clinical6x2 => Layout::Clinical6x2Rhythm {
             rhythm_lead: LeadName::parse(&args.rhythm_lead),
         },
     };

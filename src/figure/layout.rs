@@ -20,6 +20,10 @@ pub enum Layout {
     /// V4-V6), each column a quarter of the window (2.5 s of a 10 s window), plus a rhythm strip
     /// over the whole window.
     Clinical3x4Rhythm { rhythm_lead: LeadName },
+    /// The other printed 12-lead format: 6 rows x 2 columns (limb leads I-aVF, then V1-V6),
+    /// each column half the window (5 s of a 10 s window), plus a rhythm strip over the whole
+    /// window. Taller rows of fewer columns: each lead shows more beats.
+    Clinical6x2Rhythm { rhythm_lead: LeadName },
 }
 
 impl Layout {
@@ -27,6 +31,31 @@ impl Layout {
     pub fn clinical() -> Self {
         Layout::Clinical3x4Rhythm {
             rhythm_lead: LeadName::II,
+        }
+    }
+
+    /// The lead grid of a clinical layout, column by column (each column a list of rows), and
+    /// its rhythm lead; `None` for the stacked layout.
+    pub fn clinical_grid(&self) -> Option<(Vec<Vec<LeadName>>, &LeadName)> {
+        use LeadName::*;
+        match self {
+            Layout::Stacked => None,
+            Layout::Clinical3x4Rhythm { rhythm_lead } => Some((
+                vec![
+                    vec![I, II, III],
+                    vec![AVR, AVL, AVF],
+                    vec![V1, V2, V3],
+                    vec![V4, V5, V6],
+                ],
+                rhythm_lead,
+            )),
+            Layout::Clinical6x2Rhythm { rhythm_lead } => Some((
+                vec![
+                    vec![I, II, III, AVR, AVL, AVF],
+                    vec![V1, V2, V3, V4, V5, V6],
+                ],
+                rhythm_lead,
+            )),
         }
     }
 }
@@ -362,12 +391,6 @@ fn ceil_major(mm: f64) -> f64 {
     (mm / MAJOR_MM - 1e-9).ceil().max(1.0) * MAJOR_MM
 }
 
-/// The clinical slots: column-major I, II, III | aVR, aVL, aVF | V1, V2, V3 | V4, V5, V6.
-pub fn clinical_slots() -> [[LeadName; 3]; 4] {
-    use LeadName::*;
-    [[I, II, III], [AVR, AVL, AVF], [V1, V2, V3], [V4, V5, V6]]
-}
-
 /// Place everything on the page. Fails on an invalid spec, a window outside the record, a
 /// selected lead the record lacks, or content larger than the page.
 pub fn compute_layout(ecg: &Ecg, spec: &FigureSpec) -> Result<LayoutDescription, FigureError> {
@@ -388,8 +411,10 @@ pub fn compute_layout(ecg: &Ecg, spec: &FigureSpec) -> Result<LayoutDescription,
             let n_rows = panels.len();
             (panels, n_rows)
         }
-        Layout::Clinical3x4Rhythm { rhythm_lead } => {
-            (clinical_panels(ecg, rhythm_lead, &geometry)?, 4)
+        layout => {
+            let panels = clinical_panels(ecg, layout, &geometry)?;
+            let n_rows = panels.iter().map(|p| p.row + 1).max().unwrap_or(1);
+            (panels, n_rows)
         }
     };
     let paper = RectMm::new(
@@ -432,7 +457,9 @@ fn shown_window(ecg: &Ecg, spec: &FigureSpec) -> Result<(f64, f64), FigureError>
     let duration_s = ecg.duration_s();
     let default_end = match spec.layout {
         Layout::Stacked => duration_s,
-        Layout::Clinical3x4Rhythm { .. } => duration_s.min(CLINICAL_WINDOW_S),
+        Layout::Clinical3x4Rhythm { .. } | Layout::Clinical6x2Rhythm { .. } => {
+            duration_s.min(CLINICAL_WINDOW_S)
+        }
     };
     let (start_s, requested_end_s) = spec.window_s.unwrap_or((0.0, default_end));
     if start_s >= duration_s {
@@ -565,18 +592,22 @@ fn stacked_panels(
         .collect()
 }
 
-/// The clinical 3 x 4 grid (a quarter of the window per column; a lead the record lacks is a
-/// panel that says so) and the rhythm strip of `rhythm_lead` under it.
+/// The clinical grid of `layout` (each column an equal share of the window; a lead the record
+/// lacks is a panel that says so) and the rhythm strip under it.
 fn clinical_panels(
     ecg: &Ecg,
-    rhythm_lead: &LeadName,
+    layout: &Layout,
     geometry: &RowGeometry,
 ) -> Result<Vec<Panel>, FigureError> {
+    let Some((grid, rhythm_lead)) = layout.clinical_grid() else {
+        return Ok(Vec::new());
+    };
     let g = geometry;
     let speed = g.speed_mm_s;
-    let column_s = (g.end_s - g.start_s) / 4.0;
+    let column_s = (g.end_s - g.start_s) / grid.len() as f64;
+    let n_grid_rows = grid.iter().map(Vec::len).max().unwrap_or(0);
     let mut panels = Vec::new();
-    for (column, slot) in clinical_slots().iter().enumerate() {
+    for (column, slot) in grid.iter().enumerate() {
         for (row, lead) in slot.iter().enumerate() {
             let y = g.row_y(row);
             let col_start = g.start_s + column as f64 * column_s;
@@ -602,7 +633,7 @@ fn clinical_panels(
         }
     }
     let lead_index = lead_index_of(ecg, rhythm_lead)?;
-    panels.push(g.full_width_panel(rhythm_lead, lead_index, 3, true));
+    panels.push(g.full_width_panel(rhythm_lead, lead_index, n_grid_rows, true));
     Ok(panels)
 }
 
@@ -742,6 +773,42 @@ mod tests {
         };
         let l = compute_layout(&e, &a4).unwrap();
         assert_eq!((l.page_width_mm, l.page_height_mm), (297.0, 210.0));
+    }
+
+    #[test]
+    fn six_by_two_has_limb_leads_then_chest_leads_and_a_rhythm_strip() {
+        let e = ecg(LeadName::standard_12(), 500.0, 12.0);
+        let spec = FigureSpec {
+            layout: Layout::Clinical6x2Rhythm {
+                rhythm_lead: LeadName::V5,
+            },
+            ..Default::default()
+        };
+        let l = compute_layout(&e, &spec).unwrap();
+        assert_eq!(l.panels.len(), 13);
+        assert_eq!((l.start_s, l.end_s), (0.0, 10.0));
+        for (i, lead) in LeadName::standard_12().iter().enumerate() {
+            let p = l
+                .panels
+                .iter()
+                .find(|p| &p.lead == lead && !p.rhythm)
+                .unwrap();
+            assert_eq!((p.row, p.column), (i % 6, i / 6), "{lead}");
+            assert!((p.start_s - 5.0 * (i / 6) as f64).abs() < 1e-9, "{lead}");
+            assert!((p.end_s - p.start_s - 5.0).abs() < 1e-9);
+            assert!((p.rect.w - 125.0).abs() < 1e-9);
+            assert_eq!(p.lead_index, Some(i));
+            // Only the first column carries the calibration pulse.
+            assert_eq!(p.calibration.is_some(), i < 6, "{lead}");
+        }
+        let rhythm = l.panels.iter().find(|p| p.rhythm).unwrap();
+        assert_eq!((rhythm.lead.clone(), rhythm.row), (LeadName::V5, 6));
+        assert!((rhythm.rect.w - 250.0).abs() < 1e-9);
+        assert!((l.paper.h - 7.0 * 30.0).abs() < 1e-9);
+        // The columns tile the strip exactly.
+        let avf = l.panels.iter().find(|p| p.lead == LeadName::AVF).unwrap();
+        let v6 = l.panels.iter().find(|p| p.lead == LeadName::V6).unwrap();
+        assert!((avf.rect.right() - v6.rect.x).abs() < 1e-9);
     }
 
     #[test]

@@ -614,31 +614,29 @@ fn tracks_and_lead_names_stay_in_view_when_zoomed_and_panned() {
     assert!((t_lead - t_track).abs() < 0.02, "{t_lead} vs {t_track}");
 }
 
-/// One record of 30 minutes, two Holter leads (MLII, V1) at 360 Hz, as MIT-BIH 100.
-struct HolterDataset {
+/// A data set of one record, made in memory by `make` when loaded (long records).
+struct OneRecord {
+    name: &'static str,
     entries: Vec<RecordEntry>,
+    make: fn() -> Result<Ecg, IoError>,
 }
 
-const HOLTER_S: f64 = 1805.0;
-
-impl HolterDataset {
-    fn new() -> Self {
-        HolterDataset {
+impl OneRecord {
+    fn new(name: &'static str, id: &str, make: fn() -> Result<Ecg, IoError>) -> Self {
+        OneRecord {
+            name,
             entries: vec![RecordEntry {
-                id: "holter-100".into(),
-                labels: Vec::new(),
-                fold: None,
-                age_years: None,
-                sex: None,
-                report: None,
+                id: id.into(),
+                ..Default::default()
             }],
+            make,
         }
     }
 }
 
-impl Dataset for HolterDataset {
+impl Dataset for OneRecord {
     fn name(&self) -> String {
-        "holter".into()
+        self.name.into()
     }
     fn len(&self) -> usize {
         1
@@ -647,27 +645,34 @@ impl Dataset for HolterDataset {
         self.entries.get(index)
     }
     fn load(&self, _index: usize) -> Result<Ecg, IoError> {
-        let fs = 360.0;
-        let n = (HOLTER_S * fs) as usize;
-        let mut data = Array2::<f32>::zeros((2, n));
-        for i in 0..n {
-            let t = i as f64 / fs;
-            // Only the nearest beat matters: the waves are narrow.
-            let q = FIRST_QRS_S + ((t - FIRST_QRS_S) / BEAT_S).round() * BEAT_S;
-            let v = gauss(t, q, 0.010, 1.2) + gauss(t, q + 0.30, 0.055, 0.3);
-            data[[0, i]] = v as f32;
-            data[[1, i]] = (-0.6 * v) as f32;
-        }
-        let meta = EcgMeta {
-            id: "holter-100".into(),
-            ..Default::default()
-        };
-        Ecg::new(vec![LeadName::parse("MLII"), LeadName::V1], fs, data, meta)
-            .map_err(|e| IoError::format("holter", e.to_string()))
+        (self.make)()
     }
     fn class_names(&self) -> Vec<String> {
         Vec::new()
     }
+}
+
+const HOLTER_S: f64 = 1805.0;
+
+/// One record of 30 minutes, two Holter leads (MLII, V1) at 360 Hz, as MIT-BIH 100.
+fn holter_ecg() -> Result<Ecg, IoError> {
+    let fs = 360.0;
+    let n = (HOLTER_S * fs) as usize;
+    let mut data = Array2::<f32>::zeros((2, n));
+    for i in 0..n {
+        let t = i as f64 / fs;
+        // Only the nearest beat matters: the waves are narrow.
+        let q = FIRST_QRS_S + ((t - FIRST_QRS_S) / BEAT_S).round() * BEAT_S;
+        let v = gauss(t, q, 0.010, 1.2) + gauss(t, q + 0.30, 0.055, 0.3);
+        data[[0, i]] = v as f32;
+        data[[1, i]] = (-0.6 * v) as f32;
+    }
+    let meta = EcgMeta {
+        id: "holter-100".into(),
+        ..Default::default()
+    };
+    Ecg::new(vec![LeadName::parse("MLII"), LeadName::V1], fs, data, meta)
+        .map_err(|e| IoError::format("holter", e.to_string()))
 }
 
 #[test]
@@ -677,7 +682,10 @@ fn a_30_minute_record_is_paged_from_start_to_end_in_the_clinical_layout() {
         ..Settings::default()
     };
     let mut app = TlcApp::without_data(None, settings).expect("worker starts");
-    app.set_dataset(None, Arc::new(HolterDataset::new()));
+    app.set_dataset(
+        None,
+        Arc::new(OneRecord::new("holter", "holter-100", holter_ecg)),
+    );
     let mut h = harness(app, [1600.0, 1000.0]);
     wait_idle(&mut h, Duration::from_secs(60));
     assert_eq!(
@@ -738,6 +746,108 @@ fn a_30_minute_record_is_paged_from_start_to_end_in_the_clinical_layout() {
         "go to 12:00 shows {a}..{b}"
     );
     h.snapshot_options("holter_clinical_overview", &snapshot_options());
+}
+
+const LONG_S: f64 = 60.0;
+
+/// One 12-lead synthetic record of 60 s: six times the model's 10.24 s input.
+fn long_ecg() -> Result<Ecg, IoError> {
+    let params = tlc_explorer::synth::SynthParams {
+        duration_s: LONG_S,
+        ..Default::default()
+    };
+    let mut ecg = tlc_explorer::synth::generate_record(&params, 3)
+        .map_err(|e| IoError::format("long", e.to_string()))?
+        .ecg;
+    ecg.meta.id = "long-60s".into();
+    Ok(ecg)
+}
+
+#[test]
+fn the_model_window_follows_the_view_over_a_long_record() {
+    let mut app = TlcApp::without_data(None, Settings::default()).expect("worker starts");
+    app.settings.model_path = Some(tlc_explorer::paths::default_model());
+    app.load_models();
+    app.set_dataset(None, Arc::new(OneRecord::new("long", "long-60s", long_ecg)));
+    let mut h = harness(app, [1280.0, 860.0]);
+    wait_idle(&mut h, Duration::from_secs(120));
+    let record = h.state().current_record().expect("the record is shown");
+    // The view opens at the record's start, and so does the model's window.
+    let ex = record.explanation.clone().expect("explained");
+    assert!(ex.model_start_s.abs() < 1e-9, "{}", ex.model_start_s);
+    let delineation = record.delineation.clone().expect("delineated");
+    assert!(
+        delineation.beats.len() > 50,
+        "the whole record is delineated"
+    );
+    assert!(
+        h.query_by_label_contains("Clusters, entropy and Grad-CAM cover 0:00.0 - 0:10.2")
+            .is_some()
+    );
+    // To the end of the record: once the view rests, the last 10.24 s are explained.
+    let canvas = h.get_by_label("ECG view").rect();
+    h.hover_at(canvas.center());
+    h.key_press(egui::Key::End);
+    h.run_ok();
+    let (a, b) = h.state().view().visible_s.unwrap();
+    assert!((b - LONG_S).abs() < 1e-6, "{a}..{b}");
+    let moved = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+        let ex = h
+            .state()
+            .current_record()
+            .and_then(|r| r.explanation.clone());
+        if ex.is_some_and(|e| e.model_start_s > 40.0) {
+            break;
+        }
+        assert!(
+            moved.elapsed() < Duration::from_secs(30),
+            "the model's window did not follow the view"
+        );
+    }
+    assert!(
+        moved.elapsed() >= Duration::from_millis(300),
+        "it waits for the view to rest"
+    );
+    wait_idle(&mut h, Duration::from_secs(60));
+    let record = h.state().current_record().unwrap();
+    let ex = record.explanation.clone().unwrap();
+    // The view (a little wider than the model's window at this size) is explained about its
+    // centre.
+    let centre = ex.model_start_s + 4096.0 / 400.0 / 2.0;
+    assert!(
+        (centre - (a + b) / 2.0).abs() < 0.01,
+        "explained from {} for {a}..{b}",
+        ex.model_start_s
+    );
+    // Only the explanation was redone: the delineation of the whole record is the same one.
+    assert!(Arc::ptr_eq(
+        &delineation,
+        record.delineation.as_ref().unwrap()
+    ));
+    assert!(record.measurements.is_some());
+    // Back at the start, the first window comes back.
+    h.key_press(egui::Key::Home);
+    h.run_ok();
+    std::thread::sleep(Duration::from_millis(350));
+    h.step();
+    wait_idle(&mut h, Duration::from_secs(60));
+    let ex = h
+        .state()
+        .current_record()
+        .unwrap()
+        .explanation
+        .clone()
+        .unwrap();
+    let (a, b) = h.state().view().visible_s.unwrap();
+    let centre = ex.model_start_s + 4096.0 / 400.0 / 2.0;
+    assert!(
+        ex.model_start_s < 0.5 && (centre - (a + b) / 2.0).abs() < 0.01,
+        "explained from {} for {a}..{b}",
+        ex.model_start_s
+    );
 }
 
 #[test]

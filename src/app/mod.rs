@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 use egui::{Key, RichText, Ui};
 
 use crate::io::Dataset;
+use crate::record::Ecg;
+use crate::tlc::Explanation;
 
 pub use browser::{BrowserState, RecordSummary};
 pub use jobs::{AnalysedRecord, AnalysisContext};
@@ -109,6 +111,10 @@ impl FilePurpose {
     }
 }
 
+/// How long the view must rest before the model's window follows it (a drag or paging does not
+/// start one explanation per frame).
+const FOLLOW_REST: Duration = Duration::from_millis(300);
+
 /// Environment variable: when set to a path, the app loads its data, saves a screenshot of the
 /// window there as PNG and exits (used by the smoke test and for the README screenshot).
 pub const SCREENSHOT_ENV: &str = "TLC_SCREENSHOT";
@@ -136,6 +142,12 @@ pub struct TlcApp {
     selected: Option<usize>,
     /// Only the latest record request is shown; results of older ones are dropped.
     latest_record_job: Option<JobId>,
+    /// The record job in flight explains another model window of the record on screen (it
+    /// keeps the record's delineation, which covers the whole record).
+    window_job: Option<JobId>,
+    /// The visible window (s) of the last frame and since when it has not moved: the model's
+    /// window follows the view once it rests.
+    view_rest: (Option<(f64, f64)>, Instant),
     analysis: AnalysisContext,
     view: PaperView,
     hover: Option<HoverInfo>,
@@ -242,6 +254,8 @@ impl TlcApp {
             goto_text: String::new(),
             calibration_open: false,
             confirm_quit: false,
+            window_job: None,
+            view_rest: (None, Instant::now()),
             quit_confirmed: false,
             screenshot: None,
             panels_on_cleared_window: false,
@@ -285,18 +299,115 @@ impl TlcApp {
 
     /// Re-analyse the record on screen (after the model, explainer or settings changed).
     pub fn reanalyse_current(&mut self) {
+        self.submit_analysis(true);
+    }
+
+    /// Analyse the record on screen, explaining the model window that shows the view's window
+    /// of a record longer than the model's input; `delineate: false` explains only and keeps
+    /// the record's delineation.
+    fn submit_analysis(&mut self, delineate: bool) {
         let Some(cur) = &self.current else { return };
+        let mut analysis = self.analysis.clone();
+        analysis.explain.window_start_s = self.window_start_for_view(&cur.ecg);
+        if !delineate {
+            analysis.delineate = None;
+        }
         let job = Job::Analyse {
             ecg: cur.ecg.clone(),
             index: cur.index,
-            analysis: self.analysis.clone(),
+            analysis,
         };
         if let Some(old) = self.latest_record_job {
             self.records.cancel(old);
         }
         self.analysis_pending = false;
-        self.latest_record_job = Some(self.records.submit(job));
+        let id = self.records.submit(job);
+        self.latest_record_job = Some(id);
+        self.window_job = (!delineate).then_some(id);
         self.latest_record_models = self.models_generation;
+    }
+
+    /// The model window (its start, s) centred on the view's window of `ecg`; `None` when the
+    /// model sees the record whole or no model is loaded.
+    fn window_start_for_view(&self, ecg: &Ecg) -> Option<f64> {
+        let spec = self.analysis.model.as_ref()?.config.input_spec();
+        let centre_s = match self.view.visible_s {
+            Some((a, b)) => (a + b) / 2.0,
+            // Before the first frame of a record: its start, as the view opens there.
+            None => self.view.start_s + spec.length as f64 / spec.fs_hz / 2.0,
+        };
+        crate::dsp::window_start_for_centre(&spec, ecg.fs_hz, ecg.n_samples(), centre_s)
+    }
+
+    /// Which part of a record longer than the model's input the explanation covers.
+    fn explained_window_note(&self, ecg: &Ecg, ex: Option<&Explanation>) -> Option<String> {
+        let (ex, model) = (ex?, self.analysis.model.as_ref()?);
+        let spec = model.config.input_spec();
+        let window_s = spec.length as f64 / spec.fs_hz;
+        let duration_s = ecg.duration_s();
+        if duration_s <= window_s {
+            return None;
+        }
+        let long = duration_s >= 60.0;
+        let (from, to) = (
+            ex.model_start_s,
+            (ex.model_start_s + window_s).min(duration_s),
+        );
+        let pending = if self.window_job.is_some() {
+            "; explaining the window on screen..."
+        } else {
+            ""
+        };
+        Some(format!(
+            "Clusters, entropy and Grad-CAM cover {} - {} (the model reads {window_s:.2} s at a \
+             time; its window follows the view){pending}",
+            paper::format_time(from, long),
+            paper::format_time(to, long),
+        ))
+    }
+
+    /// A record longer than the model's input is explained one model window at a time: once
+    /// the view has rested for `FOLLOW_REST`, the window it shows is explained if the current
+    /// explanation does not cover it (or, zoomed out wider than the model's window, is not
+    /// centred on it). Returns whether the view is still moving (ask for a frame later).
+    fn follow_visible_window(&mut self) -> bool {
+        let now = Instant::now();
+        let visible = self.view.visible_s;
+        if visible != self.view_rest.0 {
+            self.view_rest = (visible, now);
+        }
+        let resting = now.duration_since(self.view_rest.1) >= FOLLOW_REST;
+        let (Some(cur), Some(model), Some((a, b))) = (&self.current, &self.analysis.model, visible)
+        else {
+            return false;
+        };
+        let Some(ex) = &cur.explanation else {
+            return false;
+        };
+        if self.latest_record_job.is_some() || self.analysis_pending {
+            return false;
+        }
+        let Some(wanted) = self.window_start_for_view(&cur.ecg) else {
+            return false;
+        };
+        let spec = model.config.input_spec();
+        let window_s = spec.length as f64 / spec.fs_hz;
+        let (from, to) = (ex.model_start_s, ex.model_start_s + window_s);
+        let slack = 1.0 / spec.fs_hz + 1e-9;
+        let needed = if b - a <= window_s {
+            a < from - slack || b > to + slack
+        } else {
+            (wanted - from).abs() > window_s / 4.0
+        };
+        if !needed || (wanted - from).abs() <= slack {
+            return false;
+        }
+        if resting {
+            self.submit_analysis(false);
+            false
+        } else {
+            true
+        }
     }
 
     /// Start fitting an explainer on the open data set with the settings' fit choice.
@@ -668,11 +779,20 @@ impl TlcApp {
     }
 
     /// A record job finished: shown when it is the latest one asked for.
-    fn take_record(&mut self, id: JobId, record: AnalysedRecord) {
+    fn take_record(&mut self, id: JobId, mut record: AnalysedRecord) {
         if self.latest_record_job != Some(id) {
             return;
         }
         self.latest_record_job = None;
+        if self.window_job.take() == Some(id)
+            && let Some(cur) = &self.current
+            && cur.ecg.meta.id == record.ecg.meta.id
+        {
+            // Another window of the same record: its delineation covers the whole record.
+            record.delineation = cur.delineation.clone();
+            record.segment_labels = cur.segment_labels.clone();
+            record.measurements = cur.measurements.clone();
+        }
         // Only the record asked for last can vouch for the data set just opened (a record of
         // the previous data set may still arrive).
         if let Some(path) = self.recent_on_load.take() {
@@ -861,6 +981,9 @@ impl TlcApp {
             .show(ui, |ui| self.record_ui(ui));
 
         self.windows_ui(&ctx);
+        if self.follow_visible_window() {
+            ctx.request_repaint_after(FOLLOW_REST);
+        }
         if !self.worker.is_idle() || !self.records.is_idle() {
             // Keep the progress bar moving even if a job reports rarely.
             ctx.request_repaint_after(Duration::from_millis(100));
@@ -1637,6 +1760,9 @@ impl TlcApp {
         };
         if let Some(note) = &self.view.note {
             ui.label(RichText::new(note).italics());
+        }
+        if let Some(text) = self.explained_window_note(&ecg, explanation.as_deref()) {
+            ui.label(RichText::new(text).italics());
         }
         // The record's calipers are taken out of the settings for the frame and put back.
         let key = self.caliper_key();

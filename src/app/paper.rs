@@ -267,6 +267,8 @@ impl PaperView {
         self.zoom = ZoomMode::FitPage;
         self.start_s = 0.0;
         self.offset_y_mm = 0.0;
+        // Until the next frame lays the record out, no window is known to be visible.
+        self.visible_s = None;
     }
 
     /// Multiply the zoom by `factor`, keeping the paper point under `anchor` (screen) still.

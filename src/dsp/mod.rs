@@ -34,7 +34,7 @@ pub fn check_analysis_rate(fs_hz: f64) -> Result<(), DspError> {
 }
 
 pub use filter::{bandpass_zero_phase, highpass_zero_phase, remove_baseline_median};
-pub use prepare::{MIN_RECORD_S, prepare};
+pub use prepare::{MIN_RECORD_S, prepare, window_start_for_centre};
 pub use resample::{Resampler, ResamplerSettings, resample};
 
 /// Errors of preprocessing. Each names the record when there is one.

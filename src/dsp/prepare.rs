@@ -125,6 +125,31 @@ pub fn prepare(
     })
 }
 
+/// The model window (the `window_start_s` of [`PreprocessSettings`]) that best shows the record
+/// time `centre_s`: the window centred there, kept inside the record. `None` when the whole
+/// record fits the model's input (it is padded, not cropped) or a rate is invalid.
+///
+/// The bound is computed on the resampled length exactly as [`prepare`] crops, so the start
+/// returned is always accepted by it.
+pub fn window_start_for_centre(
+    spec: &InputSpec,
+    record_fs_hz: f64,
+    record_n_samples: usize,
+    centre_s: f64,
+) -> Option<f64> {
+    let resampler = Resampler::new(record_fs_hz, spec.fs_hz, ResamplerSettings::default()).ok()?;
+    let n_resampled = resampler.output_len(record_n_samples);
+    if n_resampled <= spec.length || !centre_s.is_finite() {
+        return None;
+    }
+    let max_start = (n_resampled - spec.length) as f64;
+    // Whole model samples, as `prepare` rounds the start to one.
+    let start = (centre_s * spec.fs_hz - spec.length as f64 / 2.0)
+        .round()
+        .clamp(0.0, max_start);
+    Some(start / spec.fs_hz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +202,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, DspError::WindowOutOfRange { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_window_for_a_centre_is_inside_the_record_and_accepted_by_prepare() {
+        // 30 s at 500 Hz for a 400 Hz x 4096 model (10.24 s).
+        let e = ecg(15_000, 500.0);
+        let spec = spec();
+        let window_s = spec.length as f64 / spec.fs_hz;
+        let start = |centre_s| window_start_for_centre(&spec, 500.0, 15_000, centre_s);
+        assert_eq!(start(0.0), Some(0.0));
+        assert!((start(15.0).unwrap() - (15.0 - window_s / 2.0)).abs() < 1e-9);
+        let last = start(1e9).unwrap();
+        assert!((last + window_s - 30.0).abs() < 1.0 / spec.fs_hz, "{last}");
+        for centre_s in [0.0, 3.3, 15.0, 29.9, 1e9] {
+            let settings = PreprocessSettings {
+                window_start_s: start(centre_s),
+                ..Default::default()
+            };
+            let p = prepare(&e, &spec, &settings).unwrap();
+            assert!((p.start_s - start(centre_s).unwrap()).abs() < 1e-9);
+        }
+        // A record the model sees whole has no window to choose.
+        assert_eq!(window_start_for_centre(&spec, 500.0, 5_000, 1.0), None);
+        assert_eq!(start(f64::NAN), None);
     }
 }

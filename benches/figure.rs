@@ -23,6 +23,7 @@ fn bench_figures(c: &mut Criterion) {
         cluster_names: Some(names()),
         calipers: &[],
         reference: &[],
+        qtc_formula: Default::default(),
     };
     let stacked = FigureSpec::default();
     let clinical = FigureSpec {

@@ -436,6 +436,44 @@ fn layers_toggle_and_layout_switches() {
 }
 
 #[test]
+fn the_qtc_formula_setting_applies_to_the_measurement_line_and_beats() {
+    use tlc_explorer::measure::QtcFormula;
+    let mut h = harness(explained_app(), [1280.0, 860.0]);
+    h.run_ok();
+    assert!(h.query_by_label_contains("(Fridericia)").is_some());
+    menu_item(&mut h, "View", "QTc formula");
+    h.get_by_label("Bazett").click();
+    h.run_ok();
+    assert_eq!(h.state().settings.qtc_formula, QtcFormula::Bazett);
+    assert!(h.query_by_label_contains("(Bazett)").is_some());
+    let m = h
+        .state()
+        .current_record()
+        .and_then(|r| r.measurements.clone())
+        .expect("measured");
+    assert_eq!(m.qtc_formula, QtcFormula::Bazett);
+    let (qt, rr) = (m.qt_ms.value().unwrap(), m.qtc_rr_ms.unwrap());
+    assert!((m.qtc_ms.value().unwrap() - qt / (rr / 1000.0).sqrt()).abs() < 1e-9);
+    let beat = m.beats.iter().find(|b| b.qtc_ms.value().is_some()).unwrap();
+    let (qt, rr) = (beat.qt_ms.value().unwrap(), beat.rr_ms.value().unwrap());
+    assert!((beat.qtc_ms.value().unwrap() - qt / (rr / 1000.0).sqrt()).abs() < 1e-9);
+    // A record shown later comes with the chosen formula too.
+    h.state_mut().show_record(
+        AnalysedRecord::plain(Arc::new(synthetic_ecg("again", &["NORM"])), None)
+            .with_delineation(synthetic_delineation()),
+    );
+    h.run_ok();
+    let m = h
+        .state()
+        .current_record()
+        .unwrap()
+        .measurements
+        .clone()
+        .unwrap();
+    assert_eq!(m.qtc_formula, QtcFormula::Bazett);
+}
+
+#[test]
 fn hover_reads_out_time_value_cluster_and_segment() {
     let mut h = harness(explained_app(), [1280.0, 860.0]);
     h.run_ok();

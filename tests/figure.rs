@@ -44,6 +44,7 @@ impl Fixture {
             cluster_names: Some(names()),
             calipers: &[],
             reference: &[],
+            qtc_formula: Default::default(),
         }
     }
 }
@@ -533,6 +534,7 @@ fn batch_of_100_records_reports_one_failure_and_exports_the_rest() {
             cluster_names: None,
             calipers: &[],
             reference: &[],
+            qtc_formula: Default::default(),
         };
         let path = dir.path().join(format!("{}.svg", ids[i]));
         export_figure(&path, &input, &spec, false).map(|_| path)
@@ -702,6 +704,59 @@ fn cli_batch_over_100_records_reports_the_broken_one_and_writes_the_rest() {
     // The figures carry the landmarks the delineator found.
     let svg = std::fs::read_to_string(out.path().join("r000.svg")).unwrap();
     assert!(svg.contains("<g id=\"landmarks\">"));
+}
+
+/// `tlc figure --reference` draws the annotation files it names beside the record, refuses
+/// one the record lacks with the list of those it has, and `--qtc` sets the measurement line.
+#[test]
+fn cli_figure_draws_the_reference_files_named_and_the_qtc_formula_asked_for() {
+    use clap::Parser;
+    use tlc_explorer::cli::{Cli, Command};
+    let dir = tempfile::tempdir().unwrap();
+    let ecg = beats_ecg("ref1");
+    let hea =
+        tlc_explorer::io::write_record(dir.path(), "ref1", &ecg, &Default::default()).unwrap();
+    // A per-lead annotator for lead II (LUDB's layout): one QRS at 1.0-1.1 s.
+    let fs = ecg.fs_hz;
+    let marks: Vec<_> = [(1.0, "("), (1.05, "N"), (1.1, ")")]
+        .iter()
+        .map(|(t, sym)| tlc_explorer::io::Annotation::new((t * fs) as u64, sym).unwrap())
+        .collect();
+    tlc_explorer::io::write_annotations(&dir.path().join("ref1.ii"), &marks, false).unwrap();
+    let run = |reference: &str, out: &str| {
+        let argv = [
+            "tlc",
+            "figure",
+            hea.to_str().unwrap(),
+            "--no-explain",
+            "--reference",
+            reference,
+            "--qtc",
+            "bazett",
+            "--out",
+            out,
+        ];
+        let Some(Command::Figure(args)) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not the figure command")
+        };
+        tlc_explorer::cli::figure::run(args)
+    };
+    let svg_path = dir.path().join("ref1.svg");
+    run("ii", svg_path.to_str().unwrap()).unwrap();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(
+        svg.contains("reference .ii on"),
+        "legend entry of the layer"
+    );
+    assert!(
+        svg.contains("(Bazett)"),
+        "the measurement line's QTc formula"
+    );
+    let err = run("v9", dir.path().join("x.svg").to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(".v9") && err.contains("it has: ii"), "{err}");
+    assert!(!dir.path().join("x.svg").exists());
 }
 
 /// Pacemaker spikes the delineator found are ticked on every lead panel and named in the legend.

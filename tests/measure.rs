@@ -110,6 +110,34 @@ fn qtc_formulas_match_hand_computed_values() {
     assert_eq!(m.axes.qrs_deg, Measured::Absent(Absent::IndeterminateAxis));
 }
 
+/// Another QTc formula applied afterwards gives what measuring with it gives, record and beats.
+#[test]
+fn a_qtc_formula_applied_afterwards_equals_measuring_with_it() {
+    let params = tlc_explorer::synth::SynthParams::default();
+    let ecg = tlc_explorer::synth::generate_record(&params, 2)
+        .unwrap()
+        .ecg;
+    let d = delineate(&ecg, &DelineatorParams::default()).unwrap();
+    let fridericia = measure(&ecg, &d, &MeasureParams::default()).unwrap();
+    assert!(fridericia.qtc_ms.value().is_some());
+    for formula in QtcFormula::ALL {
+        let direct = measure(
+            &ecg,
+            &d,
+            &MeasureParams {
+                qtc_formula: formula,
+                ..MeasureParams::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            fridericia.clone().with_qtc_formula(formula),
+            direct,
+            "{formula:?}"
+        );
+    }
+}
+
 #[test]
 fn a_flat_line_gives_absent_values_with_reasons() {
     let ecg = flat_12(5000);

@@ -21,6 +21,9 @@ pub struct RecordMeasures {
     pub heart_rate_bpm: Option<f64>,
     pub qrs_ms: Option<f64>,
     pub qtc_ms: Option<f64>,
+    /// QT and the RR it is corrected with, for another QTc formula.
+    pub qt_ms: Option<f64>,
+    pub qtc_rr_ms: Option<f64>,
 }
 
 impl RecordMeasures {
@@ -29,6 +32,15 @@ impl RecordMeasures {
             heart_rate_bpm: m.heart_rate.mean_bpm.value(),
             qrs_ms: m.qrs_ms.value(),
             qtc_ms: m.qtc_ms.value(),
+            qt_ms: m.qt_ms.value(),
+            qtc_rr_ms: m.qtc_rr_ms,
+        }
+    }
+
+    /// The QTc column by `formula`.
+    pub fn set_qtc_formula(&mut self, formula: crate::measure::QtcFormula) {
+        if let (Some(qt), Some(rr)) = (self.qt_ms, self.qtc_rr_ms) {
+            self.qtc_ms = Some(formula.correct_ms(qt, rr));
         }
     }
 
@@ -586,6 +598,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_qtc_column_follows_the_formula_from_the_kept_qt_and_rr() {
+        use crate::measure::QtcFormula;
+        let mut m = RecordMeasures {
+            heart_rate_bpm: Some(75.0),
+            qrs_ms: Some(90.0),
+            qtc_ms: Some(1.0),
+            qt_ms: Some(400.0),
+            qtc_rr_ms: Some(640.0),
+        };
+        m.set_qtc_formula(QtcFormula::Bazett);
+        assert!((m.qtc_ms.unwrap() - 500.0).abs() < 1e-9);
+        m.set_qtc_formula(QtcFormula::Hodges);
+        // 400 + 1.75 x (93.75 - 60)
+        assert!((m.qtc_ms.unwrap() - 459.0625).abs() < 1e-9);
+        // Without an RR there is nothing to correct with: the value stays as measured.
+        let mut no_rr = RecordMeasures {
+            qtc_rr_ms: None,
+            qtc_ms: None,
+            ..m
+        };
+        no_rr.set_qtc_formula(QtcFormula::Bazett);
+        assert_eq!(no_rr.qtc_ms, None);
+    }
+
+    #[test]
     fn unlabelled_records_never_disagree_with_the_model() {
         let predicted = RecordSummary {
             predicted: vec!["NORM".into()],
@@ -618,6 +655,8 @@ mod tests {
             heart_rate_bpm: Some(95.0),
             qrs_ms: Some(130.0),
             qtc_ms: None,
+            qt_ms: None,
+            qtc_rr_ms: None,
         };
         assert!(passes(Some(&m), &f));
         assert!(!passes(Some(&m), &measure_filter("qrs<120").unwrap()));

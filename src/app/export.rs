@@ -26,6 +26,7 @@ pub struct FigureSource {
     /// layers are on, as on screen).
     pub calipers: Vec<crate::figure::Caliper>,
     pub reference: Vec<crate::figure::ReferenceLayer>,
+    pub qtc_formula: crate::measure::QtcFormula,
 }
 
 impl FigureSource {
@@ -37,6 +38,7 @@ impl FigureSource {
             cluster_names: (!self.cluster_names.is_empty()).then(|| self.cluster_names.clone()),
             calipers: &self.calipers,
             reference: &self.reference,
+            qtc_formula: self.qtc_formula,
         }
     }
 }

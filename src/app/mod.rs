@@ -339,6 +339,22 @@ impl TlcApp {
         crate::dsp::window_start_for_centre(&spec, ecg.fs_hz, ecg.n_samples(), centre_s)
     }
 
+    /// Give QTc by `formula` everywhere: the record on screen (its measurement line and beat
+    /// table), the browser's QTc column and later exports. Nothing is measured again: the QT
+    /// and RR are kept with the measurements.
+    pub fn set_qtc_formula(&mut self, formula: crate::measure::QtcFormula) {
+        self.settings.qtc_formula = formula;
+        if let Some(cur) = &mut self.current
+            && let Some(m) = &cur.measurements
+        {
+            cur.measurements = Some(Arc::new((**m).clone().with_qtc_formula(formula)));
+        }
+        for m in self.measures.values_mut() {
+            m.set_qtc_formula(formula);
+        }
+        self.browser.dirty = true;
+    }
+
     /// Which part of a record longer than the model's input the explanation covers.
     fn explained_window_note(&self, ecg: &Ecg, ex: Option<&Explanation>) -> Option<String> {
         let (ex, model) = (ex?, self.analysis.model.as_ref()?);
@@ -578,7 +594,14 @@ impl TlcApp {
     }
 
     /// Show a record that is already analysed (tests, and results from the worker).
-    pub fn show_record(&mut self, record: AnalysedRecord) {
+    pub fn show_record(&mut self, mut record: AnalysedRecord) {
+        // Records are measured with the default formula; the QTc shown is the user's.
+        if let Some(m) = &record.measurements
+            && m.qtc_formula != self.settings.qtc_formula
+        {
+            let m = (**m).clone().with_qtc_formula(self.settings.qtc_formula);
+            record.measurements = Some(Arc::new(m));
+        }
         if let (Some(i), Some(m)) = (record.index, &record.measurements) {
             self.measures.insert(i, jobs::RecordMeasures::of(m));
             self.browser.dirty = true;
@@ -869,7 +892,8 @@ impl TlcApp {
 
     fn take_dataset_measured(&mut self, measured: jobs::DatasetMeasured) {
         self.measure_job = None;
-        for (index, m) in measured.results {
+        for (index, mut m) in measured.results {
+            m.set_qtc_formula(self.settings.qtc_formula);
             self.measures.insert(index, m);
         }
         for f in measured.failures {
@@ -1247,6 +1271,15 @@ impl TlcApp {
             if ui.button("Screen calibration...").clicked() {
                 self.calibration_open = true;
             }
+            ui.menu_button("QTc formula", |ui| {
+                let mut formula = self.settings.qtc_formula;
+                for f in crate::measure::QtcFormula::ALL {
+                    ui.radio_value(&mut formula, f, f.as_str());
+                }
+                if formula != self.settings.qtc_formula {
+                    self.set_qtc_formula(formula);
+                }
+            });
         });
         ui.menu_button("Help", |ui| {
             if ui.button("Keyboard and mouse").clicked() {
@@ -1748,7 +1781,7 @@ impl TlcApp {
             ui.label(RichText::new(crate::measure::text::measurement_line(m)).strong())
                 .on_hover_text(
                     "Measured from the delineation: medians over the dominant beats, global \
-                     bounds across the leads, QTc by Fridericia",
+                     bounds across the leads; the QTc formula is set in View > QTc formula",
                 );
         }
         let data = ViewData {
@@ -1790,6 +1823,7 @@ impl TlcApp {
             cluster_names: self.cluster_names(),
             calipers: self.calipers().to_vec(),
             reference: self.reference.shown.clone(),
+            qtc_formula: self.settings.qtc_formula,
         })
     }
 

@@ -84,6 +84,9 @@ pub enum SortColumn {
 pub struct Settings {
     pub layers: Layers,
     pub layout: ViewLayout,
+    /// How QT is corrected for heart rate on screen, in the browser's QTc column and in
+    /// exported figures and data (View > QTc formula). Default Fridericia.
+    pub qtc_formula: crate::measure::QtcFormula,
     /// Lead of the rhythm strip in the clinical layout.
     pub rhythm_lead: LeadName,
     /// Paper speed (mm per second); 25 mm/s is the clinical default.
@@ -137,6 +140,7 @@ impl Default for Settings {
         Settings {
             layers: Layers::default(),
             layout: ViewLayout::Stacked,
+            qtc_formula: Default::default(),
             rhythm_lead: LeadName::II,
             paper_speed_mm_s: 25.0,
             gain_mm_mv: 10.0,

@@ -16,11 +16,13 @@ use crate::cli::common::{
 use crate::analysis::{AnalysisSteps, ExplainWith, analyse_record};
 use crate::delineate::{Delineation, DelineatorParams};
 use crate::figure::annotations::write_cluster_annotations;
+use crate::figure::reference::{list_annotators, read_layer};
 use crate::figure::{
     FigureInput, FigureSpec, Layers, Layout, PageSize, check_figure, data::export_data,
     export_figure, run_batch,
 };
 use crate::io::Dataset;
+use crate::measure::QtcFormula;
 use crate::model::LoadedModel;
 use crate::record::{Ecg, LeadName};
 use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget};
@@ -151,9 +153,59 @@ pub struct Args {
     /// record's header (single WFDB record with an explanation).
     #[arg(long)]
     pub annotations: bool,
+    /// Reference annotation files beside the record drawn as a layer, by annotator (the file's
+    /// extension), comma-separated: `--reference atr`, `--reference ii,v1` (LUDB's per-lead
+    /// files), or `all`. A named annotator the record lacks is an error listing those it has.
+    #[arg(long, value_delimiter = ',')]
+    pub reference: Vec<String>,
+    /// QTc formula of the measurement line and the data export: bazett, fridericia,
+    /// framingham or hodges.
+    #[arg(long, default_value = "fridericia")]
+    pub qtc: QtcFormula,
     /// Replace existing output files.
     #[arg(long)]
     pub overwrite: bool,
+}
+
+/// The reference annotation files of `ecg` that `--reference` names (`all`: every one), read.
+fn reference_layers(
+    ecg: &Ecg,
+    names: &[String],
+) -> anyhow::Result<Vec<crate::figure::ReferenceLayer>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let files = list_annotators(ecg)?;
+    let all = names.iter().any(|n| n.eq_ignore_ascii_case("all"));
+    let mut chosen = Vec::new();
+    for name in names.iter().filter(|n| !n.eq_ignore_ascii_case("all")) {
+        match files
+            .iter()
+            .find(|f| f.extension.eq_ignore_ascii_case(name))
+        {
+            Some(f) => chosen.push(f),
+            None => bail!(
+                "record {}: no annotation file '.{name}' beside it (it has: {})",
+                ecg.meta.id,
+                if files.is_empty() {
+                    "none".to_string()
+                } else {
+                    files
+                        .iter()
+                        .map(|f| f.extension.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        }
+    }
+    if all {
+        chosen = files.iter().collect();
+    }
+    chosen
+        .into_iter()
+        .map(|f| read_layer(f, ecg.n_samples()).map_err(anyhow::Error::from))
+        .collect()
 }
 
 /// The figure settings the options ask for.
@@ -335,13 +387,15 @@ fn run_single(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
         eprintln!("warning: {warning}");
         None
     });
+    let reference = reference_layers(&ecg, &args.reference)?;
     let input = FigureInput {
         ecg: &ecg,
         explanation: explanation.as_ref(),
         delineation: delineation.as_ref(),
         cluster_names: names.clone(),
         calipers: &[],
-        reference: &[],
+        reference: &reference,
+        qtc_formula: args.qtc,
     };
     export_figure(out, &input, spec, args.overwrite)?;
     println!("wrote {}", out.display());
@@ -441,13 +495,15 @@ fn run_batch_cli(args: &Args, spec: &FigureSpec) -> anyhow::Result<()> {
             log::warn!("{warning}");
             None
         });
+        let reference = reference_layers(&ecg, &args.reference)?;
         let input = FigureInput {
             ecg: &ecg,
             explanation: explanation.as_ref(),
             delineation: delineation.as_ref(),
             cluster_names: names.clone(),
             calipers: &[],
-            reference: &[],
+            reference: &reference,
+            qtc_formula: args.qtc,
         };
         export_figure(&path, &input, spec, args.overwrite)?;
         Ok(path)

@@ -1,6 +1,6 @@
 //! The measurement line above the tracing, as on an ECG cart's printout: rate, PR, QRS,
 //! QT/QTc, axes and the rhythm statement (`measure::text::measurement_line`), measured from
-//! the figure's delineation with the default settings.
+//! the figure's delineation with the default settings and the input's QTc formula.
 
 use crate::figure::FigureError;
 use crate::figure::layout::LayoutDescription;
@@ -17,7 +17,13 @@ const LINE_Y_MM: f64 = 13.6;
 pub fn figure_measurements(input: &FigureInput) -> Result<Option<Measurements>, FigureError> {
     input
         .delineation
-        .map(|d| measure(input.ecg, d, &MeasureParams::default()))
+        .map(|d| {
+            let params = MeasureParams {
+                qtc_formula: input.qtc_formula,
+                ..MeasureParams::default()
+            };
+            measure(input.ecg, d, &params)
+        })
         .transpose()
         .map_err(FigureError::from)
 }

@@ -26,6 +26,8 @@ pub struct FigureInput<'a> {
     pub calipers: &'a [crate::figure::calipers::Caliper],
     /// Reference annotation files shown as a layer (when `Layers::reference` is on).
     pub reference: &'a [crate::figure::reference::ReferenceLayer],
+    /// How the measurement line and the data export correct the QT (default Fridericia).
+    pub qtc_formula: crate::measure::QtcFormula,
 }
 
 impl<'a> FigureInput<'a> {
@@ -38,6 +40,7 @@ impl<'a> FigureInput<'a> {
             cluster_names: None,
             calipers: &[],
             reference: &[],
+            qtc_formula: crate::measure::QtcFormula::default(),
         }
     }
 }

@@ -163,12 +163,7 @@ pub fn beat_intervals(
                 g.t_offset.map(|off| span(g.qrs_onset, off)),
                 Absent::NoTWave,
             );
-            let qtc_ms = match (qt_ms, rr_ms) {
-                (Measured::Value(qt), Measured::Value(rr)) => {
-                    Measured::Value(params.qtc_formula.correct_ms(qt, rr))
-                }
-                (Measured::Absent(a), _) | (_, Measured::Absent(a)) => Measured::Absent(a),
-            };
+            let qtc_ms = super::beat_qtc(params.qtc_formula, qt_ms, rr_ms);
             BeatMeasurements {
                 beat: i,
                 qrs_peak_sample: g.qrs_peak,

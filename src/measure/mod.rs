@@ -141,6 +141,33 @@ impl<T: Copy> Measured<T> {
     }
 }
 
+/// A beat's QTc: its QT corrected with the RR interval before it.
+pub(crate) fn beat_qtc(
+    formula: QtcFormula,
+    qt_ms: Measured<f64>,
+    rr_ms: Measured<f64>,
+) -> Measured<f64> {
+    match (qt_ms, rr_ms) {
+        (Measured::Value(qt), Measured::Value(rr)) => Measured::Value(formula.correct_ms(qt, rr)),
+        (Measured::Absent(a), _) | (_, Measured::Absent(a)) => Measured::Absent(a),
+    }
+}
+
+impl Measurements {
+    /// The same measurements with the QTc of the record and of every beat by `formula` (the
+    /// app's QTc setting applies without measuring again).
+    pub fn with_qtc_formula(mut self, formula: QtcFormula) -> Self {
+        self.qtc_formula = formula;
+        if let (Measured::Value(qt), Some(rr)) = (self.qt_ms, self.qtc_rr_ms) {
+            self.qtc_ms = Measured::Value(formula.correct_ms(qt, rr));
+        }
+        for b in &mut self.beats {
+            b.qtc_ms = beat_qtc(formula, b.qt_ms, b.rr_ms);
+        }
+        self
+    }
+}
+
 /// Heart rate over the record (every beat counts: it is the ventricular rate).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct HeartRate {
@@ -203,6 +230,10 @@ pub struct Measurements {
     /// The median QT corrected with the median RR between dominant beats.
     pub qtc_ms: Measured<f64>,
     pub qtc_formula: QtcFormula,
+    /// That median RR (ms), kept so the QTc can be given by another formula
+    /// ([`Measurements::with_qtc_formula`]).
+    #[serde(default)]
+    pub qtc_rr_ms: Option<f64>,
     pub axes: Axes,
     pub rhythm: Rhythm,
     pub beats: Vec<BeatMeasurements>,
@@ -295,10 +326,8 @@ pub fn measure(
     let pr_ms = median_of(|b| b.pr_ms, no_p);
     let qrs_ms = median_of(|b| b.qrs_ms, Absent::NoBeats);
     let qt_ms = median_of(|b| b.qt_ms, Absent::NoTWave);
-    let qtc_ms = match (
-        qt_ms,
-        median(&nn_ms.iter().flatten().copied().collect::<Vec<_>>()),
-    ) {
+    let qtc_rr_ms = median(&nn_ms.iter().flatten().copied().collect::<Vec<_>>());
+    let qtc_ms = match (qt_ms, qtc_rr_ms) {
         (Measured::Value(qt), Some(rr)) => Measured::Value(params.qtc_formula.correct_ms(qt, rr)),
         (Measured::Absent(a), _) => Measured::Absent(a),
         (_, None) => Measured::Absent(Absent::TooFewBeats {
@@ -322,6 +351,7 @@ pub fn measure(
         qt_ms,
         qtc_ms,
         qtc_formula: params.qtc_formula,
+        qtc_rr_ms,
         axes,
         rhythm,
         beats,

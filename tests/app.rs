@@ -886,6 +886,24 @@ fn the_model_window_follows_the_view_over_a_long_record() {
         "explained from {} for {a}..{b}",
         ex.model_start_s
     );
+
+    // The whole record in windows: one row per window, a click goes there.
+    h.get_by_label("Explain all 6 windows").scroll_to_me();
+    h.run_ok();
+    h.get_by_label("Explain all 6 windows").click();
+    h.run_ok();
+    wait_idle(&mut h, Duration::from_secs(60));
+    assert!(
+        h.query_by_label_contains("6 windows of 10.24 s").is_some(),
+        "{:?}",
+        h.state().errors()
+    );
+    h.get_by_label("0:41.0").scroll_to_me();
+    h.run_ok();
+    h.get_by_label("0:41.0").click();
+    h.run_ok();
+    let (a, b) = h.state().view().visible_s.unwrap();
+    assert!(((a + b) / 2.0 - (40.96 + 5.12)).abs() < 0.05, "{a}..{b}");
 }
 
 #[test]

@@ -930,3 +930,44 @@ fn explainer_with_other_preprocessing_is_refused() {
     let err = fit_explainer(&model, &data, &[0, 1], &contradicting, &NoProgress).unwrap_err();
     assert!(err.to_string().contains("preprocessing"), "{err}");
 }
+
+/// A long record explained window by window: the windows tile it, and each window's result is
+/// what explaining the whole record at that window gives (the cut keeps enough signal around
+/// the window for the explainer's filtering).
+#[test]
+fn a_long_record_explained_window_by_window_matches_the_whole_record_at_each_window() {
+    use tlc_explorer::paths;
+    use tlc_explorer::tlc::windows::explain_windows;
+    let model = LoadedModel::open(&paths::default_model()).expect("bundled model opens");
+    let explainer = Explainer::load(&paths::default_explainer()).expect("bundled explainer loads");
+    let params = tlc_explorer::synth::SynthParams {
+        duration_s: 35.0,
+        ..Default::default()
+    };
+    let ecg = tlc_explorer::synth::generate_record(&params, 4)
+        .unwrap()
+        .ecg;
+    let windows = explain_windows(&model, &explainer, &ecg, &NoProgress).unwrap();
+    let spec = model.config.input_spec();
+    let window_s = spec.length as f64 / spec.fs_hz;
+    assert_eq!(windows.len(), (35.0 / window_s).ceil() as usize);
+    assert!(windows[0].start_s.abs() < 1e-9);
+    assert!((windows.last().unwrap().end_s - 35.0).abs() < 0.01);
+    for w in &windows {
+        let whole = explain_record(
+            &model,
+            &explainer,
+            &ecg,
+            &ExplainSettings {
+                window_start_s: Some(w.start_s),
+                gradcam: None,
+            },
+        )
+        .unwrap();
+        assert!((whole.model_start_s - w.start_s).abs() < 1.0 / spec.fs_hz);
+        for (a, b) in whole.prediction.probabilities.iter().zip(&w.probabilities) {
+            assert!((a - b).abs() < 0.02, "window at {}: {a} vs {b}", w.start_s);
+        }
+        assert!((whole.mean_entropy() - w.mean_entropy).abs() < 0.02);
+    }
+}

@@ -164,6 +164,12 @@ pub enum Job {
         file: crate::figure::AnnotatorFile,
         n_samples: usize,
     },
+    /// Explain every model window of a record longer than the model's input.
+    ExplainWindows {
+        ecg: Arc<Ecg>,
+        model: Arc<LoadedModel>,
+        explainer: Arc<Explainer>,
+    },
     /// Delineate and measure records of a data set (the browser's HR, QRS and QTc columns).
     MeasureDataset {
         dataset: Arc<dyn Dataset>,
@@ -211,6 +217,9 @@ impl Task for Job {
                 format!("Reading annotations {}", file.path.display())
             }
             Job::MeasureDataset { indices, .. } => format!("Measuring {} records", indices.len()),
+            Job::ExplainWindows { ecg, .. } => {
+                format!("Explaining the windows of record {}", ecg.meta.id)
+            }
             Job::Evaluate { dataset, folds, .. } => format!(
                 "Evaluating the surrogate ({folds}-fold) on {} records",
                 dataset.len()
@@ -246,6 +255,10 @@ pub enum JobOutput {
     Written(Vec<PathBuf>),
     Reference(Box<crate::figure::ReferenceLayer>),
     DatasetMeasured(DatasetMeasured),
+    Windows {
+        record_id: String,
+        windows: Vec<crate::tlc::windows::WindowExplained>,
+    },
 }
 
 /// Records of a data set measured; failures are listed, the rest kept.
@@ -332,6 +345,14 @@ fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
             k_sweep,
             sink,
         )?))),
+        Job::ExplainWindows {
+            ecg,
+            model,
+            explainer,
+        } => Ok(JobOutput::Windows {
+            record_id: ecg.meta.id.clone(),
+            windows: crate::tlc::windows::explain_windows(&model, &explainer, &ecg, sink)?,
+        }),
         Job::LoadReference { file, n_samples } => Ok(JobOutput::Reference(Box::new(
             crate::figure::reference::read_layer(&file, n_samples)?,
         ))),

@@ -111,6 +111,14 @@ impl FilePurpose {
     }
 }
 
+/// The model windows of the record on screen explained in one job (`tlc::windows`): the job
+/// in flight and the result with the record it belongs to.
+#[derive(Default)]
+struct WindowList {
+    job: Option<JobId>,
+    result: Option<(String, Vec<crate::tlc::windows::WindowExplained>)>,
+}
+
 /// How long the view must rest before the model's window follows it (a drag or paging does not
 /// start one explanation per frame).
 const FOLLOW_REST: Duration = Duration::from_millis(300);
@@ -148,6 +156,8 @@ pub struct TlcApp {
     /// The visible window (s) of the last frame and since when it has not moved: the model's
     /// window follows the view once it rests.
     view_rest: (Option<(f64, f64)>, Instant),
+    /// Every model window of a long record, explained on request.
+    windows: WindowList,
     analysis: AnalysisContext,
     view: PaperView,
     hover: Option<HoverInfo>,
@@ -256,6 +266,7 @@ impl TlcApp {
             confirm_quit: false,
             window_job: None,
             view_rest: (None, Instant::now()),
+            windows: WindowList::default(),
             quit_confirmed: false,
             screenshot: None,
             panels_on_cleared_window: false,
@@ -353,6 +364,92 @@ impl TlcApp {
             m.set_qtc_formula(formula);
         }
         self.browser.dirty = true;
+    }
+
+    /// The model windows of a record longer than the model's input: a button that explains
+    /// them all (on `tlc-worker`, with progress and Cancel), then one row per window (start,
+    /// predicted labels, mean entropy); a click returns the window's centre to go to.
+    fn model_windows_ui(&mut self, ui: &mut Ui) -> Option<f64> {
+        let (cur, model, explainer) = (
+            self.current.as_ref()?,
+            self.analysis.model.clone()?,
+            self.analysis.explainer.clone()?,
+        );
+        let spec = model.config.input_spec();
+        let n_windows =
+            crate::tlc::windows::window_starts(&spec, cur.ecg.fs_hz, cur.ecg.n_samples()).len();
+        if n_windows == 0 {
+            return None;
+        }
+        let id = cur.ecg.meta.id.clone();
+        let long = cur.ecg.duration_s() >= 60.0;
+        ui.separator();
+        ui.heading("Windows");
+        let shown = self
+            .windows
+            .result
+            .as_ref()
+            .filter(|(record, _)| *record == id)
+            .map(|(_, w)| w.clone());
+        let Some(windows) = shown else {
+            if let Some(job) = self.windows.job {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("explaining the windows...");
+                    if ui.button("Cancel").clicked() {
+                        self.worker.cancel(job);
+                        self.windows.job = None;
+                    }
+                });
+            } else if ui
+                .button(format!("Explain all {n_windows} windows"))
+                .on_hover_text(
+                    "The model reads 10.24 s at a time: explain each window of the record to \
+                     see its predictions and uncertainty along the record",
+                )
+                .clicked()
+            {
+                self.windows.result = None;
+                self.windows.job = Some(self.worker.submit(Job::ExplainWindows {
+                    ecg: cur.ecg.clone(),
+                    model,
+                    explainer,
+                }));
+            }
+            return None;
+        };
+        ui.label(format!(
+            "{} windows of {:.2} s; click one to go there",
+            windows.len(),
+            spec.length as f64 / spec.fs_hz
+        ));
+        let mut jump = None;
+        const ROW: f32 = 18.0;
+        egui::ScrollArea::vertical()
+            .id_salt("windows")
+            .max_height(200.0)
+            .show_rows(ui, ROW, windows.len(), |ui, range| {
+                for w in &windows[range] {
+                    ui.horizontal(|ui| {
+                        let from = paper::format_time(w.start_s, long);
+                        if ui
+                            .add_sized([64.0, ROW], egui::Link::new(from))
+                            .on_hover_text("Show this window")
+                            .clicked()
+                        {
+                            jump = Some((w.start_s + w.end_s) / 2.0);
+                        }
+                        let labels = if w.predicted_labels.is_empty() {
+                            "—".to_string()
+                        } else {
+                            w.predicted_labels.join(", ")
+                        };
+                        ui.add_sized([120.0, ROW], egui::Label::new(labels).truncate());
+                        ui.label(format!("entropy {:.2}", w.mean_entropy));
+                    });
+                }
+            });
+        jump
     }
 
     /// Which part of a record longer than the model's input the explanation covers.
@@ -793,6 +890,12 @@ impl TlcApp {
             JobOutput::Written(paths) => self.export.take_written(&mut self.settings, &paths),
             JobOutput::Reference(layer) => self.reference.take_layer(id, *layer, &self.settings),
             JobOutput::DatasetMeasured(measured) => self.take_dataset_measured(measured),
+            JobOutput::Windows { record_id, windows } => {
+                if self.windows.job == Some(id) {
+                    self.windows.job = None;
+                    self.windows.result = Some((record_id, windows));
+                }
+            }
         }
     }
 
@@ -1636,7 +1739,10 @@ impl TlcApp {
     }
 
     fn explanation_panel_ui(&mut self, ui: &mut Ui) {
-        let Some(cur) = &self.current else { return };
+        // A copy (Arcs and short lists): the panel also starts jobs, which needs `self`.
+        let Some(cur) = self.current.clone() else {
+            return;
+        };
         let measurements = cur.measurements.clone();
         let mut jump = None;
         let Some(ex) = cur.explanation.clone() else {
@@ -1684,6 +1790,7 @@ impl TlcApp {
             ui.separator();
             ui.heading("Segments");
             jump = explain_panel::segments_ui(ui, &ex, &names);
+            jump = jump.or(self.model_windows_ui(ui));
             if let Some(m) = &measurements {
                 ui.separator();
                 ui.heading("Beats");

@@ -13,6 +13,7 @@ mod kernel;
 pub mod names;
 pub mod pipeline;
 pub mod tensorfile;
+pub mod windows;
 
 pub use assign::{Assignment, StepMap, assign};
 pub use cluster::{ClusterModel, ClusterSettings, Temperature, fit_clusters};

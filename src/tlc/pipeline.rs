@@ -565,7 +565,7 @@ pub fn explain_prepared(
         }
     };
     Ok(records
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(i, record)| {
             let block_arrays = blocks

@@ -493,3 +493,47 @@ fn cli_explains_a_code15_layout_file_by_shard_and_refuses_to_replace() {
     }
     assert_eq!(seen, (0..50).collect::<Vec<_>>());
 }
+
+#[test]
+fn cli_ctrl_c_keeps_finished_chunks_and_the_same_command_goes_on() {
+    let Some(dir) = common::data("code15-layout") else {
+        return;
+    };
+    let hdf5: PathBuf = dir.join("ptbxl_first50_code15_layout.hdf5");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("all.parquet");
+    let parts = tmp.path().join("all.parquet.parts");
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "explain".as_ref(),
+        "--data".as_ref(),
+        hdf5.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--chunk-records".as_ref(),
+        "8".as_ref(),
+    ];
+    let first = common::interrupt_tlc(&args, || parts.join("records-000000.parquet").exists());
+    assert_eq!(first.status.code(), Some(130), "{first:?}");
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("all.parquet.parts"), "{stderr}");
+    assert!(!out.exists());
+    let kept = (0..7)
+        .filter(|c| parts.join(format!("records-{c:06}.parquet")).exists())
+        .count();
+    assert!(kept >= 1);
+
+    let second = tlc(&args);
+    assert!(second.status.success(), "{second:?}");
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    let resumed = (kept * 8).min(50);
+    assert!(
+        stdout.contains(&format!(
+            "{} explained now, {resumed} from an earlier run",
+            50 - resumed
+        )),
+        "{stdout}"
+    );
+    let got: Vec<usize> = rows(&out).iter().map(record_index).collect();
+    assert_eq!(got, (0..50).collect::<Vec<_>>());
+    assert!(!parts.exists());
+}

@@ -1,28 +1,48 @@
 //! `tlc explain`: explain one record (predictions, clusters, entropy, segments, Grad-CAM) to
-//! JSON, and optionally one CSV row per time step.
+//! JSON, and optionally one CSV row per time step; or, with `--data`, every record of a data set
+//! (or of one shard of it) to Parquet tables (`tlc::batch`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
 
 use crate::cli::common::{
-    DataOptions, ModelOptions, RecordChoice, load_one_record, refuse_existing,
+    DataOptions, ModelOptions, RecordChoice, TerminalProgress, load_one_record, refuse_existing,
 };
 use crate::io::files::write_atomic;
-use crate::tlc::Explanation;
+use crate::tlc::batch::{BatchOutput, BatchSettings, Shard, explain_dataset};
 use crate::tlc::gradcam::to_steps;
 use crate::tlc::pipeline::{ExplainSettings, GradCamOutput, GradCamTarget, explain_record};
+use crate::tlc::{Explanation, TlcError};
 
 /// Arguments of `tlc explain`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The record (a record file, or a data set with --id / --index).
-    pub record: PathBuf,
+    #[arg(required_unless_present = "data", conflicts_with = "data")]
+    pub record: Option<PathBuf>,
+    /// Explain every record of this data set (any kind `tlc info` opens) into a Parquet table
+    /// at --out, one row per record, in bounded memory; an interrupted run resumes where it
+    /// stopped when run again.
+    #[arg(long, conflicts_with_all = ["id", "index", "csv"])]
+    pub data: Option<PathBuf>,
+    /// With --data: also one row per time step of every record, as Parquet at this path.
+    #[arg(long, requires = "data")]
+    pub steps: Option<PathBuf>,
+    /// With --data: explain only shard I of N (0 <= I < N): records [I*len/N, (I+1)*len/N),
+    /// e.g. `--shard $SLURM_ARRAY_TASK_ID/4`.
+    #[arg(long, requires = "data")]
+    pub shard: Option<String>,
+    /// With --data: records per part file and row group (what an interruption can lose).
+    #[arg(long, requires = "data", default_value_t = crate::tlc::batch::DEFAULT_CHUNK_RECORDS)]
+    pub chunk_records: usize,
     #[command(flatten)]
     pub choice: RecordChoice,
     #[command(flatten)]
     pub model: ModelOptions,
     #[command(flatten)]
     pub data_options: DataOptions,
-    /// JSON output (the full explanation).
+    /// JSON output (the full explanation); with --data, the Parquet table of the records.
     #[arg(long)]
     pub out: PathBuf,
     /// CSV output: one row per time step (step, time_s, cluster, entropy, gradcam, p_0..p_K-1).
@@ -40,19 +60,19 @@ pub struct Args {
     /// Window start (s) in records longer than the model's input (default: centred).
     #[arg(long)]
     pub window_start_s: Option<f64>,
-    /// Replace existing output files.
-    #[arg(long)]
+    /// Replace existing output files (with --data: and start an unfinished run again).
+    #[arg(long, alias = "force")]
     pub overwrite: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Refused before the model runs, not after.
     refuse_existing(
-        std::iter::once(args.out.as_path()).chain(args.csv.as_deref()),
+        std::iter::once(args.out.as_path())
+            .chain(args.csv.as_deref())
+            .chain(args.steps.as_deref()),
         args.overwrite,
     )?;
-    let (model, explainer) = args.model.open(Some(&args.record))?;
-    let ecg = load_one_record(&args.record, &args.choice, &args.data_options)?;
     let settings = ExplainSettings {
         window_start_s: args.window_start_s,
         gradcam: (!args.no_gradcam).then(|| GradCamTarget {
@@ -63,6 +83,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             block: args.gradcam_block,
         }),
     };
+    if let Some(data) = &args.data {
+        return run_dataset(&args, data, settings);
+    }
+    let record = args
+        .record
+        .as_deref()
+        .context("name a record, or a data set with --data")?;
+    let (model, explainer) = args.model.open(Some(record))?;
+    let ecg = load_one_record(record, &args.choice, &args.data_options)?;
     let e = explain_record(&model, &explainer, &ecg, &settings)?;
     let json = serde_json::to_string_pretty(&e)?;
     write_atomic(&args.out, (json + "\n").as_bytes(), args.overwrite)?;
@@ -70,6 +99,57 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_atomic(csv_path, &steps_csv(&e)?, args.overwrite)?;
     }
     print_summary(&e);
+    Ok(())
+}
+
+/// `tlc explain --data`: the data set (or a shard of it) to Parquet, with a progress bar.
+fn run_dataset(args: &Args, data: &Path, settings: ExplainSettings) -> anyhow::Result<()> {
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text)?,
+        None => Shard::default(),
+    };
+    let (model, explainer) = args.model.open(Some(data))?;
+    let dataset = args.data_options.open(data)?;
+    let output = BatchOutput {
+        records: args.out.clone(),
+        steps: args.steps.clone(),
+        overwrite: args.overwrite,
+    };
+    let progress = TerminalProgress::new("explaining");
+    let summary = explain_dataset(
+        &model,
+        &explainer,
+        dataset.as_ref(),
+        &BatchSettings {
+            explain: settings,
+            shard,
+            chunk_records: args.chunk_records,
+        },
+        &output,
+        &progress,
+    );
+    progress.finish();
+    let summary = match summary {
+        Err(TlcError::Cancelled) => bail!(
+            "interrupted: the finished chunks are kept in {}; run the same command again to \
+             go on from there",
+            output.parts_dir().display()
+        ),
+        other => other?,
+    };
+    println!(
+        "{}: {} records (shard {shard}) -> {}{}; {} explained now, {} from an earlier run, {} \
+         failed (see the error column)",
+        dataset.name(),
+        summary.records,
+        args.out.display(),
+        args.steps
+            .as_ref()
+            .map_or(String::new(), |s| format!(" and {}", s.display())),
+        summary.explained,
+        summary.resumed,
+        summary.failed,
+    );
     Ok(())
 }
 

@@ -44,7 +44,8 @@ pub enum Command {
     Train(train::Args),
     /// Fit time-localized clusters over a corpus and write an explainer.
     Fit(fit::Args),
-    /// Explain one record: predictions, clusters, entropy, segments, Grad-CAM.
+    /// Explain one record: predictions, clusters, entropy, segments, Grad-CAM; or a whole
+    /// data set to Parquet (--data).
     Explain(explain::Args),
     /// Delineate P/QRS/T waves of a record (CSV and WFDB annotations).
     Delineate(delineate::Args),

@@ -31,7 +31,13 @@ pub enum TlcError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
-    #[error("{path} already exists (pass overwrite to replace it)")]
+    #[error("{path}: writing Parquet")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{path} already exists (pass --overwrite to replace it)")]
     AlreadyExists { path: PathBuf },
     #[error(
         "explainer '{explainer}' was fitted for model '{expected_model}' (sha256 {expected_sha256}), \

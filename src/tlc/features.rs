@@ -4,7 +4,7 @@
 //! linear interpolation), and the channels are concatenated in block order: one (T, F) matrix
 //! per record, F = sum C_i, a row per time step.
 
-use ndarray::Array2;
+use ndarray::{Array2, s};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ModelConfig;
@@ -197,17 +197,20 @@ pub fn features_from_blocks(
     for block in blocks {
         let (n_channels, length) = block.dim();
         // Precompute, per output step, the source index/indices and weight.
-        let taps: Vec<(usize, usize, f32)> = (0..n_steps)
-            .map(|t| source_taps(t, length, n_steps, alignment))
-            .collect();
-        for c in 0..n_channels {
-            let row = block.row(c);
-            for (t, &(i0, i1, w1)) in taps.iter().enumerate() {
-                out[[t, offset + c]] = if w1 == 0.0 {
-                    row[i0]
-                } else {
-                    (1.0 - w1) * row[i0] + w1 * row[i1]
-                };
+        // Steps as rows (L, C), so each output row is filled from one or two contiguous rows
+        // instead of one strided write per value.
+        let by_step = block.t().as_standard_layout().into_owned();
+        for t in 0..n_steps {
+            let (i0, i1, w1) = source_taps(t, length, n_steps, alignment);
+            let mut target = out.slice_mut(s![t, offset..offset + n_channels]);
+            if w1 == 0.0 {
+                target.assign(&by_step.row(i0));
+            } else {
+                let w0 = 1.0 - w1;
+                ndarray::Zip::from(&mut target)
+                    .and(&by_step.row(i0))
+                    .and(&by_step.row(i1))
+                    .for_each(|o, &a, &b| *o = w0 * a + w1 * b);
             }
         }
         offset += n_channels;

@@ -2,6 +2,7 @@
 //! the explainer file and the one pipeline function.
 
 pub mod assign;
+pub mod batch;
 pub mod cluster;
 pub mod error;
 pub mod explainer;

@@ -445,6 +445,33 @@ pub fn dataset_features(
     Ok(out)
 }
 
+/// A record prepared for the model with its explainer's filtering, ready to be explained in a
+/// batch ([`explain_prepared`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRecord {
+    pub info: RecordInfo,
+    pub prepared: PreparedInput,
+}
+
+/// Prepare `ecg` as [`explain_record`] does: the explainer's filtering, the window
+/// `settings` asks for, the model's leads, rate and length.
+pub fn prepare_for_explainer(
+    model: &LoadedModel,
+    explainer: &Explainer,
+    ecg: &Ecg,
+    settings: &ExplainSettings,
+) -> Result<PreparedRecord, TlcError> {
+    let preprocess = explainer.preprocessing.settings(settings.window_start_s);
+    Ok(PreparedRecord {
+        info: RecordInfo {
+            id: ecg.meta.id.clone(),
+            fs_hz: ecg.fs_hz,
+            n_samples: ecg.n_samples(),
+        },
+        prepared: prepare_for(model, ecg, &preprocess)?,
+    })
+}
+
 /// Explain one record: prepare once (with the explainer's filtering), one forward pass
 /// (explainer blocks + Grad-CAM gradient), features, assignment, entropy, segments, proportions,
 /// Grad-CAM, predictions, correlation. Whatever the Grad-CAM target, there is one forward pass:
@@ -456,9 +483,27 @@ pub fn explain_record(
     settings: &ExplainSettings,
 ) -> Result<Explanation, TlcError> {
     explainer.check_model(model)?;
+    let record = prepare_for_explainer(model, explainer, ecg, settings)?;
+    explain_prepared(model, explainer, std::slice::from_ref(&record), settings)?
+        .pop()
+        .ok_or_else(|| TlcError::shape("explanations", 1, 0))?
+}
+
+/// [`explain_record`] after preparation, for a batch of records: one forward pass (and at most
+/// one backward pass) for all of them, then each record's explanation. Batched results equal
+/// one-record results: in eval mode a record's outputs and gradient depend on that record only.
+/// The outer error stops the batch (settings, the model); the inner ones are per record.
+pub fn explain_prepared(
+    model: &LoadedModel,
+    explainer: &Explainer,
+    records: &[PreparedRecord],
+    settings: &ExplainSettings,
+) -> Result<Vec<Result<Explanation, TlcError>>, TlcError> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    explainer.check_model(model)?;
     let blocks = explainer.blocks()?;
-    let preprocess = explainer.preprocessing.settings(settings.window_start_s);
-    let prepared = prepare_for(model, ecg, &preprocess)?;
     let n_blocks = model.config.blocks_dim.len();
     let target = settings.gradcam.as_ref();
     let grad_block = target
@@ -474,7 +519,7 @@ pub fn explain_record(
     if target.is_some() && !wanted.contains(&grad_block) {
         wanted.push(grad_block);
     }
-    let inputs = std::slice::from_ref(&prepared.data);
+    let inputs: Vec<Array2<f32>> = records.iter().map(|r| r.prepared.data.clone()).collect();
     // One forward and at most one backward: for the top output the model picks it between the
     // two.
     let grad_request = match target {
@@ -487,54 +532,66 @@ pub fn explain_record(
             },
         )),
     };
-    let out = model.explain_forward_for(inputs, &wanted, grad_request)?;
-    let (raw, _) = tensor_values(&out.logits)?;
-    let block_of = |b: usize| -> Result<Array2<f32>, TlcError> {
-        let t = block_output(&out.blocks, b)?;
-        let (v, d) = tensor_values(t)?;
-        batch_item(&v, &d, 0)
+    let out = model.explain_forward_for(&inputs, &wanted, grad_request)?;
+    drop(inputs);
+    let (logits, ldims) = tensor_values(&out.logits)?;
+    let n_out = ldims.get(1).copied().unwrap_or(0);
+    let mut block_values = Vec::with_capacity(wanted.len());
+    for &b in &wanted {
+        block_values.push((b, tensor_values(block_output(&out.blocks, b)?)?));
+    }
+    let block_of = |b: usize, i: usize| -> Result<Array2<f32>, TlcError> {
+        let (_, (v, d)) = block_values
+            .iter()
+            .find(|(wb, _)| *wb == b)
+            .ok_or_else(|| TlcError::shape("forward pass", format!("block {b}"), "nothing"))?;
+        batch_item(v, d, i)
     };
-    let block_arrays = blocks
-        .iter()
-        .map(|&b| block_of(b))
-        .collect::<Result<Vec<_>, _>>()?;
-    let gradcam = match target {
+    let grad = match target {
         None => None,
         Some(_) => {
             let grad = out
                 .grad
-                .clone()
+                .as_ref()
                 .ok_or_else(|| TlcError::shape("Grad-CAM", "a gradient", "none from the model"))?;
-            let output = out.grad_outputs.first().copied().ok_or_else(|| {
-                TlcError::shape(
+            if out.grad_outputs.len() != records.len() {
+                return Err(TlcError::shape(
                     "Grad-CAM",
-                    "the output of the gradient",
-                    "none from the model",
-                )
-            })?;
-            let (gv, gd) = tensor_values(&grad)?;
-            Some((
-                output,
-                grad_block,
-                block_of(grad_block)?,
-                batch_item(&gv, &gd, 0)?,
-            ))
+                    format!("the outputs of {} gradients", records.len()),
+                    out.grad_outputs.len(),
+                ));
+            }
+            Some(tensor_values(grad)?)
         }
     };
-    let record = RecordInfo {
-        id: ecg.meta.id.clone(),
-        fs_hz: ecg.fs_hz,
-        n_samples: ecg.n_samples(),
-    };
-    explanation_from_outputs(
-        explainer,
-        &model.name,
-        &record,
-        &prepared,
-        RecordOutputs {
-            raw,
-            blocks: block_arrays,
-            gradcam,
-        },
-    )
+    Ok(records
+        .par_iter()
+        .enumerate()
+        .map(|(i, record)| {
+            let block_arrays = blocks
+                .iter()
+                .map(|&b| block_of(b, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let gradcam = match &grad {
+                None => None,
+                Some((gv, gd)) => Some((
+                    out.grad_outputs[i],
+                    grad_block,
+                    block_of(grad_block, i)?,
+                    batch_item(gv, gd, i)?,
+                )),
+            };
+            explanation_from_outputs(
+                explainer,
+                &model.name,
+                &record.info,
+                &record.prepared,
+                RecordOutputs {
+                    raw: logits[i * n_out..(i + 1) * n_out].to_vec(),
+                    blocks: block_arrays,
+                    gradcam,
+                },
+            )
+        })
+        .collect())
 }

@@ -1589,6 +1589,7 @@ impl TlcApp {
         let explanation = cur.explanation.clone();
         let delineation = cur.delineation.clone();
         let segment_labels = cur.segment_labels.clone();
+        let overview = cur.overview.clone();
         let measurements = cur.measurements.clone();
         let notes = cur.problems.clone();
         ui.horizontal_wrapped(|ui| {
@@ -1637,6 +1638,7 @@ impl TlcApp {
             delineation: delineation.as_deref(),
             segment_labels: segment_labels.as_deref().map(Vec::as_slice),
             reference: &self.reference.shown,
+            overview: &overview,
         };
         if let Some(note) = &self.view.note {
             ui.label(RichText::new(note).italics());

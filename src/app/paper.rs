@@ -418,6 +418,8 @@ pub struct ViewData<'a> {
     pub segment_labels: Option<&'a [SegmentLabel]>,
     /// Reference annotation files shown under the leads.
     pub reference: &'a [ReferenceLayer],
+    /// Min/max buckets of the whole record, for the overview strip.
+    pub overview: &'a crate::dsp::overview::MinMaxOverview,
 }
 
 impl ViewData<'_> {
@@ -1041,35 +1043,25 @@ fn overview_ui(
         rect.min + vec2(0.0, 12.0),
         rect.right_bottom() - vec2(0.0, strip_h + 1.0),
     );
-    if let Some(lead) = ecg.samples_mv.outer_iter().nth(row) {
-        let owned;
-        let slice: &[f32] = match lead.as_slice() {
-            Some(s) => s,
-            None => {
-                owned = lead.to_vec();
-                &owned
-            }
-        };
-        let columns = rect.width().max(1.0) as usize;
-        let half_range_mv = 1.5;
-        let mid = trace.center().y;
-        let scale = trace.height() / 2.0 / half_range_mv;
-        let mut mesh = egui::Mesh::default();
-        for (c, mm) in min_max_columns(slice, 0, slice.len(), columns)
-            .into_iter()
-            .enumerate()
-        {
-            if let Some((lo, hi)) = mm {
-                let y = |v: f32| (mid - v * scale).clamp(trace.top(), trace.bottom());
-                let x = rect.left() + c as f32;
-                mesh.add_colored_rect(
-                    Rect::from_x_y_ranges(x..=x + 1.0, y(hi)..=(y(lo) + 1.0)),
-                    Color32::from_gray(70),
-                );
-            }
+    // from the min/max buckets computed once when the record was loaded: a 24 h record costs
+    // no more per frame than a 10 s one
+    let columns = rect.width().max(1.0) as usize;
+    let half_range_mv = 1.5;
+    let mid = trace.center().y;
+    let scale = trace.height() / 2.0 / half_range_mv;
+    let mut mesh = egui::Mesh::default();
+    for (c, mm) in data.overview.columns(row, columns).into_iter().enumerate() {
+        // a column without samples (a gap in the record) is left blank
+        if let Some((lo, hi)) = mm {
+            let y = |v: f32| (mid - v * scale).clamp(trace.top(), trace.bottom());
+            let x = rect.left() + c as f32;
+            mesh.add_colored_rect(
+                Rect::from_x_y_ranges(x..=x + 1.0, y(hi)..=(y(lo) + 1.0)),
+                Color32::from_gray(70),
+            );
         }
-        painter.add(Shape::mesh(mesh));
     }
+    painter.add(Shape::mesh(mesh));
     if let Some(ex) = data.explanation {
         let mut mesh = egui::Mesh::default();
         for seg in &ex.segments {

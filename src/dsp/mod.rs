@@ -2,6 +2,7 @@
 //! baseline-wander removal and band-pass, centred zero padding or cropping to the model's length.
 
 pub mod filter;
+pub mod overview;
 mod prepare;
 pub mod resample;
 

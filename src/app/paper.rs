@@ -503,13 +503,14 @@ pub fn min_max_columns(
         if a >= b {
             continue;
         }
-        let mut lo = f32::INFINITY;
-        let mut hi = f32::NEG_INFINITY;
-        for &v in &samples[a..b] {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        *slot = Some((lo, hi));
+        // missing samples (NaN) are left out; a column of them only is a gap (None)
+        *slot = samples[a..b]
+            .iter()
+            .filter(|v| !v.is_nan())
+            .fold(None, |acc, &v| match acc {
+                Some((lo, hi)) => Some((v.min(lo), v.max(hi))),
+                None => Some((v, v)),
+            });
     }
     out
 }
@@ -1362,9 +1363,15 @@ fn draw_lead_panel(
         let x_a = x_of_t(first as f64 / fs);
         let x_b = x_of_t(end as f64 / fs);
         let columns = (x_b - x_a).ceil().max(1.0) as usize;
+        // one line per stretch with data: a gap (missing samples) is drawn as a gap
+        let mut lines: Vec<Vec<Pos2>> = Vec::new();
         let mut pts = Vec::with_capacity(2 * columns.min(end - first) + 2);
         if end - first <= 2 * columns {
             for (i, &v) in slice[first..end].iter().enumerate() {
+                if v.is_nan() {
+                    lines.push(std::mem::take(&mut pts));
+                    continue;
+                }
                 pts.push(pos2(x_of_t((first + i) as f64 / fs), y_of(v)));
             }
         } else {
@@ -1373,6 +1380,9 @@ fn draw_lead_panel(
                 .into_iter()
                 .enumerate()
             {
+                if mm.is_none() {
+                    lines.push(std::mem::take(&mut pts));
+                }
                 if let Some((lo, hi)) = mm {
                     let x = x_a + c as f32 + 0.5;
                     // Alternate the order so consecutive columns join at the near end.
@@ -1387,7 +1397,10 @@ fn draw_lead_panel(
                 }
             }
         }
-        painter.add(Shape::line(pts, stroke));
+        lines.push(pts);
+        for line in lines.into_iter().filter(|l| l.len() >= 2) {
+            painter.add(Shape::line(line, stroke));
+        }
     }
     // The reference marks over the trace, so a beat label at the R peak is not hidden by it.
     if layers.reference {

@@ -1267,10 +1267,23 @@ fn draw_calibration(painter: &egui::Painter, xf: Xf, layout: &PaperLayout) {
 
 /// A label on a translucent paper-coloured patch, readable over the grid and the bands.
 fn label_on_paper(painter: &egui::Painter, pos: Pos2, align: Align2, text: String, font: FontId) {
-    let galley = painter.layout_no_wrap(text, font, colors::LABEL);
+    label_on_paper_coloured(painter, pos, align, text, font, colors::LABEL);
+}
+
+/// [`label_on_paper`] in `colour`; the label's rectangle.
+fn label_on_paper_coloured(
+    painter: &egui::Painter,
+    pos: Pos2,
+    align: Align2,
+    text: String,
+    font: FontId,
+    colour: Color32,
+) -> Rect {
+    let galley = painter.layout_no_wrap(text, font, colour);
     let rect = align.anchor_size(pos, galley.size());
     painter.rect_filled(rect.expand(1.5), 2.0, colors::PAPER.gamma_multiply(0.85));
-    painter.galley(rect.min, galley, colors::LABEL);
+    painter.galley(rect.min, galley, colour);
+    rect
 }
 
 fn draw_lead_panel(
@@ -1417,17 +1430,34 @@ fn draw_lead_panel(
     }
     // The lead's name at the left edge of what is visible: it stays in view when panning.
     let recorded = ecg.leads.get(panel.row);
-    let name = match recorded {
+    let mut name = match recorded {
         Some(l) if l != &panel.lead => format!("{} ({l})", panel.lead),
         _ => panel.lead.to_string(),
     };
-    label_on_paper(
+    let is = |leads: &[LeadName]| recorded.is_some_and(|l| leads.contains(l));
+    if is(&ecg.meta.derived_leads) {
+        name.push_str(" (derived)");
+    }
+    let font = FontId::proportional((2.8 * xf.ppm).clamp(11.0, 16.0));
+    let rect = label_on_paper_coloured(
         painter,
         pos2(visible.left().max(screen.left()) + 4.0, screen.top() + 2.0),
         Align2::LEFT_TOP,
         name,
-        FontId::proportional((2.8 * xf.ppm).clamp(11.0, 16.0)),
+        font.clone(),
+        colors::LABEL,
     );
+    // an uncalibrated lead's amplitude is not known: said beside its name, in warning colour
+    if is(&ecg.meta.uncalibrated_leads) {
+        label_on_paper_coloured(
+            painter,
+            pos2(rect.right() + 6.0, rect.top()),
+            Align2::LEFT_TOP,
+            "uncalibrated".into(),
+            font,
+            colors::WARNING,
+        );
+    }
 }
 
 fn draw_heat_overlay(

@@ -334,6 +334,64 @@ impl Ecg {
         })
     }
 
+    /// [`Ecg::new`] of a record with missing samples (NaN: a gap in a lead, as WFDB marks
+    /// them). Infinities are still refused. Every stage handles the gaps: delineation runs on
+    /// the stretches between them, figures and the app draw them as gaps, the model refuses a
+    /// record that has any (see [`crate::dsp::prepare`]).
+    pub fn with_gaps(
+        leads: Vec<LeadName>,
+        fs_hz: f64,
+        samples_mv: Array2<f32>,
+        meta: EcgMeta,
+    ) -> Result<Self, RecordError> {
+        for (lead_index, row) in samples_mv.rows().into_iter().enumerate() {
+            if let Some(sample) = row.iter().position(|v| v.is_infinite()) {
+                return Err(RecordError::NonFinite {
+                    record: meta.id.clone(),
+                    lead: leads
+                        .get(lead_index)
+                        .map(|l| l.to_string())
+                        .unwrap_or_default(),
+                    sample,
+                });
+            }
+        }
+        let nan_free = samples_mv.mapv(|v| if v.is_nan() { 0.0 } else { v });
+        let checked = Ecg::new(leads, fs_hz, nan_free, meta)?;
+        Ok(Ecg {
+            samples_mv,
+            ..checked
+        })
+    }
+
+    /// Whether a lead misses samples (NaN) somewhere.
+    pub fn has_gaps(&self) -> bool {
+        self.samples_mv.iter().any(|v| v.is_nan())
+    }
+
+    /// The stretches of samples where every lead has data, in order (the whole record when it
+    /// has no gap).
+    pub fn gap_free_runs(&self) -> Vec<std::ops::Range<usize>> {
+        let n = self.n_samples();
+        let complete = |j: usize| self.samples_mv.column(j).iter().all(|v| !v.is_nan());
+        let mut runs = Vec::new();
+        let mut start = None;
+        for j in 0..n {
+            match (complete(j), start) {
+                (true, None) => start = Some(j),
+                (false, Some(s)) => {
+                    runs.push(s..j);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            runs.push(s..n);
+        }
+        runs
+    }
+
     pub fn n_leads(&self) -> usize {
         self.samples_mv.nrows()
     }
@@ -446,6 +504,47 @@ mod tests {
         assert_eq!(picked.row(0).to_vec(), vec![4.0, 5.0, 6.0]);
         let err = ecg.select_leads(&[LeadName::V1]).unwrap_err().to_string();
         assert!(err.contains("V1") && err.contains("r1"), "{err}");
+    }
+
+    #[test]
+    fn gaps_are_kept_only_when_asked_for_and_found() {
+        let data = Array2::from_shape_vec(
+            (2, 6),
+            vec![
+                1.0,
+                f32::NAN,
+                3.0,
+                4.0,
+                5.0,
+                6.0,
+                1.0,
+                2.0,
+                3.0,
+                f32::NAN,
+                f32::NAN,
+                6.0,
+            ],
+        )
+        .unwrap();
+        let ecg = Ecg::with_gaps(
+            vec![LeadName::I, LeadName::II],
+            100.0,
+            data.clone(),
+            EcgMeta::default(),
+        )
+        .unwrap();
+        assert!(ecg.has_gaps());
+        assert_eq!(ecg.gap_free_runs(), vec![0..1, 2..3, 5..6]);
+        assert!(ecg.samples_mv[[0, 1]].is_nan());
+        let mut inf = data;
+        inf[[1, 0]] = f32::INFINITY;
+        let err = Ecg::with_gaps(
+            vec![LeadName::I, LeadName::II],
+            100.0,
+            inf,
+            EcgMeta::default(),
+        );
+        assert!(matches!(err, Err(RecordError::NonFinite { sample: 0, .. })));
     }
 
     #[test]

@@ -1669,3 +1669,36 @@ fn a_records_analysis_problem_is_said_above_its_ecg_without_a_window_over_it() {
         "a failed open is shown"
     );
 }
+
+#[test]
+fn derived_and_uncalibrated_leads_and_reader_notes_are_said_above_the_ecg() {
+    let mut app = TlcApp::without_data(None, Settings::default()).expect("worker starts");
+    let mut ecg = synthetic_ecg("cart-1", &[]);
+    ecg.meta.derived_leads = vec![LeadName::III, LeadName::AVR];
+    ecg.meta.uncalibrated_leads = vec![LeadName::V2];
+    ecg.meta.reader_notes = vec!["2 leading and 0 trailing samples left out".into()];
+    app.show_record(AnalysedRecord::plain(Arc::new(ecg), None));
+    let mut h = harness(app, [1280.0, 860.0]);
+    h.run_ok();
+    assert!(
+        h.query_by_label_contains("Derived leads")
+            .is_some_and(|n| format!("{n:?}").contains("III, aVR")),
+        "the derived leads are named"
+    );
+    assert!(
+        h.query_by_label_contains("Uncalibrated leads")
+            .is_some_and(|n| format!("{n:?}").contains("V2")),
+        "the uncalibrated lead is named"
+    );
+    assert!(
+        h.query_by_label_contains("Note: 2 leading and 0 trailing samples left out")
+            .is_some(),
+        "the reader's note is shown"
+    );
+    // a record without them says nothing of the kind
+    let plain = AnalysedRecord::plain(Arc::new(synthetic_ecg("cart-2", &[])), None);
+    h.state_mut().show_record(plain);
+    h.run_ok();
+    assert!(h.query_by_label_contains("Derived leads").is_none());
+    assert!(h.query_by_label_contains("Uncalibrated leads").is_none());
+}

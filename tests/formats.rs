@@ -614,3 +614,63 @@ fn wfdb_records_and_device_files_in_one_folder_are_one_data_set_detected_by_cont
     let one = open_dataset(&dir.path().join("cart_export")).unwrap();
     assert_eq!(one.len(), 1);
 }
+
+/// A long 2-lead record written by `tlc synth --holter` as EDF and as ISHNE reads back with the
+/// values written (to the formats' 1 µV quantisation), whole and by window, and its overview
+/// from the file equals the one of the record in memory.
+#[test]
+fn holter_files_written_by_synth_read_back_whole_and_by_window() {
+    use tlc_explorer::dsp::overview::MinMaxOverview;
+    use tlc_explorer::synth::SynthParams;
+    use tlc_explorer::synth::long::{HolterFormat, LongSynthetic};
+    let params = SynthParams {
+        n_records: 1,
+        fs_hz: 200.0,
+        duration_s: 20.0,
+        ..Default::default()
+    };
+    let duration_s = 600.0;
+    let long = LongSynthetic::with_leads(&params, &[LeadName::II, LeadName::V5], duration_s)
+        .expect("a long synthetic record");
+    let dir = tempfile::tempdir().unwrap();
+    for (format, name) in [(HolterFormat::Edf, "h.edf"), (HolterFormat::Ishne, "h.ecg")] {
+        let path = dir.path().join(name);
+        long.write(&path, format, false).expect("written");
+        assert!(
+            long.write(&path, format, false).is_err(),
+            "no silent overwrite"
+        );
+        let ds = open_dataset(&path).expect("opens");
+        let ecg = ds.load(0).expect("reads");
+        assert_eq!(ecg.leads, vec![LeadName::II, LeadName::V5], "{name}");
+        assert_eq!(ecg.fs_hz, 200.0);
+        assert_eq!(ecg.n_samples(), long.n_samples, "{name}");
+        assert!(ecg.meta.derived_leads.is_empty());
+        let written = long.window(0..long.n_samples);
+        for (k, row) in written.iter().enumerate() {
+            let read = ecg.samples_mv.row(k);
+            let worst = row
+                .iter()
+                .zip(read.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= 0.5e-3 + 1e-6, "{name} lead {k}: off by {worst} mV");
+        }
+        let file = formats::WindowedFile::open(&path).expect("header");
+        assert_eq!(file.n_samples(), long.n_samples);
+        assert_eq!(file.duration_s(), duration_s);
+        // a window that starts and ends inside EDF data records
+        let window = file.read_window(12_345..23_456).expect("window");
+        assert_eq!(
+            window.samples_mv,
+            ecg.samples_mv.slice(ndarray::s![.., 12_345..23_456]),
+            "{name}"
+        );
+        let overview = file.overview(1000).expect("overview");
+        assert_eq!(
+            overview,
+            MinMaxOverview::of_rows(ecg.samples_mv.view(), 1000),
+            "{name}"
+        );
+    }
+}

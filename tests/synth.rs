@@ -206,6 +206,12 @@ fn prepare_names_a_missing_lead_and_refuses_short_or_nan_records() {
     nan.samples_mv[[4, 77]] = f32::NAN; // fields are public: prepare must not trust Ecg::new
     let err = dsp::prepare(&nan, &ribeiro_spec(), &PreprocessSettings::default()).unwrap_err();
     assert!(
+        matches!(&err, DspError::GapInRecord { sample: 77, lead, .. } if lead == "aVL"),
+        "{err}"
+    );
+    nan.samples_mv[[4, 77]] = f32::INFINITY;
+    let err = dsp::prepare(&nan, &ribeiro_spec(), &PreprocessSettings::default()).unwrap_err();
+    assert!(
         matches!(&err, DspError::NonFiniteInRecord { sample: 77, lead, .. } if lead == "aVL"),
         "{err}"
     );

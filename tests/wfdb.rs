@@ -199,11 +199,16 @@ fn missing_sample_values_are_nan_per_format() {
         assert_eq!(v.len(), 3, "format {format}");
         assert!(v[missing_at].is_nan(), "format {format}: {v:?}");
         assert_eq!((v[0], v[2]), (0.5, 0.7), "format {format}");
-        // a gap inside the record is refused by the pipeline, naming lead and place
-        let err = wfdb::read_record(&hea).unwrap_err().to_string();
+        // a gap inside the record stays missing (NaN) at its exact place, said in the notes
+        let ecg = wfdb::read_record(&hea).unwrap();
+        let row: Vec<f32> = ecg.samples_mv.row(0).to_vec();
+        assert!(row[missing_at].is_nan(), "format {format}: {row:?}");
+        assert_eq!((row[0], row[2]), (0.5, 0.7), "format {format}");
+        assert!(ecg.has_gaps());
+        let notes = ecg.meta.reader_notes.join(" ");
         assert!(
-            err.contains("lead II has 1 missing") && err.contains("samples 1..2"),
-            "format {format}: {err}"
+            notes.contains("lead II has 1 missing") && notes.contains("samples 1..2"),
+            "format {format}: {notes}"
         );
     }
 }
@@ -481,11 +486,21 @@ fn multi_segment_records_join_with_gaps_as_missing() {
         same(ii, &[2.0, 4.0, nan, nan, 1.0, 2.0, 3.0, -2.0]),
         "{ii:?}"
     );
-    // the gap is inside the record: the pipeline refuses it, naming where it is
-    let err = wfdb::read_record(&master).unwrap_err().to_string();
+    // the gap is inside the record: kept as NaN at its exact place, said in the notes
+    let ecg = wfdb::read_record(&master).unwrap();
+    assert!(same(
+        &mv(&ecg, 0),
+        &[1.0, 3.0, nan, nan, nan, nan, nan, -1.0]
+    ));
+    assert!(same(
+        &mv(&ecg, 1),
+        &[2.0, 4.0, nan, nan, 1.0, 2.0, 3.0, -2.0]
+    ));
+    assert_eq!(ecg.gap_free_runs(), vec![0..2, 7..8]);
+    let notes = ecg.meta.reader_notes.join(" ");
     assert!(
-        err.contains("lead I has 5 missing") && err.contains("samples 2..7"),
-        "{err}"
+        notes.contains("lead I has 5 missing") && notes.contains("samples 2..7"),
+        "{notes}"
     );
     // a fixed-layout record without gaps reads as one continuous ECG
     let master2 = write_files(d, "ms2", "ms2/2 2 100 3\nms_a 2\nms_c 1\n", &[]);
@@ -508,8 +523,9 @@ fn multi_segment_records_join_with_gaps_as_missing() {
     assert_eq!(ids, ["ms", "ms2", "ms3"]);
     assert_eq!(mv(&set.load(1).unwrap(), 0), vec![1.0, 3.0, -1.0]);
     let info = tlc_explorer::cli::info::describe(&master, &Default::default());
-    // (the record itself has a gap, so describing it fails naming the gap)
-    assert!(format!("{:#}", info.unwrap_err()).contains("samples 2..7"));
+    // (the record itself has a gap, read and described with its note)
+    let info = info.unwrap();
+    assert!(info.contains("samples 2..7"), "{info}");
     let info = tlc_explorer::cli::info::describe(&master2, &Default::default()).unwrap();
     assert!(
         info.contains("multi-segment record (2 segments, 0 of them gaps"),
@@ -838,4 +854,57 @@ mod proptests {
             let _ = wfdb::read_record(&hea);
         }
     }
+}
+
+/// A record with a gap: delineated on the stretches either side (no beat in the gap, no NaN
+/// through the filters), refused by the model with the place of the gap.
+#[test]
+fn a_gap_inside_a_record_is_delineated_around_and_refused_by_the_model() {
+    use tlc_explorer::delineate::{DelineatorParams, delineate};
+    use tlc_explorer::record::Ecg;
+    let params = tlc_explorer::synth::SynthParams {
+        n_records: 1,
+        duration_s: 30.0,
+        ..Default::default()
+    };
+    let ecg = tlc_explorer::synth::generate_record(&params, 0)
+        .unwrap()
+        .ecg;
+    let whole = delineate(&ecg, &DelineatorParams::default()).unwrap();
+    let fs = ecg.fs_hz;
+    let gap = (12.0 * fs) as usize..(15.0 * fs) as usize;
+    let mut samples = ecg.samples_mv.clone();
+    samples
+        .slice_mut(ndarray::s![.., gap.clone()])
+        .fill(f32::NAN);
+    let gapped = Ecg::with_gaps(ecg.leads.clone(), fs, samples, ecg.meta.clone()).unwrap();
+    let d = delineate(&gapped, &DelineatorParams::default()).unwrap();
+    assert!(!d.beats.is_empty());
+    for b in &d.beats {
+        for w in [Some(b.qrs), b.p, b.t].into_iter().flatten() {
+            assert!(
+                w.offset < gap.start || w.onset >= gap.end,
+                "a wave across the gap: {w:?}"
+            );
+        }
+    }
+    // the beats away from the gap are those of the record without it
+    let margin = (2.0 * fs) as usize;
+    let far = |s: usize| (s + margin) < gap.start || s > gap.end + margin;
+    let peaks = |d: &tlc_explorer::delineate::Delineation| -> Vec<usize> {
+        d.beats
+            .iter()
+            .map(|b| b.qrs.peak)
+            .filter(|&p| far(p))
+            .collect()
+    };
+    assert_eq!(peaks(&d), peaks(&whole));
+    let spec = tlc_explorer::dsp::InputSpec {
+        leads: ecg.leads.clone(),
+        fs_hz: 400.0,
+        length: 4096,
+    };
+    let err = tlc_explorer::dsp::prepare(&gapped, &spec, &Default::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("misses samples from 12.000 s"), "{text}");
 }

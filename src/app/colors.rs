@@ -59,6 +59,8 @@ pub const GRID_MAJOR: Color32 = Color32::from_rgb(0xE8, 0x8A, 0x8A);
 pub const TRACE: Color32 = Color32::BLACK;
 pub const LABEL: Color32 = Color32::from_rgb(0x20, 0x20, 0x20);
 pub const CURSOR: Color32 = Color32::from_rgb(0, 90, 200);
+/// Problems and marks that change how a trace may be read (an uncalibrated lead).
+pub const WARNING: Color32 = Color32::from_rgb(213, 94, 0);
 
 #[cfg(test)]
 mod tests {

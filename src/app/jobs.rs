@@ -45,12 +45,20 @@ pub struct AnalysedRecord {
     /// Annotation files beside the record (for the reference layer).
     pub annotators: Vec<crate::figure::AnnotatorFile>,
     pub problems: Vec<String>,
+    /// Min/max buckets of every lead over the whole record (the overview strip), computed once
+    /// here, on the thread that loads the record.
+    pub overview: Arc<crate::dsp::overview::MinMaxOverview>,
 }
 
 impl AnalysedRecord {
     /// A record without analysis.
     pub fn plain(ecg: Arc<Ecg>, index: Option<usize>) -> Self {
+        let overview = Arc::new(crate::dsp::overview::MinMaxOverview::of_rows(
+            ecg.samples_mv.view(),
+            crate::dsp::overview::OVERVIEW_BUCKETS,
+        ));
         AnalysedRecord {
+            overview,
             index,
             ecg,
             explanation: None,

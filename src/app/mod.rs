@@ -1849,6 +1849,7 @@ impl TlcApp {
         let explanation = cur.explanation.clone();
         let delineation = cur.delineation.clone();
         let segment_labels = cur.segment_labels.clone();
+        let overview = cur.overview.clone();
         let measurements = cur.measurements.clone();
         let notes = cur.problems.clone();
         ui.horizontal_wrapped(|ui| {
@@ -1877,7 +1878,7 @@ impl TlcApp {
             }
             ui.label(facts.join("  |  "));
         });
-        record_notes_ui(ui, &notes);
+        record_notes_ui(ui, &notes, &ecg.meta);
         if let Some(ex) = &explanation
             && self.settings.layers.clusters
         {
@@ -1897,6 +1898,7 @@ impl TlcApp {
             delineation: delineation.as_deref(),
             segment_labels: segment_labels.as_deref().map(Vec::as_slice),
             reference: &self.reference.shown,
+            overview: &overview,
         };
         if let Some(note) = &self.view.note {
             ui.label(RichText::new(note).italics());
@@ -2217,9 +2219,44 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
 
 /// What the analysis of the record on screen could not do (e.g. a model that needs lead I on a
 /// two-lead Holter record), said above its ECG rather than in a window over it.
-fn record_notes_ui(ui: &mut Ui, notes: &[String]) {
-    let colour = egui::Color32::from_rgb(213, 94, 0);
+/// Then what the reader says of the record: leads computed rather than recorded, leads whose
+/// amplitude is not known, and its notes (what it left out or changed).
+fn record_notes_ui(ui: &mut Ui, notes: &[String], meta: &crate::record::EcgMeta) {
     for note in notes {
-        ui.add(egui::Label::new(RichText::new(format!("Problem {note}")).color(colour)).wrap());
+        ui.add(
+            egui::Label::new(RichText::new(format!("Problem {note}")).color(colors::WARNING))
+                .wrap(),
+        );
+    }
+    let names = |leads: &[crate::record::LeadName]| {
+        leads
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !meta.derived_leads.is_empty() {
+        ui.add(
+            egui::Label::new(format!(
+                "Derived leads (computed by the reader from the stored ones, not recorded): {}",
+                names(&meta.derived_leads)
+            ))
+            .wrap(),
+        );
+    }
+    if !meta.uncalibrated_leads.is_empty() {
+        ui.add(
+            egui::Label::new(
+                RichText::new(format!(
+                    "Uncalibrated leads (stored without a gain: shape right, amplitude in mV unknown): {}",
+                    names(&meta.uncalibrated_leads)
+                ))
+                .color(colors::WARNING),
+            )
+            .wrap(),
+        );
+    }
+    for note in &meta.reader_notes {
+        ui.add(egui::Label::new(RichText::new(format!("Note: {note}")).italics()).wrap());
     }
 }

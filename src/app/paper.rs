@@ -420,6 +420,8 @@ pub struct ViewData<'a> {
     pub segment_labels: Option<&'a [SegmentLabel]>,
     /// Reference annotation files shown under the leads.
     pub reference: &'a [ReferenceLayer],
+    /// Min/max buckets of the whole record, for the overview strip.
+    pub overview: &'a crate::dsp::overview::MinMaxOverview,
 }
 
 impl ViewData<'_> {
@@ -503,13 +505,14 @@ pub fn min_max_columns(
         if a >= b {
             continue;
         }
-        let mut lo = f32::INFINITY;
-        let mut hi = f32::NEG_INFINITY;
-        for &v in &samples[a..b] {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        *slot = Some((lo, hi));
+        // missing samples (NaN) are left out; a column of them only is a gap (None)
+        *slot = samples[a..b]
+            .iter()
+            .filter(|v| !v.is_nan())
+            .fold(None, |acc, &v| match acc {
+                Some((lo, hi)) => Some((v.min(lo), v.max(hi))),
+                None => Some((v, v)),
+            });
     }
     out
 }
@@ -1044,35 +1047,25 @@ fn overview_ui(
         rect.min + vec2(0.0, 12.0),
         rect.right_bottom() - vec2(0.0, strip_h + 1.0),
     );
-    if let Some(lead) = ecg.samples_mv.outer_iter().nth(row) {
-        let owned;
-        let slice: &[f32] = match lead.as_slice() {
-            Some(s) => s,
-            None => {
-                owned = lead.to_vec();
-                &owned
-            }
-        };
-        let columns = rect.width().max(1.0) as usize;
-        let half_range_mv = 1.5;
-        let mid = trace.center().y;
-        let scale = trace.height() / 2.0 / half_range_mv;
-        let mut mesh = egui::Mesh::default();
-        for (c, mm) in min_max_columns(slice, 0, slice.len(), columns)
-            .into_iter()
-            .enumerate()
-        {
-            if let Some((lo, hi)) = mm {
-                let y = |v: f32| (mid - v * scale).clamp(trace.top(), trace.bottom());
-                let x = rect.left() + c as f32;
-                mesh.add_colored_rect(
-                    Rect::from_x_y_ranges(x..=x + 1.0, y(hi)..=(y(lo) + 1.0)),
-                    Color32::from_gray(70),
-                );
-            }
+    // from the min/max buckets computed once when the record was loaded: a 24 h record costs
+    // no more per frame than a 10 s one
+    let columns = rect.width().max(1.0) as usize;
+    let half_range_mv = 1.5;
+    let mid = trace.center().y;
+    let scale = trace.height() / 2.0 / half_range_mv;
+    let mut mesh = egui::Mesh::default();
+    for (c, mm) in data.overview.columns(row, columns).into_iter().enumerate() {
+        // a column without samples (a gap in the record) is left blank
+        if let Some((lo, hi)) = mm {
+            let y = |v: f32| (mid - v * scale).clamp(trace.top(), trace.bottom());
+            let x = rect.left() + c as f32;
+            mesh.add_colored_rect(
+                Rect::from_x_y_ranges(x..=x + 1.0, y(hi)..=(y(lo) + 1.0)),
+                Color32::from_gray(70),
+            );
         }
-        painter.add(Shape::mesh(mesh));
     }
+    painter.add(Shape::mesh(mesh));
     if let Some(ex) = data.explanation {
         let mut mesh = egui::Mesh::default();
         for seg in &ex.segments {
@@ -1277,10 +1270,23 @@ fn draw_calibration(painter: &egui::Painter, xf: Xf, layout: &PaperLayout) {
 
 /// A label on a translucent paper-coloured patch, readable over the grid and the bands.
 fn label_on_paper(painter: &egui::Painter, pos: Pos2, align: Align2, text: String, font: FontId) {
-    let galley = painter.layout_no_wrap(text, font, colors::LABEL);
+    label_on_paper_coloured(painter, pos, align, text, font, colors::LABEL);
+}
+
+/// [`label_on_paper`] in `colour`; the label's rectangle.
+fn label_on_paper_coloured(
+    painter: &egui::Painter,
+    pos: Pos2,
+    align: Align2,
+    text: String,
+    font: FontId,
+    colour: Color32,
+) -> Rect {
+    let galley = painter.layout_no_wrap(text, font, colour);
     let rect = align.anchor_size(pos, galley.size());
     painter.rect_filled(rect.expand(1.5), 2.0, colors::PAPER.gamma_multiply(0.85));
-    painter.galley(rect.min, galley, colors::LABEL);
+    painter.galley(rect.min, galley, colour);
+    rect
 }
 
 fn draw_lead_panel(
@@ -1373,9 +1379,15 @@ fn draw_lead_panel(
         let x_a = x_of_t(first as f64 / fs);
         let x_b = x_of_t(end as f64 / fs);
         let columns = (x_b - x_a).ceil().max(1.0) as usize;
+        // one line per stretch with data: a gap (missing samples) is drawn as a gap
+        let mut lines: Vec<Vec<Pos2>> = Vec::new();
         let mut pts = Vec::with_capacity(2 * columns.min(end - first) + 2);
         if end - first <= 2 * columns {
             for (i, &v) in slice[first..end].iter().enumerate() {
+                if v.is_nan() {
+                    lines.push(std::mem::take(&mut pts));
+                    continue;
+                }
                 pts.push(pos2(x_of_t((first + i) as f64 / fs), y_of(v)));
             }
         } else {
@@ -1384,6 +1396,9 @@ fn draw_lead_panel(
                 .into_iter()
                 .enumerate()
             {
+                if mm.is_none() {
+                    lines.push(std::mem::take(&mut pts));
+                }
                 if let Some((lo, hi)) = mm {
                     let x = x_a + c as f32 + 0.5;
                     // Alternate the order so consecutive columns join at the near end.
@@ -1398,7 +1413,10 @@ fn draw_lead_panel(
                 }
             }
         }
-        painter.add(Shape::line(pts, stroke));
+        lines.push(pts);
+        for line in lines.into_iter().filter(|l| l.len() >= 2) {
+            painter.add(Shape::line(line, stroke));
+        }
     }
     // The reference marks over the trace, so a beat label at the R peak is not hidden by it.
     if layers.reference {
@@ -1415,17 +1433,34 @@ fn draw_lead_panel(
     }
     // The lead's name at the left edge of what is visible: it stays in view when panning.
     let recorded = ecg.leads.get(panel.row);
-    let name = match recorded {
+    let mut name = match recorded {
         Some(l) if l != &panel.lead => format!("{} ({l})", panel.lead),
         _ => panel.lead.to_string(),
     };
-    label_on_paper(
+    let is = |leads: &[LeadName]| recorded.is_some_and(|l| leads.contains(l));
+    if is(&ecg.meta.derived_leads) {
+        name.push_str(" (derived)");
+    }
+    let font = FontId::proportional((2.8 * xf.ppm).clamp(11.0, 16.0));
+    let rect = label_on_paper_coloured(
         painter,
         pos2(visible.left().max(screen.left()) + 4.0, screen.top() + 2.0),
         Align2::LEFT_TOP,
         name,
-        FontId::proportional((2.8 * xf.ppm).clamp(11.0, 16.0)),
+        font.clone(),
+        colors::LABEL,
     );
+    // an uncalibrated lead's amplitude is not known: said beside its name, in warning colour
+    if is(&ecg.meta.uncalibrated_leads) {
+        label_on_paper_coloured(
+            painter,
+            pos2(rect.right() + 6.0, rect.top()),
+            Align2::LEFT_TOP,
+            "uncalibrated".into(),
+            font,
+            colors::WARNING,
+        );
+    }
 }
 
 fn draw_heat_overlay(

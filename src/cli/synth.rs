@@ -1,11 +1,14 @@
 //! `tlc synth`: write a synthetic 12-lead data set with ground truth (WFDB records, landmark
-//! annotations and CSVs, labels.csv, CODE-15%-layout HDF5). See [`crate::synth::write`].
+//! annotations and CSVs, labels.csv, CODE-15%-layout HDF5), or with `--holter` one long 2-lead
+//! record as EDF or ISHNE. See [`crate::synth::write`] and [`crate::synth::long`].
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::cli::common::TerminalProgress;
+use crate::record::LeadName;
+use crate::synth::long::{HolterFormat, LongSynthetic};
 use crate::synth::write::{WriteSettings, write_dataset};
 use crate::synth::{ClassProbabilities, Powerline, SynthParams};
 
@@ -58,6 +61,44 @@ pub struct Args {
     /// Skip the CODE-15%-layout copy (code15.hdf5 and code15.csv).
     #[arg(long)]
     pub no_code15: bool,
+    /// Write one long 2-lead record (leads II and V5, as a Holter records them) of
+    /// --duration-s seconds to the file --out in this format, instead of a data set: a
+    /// minute of synthetic ECG repeated, its amplitude drifting slowly (e.g. `--holter edf
+    /// --duration-s 86400 --fs-hz 200 --out holter.edf`).
+    #[arg(long, value_enum)]
+    pub holter: Option<HolterFileFormat>,
+}
+
+/// The file formats of `--holter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HolterFileFormat {
+    Edf,
+    Ishne,
+}
+
+/// One long record written to `args.out`, a minute at a time.
+fn write_holter(args: &Args, params: &SynthParams, format: HolterFileFormat) -> anyhow::Result<()> {
+    let tile = SynthParams {
+        n_records: 1,
+        duration_s: args.duration_s.min(60.0),
+        ..params.clone()
+    };
+    tile.validate()?;
+    let long = LongSynthetic::with_leads(&tile, &[LeadName::II, LeadName::V5], args.duration_s)?;
+    let format = match format {
+        HolterFileFormat::Edf => HolterFormat::Edf,
+        HolterFileFormat::Ishne => HolterFormat::Ishne,
+    };
+    long.write(&args.out, format, args.overwrite)
+        .with_context(|| format!("writing the long record to {}", args.out.display()))?;
+    println!(
+        "wrote a {:.0} s 2-lead record at {} Hz ({} samples per lead) to {}",
+        args.duration_s,
+        args.fs_hz,
+        long.n_samples,
+        args.out.display()
+    );
+    Ok(())
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -80,6 +121,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         ..Default::default()
     };
+    if let Some(format) = args.holter {
+        return write_holter(&args, &params, format);
+    }
     params.validate()?;
     let settings = WriteSettings {
         overwrite: args.overwrite,

@@ -150,13 +150,61 @@ pub fn delineate_streamed(
     n_samples: usize,
     fs_hz: f64,
     n_leads: usize,
+    read: impl FnMut(Range<usize>) -> Result<Vec<Vec<f32>>, DelineateError>,
+    params: &DelineatorParams,
+    progress: &dyn ProgressSink,
+) -> Result<Delineation, DelineateError> {
+    delineate_streamed_runs(
+        record,
+        &[0..n_samples],
+        n_samples,
+        fs_hz,
+        n_leads,
+        read,
+        params,
+        progress,
+    )
+}
+
+/// [`delineate_streamed`] of the stretches `runs` of the record only (each cut into windows
+/// of its own, no window crossing from one to the next): the record's gaps, the samples
+/// between the runs, are never read nor filtered, so no beat is found across them. A run
+/// shorter than `min_record_s` is left out.
+#[allow(clippy::too_many_arguments)]
+pub fn delineate_streamed_runs(
+    record: &str,
+    runs: &[Range<usize>],
+    n_samples: usize,
+    fs_hz: f64,
+    n_leads: usize,
     mut read: impl FnMut(Range<usize>) -> Result<Vec<Vec<f32>>, DelineateError>,
     params: &DelineatorParams,
     progress: &dyn ProgressSink,
 ) -> Result<Delineation, DelineateError> {
     params.validate()?;
     super::check_rate(record, fs_hz)?;
-    let windows = stream_windows(n_samples, fs_hz, params);
+    let min_run = (params.min_record_s * fs_hz).ceil() as usize;
+    let whole = runs.len() == 1 && runs[0] == (0..n_samples);
+    let windows: Vec<StreamWindow> = runs
+        .iter()
+        .filter(|run| whole || run.len() >= min_run)
+        .flat_map(|run| {
+            stream_windows(run.len(), fs_hz, params)
+                .into_iter()
+                .map(move |w| StreamWindow {
+                    read: w.read.start + run.start..w.read.end + run.start,
+                    core: w.core.start + run.start..w.core.end + run.start,
+                })
+        })
+        .collect();
+    if windows.is_empty() {
+        let longest = runs.iter().map(|r| r.len()).max().unwrap_or(0);
+        return Err(DelineateError::TooShort {
+            record: record.to_string(),
+            duration_s: longest as f64 / fs_hz,
+            min_s: params.min_record_s,
+        });
+    }
     let mut joined = Joined::new(n_leads);
     let stage = format!("delineating {record}");
     for (k, window) in windows.iter().enumerate() {
@@ -202,7 +250,8 @@ pub fn delineate_streamed(
     })
 }
 
-/// [`delineate_streamed`] of a record held in memory (see [`super::delineate`]).
+/// [`delineate_streamed`] of a record held in memory (see [`super::delineate`]); a record
+/// with gaps (missing samples) is delineated on the stretches between them.
 pub fn delineate_long(
     ecg: &Ecg,
     params: &DelineatorParams,
@@ -216,8 +265,9 @@ pub fn delineate_long(
             .map(|r| r.slice(ndarray::s![range.clone()]).to_vec())
             .collect())
     };
-    delineate_streamed(
+    delineate_streamed_runs(
         &ecg.meta.id,
+        &ecg.gap_free_runs(),
         ecg.n_samples(),
         ecg.fs_hz,
         ecg.n_leads(),

@@ -2,6 +2,7 @@
 //! baseline-wander removal and band-pass, centred zero padding or cropping to the model's length.
 
 pub mod filter;
+pub mod overview;
 mod prepare;
 pub mod resample;
 
@@ -66,6 +67,18 @@ pub enum DspError {
         lead: String,
         sample: usize,
     },
+    /// Refused rather than zero-filled: a flat stretch is a signal the network never saw in
+    /// training (it reads like asystole or a lead off), so its outputs there would look
+    /// confident and mean nothing.
+    #[error(
+        "record '{record}': lead {lead} misses samples from {start_s:.3} s (sample {sample}); the model is not given a record with a gap (filling it would show the network a flat line it was never trained on)"
+    )]
+    GapInRecord {
+        record: String,
+        lead: String,
+        sample: usize,
+        start_s: f64,
+    },
     #[error(
         "signal of {n_samples} samples ({duration_s:.3} s) is too short: at least {min_s} s needed"
     )]
@@ -104,6 +117,7 @@ impl DspError {
             self,
             DspError::Record(_)
                 | DspError::NonFiniteInRecord { .. }
+                | DspError::GapInRecord { .. }
                 | DspError::RecordTooShort { .. }
                 | DspError::WindowOutOfRange { .. }
         )

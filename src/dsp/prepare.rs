@@ -62,6 +62,14 @@ pub fn prepare(
     }
     let selected = ecg.select_leads(&spec.leads)?;
     for (row_index, row) in selected.rows().into_iter().enumerate() {
+        if let Some(sample) = row.iter().position(|v| v.is_nan()) {
+            return Err(DspError::GapInRecord {
+                record,
+                lead: spec.leads[row_index].to_string(),
+                sample,
+                start_s: sample as f64 / ecg.fs_hz,
+            });
+        }
         if let Some(sample) = row.iter().position(|v| !v.is_finite()) {
             return Err(DspError::NonFiniteInRecord {
                 record,

@@ -327,10 +327,11 @@ fn traces(ecg: &Ecg, layout: &LayoutDescription, column_mm: f64) -> Vec<Primitiv
                     .as_slice()
                     .map(|s| s.to_vec())
                     .unwrap_or_else(|| row.to_vec());
+                // a gap (missing samples) breaks the trace: one polyline per stretch with data
                 let points = trace_points(panel, &samples, ecg.fs_hz, column_mm);
-                if points.len() >= 2 {
+                for run in points.split(|p| p.1.is_nan()).filter(|r| r.len() >= 2) {
                     traces.push(Primitive::Polyline {
-                        points,
+                        points: run.to_vec(),
                         stroke: trace_stroke,
                     });
                 }
@@ -450,7 +451,8 @@ fn grid(paper: &RectMm, out: &mut Vec<Primitive>) {
     }
 }
 
-/// Points of one lead over the panel's span, min/max-decimated per output pixel column.
+/// Points of one lead over the panel's span, min/max-decimated per output pixel column. Where
+/// samples are missing (NaN) a point has a NaN value: the trace breaks there.
 pub fn trace_points(
     panel: &Panel,
     samples_mv: &[f32],
@@ -482,25 +484,38 @@ pub fn trace_points(
     let mut i = first;
     while i <= last {
         let col = column_of(i);
-        let (mut i_min, mut i_max) = (i, i);
+        let mut extremes: Option<(usize, usize)> = None;
+        let mut gap = false;
         let mut j = i;
         while j <= last && column_of(j) == col {
-            if samples_mv[j] < samples_mv[i_min] {
-                i_min = j;
-            }
-            if samples_mv[j] > samples_mv[i_max] {
-                i_max = j;
+            let v = samples_mv[j];
+            if v.is_nan() {
+                gap = true;
+            } else {
+                extremes = Some(match extremes {
+                    None => (j, j),
+                    Some((lo, hi)) => (
+                        if v < samples_mv[lo] { j } else { lo },
+                        if v > samples_mv[hi] { j } else { hi },
+                    ),
+                });
             }
             j += 1;
         }
-        let (a, b) = if i_min <= i_max {
-            (i_min, i_max)
-        } else {
-            (i_max, i_min)
-        };
-        out.push(point(a));
-        if b != a {
-            out.push(point(b));
+        if let Some((i_min, i_max)) = extremes {
+            let (a, b) = if i_min <= i_max {
+                (i_min, i_max)
+            } else {
+                (i_max, i_min)
+            };
+            out.push(point(a));
+            if b != a {
+                out.push(point(b));
+            }
+        }
+        if gap {
+            // the caller breaks the trace at a NaN point
+            out.push((f64::NAN, f64::NAN));
         }
         i = j;
     }
@@ -1049,6 +1064,38 @@ mod tests {
             ..Default::default()
         };
         Ecg::new(vec![LeadName::I, LeadName::II], fs_hz, data, meta).unwrap()
+    }
+
+    #[test]
+    fn a_gap_breaks_the_trace_decimated_or_not() {
+        let e = ecg(500.0, 10.0);
+        let mut data = e.samples_mv.clone();
+        data.slice_mut(ndarray::s![.., 2000..2500]).fill(f32::NAN);
+        let gapped = Ecg::with_gaps(e.leads.clone(), e.fs_hz, data, e.meta.clone()).unwrap();
+        let polylines = |ecg: &Ecg, dpi: f64| -> Vec<Vec<(f64, f64)>> {
+            let spec = FigureSpec {
+                dpi,
+                ..Default::default()
+            };
+            let layout = compute_layout(ecg, &spec).unwrap();
+            traces(ecg, &layout, 25.4 / dpi)
+                .into_iter()
+                .filter_map(|p| match p {
+                    Primitive::Polyline { points, .. } => Some(points),
+                    _ => None,
+                })
+                .collect()
+        };
+        for dpi in [50.0, 600.0] {
+            let whole = polylines(&e, dpi);
+            let broken = polylines(&gapped, dpi);
+            assert!(broken.len() > whole.len(), "dpi {dpi}: the gap is joined");
+            for line in &broken {
+                assert!(line.iter().all(|p| p.0.is_finite() && p.1.is_finite()));
+                // no step across the 1 s (25 mm) gap inside one polyline
+                assert!(line.windows(2).all(|w| (w[1].0 - w[0].0).abs() < 10.0));
+            }
+        }
     }
 
     #[test]

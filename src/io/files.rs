@@ -129,7 +129,18 @@ fn walk_below(
 /// the complete new one, never a truncated file that would then block a retry. Without
 /// `overwrite` an existing `path` is refused (checked again at the rename, so no race).
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), IoError> {
-    use std::io::Write as _;
+    write_atomic_with(path, overwrite, |w| {
+        w.write_all(bytes).map_err(|e| IoError::os(path, e))
+    })
+}
+
+/// [`write_atomic`] of content produced piece by piece by `write` (a long record written
+/// window by window, never held whole), buffered.
+pub fn write_atomic_with(
+    path: &Path,
+    overwrite: bool,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), IoError>,
+) -> Result<(), IoError> {
     if !overwrite && path.exists() {
         return Err(IoError::format(
             path,
@@ -141,13 +152,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Io
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(".tlc-partial-")
         .tempfile_in(dir)
         .map_err(|e| IoError::os(dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| IoError::os(path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    write(&mut out)?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| IoError::os(path, e.into_error()))?;
+    tmp.as_file().sync_all().map_err(|e| IoError::os(path, e))?;
     let persisted = if overwrite {
         tmp.persist(path).map(|_| ())
     } else {

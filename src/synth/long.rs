@@ -44,18 +44,31 @@ impl LongSynthetic {
     /// Record 0 of `params` (its `duration_s` is the tile's length), `n_leads` leads,
     /// `duration_s` long in all.
     pub fn new(params: &SynthParams, n_leads: usize, duration_s: f64) -> Result<Self, SynthError> {
-        let rec = generate_record(params, 0)?;
-        let tile: Vec<Vec<f32>> = rec
-            .ecg
-            .samples_mv
-            .rows()
+        let leads = LeadName::standard_12()
             .into_iter()
             .take(n_leads)
-            .map(|r| r.to_vec())
-            .collect();
+            .collect::<Vec<_>>();
+        Self::with_leads(params, &leads, duration_s)
+    }
+
+    /// As [`LongSynthetic::new`] with the leads chosen by name, e.g. II and V5 as a 2-lead
+    /// Holter records them.
+    pub fn with_leads(
+        params: &SynthParams,
+        leads: &[LeadName],
+        duration_s: f64,
+    ) -> Result<Self, SynthError> {
+        let rec = generate_record(params, 0)?;
+        let mut tile = Vec::with_capacity(leads.len());
+        for lead in leads {
+            let row = rec.ecg.lead(lead).ok_or_else(|| {
+                SynthError::BadParams(format!("the synthetic 12-lead record has no lead {lead}"))
+            })?;
+            tile.push(row.to_vec());
+        }
         Ok(LongSynthetic {
             tile,
-            leads: rec.ecg.leads.into_iter().take(n_leads).collect(),
+            leads: leads.to_vec(),
             fs_hz: params.fs_hz,
             n_samples: (duration_s * params.fs_hz).round() as usize,
             gain: GainDrift::Wave {
@@ -84,5 +97,35 @@ impl LongSynthetic {
                     .collect()
             })
             .collect()
+    }
+}
+
+/// A file format a long record is written in (`tlc synth --holter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HolterFormat {
+    Edf,
+    Ishne,
+}
+
+impl LongSynthetic {
+    /// Write the record to `path` as EDF or ISHNE, a minute at a time (never held whole).
+    pub fn write(
+        &self,
+        path: &std::path::Path,
+        format: HolterFormat,
+        overwrite: bool,
+    ) -> Result<(), SynthError> {
+        use crate::io::formats::{SignalShape, edf, ishne};
+        let write = match format {
+            HolterFormat::Edf => edf::write,
+            HolterFormat::Ishne => ishne::write,
+        };
+        let shape = SignalShape {
+            leads: &self.leads,
+            fs_hz: self.fs_hz,
+            n_samples: self.n_samples,
+        };
+        write(path, &shape, &mut |range| self.window(range), overwrite)?;
+        Ok(())
     }
 }

@@ -10,7 +10,9 @@
 
 use std::path::Path;
 
-use super::{LeadRows, number};
+use super::FileFormat;
+use super::number;
+use super::windowed::{Channel, Int16Header, Int16Layout, SignalShape};
 use crate::io::IoError;
 use crate::record::{Ecg, EcgMeta, LeadName};
 
@@ -49,8 +51,30 @@ fn ecg_lead(label: &str) -> Option<LeadName> {
     }
 }
 
-/// Read an EDF/EDF+ file.
-pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
+/// The length of the header from its first 256 bytes (256 bytes per signal after 256).
+pub(crate) fn header_len(path: &Path, head: &[u8], file_len: u64) -> Result<usize, IoError> {
+    if head.len() < 256 {
+        return Err(err(path, "header", "shorter than 256 bytes"));
+    }
+    let text = field(head, 252, 4);
+    let ns = number(&text)
+        .filter(|n| (1.0..=9999.0).contains(n))
+        .ok_or_else(|| err(path, "header", format!("number of signals '{text}'")))?
+        as usize;
+    let len = (ns + 1) * 256;
+    if len as u64 > file_len {
+        return Err(err(
+            path,
+            "header",
+            format!("{ns} signals need a {len}-byte header, the file has {file_len} bytes"),
+        ));
+    }
+    Ok(len)
+}
+
+/// Parse the header (`head`: at least [`header_len`] bytes) of a file of `file_len` bytes.
+pub(crate) fn header(path: &Path, head: &[u8], file_len: u64) -> Result<Int16Header, IoError> {
+    let bytes = head;
     if bytes.len() < 256 {
         return Err(err(path, "header", "shorter than 256 bytes"));
     }
@@ -70,13 +94,13 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
     if ns == 0
         || Some(header_bytes) != ns.checked_add(1).and_then(|n| n.checked_mul(256))
         || header_bytes > bytes.len()
+        || header_bytes as u64 > file_len
     {
         return Err(err(
             path,
             "header",
             format!(
-                "{ns} signals and a {header_bytes}-byte header do not agree with a {}-byte file",
-                bytes.len()
+                "{ns} signals and a {header_bytes}-byte header do not agree with a {file_len}-byte file"
             ),
         ));
     }
@@ -122,7 +146,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
         scale.push((pmin, pmax, dmin, dmax, to_mv));
     }
     let record_bytes: usize = per_record.iter().sum::<usize>() * 2;
-    let available = (bytes.len() - header_bytes) / record_bytes.max(1);
+    let available = ((file_len - header_bytes as u64) / record_bytes.max(1) as u64) as usize;
     let n_records = if n_records < 0.0 {
         available
     } else {
@@ -155,10 +179,6 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
         ));
     };
     let spr = per_record[first];
-    let chosen: Vec<(usize, LeadName)> = chosen
-        .into_iter()
-        .filter(|(k, _)| per_record[*k] == spr)
-        .collect();
     let offsets: Vec<usize> = per_record
         .iter()
         .scan(0, |acc, &n| {
@@ -167,31 +187,136 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
             Some(at)
         })
         .collect();
-    let mut rows = LeadRows::default();
-    for (k, lead) in chosen {
-        let (pmin, pmax, dmin, dmax, to_mv) = scale[k];
-        let gain = if dmax != dmin {
-            (pmax - pmin) / (dmax - dmin)
-        } else {
-            1.0
-        };
-        let to_mv = to_mv.unwrap_or(1.0);
-        let mut row = Vec::with_capacity(n_records * spr);
-        for r in 0..n_records {
-            let at = header_bytes + r * record_bytes + offsets[k];
-            for c in bytes[at..at + spr * 2].chunks_exact(2) {
-                let d = i16::from_le_bytes([c[0], c[1]]) as f64;
-                row.push((((d - dmin) * gain + pmin) * to_mv) as f32);
+    let channels = chosen
+        .into_iter()
+        .filter(|(k, _)| per_record[*k] == spr)
+        .map(|(k, lead)| {
+            let (pmin, pmax, dmin, dmax, to_mv) = scale[k];
+            Channel {
+                lead,
+                offset_bytes: offsets[k],
+                stride_bytes: 2,
+                digital_min: dmin,
+                gain: if dmax != dmin {
+                    (pmax - pmin) / (dmax - dmin)
+                } else {
+                    1.0
+                },
+                physical_min: pmin,
+                to_mv: to_mv.unwrap_or(1.0),
             }
-        }
-        rows.push(lead, row);
+        })
+        .collect();
+    Ok(Int16Header {
+        format: FileFormat::Edf,
+        layout: Int16Layout {
+            data_start: header_bytes as u64,
+            block_samples: spr,
+            block_bytes: record_bytes,
+            n_samples: n_records * spr,
+            channels,
+        },
+        fs_hz: spr as f64 / record_s,
+        // the patient field (80 bytes) identifies the patient: never copied into the record
+        meta: EcgMeta::default(),
+    })
+}
+
+/// Read an EDF/EDF+ file held in memory.
+pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
+    let header = header(path, bytes, bytes.len() as u64)?;
+    let rows = header.layout.decode_all(bytes);
+    header.ecg(path, rows)
+}
+
+/// Write a record as EDF (plain EDF, data records of 1 s, 1 µV per unit: values beyond
+/// +-32.767 mV are clipped), window by window: `read` gives every lead's samples of the range
+/// asked for, so a 24 h record is never held whole. `fs_hz` must be a whole number of Hz.
+pub fn write(
+    path: &Path,
+    shape: &SignalShape<'_>,
+    read: &mut dyn FnMut(std::ops::Range<usize>) -> Vec<Vec<f32>>,
+    overwrite: bool,
+) -> Result<(), IoError> {
+    let SignalShape {
+        leads,
+        fs_hz,
+        n_samples,
+    } = *shape;
+    let spr = fs_hz.round() as usize;
+    if spr == 0 || (fs_hz - spr as f64).abs() > 1e-9 || leads.is_empty() || leads.len() > 9999 {
+        return Err(IoError::format(
+            path,
+            format!(
+                "EDF is written with whole-Hz rates and 1 to 9999 leads ({fs_hz} Hz, {} leads)",
+                leads.len()
+            ),
+        ));
     }
-    let meta = EcgMeta {
-        derived_leads: rows.derive_limb_leads(),
-        ..Default::default()
+    let n_records = n_samples.div_ceil(spr);
+    let ns = leads.len();
+    let pad = |text: &str, len: usize| -> Vec<u8> {
+        let mut b: Vec<u8> = text.bytes().take(len).collect();
+        b.resize(len, b' ');
+        b
     };
-    // the patient field (80 bytes) identifies the patient: never copied into the record
-    rows.into_ecg(path, FORMAT, spr as f64 / record_s, meta)
+    let mut head = Vec::with_capacity(256 * (ns + 1));
+    head.extend(pad("0", 8));
+    head.extend(pad("X X X X", 80));
+    head.extend(pad("Startdate X X X tlc-synth", 80));
+    head.extend(pad("01.01.26", 8));
+    head.extend(pad("00.00.00", 8));
+    head.extend(pad(&((ns + 1) * 256).to_string(), 8));
+    head.extend(pad("", 44));
+    head.extend(pad(&n_records.to_string(), 8));
+    head.extend(pad("1", 8));
+    head.extend(pad(&ns.to_string(), 4));
+    let each = |head: &mut Vec<u8>, text: &dyn Fn(&LeadName) -> String, len: usize| {
+        for lead in leads {
+            head.extend(pad(&text(lead), len));
+        }
+    };
+    each(&mut head, &|l| format!("ECG {l}"), 16);
+    each(&mut head, &|_| "AgAgCl electrode".into(), 80);
+    each(&mut head, &|_| "uV".into(), 8);
+    each(&mut head, &|_| "-32768".into(), 8);
+    each(&mut head, &|_| "32767".into(), 8);
+    each(&mut head, &|_| "-32768".into(), 8);
+    each(&mut head, &|_| "32767".into(), 8);
+    each(&mut head, &|_| "".into(), 80);
+    each(&mut head, &|_| spr.to_string(), 8);
+    each(&mut head, &|_| "".into(), 32);
+    crate::io::files::write_atomic_with(path, overwrite, |out| {
+        let io = |e| IoError::os(path, e);
+        out.write_all(&head).map_err(io)?;
+        // a minute of data records at a time
+        let chunk = 60 * spr;
+        let mut block = Vec::with_capacity(chunk * ns * 2);
+        for start in (0..n_records * spr).step_by(chunk) {
+            let end = (start + chunk).min(n_records * spr);
+            let rows = read(start..end.min(n_samples));
+            block.clear();
+            for r in (start..end).step_by(spr) {
+                for row in &rows {
+                    for i in r..r + spr {
+                        // past the record's end, the last data record is padded with zeros
+                        let mv = row.get(i - start).copied().unwrap_or(0.0);
+                        block.extend_from_slice(&to_microvolt_i16(mv).to_le_bytes());
+                    }
+                }
+            }
+            out.write_all(&block).map_err(io)?;
+        }
+        Ok(())
+    })
+}
+
+/// A value in mV as whole µV in int16 (clipped; a missing sample, NaN, becomes 0).
+pub(crate) fn to_microvolt_i16(mv: f32) -> i16 {
+    if mv.is_nan() {
+        return 0;
+    }
+    (mv as f64 * 1000.0).round().clamp(-32768.0, 32767.0) as i16
 }
 
 #[cfg(test)]

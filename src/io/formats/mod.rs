@@ -19,7 +19,10 @@ pub mod ishne;
 pub mod muse;
 pub mod philips;
 pub mod scp;
+pub mod windowed;
 pub(crate) mod xml;
+
+pub use windowed::{SignalShape, WindowedFile};
 
 use std::path::{Path, PathBuf};
 
@@ -101,6 +104,11 @@ pub fn detect(path: &Path) -> Result<Option<FileFormat>, IoError> {
 
 /// Read one file of a known format.
 pub fn read_file_as(path: &Path, format: FileFormat) -> Result<Ecg, IoError> {
+    if matches!(format, FileFormat::Edf | FileFormat::Ishne) {
+        // read a few MB at a time straight into the rows: a 24 h Holter file is not held in
+        // memory beside its samples
+        return WindowedFile::open(path)?.read_all();
+    }
     let bytes = crate::io::files::read_regular_file(path, crate::io::files::MAX_SIGNAL_BYTES)?;
     read_bytes_as(path, &bytes, format)
 }
@@ -229,14 +237,22 @@ impl LeadRows {
                 ),
             ));
         }
-        let flat: Vec<f32> = self.rows.into_iter().flatten().collect();
-        let samples = Array2::from_shape_vec((self.leads.len(), n), flat)
-            .map_err(|e| IoError::format(path, format!("{format}: {e}")))?;
+        let samples = rows_to_array(self.rows, n);
         Ecg::new(self.leads, fs_hz, samples, meta).map_err(|source| IoError::Record {
             path: path.to_path_buf(),
             source,
         })
     }
+}
+
+/// `rows` (leads x `n` samples) as an array, each row dropped once copied: a long record is
+/// never held twice (the array's zeroed pages are only touched as rows land in them).
+fn rows_to_array(rows: Vec<Vec<f32>>, n: usize) -> Array2<f32> {
+    let mut out = Array2::<f32>::zeros((rows.len(), n));
+    for (mut dst, row) in out.rows_mut().into_iter().zip(rows) {
+        dst.assign(&ndarray::ArrayView1::from(&row[..]));
+    }
+    out
 }
 
 /// A lead name as carts spell it (`V4R`, `aVR`, `MDC_ECG_LEAD_AVR` after its prefix).

@@ -391,22 +391,20 @@ pub fn ecg_from_wfdb(record: WfdbRecord) -> Result<Ecg, IoError> {
     let mut samples = Array2::<f32>::zeros((kept.len(), end - start));
     for (i, row) in rows.iter().enumerate() {
         let inner = &row[start..end];
+        // a gap inside the record stays as missing samples (NaN), said in the notes
         if let Some(first) = inner.iter().position(|v| v.is_nan()) {
             let missing = inner.iter().filter(|v| v.is_nan()).count();
             let gap_end = inner[first..]
                 .iter()
                 .position(|v| !v.is_nan())
                 .map_or(inner.len(), |k| first + k);
-            return Err(IoError::format(
-                hea,
-                format!(
-                    "lead {} has {missing} missing samples inside the record, the first gap at samples {}..{} ({:.3}-{:.3} s); records with gaps are not read into the pipeline (it needs continuous leads)",
-                    kept[i].name,
-                    start + first,
-                    start + gap_end,
-                    (start + first) as f64 / fs_hz,
-                    (start + gap_end) as f64 / fs_hz
-                ),
+            notes.push(format!(
+                "lead {} has {missing} missing samples inside the record, the first gap at samples {}..{} ({:.3}-{:.3} s): drawn as gaps, delineated around, not given to the model",
+                kept[i].name,
+                first,
+                gap_end,
+                first as f64 / fs_hz,
+                gap_end as f64 / fs_hz
             ));
         }
         samples.row_mut(i).assign(&ndarray::ArrayView1::from(inner));
@@ -421,7 +419,7 @@ pub fn ecg_from_wfdb(record: WfdbRecord) -> Result<Ecg, IoError> {
         .map(|(_, l)| l.clone())
         .collect();
     meta.reader_notes = notes;
-    Ecg::new(leads, fs_hz, samples, meta).map_err(|source| IoError::Record {
+    Ecg::with_gaps(leads, fs_hz, samples, meta).map_err(|source| IoError::Record {
         path: hea.clone(),
         source,
     })

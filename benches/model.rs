@@ -136,7 +136,7 @@ fn bench(c: &mut Criterion) {
     drop(net);
 
     // Training, batch 32: forward with batch statistics and dropout, loss, backward (+ AdamW).
-    let mut trainer = trainable(&train_config, &TrainParams::default(), &Device::Cpu)
+    let mut trainer = trainable(&train_config, &TrainParams::default(), None, &Device::Cpu)
         .expect("a trainable network");
     let targets = Tensor::rand(0f32, 1.0, (32, CLASS_NAMES.len()), &Device::Cpu)
         .and_then(|t| t.lt(0.3))

@@ -860,3 +860,85 @@ fn interrupted_training_keeps_the_best_model_and_exits_130() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(LoadedModel::open(&out).is_ok());
 }
+
+/// A regression network starts its output at the training targets' mean (ages sit near 60, not
+/// 0): with a learning rate too small to move anything, the first epoch's validation loss is
+/// about the targets' variance, not their mean square. Initial weights that hold an output
+/// bias of the right size keep theirs.
+#[test]
+fn regression_starts_at_the_training_targets_mean() {
+    let mut config = small_config(3, Task::Regression);
+    config.n_outputs = 1;
+    config.class_names = vec!["age".into()];
+    let mut set = synthetic_set(120, 3, 11);
+    // "Ages" 55 or 65 by the spike finding: mean 60, variance 25.
+    for t in &mut set.targets {
+        *t = vec![55.0 + 10.0 * t[0]];
+    }
+    let train_idx = set.indices_where(|f| f < 3);
+    let val_idx = set.indices_where(|f| f == 3);
+    let mean = train_idx.iter().map(|&i| set.targets[i][0]).sum::<f32>() / train_idx.len() as f32;
+    let start =
+        tlc_explorer::model::train::regression_output_start(Task::Regression, &set, &train_idx)
+            .expect("a start for regression");
+    assert!((start[0] - mean).abs() < 1e-4, "{start:?} vs {mean}");
+    assert!(
+        tlc_explorer::model::train::regression_output_start(Task::Multilabel, &set, &train_idx)
+            .is_none()
+    );
+    let still = TrainParams {
+        epochs: 1,
+        lr: 1e-9,
+        batch_size: 16,
+        seed: 5,
+        ..TrainParams::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("age.safetensors");
+    let device = Device::Cpu;
+    let run = |params: &TrainParams, ckpt: Option<&Path>| {
+        train(
+            &config,
+            &set,
+            &train_idx,
+            &val_idx,
+            params,
+            ckpt,
+            None,
+            &device,
+            "age",
+            &NoProgress,
+        )
+        .expect("regression training runs")
+    };
+    let out = run(&still, Some(&ckpt));
+    let val_loss = out.history[0].val_loss;
+    assert!(
+        val_loss < 60.0,
+        "first validation MSE {val_loss} (variance 25, mean square ~3600)"
+    );
+    let bias = flat(&out.best["lin.bias"]);
+    assert!(
+        (bias[0] - mean).abs() < 0.01,
+        "lin.bias {bias:?} vs mean {mean}"
+    );
+
+    // Initial weights with a 1-output bias of their own keep it.
+    let mut shifted = out.best.clone();
+    shifted.insert(
+        "lin.bias".into(),
+        Tensor::from_slice(&[20.0f32], 1, &device).unwrap(),
+    );
+    let init = dir.path().join("shifted.safetensors");
+    candle_core::safetensors::save(&shifted, &init).unwrap();
+    let from_init = TrainParams {
+        init_weights: Some(init),
+        ..still
+    };
+    let again = run(&from_init, None);
+    let bias = flat(&again.best["lin.bias"]);
+    assert!(
+        (bias[0] - 20.0).abs() < 0.01,
+        "lin.bias {bias:?} should stay at 20"
+    );
+}

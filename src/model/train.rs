@@ -387,10 +387,13 @@ fn variables_of(varmap: &VarMap) -> Result<Vec<(String, candle_core::Var)>, Mode
 }
 
 /// A network ready to train (see [`TrainParams::init_weights`] for its starting values) whose
-/// parameters are variables, and the AdamW optimizer over them.
+/// parameters are variables, and the AdamW optimizer over them. `output_bias`, when given,
+/// starts the output layer's bias there unless the initial weights already hold one of that
+/// size (see [`regression_output_start`]).
 pub fn trainable(
     config: &ModelConfig,
     params: &TrainParams,
+    output_bias: Option<&[f32]>,
     device: &Device,
 ) -> Result<Trainer, ModelError> {
     let varmap = VarMap::new();
@@ -399,7 +402,7 @@ pub fn trainable(
             .data()
             .lock()
             .map_err(|_| ModelError::Training("variable map lock poisoned".into()))?;
-        for (name, t) in initial_parameters(config, params, device)? {
+        for (name, t) in initial_parameters(config, params, output_bias, device)? {
             data.insert(name, candle_core::Var::from_tensor(&t)?);
         }
     }
@@ -568,7 +571,8 @@ pub fn train(
             val_idx.len()
         )));
     }
-    let mut trainer = trainable(config, params, device)?;
+    let output_bias = regression_output_start(config.task, set, train_idx);
+    let mut trainer = trainable(config, params, output_bias.as_deref(), device)?;
     let fingerprint = run_fingerprint(config, set, train_idx, val_idx, params)?;
     let mut meta = ResumeMeta {
         fingerprint,
@@ -698,22 +702,71 @@ pub fn train(
     }
 }
 
+/// Where a regression network's output starts: the mean of each output's training targets.
+/// Why: targets such as age in years sit far from zero (PTB-XL: mean about 60 years, SD about 17), and a
+/// zero-bias output spends its first epochs only learning that offset, with large gradients
+/// through every layer; starting at the mean leaves the network to learn the deviations. It is
+/// a starting value only (the bias trains as usual) and keeps PyTorch's `lin.bias` layout.
+/// `None` for classification tasks.
+pub fn regression_output_start(
+    task: Task,
+    set: &TrainingSet,
+    train_idx: &[usize],
+) -> Option<Vec<f32>> {
+    if task != Task::Regression || train_idx.is_empty() {
+        return None;
+    }
+    let n_out = set.targets.get(train_idx[0])?.len();
+    let mut sum = vec![0.0f64; n_out];
+    for &i in train_idx {
+        for (s, t) in sum.iter_mut().zip(&set.targets[i]) {
+            *s += *t as f64;
+        }
+    }
+    Some(
+        sum.iter()
+            .map(|s| (s / train_idx.len() as f64) as f32)
+            .collect(),
+    )
+}
+
 /// The starting parameters: a seeded random initialisation, with every tensor of
-/// `params.init_weights` (if given) that matches a parameter's name and shape put in its place.
+/// `params.init_weights` (if given) that matches a parameter's name and shape put in its place,
+/// and the output bias at `output_bias` unless the initial weights gave it.
 fn initial_parameters(
     config: &ModelConfig,
     params: &TrainParams,
+    output_bias: Option<&[f32]>,
     device: &Device,
 ) -> Result<Vec<(String, Tensor)>, ModelError> {
     let mut start = init_parameters(config, params.seed, device)?;
-    let Some(path) = &params.init_weights else {
-        return Ok(start);
+    let loaded_bias = match &params.init_weights {
+        Some(path) => load_initial_weights(path, &mut start, device)?,
+        None => false,
     };
+    if let Some(bias) = output_bias.filter(|b| !loaded_bias && b.len() == config.n_outputs) {
+        for (name, t) in &mut start {
+            if name == "lin.bias" {
+                *t = Tensor::from_slice(bias, bias.len(), device)?;
+            }
+        }
+    }
+    Ok(start)
+}
+
+/// Replaces the tensors of `start` that `path` holds with the same name and shape. Returns
+/// whether the output bias was among them.
+fn load_initial_weights(
+    path: &Path,
+    start: &mut [(String, Tensor)],
+    device: &Device,
+) -> Result<bool, ModelError> {
     let loaded = candle_core::safetensors::load(path, device).map_err(|e| {
         ModelError::Training(format!("reading initial weights {}: {e}", path.display()))
     })?;
     let mut replaced = 0usize;
-    for (name, t) in &mut start {
+    let mut loaded_bias = false;
+    for (name, t) in start.iter_mut() {
         if let Some(w) = loaded.get(name.as_str())
             && w.dims() == t.dims()
         {
@@ -731,6 +784,7 @@ fn initial_parameters(
             }
             *t = w;
             replaced += 1;
+            loaded_bias |= name == "lin.bias";
         }
     }
     if replaced == 0 {
@@ -745,7 +799,7 @@ fn initial_parameters(
         start.len(),
         path.display()
     );
-    Ok(start)
+    Ok(loaded_bias)
 }
 
 /// Writes weights (PyTorch key names, `dtype`) and the JSON config beside them

@@ -141,27 +141,46 @@ pub fn write_atomic_with(
     overwrite: bool,
     write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), IoError>,
 ) -> Result<(), IoError> {
+    write_atomic_owned(path, overwrite, |mut out| {
+        write(&mut out)?;
+        Ok(out)
+    })
+}
+
+/// The one atomic writer behind [`write_atomic`] and [`write_atomic_with`], for writers that
+/// take their output by value and hand it back when done (Parquet's). `write` gets a buffered
+/// temporary file in `path`'s folder; it is flushed, synced and renamed onto `path`. Errors of
+/// any type that an [`IoError`] converts into pass through.
+pub fn write_atomic_owned<E: From<IoError>>(
+    path: &Path,
+    overwrite: bool,
+    write: impl FnOnce(
+        std::io::BufWriter<std::fs::File>,
+    ) -> Result<std::io::BufWriter<std::fs::File>, E>,
+) -> Result<(), E> {
+    let exists = || IoError::format(path, "already exists (pass --overwrite to replace it)");
     if !overwrite && path.exists() {
-        return Err(IoError::format(
-            path,
-            "already exists (pass --overwrite to replace it)",
-        ));
+        return Err(exists().into());
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tlc-partial-")
-        .tempfile_in(dir)
-        .map_err(|e| IoError::os(dir, e))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    write(&mut out)?;
-    let tmp = out
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tlc-partial-");
+    // Created as any new file is (0666 less the umask), not owner-only as temporary files
+    // are: the result is a model, a figure or a table that others may need to read.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder.tempfile_in(dir).map_err(|e| IoError::os(dir, e))?;
+    let (file, tmp_path) = tmp.into_parts();
+    let out = write(std::io::BufWriter::with_capacity(1 << 20, file))?;
+    let file = out
         .into_inner()
         .map_err(|e| IoError::os(path, e.into_error()))?;
-    tmp.as_file().sync_all().map_err(|e| IoError::os(path, e))?;
+    file.sync_all().map_err(|e| IoError::os(path, e))?;
+    let tmp = tempfile::NamedTempFile::from_parts(file, tmp_path);
     let persisted = if overwrite {
         tmp.persist(path).map(|_| ())
     } else {
@@ -169,9 +188,9 @@ pub fn write_atomic_with(
     };
     persisted.map_err(|e| {
         if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            IoError::format(path, "already exists (pass --overwrite to replace it)")
+            exists().into()
         } else {
-            IoError::os(path, e.error)
+            IoError::os(path, e.error).into()
         }
     })
 }
@@ -203,6 +222,27 @@ mod tests {
             names,
             vec![std::ffi::OsString::from("out.json")],
             "no partial file left"
+        );
+    }
+
+    /// An atomically written file gets the permissions of any new file in its folder (umask
+    /// applied), not the owner-only mode of a temporary file: others may read a model or table.
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_get_the_permissions_of_a_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.txt");
+        std::fs::write(&plain, b"x").unwrap();
+        let atomic = dir.path().join("atomic.txt");
+        write_atomic(&atomic, b"x", false).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&atomic),
+            mode(&plain),
+            "{:o} vs {:o}",
+            mode(&atomic),
+            mode(&plain)
         );
     }
 

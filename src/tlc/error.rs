@@ -79,6 +79,9 @@ pub enum TlcError {
     Dsp(crate::dsp::DspError),
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
+    /// Reading or writing a file (the error names it).
+    #[error(transparent)]
+    File(#[from] crate::io::IoError),
     #[error("tensor computation")]
     Tensor(#[from] candle_core::Error),
     #[error("k-means: {0}")]

@@ -212,7 +212,7 @@ fn prepare_parts(output: &BatchOutput, identity: &RunIdentity) -> Result<(), Tlc
     std::fs::create_dir_all(&dir).map_err(|e| TlcError::io(&dir, e))?;
     let json = serde_json::to_string_pretty(identity)
         .map_err(|e| TlcError::format(&run_file, e.to_string()))?;
-    tables::write_file_atomic(&run_file, false, |mut w| {
+    crate::io::files::write_atomic_owned(&run_file, false, |mut w| {
         use std::io::Write as _;
         w.write_all(json.as_bytes())
             .map_err(|e| TlcError::io(&run_file, e))?;
@@ -421,11 +421,11 @@ pub fn explain_dataset(
         summary.failed += rows.iter().filter(|r| r.1.is_err()).count();
         if output.steps.is_some() {
             let path = output.part(Table::Steps, c);
-            tables::write_file_atomic(&path, true, |w| {
+            crate::io::files::write_atomic_owned(&path, true, |w| {
                 tables::write_rows(w, &path, Table::Steps, &layout, &rows, &metadata)
             })?;
         }
-        tables::write_file_atomic(&records_part, true, |w| {
+        crate::io::files::write_atomic_owned(&records_part, true, |w| {
             tables::write_rows(w, &records_part, Table::Records, &layout, &rows, &metadata)
         })?;
     }

@@ -431,54 +431,6 @@ pub fn write_rows<W: Write + Send>(
     writer.into_inner().map_err(err)
 }
 
-/// Writes a file at `path` through a temporary file in its folder renamed onto it at the end,
-/// so the path holds either nothing or a complete file (an interrupted run leaves no half
-/// file). Without `replace` an existing file is refused, also at the rename.
-pub fn write_file_atomic(
-    path: &Path,
-    replace: bool,
-    write: impl FnOnce(std::io::BufWriter<File>) -> Result<std::io::BufWriter<File>, TlcError>,
-) -> Result<(), TlcError> {
-    if !replace && path.exists() {
-        return Err(TlcError::AlreadyExists {
-            path: path.to_path_buf(),
-        });
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| TlcError::io(dir, e))?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".tlc-partial-");
-    // Readable as any new file is (the umask applies), not only by its owner as a temporary
-    // file: tables are shared, e.g. by the tasks of a cluster job.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder.tempfile_in(dir).map_err(|e| TlcError::io(dir, e))?;
-    let (file, tmp_path) = tmp.into_parts();
-    let buffered = write(std::io::BufWriter::new(file))?;
-    let file = buffered
-        .into_inner()
-        .map_err(|e| TlcError::io(path, e.into_error()))?;
-    file.sync_all().map_err(|e| TlcError::io(path, e))?;
-    let tmp = tempfile::NamedTempFile::from_parts(file, tmp_path);
-    let persisted = if replace {
-        tmp.persist(path).map(|_| ())
-    } else {
-        tmp.persist_noclobber(path).map(|_| ())
-    };
-    persisted.map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            TlcError::AlreadyExists {
-                path: path.to_path_buf(),
-            }
-        } else {
-            TlcError::io(path, e.error)
-        }
-    })
-}
-
 /// Splices the row groups of `parts` (files of `table` written by [`write_rows`] with the same
 /// layout) into `out`, in order, copying their encoded column chunks without decoding them; so
 /// merging costs a file copy and holds one column chunk's buffers at a time.
@@ -491,7 +443,7 @@ pub fn merge_parts(
     metadata: &[(String, String)],
 ) -> Result<(), TlcError> {
     let schema = table.schema(layout)?;
-    write_file_atomic(out, replace, |w| {
+    crate::io::files::write_atomic_owned(out, replace, |w| {
         let err = |e| parquet_error(out, e);
         let mut writer =
             SerializedFileWriter::new(w, schema.clone(), properties(metadata)).map_err(err)?;

@@ -831,6 +831,32 @@ fn train_refuses_to_replace_a_model_before_training_without_overwrite() {
     );
 }
 
+/// Fewer than 3 folds (a test fold, an early-stopping fold and one to train on) is refused
+/// when the command line is read (0 used to panic dividing by zero while the records were
+/// dealt into folds).
+#[test]
+fn train_refuses_fewer_than_three_folds() {
+    use clap::Parser;
+    for folds in ["0", "1", "2"] {
+        let err = tlc_explorer::cli::Cli::try_parse_from([
+            "tlc",
+            "train",
+            "--synth",
+            "8",
+            "--config",
+            "c.json",
+            "--out",
+            "m.safetensors",
+            "--folds",
+            folds,
+        ])
+        .err()
+        .unwrap_or_else(|| panic!("--folds {folds} accepted"))
+        .to_string();
+        assert!(err.contains("--folds") && err.contains(folds), "{err}");
+    }
+}
+
 /// Ctrl-C during `tlc train`: the best model so far is kept, and the exit code is 130, so a
 /// script or scheduler never takes an interrupted run for a finished one.
 #[test]

@@ -81,10 +81,10 @@ pub struct Args {
     pub schedule: ScheduleArg,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// k-fold cross-validation on the data set's folds (remapped to 1..=k as (fold-1) % k + 1;
+    /// k-fold cross-validation (k >= 3) on the data set's folds (remapped to 1..=k as (fold-1) % k + 1;
     /// records without a fold get index % k + 1): one model per fold, out-of-fold predictions
     /// written to --oof, then the final model on all folds.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(3..))]
     pub folds: Option<u32>,
     /// Validation fold for early stopping of the final model (default: the highest fold).
     #[arg(long)]

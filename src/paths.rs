@@ -50,6 +50,32 @@ pub fn real_model() -> PathBuf {
     assets().join("models").join("ribeiro_ptbxl.safetensors")
 }
 
+/// The bundled model of the same size regressing age in years (the paper's second task).
+pub fn real_age_model() -> PathBuf {
+    assets()
+        .join("models")
+        .join("ribeiro_ptbxl_age.safetensors")
+}
+
+/// Every bundled model (`assets/models/*.safetensors` with its JSON config beside it;
+/// explainers left out), sorted by file name.
+pub fn bundled_models() -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(assets().join("models")) else {
+        return Vec::new();
+    };
+    let mut models: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".safetensors")
+                && !name.ends_with(".explainer.safetensors")
+                && crate::model::config_path_for(p).exists()
+        })
+        .collect();
+    models.sort();
+    models
+}
+
 /// The model to use for the data at `data` when the user chose none: the synthetic model for
 /// the bundled sample data (the records it was made for), the real-data model for any other
 /// record or data set (PTB-XL, LUDB, MIT-BIH, CODE-15%, any WFDB folder), when it is bundled.
@@ -104,6 +130,24 @@ mod tests {
             default_model()
         };
         assert_eq!(default_model_for(Some(&elsewhere)), expected);
+        // Each bundled model is listed once, with its explainer beside it.
+        let bundled = bundled_models();
+        for model in [
+            default_model(),
+            ptbxl_model(),
+            real_model(),
+            real_age_model(),
+        ] {
+            assert!(
+                bundled.contains(&model),
+                "{} not in {bundled:?}",
+                model.display()
+            );
+        }
+        assert!(
+            bundled.iter().all(|m| explainer_beside(m).exists()),
+            "{bundled:?}"
+        );
         let given = PathBuf::from("/x/other.explainer.safetensors");
         assert_eq!(
             resolve_explainer(&default_model(), Some(given.clone())),

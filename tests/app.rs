@@ -1382,6 +1382,31 @@ fn real_records_are_explained_by_the_real_data_model() {
     );
     assert!(h.query_by_label("no (false +)").is_none());
     assert!(h.query_by_label("no").is_none());
+
+    // The bundled age model, one click away: its prediction beside the recorded age.
+    h.get_by_label("Model").click();
+    h.run_ok();
+    h.get_by_label("Bundled models").hover();
+    h.run_ok();
+    h.get_by_label("ribeiro_ptbxl_age").click();
+    h.run_ok();
+    wait_idle(&mut h, Duration::from_secs(120));
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+    let ex = h
+        .state()
+        .current_record()
+        .and_then(|r| r.explanation.clone())
+        .expect("the record is explained by the age model");
+    assert_eq!(ex.model_name, "ribeiro_ptbxl_age");
+    let age = ex.prediction.raw[0];
+    assert!((18.0..100.0).contains(&age), "predicted age {age}");
+    for label in ["predicted age", "recorded age", "predicted - recorded"] {
+        assert!(h.query_by_label(label).is_some(), "{label} is on screen");
+    }
+    assert!(
+        h.query_by_label(&format!("{age:.1} years")).is_some(),
+        "the predicted age is shown in years"
+    );
 }
 
 /// Drag on the ECG view from `from` to `to` over a few frames (press, moves, release).

@@ -738,27 +738,29 @@ fn bundled_explainer_fits_the_bundled_model_and_explains_sample_data() {
     assert!(explainer.check_model(&ptbxl).is_err());
 }
 
-/// Floors for [`bundled_real_model_clusters_against_ludb_cardiologists`], just below what was
-/// measured (NMI 0.246, purity 0.699, best QRS cluster 99.5 % QRS, best T cluster 85.3 % T).
-const LUDB_NMI_FLOOR: f64 = 0.25;
-const LUDB_PURITY_FLOOR: f64 = 0.68;
-const LUDB_BEST_QRS_FLOOR: f64 = 0.95;
-const LUDB_BEST_T_FLOOR: f64 = 0.80;
+/// Floors just below a bundled model's figures on LUDB lead II (README.md and
+/// assets/models/README.md).
+struct LudbFloors {
+    nmi: f64,
+    purity: f64,
+    best_qrs: f64,
+    best_t: f64,
+    best_p: f64,
+}
 
-/// The bundled real-data model's clusters against the waves LUDB's cardiologists marked in lead
-/// II (LUDB was used neither to train the model nor to fit its explainer). Floors just below the
-/// figures in README.md and assets/models/README.md.
-#[test]
-fn bundled_real_model_clusters_against_ludb_cardiologists() {
+/// A bundled real-data model's clusters against the waves LUDB's cardiologists marked in lead
+/// II (LUDB was used neither to train the model nor to fit its explainer), and its explainer's
+/// cluster names (no two equal).
+fn bundled_model_against_ludb(model_path: &std::path::Path, floors: &LudbFloors) {
     use tlc_explorer::delineate::reference::{ReferenceLabel, score_dataset_against_reference};
     use tlc_explorer::paths;
     use tlc_explorer::tlc::pipeline::{ExplainSettings, explain_record};
     let Some(ludb) = common::data("ludb") else {
         return;
     };
-    let model = LoadedModel::open(&paths::real_model()).expect("bundled real-data model opens");
-    let explainer = Explainer::load(&paths::explainer_beside(&paths::real_model()))
-        .expect("its explainer loads");
+    let model = LoadedModel::open(model_path).expect("bundled real-data model opens");
+    let explainer =
+        Explainer::load(&paths::explainer_beside(model_path)).expect("its explainer loads");
     explainer.check_model(&model).unwrap();
     // Names a cardiologist can tell apart: no two descriptions are equal.
     let names = tlc_explorer::tlc::cluster_names(&explainer.cluster_descriptions, explainer.k);
@@ -794,21 +796,51 @@ fn bundled_real_model_clusters_against_ludb_cardiologists() {
     let tw = t.wave(ReferenceLabel::T).unwrap();
     let p = t.wave(ReferenceLabel::P).unwrap();
     println!(
-        "LUDB lead II: NMI {:.3} ARI {:.3} purity {:.3}; best QRS {:.3}, T {:.3}, P {:.3}",
-        t.nmi, t.ari, t.purity, qrs.best_share, tw.best_share, p.best_share
+        "{}: LUDB lead II: NMI {:.3} ARI {:.3} purity {:.3}; best QRS {:.3}, T {:.3}, P {:.3}",
+        model.name, t.nmi, t.ari, t.purity, qrs.best_share, tw.best_share, p.best_share
     );
-    assert!(t.nmi >= LUDB_NMI_FLOOR, "NMI {}", t.nmi);
-    assert!(t.purity >= LUDB_PURITY_FLOOR, "purity {}", t.purity);
+    assert!(t.nmi >= floors.nmi, "NMI {}", t.nmi);
+    assert!(t.purity >= floors.purity, "purity {}", t.purity);
     assert!(
-        qrs.best_share >= LUDB_BEST_QRS_FLOOR,
+        qrs.best_share >= floors.best_qrs,
         "best QRS cluster {}",
         qrs.best_share
     );
     assert!(
-        tw.best_share >= LUDB_BEST_T_FLOOR,
+        tw.best_share >= floors.best_t,
         "best T cluster {}",
         tw.best_share
     );
+    assert!(
+        p.best_share >= floors.best_p,
+        "best P cluster {}",
+        p.best_share
+    );
+}
+
+#[test]
+fn bundled_real_model_clusters_against_ludb_cardiologists() {
+    let floors = LudbFloors {
+        nmi: 0.25,
+        purity: 0.68,
+        best_qrs: 0.95,
+        best_t: 0.80,
+        best_p: 0.15,
+    };
+    bundled_model_against_ludb(&tlc_explorer::paths::real_model(), &floors);
+}
+
+/// The age model's clusters: better aligned than the classifier's, with a cluster mostly P.
+#[test]
+fn bundled_age_model_clusters_against_ludb_cardiologists() {
+    let floors = LudbFloors {
+        nmi: 0.30,
+        purity: 0.71,
+        best_qrs: 0.99,
+        best_t: 0.70,
+        best_p: 0.40,
+    };
+    bundled_model_against_ludb(&tlc_explorer::paths::real_age_model(), &floors);
 }
 
 /// Every Grad-CAM target (top output, an index, a name, another block) costs exactly one

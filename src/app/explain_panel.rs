@@ -20,15 +20,32 @@ pub fn outputs_ui(ui: &mut Ui, ecg: &Ecg, ex: &Explanation) {
                 .num_columns(2)
                 .striped(true)
                 .show(ui, |ui| {
+                    let mut predicted_age = None;
                     for (name, value) in p.output_names.iter().zip(&p.raw) {
-                        ui.label(name);
-                        ui.label(RichText::new(format!("{value:.1}")).strong());
+                        let is_age = crate::model::config::is_age_output(name);
+                        if is_age {
+                            predicted_age = Some(*value);
+                        }
+                        ui.label(if is_age {
+                            "predicted age"
+                        } else {
+                            name.as_str()
+                        });
+                        let unit = if is_age { " years" } else { "" };
+                        ui.label(RichText::new(format!("{value:.1}{unit}")).strong());
                         ui.end_row();
                     }
                     if let Some(age) = ecg.meta.age_years {
-                        ui.label("true age");
-                        ui.label(format!("{age:.0}"));
+                        ui.label("recorded age");
+                        ui.label(format!("{age:.0} years"));
                         ui.end_row();
+                        // The "ECG age gap" of Ribeiro et al. (Nat Commun 2020): predicted
+                        // minus chronological age, the quantity their mortality analysis uses.
+                        if let Some(predicted) = predicted_age {
+                            ui.label("predicted - recorded");
+                            ui.label(format!("{:+.1} years", predicted - age));
+                            ui.end_row();
+                        }
                     }
                 });
         }

@@ -13,6 +13,60 @@ use super::worker::JobStatus;
 use super::{JobError, JobId, RecordSummary, TlcApp, browser, colors};
 
 impl TlcApp {
+    /// The bundled models, one click each (with the explainer beside it), and the default
+    /// choice that follows the data set (synthetic model for sample data, real otherwise).
+    fn bundled_models_ui(&mut self, ui: &mut Ui) {
+        ui.menu_button("Bundled models", |ui| {
+            let chosen = self.settings.model_path.clone();
+            if ui
+                .radio(chosen.is_none(), "Default for the data set")
+                .on_hover_text(
+                    "The synthetic model for sample_data/, the real-ECG classifier for any \
+                     other data",
+                )
+                .clicked()
+                && chosen.is_some()
+            {
+                self.settings.model_path = None;
+                self.settings.explainer_path = None;
+                self.load_models();
+                ui.close();
+            }
+            for model in crate::paths::bundled_models() {
+                let name = model
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // What the model does, from its config (read at each opening of the menu: a
+                // few small files).
+                let summary =
+                    match crate::model::read_config(&crate::model::config_path_for(&model)) {
+                        Ok(c) => format!(
+                            "{} of {} from {} x {} samples at {} Hz\n\n{}",
+                            match c.task {
+                                crate::model::Task::Regression => "Regression",
+                                crate::model::Task::Multilabel => "Multi-label classification",
+                                crate::model::Task::Multiclass => "Classification",
+                            },
+                            c.class_names.join(", "),
+                            c.input_channels,
+                            c.input_length,
+                            c.sampling_rate,
+                            c.description.as_deref().unwrap_or("")
+                        ),
+                        Err(e) => crate::error_text::describe(&e),
+                    };
+                let selected = chosen.as_deref() == Some(model.as_path());
+                if ui.radio(selected, name).on_hover_text(summary).clicked() && !selected {
+                    self.settings.model_path = Some(model);
+                    self.settings.explainer_path = None;
+                    self.load_models();
+                    ui.close();
+                }
+            }
+        });
+    }
+
     pub(super) fn model_menu_ui(&mut self, ui: &mut Ui) {
         ui.menu_button("Model", |ui| {
             let model_name = self.analysis.model.as_ref().map(|m| m.name.clone());
@@ -26,6 +80,7 @@ impl TlcApp {
                 explainer_name.as_deref().unwrap_or("none")
             ));
             ui.separator();
+            self.bundled_models_ui(ui);
             if ui.button("Open model...").clicked() {
                 let start = self
                     .settings

@@ -78,6 +78,12 @@ fn default_bn_eps() -> f64 {
     1e-5
 }
 
+/// Whether a regression output is an age in years: the names `tlc train` gives it (`age`) and
+/// data sets use (`age_years`), in any case.
+pub fn is_age_output(name: &str) -> bool {
+    matches!(name.to_ascii_lowercase().as_str(), "age" | "age_years")
+}
+
 impl ModelConfig {
     /// Ribeiro et al.'s architecture: 12 x 4096 at 400 Hz, kernel 17, 64/128/196/256/320
     /// filters.

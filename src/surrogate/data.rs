@@ -29,11 +29,8 @@ pub fn dataset_truth(
     };
     match task {
         Task::Regression => {
-            let is_age = output_names.len() == 1
-                && matches!(
-                    output_names[0].to_ascii_lowercase().as_str(),
-                    "age" | "age_years"
-                );
+            let is_age =
+                output_names.len() == 1 && crate::model::config::is_age_output(&output_names[0]);
             if !is_age {
                 return Ok(None);
             }

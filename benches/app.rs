@@ -139,6 +139,7 @@ fn explanation(beats: &[Beat], fs_hz: f64, duration_s: f64) -> Explanation {
         model_fs_hz,
         model_start_s,
         entropy_gradcam_correlation: None,
+        data_notes: Vec::new(),
     }
 }
 

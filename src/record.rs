@@ -221,6 +221,10 @@ pub struct EcgMeta {
     /// The device's median (representative) beats, when the file has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub median_beats: Option<MedianBeats>,
+    /// Made by `tlc synth` (generated in memory, or read from a folder it wrote, which holds
+    /// its `synth_params.json`): no patient is behind it.
+    #[serde(default)]
+    pub synthetic: bool,
     /// Identifying patient fields, kept for display only: never serialised and never printed
     /// by `Debug` (see [`PatientFields`]).
     #[serde(skip)]

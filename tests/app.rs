@@ -220,6 +220,7 @@ fn synthetic_explanation(id: &str) -> Explanation {
         model_fs_hz,
         model_start_s,
         entropy_gradcam_correlation: Some(0.42),
+        data_notes: Vec::new(),
     }
 }
 
@@ -1384,20 +1385,7 @@ fn real_records_are_explained_by_the_real_data_model() {
     assert!(h.query_by_label("no").is_none());
 
     // The bundled age model, one click away: its prediction beside the recorded age.
-    h.get_by_label("Model").click();
-    h.run_ok();
-    h.get_by_label("Bundled models").hover();
-    h.run_ok();
-    h.get_by_label("ribeiro_ptbxl_age").click();
-    h.run_ok();
-    wait_idle(&mut h, Duration::from_secs(120));
-    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
-    let ex = h
-        .state()
-        .current_record()
-        .and_then(|r| r.explanation.clone())
-        .expect("the record is explained by the age model");
-    assert_eq!(ex.model_name, "ribeiro_ptbxl_age");
+    let ex = explained_by_bundled_model(&mut h, "ribeiro_ptbxl_age");
     let age = ex.prediction.raw[0];
     assert!((18.0..100.0).contains(&age), "predicted age {age}");
     for label in ["predicted age", "recorded age", "predicted - recorded"] {
@@ -1407,6 +1395,35 @@ fn real_records_are_explained_by_the_real_data_model() {
         h.query_by_label(&format!("{age:.1} years")).is_some(),
         "the predicted age is shown in years"
     );
+    assert!(ex.data_notes.is_empty(), "{:?}", ex.data_notes);
+
+    // The synthetic model on a real record: said beside its outputs.
+    let ex = explained_by_bundled_model(&mut h, "synth_resnet");
+    assert_eq!(ex.data_notes.len(), 1, "{:?}", ex.data_notes);
+    assert!(
+        h.query_by_label_contains("trained on synthetic ECGs")
+            .is_some(),
+        "the note is on screen"
+    );
+}
+
+/// Model > Bundled models > `name`, then the record on screen once it is explained again.
+fn explained_by_bundled_model(h: &mut Harness<'_, TlcApp>, name: &str) -> std::sync::Arc<Explanation> {
+    h.get_by_label("Model").click();
+    h.run_ok();
+    h.get_by_label("Bundled models").hover();
+    h.run_ok();
+    h.get_by_label(name).click();
+    h.run_ok();
+    wait_idle(h, Duration::from_secs(120));
+    assert!(h.state().errors().is_empty(), "{:?}", h.state().errors());
+    let ex = h
+        .state()
+        .current_record()
+        .and_then(|r| r.explanation.clone())
+        .unwrap_or_else(|| panic!("the record is explained by {name}"));
+    assert_eq!(ex.model_name, name);
+    ex
 }
 
 /// Drag on the ECG view from `from` to `to` over a few frames (press, moves, release).

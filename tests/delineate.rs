@@ -632,6 +632,7 @@ fn explanation_from_labels(
         model_fs_hz: 400.0,
         model_start_s: 0.0,
         entropy_gradcam_correlation: None,
+        data_notes: Vec::new(),
     }
 }
 

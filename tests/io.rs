@@ -1264,6 +1264,11 @@ fn bundled_sample_data_reads_as_a_folder_data_set() {
     for i in 0..ds.len() {
         let ecg = ds.load(i).unwrap();
         let entry = ds.entry(i).unwrap();
+        // Known as synthetic (the folder holds synth_params.json), whether read through the
+        // folder or alone.
+        assert!(ecg.meta.synthetic, "{}", entry.id);
+        let alone = wfdb::read_record(ecg.meta.source.as_deref().unwrap()).unwrap();
+        assert!(alone.meta.synthetic, "{}", entry.id);
         // labels.csv and the header comments written by `tlc synth` agree
         let hea = ecg.meta.source.clone().unwrap();
         let from_header = wfdb::meta_from_comments(&wfdb::read_header(&hea).unwrap().comments);
@@ -1376,4 +1381,14 @@ fn a_ptbxl_index_naming_a_file_outside_its_folder_is_refused() {
         err.contains("/etc/hostname") && err.contains("inside"),
         "{err}"
     );
+}
+
+/// A record written outside a `tlc synth` data set is not taken for a synthetic one.
+#[test]
+fn a_record_outside_a_synth_data_set_is_not_synthetic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hea, _) = written_record(dir.path(), "plain");
+    assert!(!wfdb::read_record(&hea).unwrap().meta.synthetic);
+    std::fs::write(dir.path().join("synth_params.json"), "{}").unwrap();
+    assert!(wfdb::read_record(&hea).unwrap().meta.synthetic);
 }

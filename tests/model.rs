@@ -105,6 +105,7 @@ fn small_config(leads: usize, task: Task) -> ModelConfig {
         bn_eps: 1e-5,
         preprocessing: None,
         description: None,
+        trained_on: None,
     }
 }
 

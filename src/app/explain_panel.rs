@@ -14,6 +14,10 @@ use super::colors;
 pub fn outputs_ui(ui: &mut Ui, ecg: &Ecg, ex: &Explanation) {
     let p = &ex.prediction;
     ui.label(RichText::new(format!("Model: {}", ex.model_name)).small());
+    // Said where the outputs are read: a model applied to data unlike what it learnt from.
+    for note in &ex.data_notes {
+        ui.add(egui::Label::new(RichText::new(format!("⚠ {note}.")).color(colors::WARNING)).wrap());
+    }
     match p.task {
         Task::Regression => {
             egui::Grid::new("outputs")

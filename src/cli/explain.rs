@@ -192,6 +192,9 @@ fn print_summary(e: &Explanation) {
         "record {} (model {}, explainer {})",
         e.record_id, e.model_name, e.explainer_name
     );
+    for note in &e.data_notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
     for (name, p) in e
         .prediction
         .output_names

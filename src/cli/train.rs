@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::cli::common::{DataOptions, TerminalProgress, refuse_existing};
 use crate::dsp::{PreprocessSettings, prepare};
 use crate::io::{Dataset, RecordEntry};
+use crate::model::config::TrainingData;
 use crate::model::train::{
     CvParams, LrSchedule, TrainParams, TrainingSet, accuracy, cross_validate, exact_match,
     macro_auroc, metric_name, task_metric, train, write_oof_csv,
@@ -143,18 +144,20 @@ pub fn target_for(entry: &RecordEntry, task: Task, class_names: &[String]) -> Op
     }
 }
 
-/// Loads and prepares every record that has a target, in parallel.
+/// Loads and prepares every record that has a target, in parallel. Also returns how many were
+/// skipped (no target) and the lowest sampling rate among the records used (Hz).
 fn load_set(
     ds: &dyn Dataset,
     config: &ModelConfig,
     settings: &PreprocessSettings,
     folds: Option<u32>,
     progress: &TerminalProgress,
-) -> anyhow::Result<(TrainingSet, usize)> {
+) -> anyhow::Result<(TrainingSet, usize, Option<f64>)> {
     let spec = config.input_spec();
     let n = ds.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let rows: Vec<Option<(ndarray::Array2<f32>, Vec<f32>, u32, String)>> = (0..n)
+    type Row = (ndarray::Array2<f32>, Vec<f32>, u32, String, f64);
+    let rows: Vec<Option<Row>> = (0..n)
         .into_par_iter()
         .map(|i| -> anyhow::Result<_> {
             let entry = ds
@@ -187,14 +190,22 @@ fn load_set(
                 (None, Some(k)) => (i as u32) % k + 1,
                 (None, None) => (i as u32) % 10 + 1,
             };
-            Ok(Some((prepared.data, target, fold, entry.id.clone())))
+            Ok(Some((
+                prepared.data,
+                target,
+                fold,
+                entry.id.clone(),
+                ecg.fs_hz,
+            )))
         })
         .collect::<anyhow::Result<_>>()?;
     let mut set = TrainingSet::default();
     let mut skipped = 0;
+    let mut lowest_fs_hz: Option<f64> = None;
     for row in rows {
         match row {
-            Some((x, t, f, id)) => {
+            Some((x, t, f, id, fs_hz)) => {
+                lowest_fs_hz = Some(lowest_fs_hz.map_or(fs_hz, |l| l.min(fs_hz)));
                 set.inputs.push(x);
                 set.targets.push(t);
                 set.folds.push(f);
@@ -203,7 +214,7 @@ fn load_set(
             None => skipped += 1,
         }
     }
-    Ok((set, skipped))
+    Ok((set, skipped, lowest_fs_hz))
 }
 
 fn command_line() -> String {
@@ -338,7 +349,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let loading = TerminalProgress::new("loading records");
     let loaded = load_set(ds.as_ref(), &config, &settings, args.folds, &loading);
     loading.finish();
-    let (set, skipped) = loaded?;
+    let (set, skipped, lowest_fs_hz) = loaded?;
+    // What the model learnt from, so that applying it to other data can say so.
+    config.trained_on = Some(TrainingData {
+        data_set: ds.name(),
+        synthetic: args.synth.is_some(),
+        lowest_rate_hz: lowest_fs_hz,
+    });
     println!(
         "{}: {} records prepared ({} without a target skipped) in {:.1} s",
         ds.name(),

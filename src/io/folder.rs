@@ -341,3 +341,15 @@ pub fn write_labels_csv(
         .map_err(|e| IoError::format(path, format!("cannot write CSV: {e}")))?;
     crate::io::files::write_atomic(path, &bytes, overwrite)
 }
+
+/// The file `tlc synth` writes at the top of every data set it makes (its parameters).
+pub const SYNTH_PARAMS_FILE: &str = "synth_params.json";
+
+/// Whether the record at `path` lies in a data set written by `tlc synth`: one of the three
+/// folders above it holds [`SYNTH_PARAMS_FILE`] (the records sit in `DIR/records/`).
+pub fn written_by_synth(path: &Path) -> bool {
+    path.ancestors()
+        .skip(1)
+        .take(3)
+        .any(|dir| dir.join(SYNTH_PARAMS_FILE).is_file())
+}

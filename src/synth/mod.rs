@@ -157,6 +157,7 @@ pub fn generate_record(params: &SynthParams, index: usize) -> Result<SyntheticRe
         report: Some(rendered.details.describe()),
         fold: Some((index % 10 + 1) as u32),
         source: None,
+        synthetic: true,
         ..Default::default()
     };
     let ecg = Ecg::new(

@@ -401,7 +401,7 @@ pub fn write_dataset(
         let dir = stage.join(sub);
         std::fs::create_dir_all(&dir).map_err(|e| IoError::os(&dir, e))?;
     }
-    let params_path = stage.join("synth_params.json");
+    let params_path = stage.join(crate::io::folder::SYNTH_PARAMS_FILE);
     let json = serde_json::to_string_pretty(params)
         .map_err(|e| IoError::format(&params_path, e.to_string()))?;
     std::fs::write(&params_path, json).map_err(|e| IoError::os(&params_path, e))?;

@@ -78,6 +78,10 @@ pub struct Explanation {
     /// Pearson correlation over valid time steps between entropy and Grad-CAM (at step
     /// resolution); `None` when either is constant or Grad-CAM was not computed.
     pub entropy_gradcam_correlation: Option<f32>,
+    /// Why the model's outputs may not hold for this record: it was trained on unlike data
+    /// (synthetic vs recorded ECGs, a higher sampling rate). Said beside the outputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_notes: Vec<String>,
 }
 
 impl Explanation {
@@ -119,6 +123,7 @@ mod tests {
             model_fs_hz: 400.0,
             model_start_s: 0.0,
             entropy_gradcam_correlation: None,
+            data_notes: Vec::new(),
         }
     }
 

@@ -113,6 +113,8 @@ pub struct RecordInfo {
     pub id: String,
     pub fs_hz: f64,
     pub n_samples: usize,
+    /// Why the model's outputs may not hold for this record ([`ModelConfig::data_notes`]).
+    pub data_notes: Vec<String>,
 }
 
 /// The model's prediction from its raw outputs.
@@ -251,6 +253,7 @@ pub fn explanation_from_outputs(
         model_fs_hz: prepared.fs_hz,
         model_start_s: prepared.start_s,
         entropy_gradcam_correlation: correlation,
+        data_notes: record.data_notes.clone(),
     })
 }
 
@@ -467,6 +470,7 @@ pub fn prepare_for_explainer(
             id: ecg.meta.id.clone(),
             fs_hz: ecg.fs_hz,
             n_samples: ecg.n_samples(),
+            data_notes: model.config.data_notes(&ecg.meta, ecg.fs_hz),
         },
         prepared: prepare_for(model, ecg, &preprocess)?,
     })

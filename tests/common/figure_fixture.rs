@@ -191,6 +191,7 @@ pub fn explanation(id: &str) -> Explanation {
         model_fs_hz,
         model_start_s,
         entropy_gradcam_correlation: Some(0.31),
+        data_notes: Vec::new(),
     }
 }
 

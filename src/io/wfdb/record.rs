@@ -286,7 +286,9 @@ pub fn wfdb_lead_name(description: &str) -> LeadName {
 
 /// Read a record as an [`Ecg`] in mV (see [`ecg_from_wfdb`]).
 pub fn read_record(hea_path: &Path) -> Result<Ecg, IoError> {
-    ecg_from_wfdb(read_wfdb(hea_path)?)
+    let mut ecg = ecg_from_wfdb(read_wfdb(hea_path)?)?;
+    ecg.meta.synthetic = crate::io::folder::written_by_synth(hea_path);
+    Ok(ecg)
 }
 
 /// The ECG of a record: its voltage signals in mV on one sampling grid.

@@ -1408,7 +1408,10 @@ fn real_records_are_explained_by_the_real_data_model() {
 }
 
 /// Model > Bundled models > `name`, then the record on screen once it is explained again.
-fn explained_by_bundled_model(h: &mut Harness<'_, TlcApp>, name: &str) -> std::sync::Arc<Explanation> {
+fn explained_by_bundled_model(
+    h: &mut Harness<'_, TlcApp>,
+    name: &str,
+) -> std::sync::Arc<Explanation> {
     h.get_by_label("Model").click();
     h.run_ok();
     h.get_by_label("Bundled models").hover();

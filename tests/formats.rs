@@ -319,6 +319,7 @@ fn a_folder_of_mixed_files_opens_as_one_data_set() {
     let ds = open_dataset(&root).unwrap();
     // 13 ECG files (the README and ISHNE's .ann are not records)
     assert_eq!(ds.len(), 13, "{}", ds.name());
+    let mut with_age = 0;
     for i in 0..ds.len() {
         let id = ds.entry(i).unwrap().id.clone();
         if id.contains("healforce") {
@@ -326,7 +327,18 @@ fn a_folder_of_mixed_files_opens_as_one_data_set() {
         }
         let ecg = ds.load(i).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert!(ecg.n_samples() > 0);
+        // The browser's columns: the index entry carries the file's age, sex and report.
+        let entry = ds.entry(i).unwrap();
+        assert_eq!(entry.age_years, ecg.meta.age_years, "{id}");
+        assert_eq!(entry.sex, ecg.meta.sex, "{id}");
+        assert_eq!(entry.report, ecg.meta.report, "{id}");
+        with_age += usize::from(entry.age_years.is_some());
     }
+    // At least some of these real files carry an age (the README's reference values).
+    assert!(
+        with_age > 0,
+        "no device file gave an age to its index entry"
+    );
 }
 
 #[test]

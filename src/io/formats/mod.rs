@@ -270,7 +270,10 @@ pub(crate) fn number(text: &str) -> Option<f64> {
 pub struct FileDataset {
     root: PathBuf,
     files: Vec<(PathBuf, FileFormat)>,
-    entries: Vec<RecordEntry>,
+    ids: Vec<String>,
+    /// Filled on first use from the file's metadata (age, sex, report), so that opening a
+    /// folder only sniffs each file and the browser reads what it shows.
+    entries: Vec<std::sync::OnceLock<RecordEntry>>,
 }
 
 /// Extensions never sniffed when scanning a folder: WFDB files and tables, which a folder of
@@ -310,6 +313,17 @@ const SKIPPED_EXTENSIONS: &[&str] = &[
     "v6",
 ];
 
+/// The metadata of a device file: from the header alone for the Holter formats (read by
+/// window, often hundreds of MB), else from the whole file (a resting ECG is a few hundred KB).
+fn file_meta(path: &Path, format: FileFormat) -> Result<EcgMeta, IoError> {
+    match format {
+        FileFormat::Edf | FileFormat::Ishne => {
+            Ok(windowed::WindowedFile::open(path)?.meta().clone())
+        }
+        _ => Ok(read_file_as(path, format)?.meta),
+    }
+}
+
 /// Recognised files below `dir`; a folder reached twice through links is scanned once.
 fn scan(dir: &Path, out: &mut Vec<(PathBuf, FileFormat)>) -> Result<(), IoError> {
     crate::io::files::walk_files(dir, crate::io::folder::MAX_DEPTH, &mut |path| {
@@ -347,27 +361,25 @@ impl FileDataset {
 
     fn from_files(root: PathBuf, files: Vec<(PathBuf, FileFormat)>) -> FileDataset {
         let stems: Vec<String> = files.iter().map(|(p, _)| file_stem(p)).collect();
-        let entries = files
+        let ids = files
             .iter()
             .zip(&stems)
             .map(|((path, _), stem)| {
                 // two files with one stem (`a.xml`, `a.dcm`) keep their extension in the id
-                let id = if stems.iter().filter(|s| *s == stem).count() > 1 {
+                if stems.iter().filter(|s| *s == stem).count() > 1 {
                     path.file_name()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_else(|| stem.clone())
                 } else {
                     stem.clone()
-                };
-                RecordEntry {
-                    id,
-                    ..Default::default()
                 }
             })
             .collect();
+        let entries = files.iter().map(|_| std::sync::OnceLock::new()).collect();
         FileDataset {
             root,
             files,
+            ids,
             entries,
         }
     }
@@ -398,7 +410,25 @@ impl Dataset for FileDataset {
     }
 
     fn entry(&self, index: usize) -> Option<&RecordEntry> {
-        self.entries.get(index)
+        let (path, format) = self.files.get(index)?;
+        Some(self.entries[index].get_or_init(|| {
+            let id = self.ids[index].clone();
+            // An unreadable file gives a bare entry here and its error when it is loaded.
+            match file_meta(path, *format) {
+                Ok(meta) => RecordEntry {
+                    id,
+                    labels: meta.labels,
+                    fold: meta.fold,
+                    age_years: meta.age_years,
+                    sex: meta.sex,
+                    report: meta.report,
+                },
+                Err(_) => RecordEntry {
+                    id,
+                    ..Default::default()
+                },
+            }
+        }))
     }
 
     fn load(&self, index: usize) -> Result<Ecg, IoError> {
@@ -409,7 +439,7 @@ impl Dataset for FileDataset {
             )
         })?;
         let mut ecg = read_file_as(path, *format)?;
-        ecg.meta.id = self.entries[index].id.clone();
+        ecg.meta.id = self.ids[index].clone();
         Ok(ecg)
     }
 

@@ -16,6 +16,27 @@ pub struct RecordEntry {
     pub report: Option<String>,
 }
 
+impl RecordEntry {
+    /// The entry of record `id` from what its file says of it (`None`: the file could not be
+    /// read; the entry is bare, and the error comes when the record is loaded).
+    pub fn from_meta(id: String, meta: Option<crate::record::EcgMeta>) -> RecordEntry {
+        match meta {
+            Some(meta) => RecordEntry {
+                id,
+                labels: meta.labels,
+                fold: meta.fold,
+                age_years: meta.age_years,
+                sex: meta.sex,
+                report: meta.report,
+            },
+            None => RecordEntry {
+                id,
+                ..Default::default()
+            },
+        }
+    }
+}
+
 /// An opened data set. Opening reads only the index; `load` reads one record.
 pub trait Dataset: Send + Sync {
     /// A short human name ("PTB-XL (500 records, 100 Hz)").

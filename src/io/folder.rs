@@ -234,24 +234,10 @@ impl Dataset for FolderDataset {
         Some(self.entries[index].get_or_init(|| {
             // Lazily from the header comments; an unreadable header gives a bare entry here
             // and its error when the record is loaded.
-            let id = stem(hea);
-            match wfdb::read_header(hea) {
-                Ok(header) => {
-                    let meta = wfdb::meta_from_comments(&header.comments);
-                    RecordEntry {
-                        id,
-                        labels: meta.labels,
-                        fold: meta.fold,
-                        age_years: meta.age_years,
-                        sex: meta.sex,
-                        report: meta.report,
-                    }
-                }
-                Err(_) => RecordEntry {
-                    id,
-                    ..Default::default()
-                },
-            }
+            let meta = wfdb::read_header(hea)
+                .ok()
+                .map(|header| wfdb::meta_from_comments(&header.comments));
+            RecordEntry::from_meta(stem(hea), meta)
         }))
     }
 

@@ -412,22 +412,7 @@ impl Dataset for FileDataset {
     fn entry(&self, index: usize) -> Option<&RecordEntry> {
         let (path, format) = self.files.get(index)?;
         Some(self.entries[index].get_or_init(|| {
-            let id = self.ids[index].clone();
-            // An unreadable file gives a bare entry here and its error when it is loaded.
-            match file_meta(path, *format) {
-                Ok(meta) => RecordEntry {
-                    id,
-                    labels: meta.labels,
-                    fold: meta.fold,
-                    age_years: meta.age_years,
-                    sex: meta.sex,
-                    report: meta.report,
-                },
-                Err(_) => RecordEntry {
-                    id,
-                    ..Default::default()
-                },
-            }
+            RecordEntry::from_meta(self.ids[index].clone(), file_meta(path, *format).ok())
         }))
     }
 

@@ -10,6 +10,27 @@ use super::evaluate::Truth;
 use crate::io::Dataset;
 use crate::model::config::Task;
 
+/// The first `n` records of `ds` that can be evaluated for these outputs: for an age
+/// regression, those with an age (PTB-XL leaves a few out; `tlc train` skips them too), else
+/// all of them.
+pub fn evaluated_records(
+    ds: &dyn Dataset,
+    n: usize,
+    output_names: &[String],
+    task: Task,
+) -> Vec<usize> {
+    let n = n.min(ds.len());
+    let age = task == Task::Regression
+        && output_names.len() == 1
+        && crate::model::config::is_age_output(&output_names[0]);
+    if !age {
+        return (0..n).collect();
+    }
+    (0..n)
+        .filter(|&i| ds.entry(i).is_some_and(|e| e.age_years.is_some()))
+        .collect()
+}
+
 /// The true targets of records `indices` for a model with `output_names`; `None` when the
 /// data set is unlabelled (fidelity only).
 ///
@@ -159,6 +180,38 @@ mod tests {
             age_years: Some(50.0),
             ..Default::default()
         }
+    }
+
+    /// An age model is evaluated on the records that have an age; other tasks on all.
+    #[test]
+    fn an_age_model_is_evaluated_on_records_with_an_age() {
+        let mut ageless = entry("b", &["MI"], Some(2));
+        ageless.age_years = None;
+        let ds = Fake(
+            vec![
+                entry("a", &["NORM"], Some(1)),
+                ageless,
+                entry("c", &[], Some(3)),
+            ],
+            vec!["NORM".into(), "MI".into()],
+        );
+        let age = vec!["age".to_string()];
+        assert_eq!(
+            evaluated_records(&ds, 3, &age, Task::Regression),
+            vec![0, 2]
+        );
+        assert_eq!(evaluated_records(&ds, 2, &age, Task::Regression), vec![0]);
+        let Some(Truth::Regression(t)) =
+            dataset_truth(&ds, &[0, 2], &age, Task::Regression).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(t.column(0).to_vec(), vec![50.0, 50.0]);
+        let labels = vec!["NORM".to_string(), "MI".to_string()];
+        assert_eq!(
+            evaluated_records(&ds, 10, &labels, Task::Multilabel),
+            vec![0, 1, 2]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ndarray::Array2;
 
-use super::data::{dataset_folds, dataset_truth};
+use super::data::{dataset_folds, dataset_truth, evaluated_records};
 use super::oof::OofPredictions;
 use super::{CnnOutputs, EvalData, EvalSettings, ForestSettings, SurrogateError, TlcBackend};
 use crate::io::Dataset;
@@ -81,7 +81,16 @@ pub fn prepare_evaluation(
         explainer.check_model(model)
     };
     checked.map_err(|e| SurrogateError::input(crate::error_text::describe(&e)))?;
-    let indices: Vec<usize> = (0..n).collect();
+    let names = model.config.class_names.clone();
+    let task = model.config.task;
+    let indices = evaluated_records(dataset, n, &names, task);
+    if indices.is_empty() {
+        return Err(SurrogateError::settings(format!(
+            "none of the first {n} records of {} has a target for the model's outputs ({})",
+            dataset.name(),
+            names.join(", ")
+        )));
+    }
     let ids: Vec<String> = indices
         .iter()
         .map(|&i| {
@@ -109,8 +118,6 @@ pub fn prepare_evaluation(
         )),
     })?;
     let features_s = t0.elapsed().as_secs_f64();
-    let names = model.config.class_names.clone();
-    let task = model.config.task;
     let (cnn, folds) = match oof {
         Some(path) => {
             let oof = OofPredictions::read(path)?;
@@ -125,7 +132,7 @@ pub fn prepare_evaluation(
             )
         }
         None => {
-            let mut raw = Array2::<f32>::zeros((n, names.len()));
+            let mut raw = Array2::<f32>::zeros((indices.len(), names.len()));
             for (i, f) in feats.iter().enumerate() {
                 if f.raw_outputs.len() != names.len() {
                     return Err(SurrogateError::input(format!(
@@ -235,8 +242,13 @@ pub fn cnn_source_for(model_path: &Path, dataset: &dyn Dataset, n: usize) -> Cnn
     let Ok(oof) = OofPredictions::read(&oof_path) else {
         return CnnSource::Model;
     };
-    let mut folds = Vec::with_capacity(n);
-    for i in 0..n.min(dataset.len()) {
+    // The records an evaluation uses (an age model's: those with an age).
+    let records = match crate::model::read_config(&crate::model::config_path_for(model_path)) {
+        Ok(c) => evaluated_records(dataset, n, &c.class_names, c.task),
+        Err(_) => (0..n.min(dataset.len())).collect(),
+    };
+    let mut folds = Vec::with_capacity(records.len());
+    for i in records {
         match dataset.entry(i).and_then(|e| oof.rows.get(&e.id)) {
             Some((fold, _)) => folds.push(*fold),
             None => return CnnSource::Model,

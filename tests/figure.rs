@@ -858,3 +858,22 @@ fn a_visible_caliper_and_reference_layer_are_drawn_in_the_exported_svg() {
     };
     assert_eq!(render_svg(&input, &off).unwrap(), plain);
 }
+
+/// A model applied to data unlike what it learnt from says so on the exported figure, in the
+/// footer above the settings line; without notes the figure is unchanged.
+#[test]
+fn the_model_s_data_notes_are_printed_on_the_figure() {
+    let mut f = fixture();
+    let spec = FigureSpec::default();
+    let plain = render_svg(&f.input(), &spec).unwrap();
+    assert!(!plain.contains("Note:"));
+    f.explanation.data_notes = vec![
+        "The model was trained on synthetic ECGs (synthetic set), not on recorded ones".into(),
+    ];
+    let svg = render_svg(&f.input(), &spec).unwrap();
+    assert!(
+        svg.contains("Note: The model was trained on synthetic ECGs (synthetic set)"),
+        "the note is in the figure"
+    );
+    assert!(svg.contains("mm/s"), "the settings line stays");
+}

@@ -160,6 +160,9 @@ pub const PAPER: Rgba = [0xFF, 0xFF, 0xFF, 0xFF];
 /// Text and frames.
 pub const INK: Rgba = [0x20, 0x20, 0x20, 0xFF];
 pub const MUTED_INK: Rgba = [0x60, 0x60, 0x60, 0xFF];
+/// Notes that qualify the figure (a model applied to unlike data): Okabe-Ito's vermilion,
+/// darkened to read as text on white.
+pub const WARNING_INK: Rgba = [0xB0, 0x4A, 0x00, 0xFF];
 
 /// Landmark colours (P, QRS, T): Tol's "bright" blue, red and green, kept apart from the
 /// cluster bands by being drawn as thin bars on a white strip.

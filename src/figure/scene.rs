@@ -1037,8 +1037,25 @@ fn footer(
         trim_number(layout.start_s),
         trim_number(layout.end_s)
     ));
+    // A model applied to data unlike what it learnt from says so on the figure too, on a
+    // line of its own above the settings line.
+    let notes = input
+        .explanation
+        .map(|ex| ex.data_notes.join(" "))
+        .unwrap_or_default();
+    let settings_y = if notes.is_empty() { 4.0 } else { 5.3 };
+    if !notes.is_empty() {
+        out.push(Primitive::Text {
+            pos: (layout.footer.x, layout.footer.y + 2.5),
+            text: format!("Note: {notes}"),
+            size_mm: 2.3,
+            colour: palette::WARNING_INK,
+            anchor: TextAnchor::Start,
+            bold: false,
+        });
+    }
     out.push(Primitive::Text {
-        pos: (layout.footer.x, layout.footer.y + 4.0),
+        pos: (layout.footer.x, layout.footer.y + settings_y),
         text: parts.join("   ·   "),
         size_mm: 2.3,
         colour: palette::MUTED_INK,

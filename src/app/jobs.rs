@@ -288,6 +288,23 @@ fn run(job: Job, sink: &dyn ProgressSink) -> anyhow::Result<JobOutput> {
                 share: None,
             });
             let dataset = crate::io::open_dataset(&path)?;
+            // Entries a data set fills on first use (WFDB headers, device files' metadata)
+            // are read here, not by the browser's first sort on the UI thread.
+            let n = dataset.len();
+            for i in 0..n {
+                if sink.is_cancelled() {
+                    anyhow::bail!("cancelled");
+                }
+                if i % 64 == 0 {
+                    sink.report(Progress {
+                        stage: "reading the index".into(),
+                        done: i,
+                        total: n,
+                        share: None,
+                    });
+                }
+                let _ = dataset.entry(i);
+            }
             Ok(JobOutput::Dataset {
                 path,
                 dataset: Arc::from(dataset),

@@ -170,6 +170,9 @@ pub struct TlcApp {
     confirm_quit: bool,
     quit_confirmed: bool,
     screenshot: Option<ScreenshotState>,
+    /// The bundled models with what their configs say, read when the Model menu first lists
+    /// them (not at every frame the menu is open).
+    bundled_models: Option<Vec<model_ui::BundledModel>>,
     /// The eframe window clears each frame to the panel colour (see `ui_root`).
     panels_on_cleared_window: bool,
     /// A fitted explainer not yet saved (offered in Model > Save explainer).
@@ -269,6 +272,7 @@ impl TlcApp {
             windows: WindowList::default(),
             quit_confirmed: false,
             screenshot: None,
+            bundled_models: None,
             panels_on_cleared_window: false,
             unsaved_explainer: false,
             recent_on_load: None,

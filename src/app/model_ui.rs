@@ -12,6 +12,51 @@ use super::settings::{EvalChoice, FitChoice};
 use super::worker::JobStatus;
 use super::{JobError, JobId, RecordSummary, TlcApp, browser, colors};
 
+/// A bundled model as the Model menu lists it.
+#[derive(Debug, Clone)]
+pub(super) struct BundledModel {
+    pub path: std::path::PathBuf,
+    pub name: String,
+    /// Task, outputs, input and description from its config (or why it cannot be read).
+    pub summary: String,
+}
+
+impl BundledModel {
+    fn list() -> Vec<BundledModel> {
+        crate::paths::bundled_models()
+            .into_iter()
+            .map(|path| {
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let summary = match crate::model::read_config(&crate::model::config_path_for(&path))
+                {
+                    Ok(c) => format!(
+                        "{} of {} from {} x {} samples at {} Hz\n\n{}",
+                        match c.task {
+                            crate::model::Task::Regression => "Regression",
+                            crate::model::Task::Multilabel => "Multi-label classification",
+                            crate::model::Task::Multiclass => "Classification",
+                        },
+                        c.class_names.join(", "),
+                        c.input_channels,
+                        c.input_length,
+                        c.sampling_rate,
+                        c.description.as_deref().unwrap_or("")
+                    ),
+                    Err(e) => crate::error_text::describe(&e),
+                };
+                BundledModel {
+                    path,
+                    name,
+                    summary,
+                }
+            })
+            .collect()
+    }
+}
+
 impl TlcApp {
     /// The bundled models, one click each (with the explainer beside it), and the default
     /// choice that follows the data set (synthetic model for sample data, real otherwise).
@@ -32,30 +77,16 @@ impl TlcApp {
                 self.load_models();
                 ui.close();
             }
-            for model in crate::paths::bundled_models() {
-                let name = model
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                // What the model does, from its config (read at each opening of the menu: a
-                // few small files).
-                let summary =
-                    match crate::model::read_config(&crate::model::config_path_for(&model)) {
-                        Ok(c) => format!(
-                            "{} of {} from {} x {} samples at {} Hz\n\n{}",
-                            match c.task {
-                                crate::model::Task::Regression => "Regression",
-                                crate::model::Task::Multilabel => "Multi-label classification",
-                                crate::model::Task::Multiclass => "Classification",
-                            },
-                            c.class_names.join(", "),
-                            c.input_channels,
-                            c.input_length,
-                            c.sampling_rate,
-                            c.description.as_deref().unwrap_or("")
-                        ),
-                        Err(e) => crate::error_text::describe(&e),
-                    };
+            let bundled = self
+                .bundled_models
+                .get_or_insert_with(BundledModel::list)
+                .clone();
+            for BundledModel {
+                path: model,
+                name,
+                summary,
+            } in bundled
+            {
                 let selected = chosen.as_deref() == Some(model.as_path());
                 if ui.radio(selected, name).on_hover_text(summary).clicked() && !selected {
                     self.settings.model_path = Some(model);

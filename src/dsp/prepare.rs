@@ -180,12 +180,10 @@ mod tests {
         .unwrap()
     }
 
+    /// Ribeiro's input: 12 leads x 4096 samples at 400 Hz.
     fn spec() -> InputSpec {
-        InputSpec {
-            leads: LeadName::standard_12(),
-            fs_hz: 400.0,
-            length: 4096,
-        }
+        crate::model::ModelConfig::ribeiro(1, crate::model::Task::Regression, Vec::new())
+            .input_spec()
     }
 
     #[test]

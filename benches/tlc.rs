@@ -417,6 +417,7 @@ fn explain(c: &mut Criterion) {
         id: "fixture_0".into(),
         fs_hz: 400.0,
         n_samples: 4096,
+        data_notes: Vec::new(),
     };
     group.bench_function("tlc_after_forward", |b| {
         b.iter(|| {

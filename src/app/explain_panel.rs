@@ -279,21 +279,27 @@ fn prototype_ui(ui: &mut Ui, proto: &[f32], color: Color32) {
             (a.min(v), b.max(v))
         });
     let span = (hi - lo).max(0.1);
-    let n = proto.len() as f32 - 1.0;
-    let pts: Vec<egui::Pos2> = proto
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            egui::pos2(
-                rect.left() + rect.width() * i as f32 / n,
-                rect.bottom() - 4.0 - (v - lo) / span * (rect.height() - 8.0),
-            )
-        })
-        .collect();
-    painter.add(egui::Shape::line(
-        pts,
-        egui::Stroke::new(1.5, color.gamma_multiply(0.6).to_opaque()),
-    ));
+    let y_of = |v: f32| rect.bottom() - 4.0 - (v - lo) / span * (rect.height() - 8.0);
+    let stroke = egui::Stroke::new(1.5, color.gamma_multiply(0.6).to_opaque());
+    let columns = rect.width().floor().max(1.0) as usize;
+    if proto.len() > columns {
+        // More samples than pixels: min/max bars, as the paper's traces (far fewer triangles).
+        let bars = super::paper::min_max_columns(proto, 0, proto.len(), columns);
+        painter.add(super::paper::trace_columns_mesh(
+            &bars,
+            rect.left(),
+            stroke,
+            &y_of,
+        ));
+    } else {
+        let n = proto.len() as f32 - 1.0;
+        let pts: Vec<egui::Pos2> = proto
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| egui::pos2(rect.left() + rect.width() * i as f32 / n, y_of(v)))
+            .collect();
+        painter.add(egui::Shape::line(pts, stroke));
+    }
 }
 
 /// The per-beat measurements: time, RR, PR, QRS, QT, QTc (an absent value is a dash with its

@@ -13,6 +13,7 @@ use crate::figure::reference::{self as reference, MarkInSpan, ReferenceLayer};
 use crate::record::{Ecg, LeadName};
 use crate::tlc::Explanation;
 
+use super::backdrop;
 use super::colors;
 use super::settings::{Layers, Settings};
 
@@ -517,6 +518,47 @@ pub fn min_max_columns(
     out
 }
 
+/// A decimated trace as one mesh of upright bars, one per screen column from `x_a` on, each
+/// covering its column's min..max widened by half the pen on both ends and stretched to touch
+/// the previous column's range, so the trace is continuous; a `None` column (only missing
+/// samples) is a gap.
+///
+/// Why not a polyline through the min/max points: on a CPU renderer (Mesa's llvmpipe, what a
+/// virtual desktop without a GPU has) the anti-aliased zigzag of a 10 s, 12-lead view is ~100k
+/// thin triangles and took most of the frame; bars are two triangles per column, drawn once.
+pub fn trace_columns_mesh(
+    columns: &[Option<(f32, f32)>],
+    x_a: f32,
+    stroke: Stroke,
+    y_of: &impl Fn(f32) -> f32,
+) -> Shape {
+    let half = 0.5 * stroke.width;
+    let mut mesh = egui::Mesh::default();
+    mesh.reserve_triangles(2 * columns.len());
+    mesh.reserve_vertices(4 * columns.len());
+    // The previous column's screen span (top, bottom), if it had data.
+    let mut previous: Option<(f32, f32)> = None;
+    for (c, column) in columns.iter().enumerate() {
+        let Some((lo, hi)) = *column else {
+            previous = None;
+            continue;
+        };
+        // Screen y grows downwards: the maximum is the top.
+        let (mut top, mut bottom) = (y_of(hi), y_of(lo));
+        if let Some((prev_top, prev_bottom)) = previous {
+            top = top.min(prev_bottom);
+            bottom = bottom.max(prev_top);
+        }
+        previous = Some((y_of(hi), y_of(lo)));
+        let x = x_a + c as f32 + 0.5;
+        mesh.add_colored_rect(
+            Rect::from_min_max(pos2(x - half, top - half), pos2(x + half, bottom + half)),
+            stroke.color,
+        );
+    }
+    Shape::mesh(mesh)
+}
+
 /// Where the parts of the view go on screen this frame.
 struct Placement {
     layout: PaperLayout,
@@ -735,7 +777,10 @@ pub fn paper_ui(
     let page_x = leads_xf.pt(0.0, 0.0).x..=leads_xf.pt(layout.size_mm.x, 0.0).x;
     let band_bottom = tracks_xf.pt(0.0, layout.size_mm.y).y.min(canvas.bottom());
     let paper = Rect::from_x_y_ranges(page_x.clone(), canvas.top()..=band_bottom);
-    painter.rect_filled(paper, 0.0, colors::PAPER);
+    // Paper, grid and cluster bands: one texture, painted here under everything else once the
+    // panels have added their bands (`backdrop`).
+    let backdrop_slot = painter.add(Shape::Noop);
+    let mut fills = backdrop::Fills::default();
     let background = ui.visuals().extreme_bg_color;
     for outside in [
         Rect::from_x_y_ranges(paper.right()..=canvas.right(), canvas.y_range()),
@@ -749,9 +794,9 @@ pub fn paper_ui(
     if settings.layers.grid {
         let page = Rect::from_x_y_ranges(page_x, lead_area.y_range());
         draw_grid(
-            &lead_painter,
+            &mut fills,
             *leads_xf,
-            page.intersect(*lead_area),
+            page.intersect(*lead_area).intersect(canvas),
             ui.ctx().pixels_per_point(),
         );
     }
@@ -765,7 +810,15 @@ pub fn paper_ui(
             continue;
         }
         let clip = painter.with_clip_rect(visible);
-        draw_lead_panel(&clip, *leads_xf, layout, panel, &settings.layers, data);
+        draw_lead_panel(
+            &clip,
+            &mut fills,
+            *leads_xf,
+            layout,
+            panel,
+            &settings.layers,
+            data,
+        );
         if let Some(p) = hover_pos.filter(|p| visible.contains(*p)) {
             let t = layout.t_s(panel.rect_mm, panel.t0_s, leads_xf.mm(p).x);
             let sample = data.ecg.sample_from_seconds(t).round();
@@ -782,6 +835,16 @@ pub fn paper_ui(
             hover = Some(hover_info(data, lead, t, value));
         }
     }
+    painter.set(
+        backdrop_slot,
+        backdrop::shape(
+            ui.ctx(),
+            response.id.with("backdrop"),
+            paper,
+            colors::PAPER,
+            fills,
+        ),
+    );
     draw_calibration(&lead_painter, *leads_xf, layout);
     if settings.layers.calipers {
         calipers_ui(
@@ -1129,7 +1192,7 @@ fn hover_info(
 
 /// The 1 mm / 5 mm grid as one mesh of pixel-aligned quads: no line tessellation and no
 /// anti-aliasing feather, which on a CPU renderer cost more than the rest of the view.
-fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, pixels_per_point: f32) {
+fn draw_grid(fills: &mut backdrop::Fills, xf: Xf, visible: Rect, pixels_per_point: f32) {
     if !visible.is_positive() {
         return;
     }
@@ -1145,7 +1208,6 @@ fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, pixels_per_point: f
     let snap = |v: f32| (v * pixels_per_point).round() / pixels_per_point;
     let (x0, x1) = (lo.x.floor() as i32, hi.x.ceil() as i32);
     let (y0, y1) = (lo.y.floor() as i32, hi.y.ceil() as i32);
-    let mut mesh = egui::Mesh::default();
     for pass_major in [false, true] {
         if !pass_major && !minor {
             continue;
@@ -1160,8 +1222,9 @@ fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, pixels_per_point: f
                 continue;
             }
             let sx = snap(xf.pt(x as f32, 0.0).x);
-            mesh.add_colored_rect(
+            fills.add(
                 Rect::from_x_y_ranges(sx..=sx + w, visible.y_range()),
+                visible,
                 colour,
             );
         }
@@ -1170,13 +1233,13 @@ fn draw_grid(painter: &egui::Painter, xf: Xf, visible: Rect, pixels_per_point: f
                 continue;
             }
             let sy = snap(xf.pt(0.0, y as f32).y);
-            mesh.add_colored_rect(
+            fills.add(
                 Rect::from_x_y_ranges(visible.x_range(), sy..=sy + w),
+                visible,
                 colour,
             );
         }
     }
-    painter.add(Shape::mesh(mesh));
 }
 
 /// The time ruler under the leads, on the time axis of the full-width rows and tracks:
@@ -1291,6 +1354,7 @@ fn label_on_paper_coloured(
 
 fn draw_lead_panel(
     painter: &egui::Painter,
+    backdrop: &mut backdrop::Fills,
     xf: Xf,
     layout: &PaperLayout,
     panel: &LeadPanel,
@@ -1325,16 +1389,14 @@ fn draw_lead_panel(
             );
         }
         if layers.clusters {
-            let mut mesh = egui::Mesh::default();
             for seg in &ex.segments {
                 let (a, b) = (seg.start_s.max(vis_t0), seg.end_s.min(vis_t1));
                 if a >= b {
                     continue;
                 }
                 let r = Rect::from_x_y_ranges(x_of_t(a)..=x_of_t(b), screen.y_range());
-                mesh.add_colored_rect(r, colors::cluster_band(seg.cluster));
+                backdrop.add(r, visible, colors::cluster_band(seg.cluster));
             }
-            painter.add(Shape::mesh(mesh));
         }
     }
     if layers.landmarks
@@ -1379,10 +1441,18 @@ fn draw_lead_panel(
         let x_a = x_of_t(first as f64 / fs);
         let x_b = x_of_t(end as f64 / fs);
         let columns = (x_b - x_a).ceil().max(1.0) as usize;
-        // one line per stretch with data: a gap (missing samples) is drawn as a gap
-        let mut lines: Vec<Vec<Pos2>> = Vec::new();
-        let mut pts = Vec::with_capacity(2 * columns.min(end - first) + 2);
-        if end - first <= 2 * columns {
+        if end - first > columns {
+            painter.add(trace_columns_mesh(
+                &min_max_columns(slice, first, end, columns),
+                x_a,
+                stroke,
+                &y_of,
+            ));
+        } else {
+            // Zoomed in (a sample per column or fewer): an anti-aliased polyline through the
+            // samples, one line per stretch with data, so a gap (missing samples) is a gap.
+            let mut lines: Vec<Vec<Pos2>> = Vec::new();
+            let mut pts = Vec::with_capacity(end - first);
             for (i, &v) in slice[first..end].iter().enumerate() {
                 if v.is_nan() {
                     lines.push(std::mem::take(&mut pts));
@@ -1390,32 +1460,10 @@ fn draw_lead_panel(
                 }
                 pts.push(pos2(x_of_t((first + i) as f64 / fs), y_of(v)));
             }
-        } else {
-            let mut last_hi = true;
-            for (c, mm) in min_max_columns(slice, first, end, columns)
-                .into_iter()
-                .enumerate()
-            {
-                if mm.is_none() {
-                    lines.push(std::mem::take(&mut pts));
-                }
-                if let Some((lo, hi)) = mm {
-                    let x = x_a + c as f32 + 0.5;
-                    // Alternate the order so consecutive columns join at the near end.
-                    if last_hi {
-                        pts.push(pos2(x, y_of(hi)));
-                        pts.push(pos2(x, y_of(lo)));
-                    } else {
-                        pts.push(pos2(x, y_of(lo)));
-                        pts.push(pos2(x, y_of(hi)));
-                    }
-                    last_hi = !last_hi;
-                }
+            lines.push(pts);
+            for line in lines.into_iter().filter(|l| l.len() >= 2) {
+                painter.add(Shape::line(line, stroke));
             }
-        }
-        lines.push(pts);
-        for line in lines.into_iter().filter(|l| l.len() >= 2) {
-            painter.add(Shape::line(line, stroke));
         }
     }
     // The reference marks over the trace, so a beat label at the R peak is not hidden by it.
@@ -1746,6 +1794,40 @@ fn draw_track_scale(painter: &egui::Painter, screen: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_bars_join_their_neighbours_and_leave_gaps_open() {
+        // value v at screen y = 100 - 10 v; a 1-point pen
+        let columns = [Some((0.0, 1.0)), Some((3.0, 4.0)), None, Some((0.0, 0.0))];
+        let Shape::Mesh(mesh) =
+            trace_columns_mesh(&columns, 10.0, Stroke::new(1.0, Color32::BLACK), &|v| {
+                100.0 - 10.0 * v
+            })
+        else {
+            panic!("not a mesh");
+        };
+        let bars: Vec<Rect> = mesh
+            .vertices
+            .chunks_exact(4)
+            .map(|q| Rect::from_points(&q.iter().map(|v| v.pos).collect::<Vec<_>>()))
+            .collect();
+        assert_eq!(bars.len(), 3, "one bar per column with data");
+        // first column: its own span, widened by half the pen
+        assert_eq!(
+            bars[0],
+            Rect::from_min_max(pos2(10.0, 89.5), pos2(11.0, 100.5))
+        );
+        // second: 60..70 on its own, stretched down to touch the first column's top (90)
+        assert_eq!(
+            bars[1],
+            Rect::from_min_max(pos2(11.0, 59.5), pos2(12.0, 90.5))
+        );
+        // after the gap: not joined to anything before it
+        assert_eq!(
+            bars[2],
+            Rect::from_min_max(pos2(13.0, 99.5), pos2(14.0, 100.5))
+        );
+    }
 
     #[test]
     fn min_max_columns_cover_every_sample_once() {

@@ -2204,6 +2204,21 @@ fn keep_renderer_heap() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_renderer_heap() {}
 
+/// Environment variable: the window's inner size as `WIDTHxHEIGHT` in points (e.g. `1600x1000`),
+/// for screenshots and frame timing at a given size; 1400 x 900 otherwise.
+pub const WINDOW_SIZE_ENV: &str = "TLC_WINDOW_SIZE";
+
+fn window_size_from_env() -> [f32; 2] {
+    std::env::var(WINDOW_SIZE_ENV)
+        .ok()
+        .and_then(|v| {
+            let (w, h) = v.split_once('x')?;
+            let (w, h) = (w.trim().parse::<f32>().ok()?, h.trim().parse::<f32>().ok()?);
+            (w >= 640.0 && h >= 400.0 && w.is_finite() && h.is_finite()).then_some([w, h])
+        })
+        .unwrap_or([1400.0, 900.0])
+}
+
 /// Open the window and run until it is closed.
 pub fn run(launch: Launch) -> anyhow::Result<()> {
     keep_renderer_heap();
@@ -2211,13 +2226,16 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
     let result: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
     let viewport = egui::ViewportBuilder::default()
         .with_title("TLC Explorer")
-        .with_inner_size([1400.0, 900.0])
+        .with_inner_size(window_size_from_env())
         .with_min_inner_size([640.0, 400.0])
         .with_drag_and_drop(true);
     let options = eframe::NativeOptions {
         viewport,
         persist_window: screenshot.is_none(),
         renderer: renderer_from_env(),
+        // egui's dithering spreads gradients over 8-bit levels; the ECG view has flat colours
+        // only, and on a CPU renderer the per-pixel noise was a fifth of the frame.
+        dithering: false,
         ..Default::default()
     };
     let result_for_app = result.clone();

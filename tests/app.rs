@@ -651,6 +651,25 @@ fn tracks_and_lead_names_stay_in_view_when_zoomed_and_panned() {
         "{text}"
     );
     assert!((t_lead - t_track).abs() < 0.02, "{t_lead} vs {t_track}");
+    // Zoomed, panned, and with the overview strip moving the canvas: still one backdrop
+    // texture (none left behind by an earlier canvas), no larger than the canvas in pixels.
+    let ppp = h.ctx.pixels_per_point();
+    let backdrop_sizes: Vec<[usize; 2]> = h
+        .ctx
+        .tex_manager()
+        .read()
+        .allocated()
+        .filter(|(_, meta)| meta.name == "paper backdrop")
+        .map(|(_, meta)| meta.size)
+        .collect();
+    assert_eq!(backdrop_sizes.len(), 1, "{backdrop_sizes:?}");
+    let [w, h_px] = backdrop_sizes[0];
+    assert!(
+        w as f32 <= (canvas.width() * ppp).ceil() + 1.0
+            && h_px as f32 <= (canvas.height() * ppp).ceil() + 1.0,
+        "backdrop {w} x {h_px} px for a canvas of {:?} points",
+        canvas.size()
+    );
 }
 
 /// A data set of one record, made in memory by `make` when loaded (long records).

@@ -839,8 +839,11 @@ pub fn paper_ui(
         backdrop_slot,
         backdrop::shape(
             ui.ctx(),
-            response.id.with("backdrop"),
-            paper,
+            // one id for the app's one paper view: the canvas' own id changes with the layout
+            // above it (the overview strip), and each id would keep a texture alive
+            egui::Id::new("tlc paper backdrop"),
+            // only what is on screen (the laid-out window may reach past the canvas' edges)
+            paper.intersect(canvas),
             colors::PAPER,
             fills,
         ),
@@ -1190,8 +1193,8 @@ fn hover_info(
     }
 }
 
-/// The 1 mm / 5 mm grid as one mesh of pixel-aligned quads: no line tessellation and no
-/// anti-aliasing feather, which on a CPU renderer cost more than the rest of the view.
+/// The 1 mm / 5 mm grid as pixel-aligned fills of the backdrop (no line tessellation, no
+/// anti-aliasing feather), only over `visible`.
 fn draw_grid(fills: &mut backdrop::Fills, xf: Xf, visible: Rect, pixels_per_point: f32) {
     if !visible.is_positive() {
         return;

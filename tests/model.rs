@@ -289,6 +289,62 @@ fn cancel_after(after: usize) -> CancelAfter {
     }
 }
 
+/// Shifts and gains reach the training batches (the run's losses differ from the plain run's),
+/// and are drawn from the seed (the same run twice gives the same losses).
+#[test]
+fn augmented_training_differs_from_plain_and_repeats_with_its_seed() {
+    use tlc_explorer::model::train::Augmentation;
+    let config = small_config(3, Task::Multilabel);
+    let set = synthetic_set(60, 3, 5);
+    let train_idx = set.indices_where(|f| f < 3);
+    let val_idx = set.indices_where(|f| f == 3);
+    let run = |augmentation: Augmentation| {
+        let params = TrainParams {
+            epochs: 2,
+            lr: 3e-3,
+            batch_size: 16,
+            patience: 2,
+            seed: 4,
+            augmentation,
+            ..TrainParams::default()
+        };
+        train(
+            &config,
+            &set,
+            &train_idx,
+            &val_idx,
+            &params,
+            None,
+            None,
+            &Device::Cpu,
+            "t",
+            &NoProgress,
+        )
+        .expect("training runs")
+        .history
+    };
+    let augmented = Augmentation {
+        max_shift_samples: 40,
+        max_gain: 1.5,
+    };
+    let plain = run(Augmentation::default());
+    let first = run(augmented);
+    let again = run(augmented);
+    for (a, b) in first.iter().zip(&again) {
+        assert_eq!(a.train_loss, b.train_loss, "epoch {}", a.epoch);
+        assert_eq!(a.val_loss, b.val_loss, "epoch {}", a.epoch);
+    }
+    assert!(
+        first
+            .iter()
+            .zip(&plain)
+            .all(|(a, p)| (a.train_loss - p.train_loss).abs() > 1e-6),
+        "augmented {:?} vs plain {:?}",
+        first.iter().map(|h| h.train_loss).collect::<Vec<_>>(),
+        plain.iter().map(|h| h.train_loss).collect::<Vec<_>>()
+    );
+}
+
 /// A run stopped in its third epoch and resumed from its state ends with the history and the
 /// best weights of the run that was never stopped; the state file is gone at the end.
 #[test]

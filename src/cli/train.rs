@@ -13,8 +13,8 @@ use crate::dsp::{PreprocessSettings, prepare};
 use crate::io::{Dataset, RecordEntry};
 use crate::model::config::TrainingData;
 use crate::model::train::{
-    CvParams, LrSchedule, TrainParams, TrainingSet, accuracy, cross_validate, exact_match,
-    macro_auroc, metric_name, task_metric, train, write_oof_csv,
+    Augmentation, CvParams, LrSchedule, TrainParams, TrainingSet, accuracy, cross_validate,
+    exact_match, macro_auroc, metric_name, task_metric, train, write_oof_csv,
 };
 use crate::model::{ModelConfig, ModelError, Task, default_device};
 use crate::progress::{Progress, ProgressSink};
@@ -118,6 +118,14 @@ pub struct Args {
     /// Data type of the written weights.
     #[arg(long, value_enum, default_value = "f32")]
     pub save_dtype: DtypeArg,
+    /// Move each training record in time by up to this many milliseconds, drawn anew every
+    /// epoch (zeros move in). 0 = off.
+    #[arg(long, default_value_t = 0.0)]
+    pub augment_shift_ms: f64,
+    /// Multiply each training record by a gain drawn log-uniformly from [1/G, G], anew every
+    /// epoch. 1 = off.
+    #[arg(long, default_value_t = 1.0)]
+    pub augment_gain: f32,
 }
 
 /// The training target of one record, or `None` when the record has none for this task.
@@ -269,7 +277,15 @@ fn open_training_data(args: &Args) -> anyhow::Result<Box<dyn Dataset>> {
     })
 }
 
-fn train_params(args: &Args) -> anyhow::Result<TrainParams> {
+/// A shift in ms as a whole number of the model's input samples.
+fn shift_samples(shift_ms: f64, fs_hz: f64) -> anyhow::Result<usize> {
+    if !(shift_ms.is_finite() && shift_ms >= 0.0) {
+        bail!("--augment-shift-ms must be 0 or more, not {shift_ms}");
+    }
+    Ok((shift_ms * 1e-3 * fs_hz).round() as usize)
+}
+
+fn train_params(args: &Args, config: &ModelConfig) -> anyhow::Result<TrainParams> {
     let schedule = match args.schedule {
         ScheduleArg::Cosine => LrSchedule::Cosine { min_factor: 0.01 },
         ScheduleArg::Step => LrSchedule::Step {
@@ -292,6 +308,10 @@ fn train_params(args: &Args) -> anyhow::Result<TrainParams> {
             DtypeArg::Bf16 => DType::BF16,
         },
         init_weights: args.init.clone(),
+        augmentation: Augmentation {
+            max_shift_samples: shift_samples(args.augment_shift_ms, config.sampling_rate)?,
+            max_gain: args.augment_gain,
+        },
     };
     params.validate()?;
     Ok(params)
@@ -339,7 +359,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let ds = open_training_data(&args)?;
     let mut config = read_config(&args, ds.as_ref())?;
-    let params = train_params(&args)?;
+    let params = train_params(&args, &config)?;
     // The filtering becomes part of the model: recorded in its config.
     let mut preprocessing = config.preprocessing();
     preprocessing.remove_baseline |= args.remove_baseline;

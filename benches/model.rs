@@ -77,6 +77,16 @@ fn bench(c: &mut Criterion) {
     );
     let (config, net) = model();
     let flops = 2 * config.macs_per_input();
+    match machine::fma_peak_gflops(0.5) {
+        Some(peak) => println!(
+            "measured FMA peak: {peak:.0} GFLOP/s over all threads; one forward ({:.2} GFLOP) \
+             at that peak: {:.1} ms, at 65 % of it: {:.1} ms",
+            flops as f64 / 1e9,
+            flops as f64 / peak / 1e6,
+            flops as f64 / (0.65 * peak) / 1e6
+        ),
+        None => println!("no FMA peak: the CPU has neither AVX-512 nor AVX2 + FMA"),
+    }
     let train_config = training_config();
     let torch_args = [
         TORCH_THREADS.to_string(),

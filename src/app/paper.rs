@@ -841,7 +841,7 @@ pub fn paper_ui(
             ui.ctx(),
             // one id for the app's one paper view: the canvas' own id changes with the layout
             // above it (the overview strip), and each id would keep a texture alive
-            egui::Id::new("tlc paper backdrop"),
+            egui::Id::unique("tlc paper backdrop"),
             // only what is on screen (the laid-out window may reach past the canvas' edges)
             paper.intersect(canvas),
             colors::PAPER,

@@ -22,6 +22,15 @@ fn main() -> anyhow::Result<()> {
         v.records.len()
     );
     print!("{}", v.table());
+    let [pr, qrs, qt] = v.reference_scatter_rms_ms();
+    let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.1} ms"));
+    println!(
+        "the reference's own scatter (RMS over records of the standard error of its median over \
+         beats): PR {}, QRS {}, QT {}",
+        f(pr),
+        f(qrs),
+        f(qt)
+    );
     let outliers = v.hr_outliers();
     println!(
         "heart rate more than 1 bpm off: {} records {}",

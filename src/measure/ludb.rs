@@ -42,6 +42,12 @@ pub struct ReferenceIntervals {
     pub pr_ms: Option<f64>,
     pub qrs_ms: Option<f64>,
     pub qt_ms: Option<f64>,
+    /// The standard error of the PR, QRS and QT medians above (1.2533 x the beats' SD /
+    /// sqrt(beats), a median's large-sample standard error; at least 3 beats): how far the
+    /// annotators' beat-to-beat scatter alone moves the record's reference value.
+    pub pr_se_ms: Option<f64>,
+    pub qrs_se_ms: Option<f64>,
+    pub qt_se_ms: Option<f64>,
 }
 
 /// One annotated beat's global bounds (samples).
@@ -129,6 +135,19 @@ fn reference_intervals(beats: &[ReferenceBeat], fs_hz: f64) -> ReferenceInterval
     let collect = |f: &dyn Fn(&ReferenceBeat) -> Option<f64>| -> Option<f64> {
         median(&beats.iter().filter_map(f).collect::<Vec<_>>())
     };
+    let standard_error = |f: &dyn Fn(&ReferenceBeat) -> Option<f64>| -> Option<f64> {
+        let v: Vec<f64> = beats.iter().filter_map(f).collect();
+        if v.len() < 3 {
+            return None;
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        Some(1.2533 * sd / n.sqrt())
+    };
+    let pr = |b: &ReferenceBeat| Some(ms(b.p.0?, b.qrs.0?));
+    let qrs = |b: &ReferenceBeat| Some(ms(b.qrs.0?, b.qrs.1?));
+    let qt = |b: &ReferenceBeat| Some(ms(b.qrs.0?, b.t_offset?));
     let hr_bpm = match (beats.first(), beats.last()) {
         (Some(a), Some(b)) if beats.len() >= 2 && b.peak > a.peak => {
             Some(60_000.0 * (beats.len() - 1) as f64 / ms(a.peak, b.peak))
@@ -139,9 +158,12 @@ fn reference_intervals(beats: &[ReferenceBeat], fs_hz: f64) -> ReferenceInterval
         n_beats: beats.len(),
         hr_bpm,
         p_ms: collect(&|b| Some(ms(b.p.0?, b.p.1?))),
-        pr_ms: collect(&|b| Some(ms(b.p.0?, b.qrs.0?))),
-        qrs_ms: collect(&|b| Some(ms(b.qrs.0?, b.qrs.1?))),
-        qt_ms: collect(&|b| Some(ms(b.qrs.0?, b.t_offset?))),
+        pr_ms: collect(&pr),
+        qrs_ms: collect(&qrs),
+        qt_ms: collect(&qt),
+        pr_se_ms: standard_error(&pr),
+        qrs_se_ms: standard_error(&qrs),
+        qt_se_ms: standard_error(&qt),
     }
 }
 
@@ -238,6 +260,26 @@ impl MeasureValidation {
         }
         v.records = records;
         v
+    }
+
+    /// The root mean square over the compared records of the reference's standard error
+    /// ([`ReferenceIntervals`]) for PR, QRS and QT, in ms: the part of the SD of the
+    /// differences that the annotators' beat-to-beat scatter alone would give. PR over the
+    /// records its comparison keeps (no atrial fibrillation or flutter).
+    pub fn reference_scatter_rms_ms(&self) -> [Option<f64>; 3] {
+        let rms = |f: &dyn Fn(&RecordComparison) -> Option<f64>| {
+            let v: Vec<f64> = self.records.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt())
+        };
+        [
+            rms(&|r| {
+                (!r.atrial_fibrillation_or_flutter)
+                    .then_some(r.reference.pr_se_ms)
+                    .flatten()
+            }),
+            rms(&|r| r.reference.qrs_se_ms),
+            rms(&|r| r.reference.qt_se_ms),
+        ]
     }
 
     /// Records whose heart rate is more than `HR_GOAL_BPM` from the reference.

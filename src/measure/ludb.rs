@@ -42,7 +42,7 @@ pub struct ReferenceIntervals {
     pub pr_ms: Option<f64>,
     pub qrs_ms: Option<f64>,
     pub qt_ms: Option<f64>,
-    /// The standard error of the PR, QRS and QT medians above (1.2533 x the beats' SD /
+    /// The standard error of the PR, QRS and QT medians above (1.2533 x the beats' sample SD /
     /// sqrt(beats), a median's large-sample standard error; at least 3 beats): how far the
     /// annotators' beat-to-beat scatter alone moves the record's reference value.
     pub pr_se_ms: Option<f64>,
@@ -136,14 +136,9 @@ fn reference_intervals(beats: &[ReferenceBeat], fs_hz: f64) -> ReferenceInterval
         median(&beats.iter().filter_map(f).collect::<Vec<_>>())
     };
     let standard_error = |f: &dyn Fn(&ReferenceBeat) -> Option<f64>| -> Option<f64> {
-        let v: Vec<f64> = beats.iter().filter_map(f).collect();
-        if v.len() < 3 {
-            return None;
-        }
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-        Some(1.2533 * sd / n.sqrt())
+        let mut stats = ErrorStats::default();
+        beats.iter().filter_map(f).for_each(|v| stats.add(v));
+        (stats.n >= 3).then(|| 1.2533 * stats.sd_ms() / (stats.n as f64).sqrt())
     };
     let pr = |b: &ReferenceBeat| Some(ms(b.p.0?, b.qrs.0?));
     let qrs = |b: &ReferenceBeat| Some(ms(b.qrs.0?, b.qrs.1?));
@@ -268,8 +263,9 @@ impl MeasureValidation {
     /// records its comparison keeps (no atrial fibrillation or flutter).
     pub fn reference_scatter_rms_ms(&self) -> [Option<f64>; 3] {
         let rms = |f: &dyn Fn(&RecordComparison) -> Option<f64>| {
-            let v: Vec<f64> = self.records.iter().filter_map(f).collect();
-            (!v.is_empty()).then(|| (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt())
+            let mut stats = ErrorStats::default();
+            self.records.iter().filter_map(f).for_each(|v| stats.add(v));
+            (stats.n > 0).then(|| (stats.sum_sq_ms / stats.n as f64).sqrt())
         };
         [
             rms(&|r| {

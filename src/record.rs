@@ -289,6 +289,73 @@ impl fmt::Debug for PatientFields {
     }
 }
 
+/// A signal recorded with the ECG that is not an ECG lead (arterial pressure, plethysmogram,
+/// respiration, a numerics channel): kept so that it can be shown under the leads on the same
+/// time axis, never given to the model or the delineator, which know only leads in mV.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherSignal {
+    /// The name the file gives it (`ABP`, `PLETH`, `RESP`).
+    pub name: String,
+    /// Its physical units as the file states them (`mmHg`, `NU`); empty when the file gives none.
+    pub units: String,
+    /// Its own sampling rate (Hz), which may differ from the leads'.
+    pub fs_hz: f64,
+    /// Time (s) of `values[0]` on the ECG's time axis (0 = the leads' first sample; negative
+    /// when the reader trimmed leading samples the leads had no data for).
+    pub start_s: f64,
+    /// Values in `units`; NaN where the sample is missing.
+    pub values: Vec<f32>,
+}
+
+impl OtherSignal {
+    /// The label a track shows: the name and, when known, its units (`ABP (mmHg)`).
+    pub fn label(&self) -> String {
+        if self.units.trim().is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} ({})", self.name, self.units.trim())
+        }
+    }
+
+    /// The time (s, on the ECG's axis) of value `i`.
+    pub fn time_s(&self, i: usize) -> f64 {
+        self.start_s + i as f64 / self.fs_hz
+    }
+
+    /// The value nearest in time to `t_s` (s, on the ECG's axis); `None` outside the signal or
+    /// where it is missing.
+    pub fn value_at(&self, t_s: f64) -> Option<f32> {
+        let i = ((t_s - self.start_s) * self.fs_hz).round();
+        if i < 0.0 {
+            return None;
+        }
+        self.values
+            .get(i as usize)
+            .copied()
+            .filter(|v| v.is_finite())
+    }
+
+    /// The smallest and largest finite values, for a track's scale; `None` when every value is
+    /// missing. A flat signal gets a range of 1 unit around its value so it can be drawn.
+    pub fn value_range(&self) -> Option<(f32, f32)> {
+        let (lo, hi) = self
+            .values
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        if !(lo.is_finite() && hi.is_finite()) {
+            return None;
+        }
+        Some(if hi - lo > f32::EPSILON * hi.abs().max(1.0) {
+            (lo, hi)
+        } else {
+            (lo - 0.5, hi + 0.5)
+        })
+    }
+}
+
 /// One ECG: `samples_mv` has one row per lead, in millivolts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ecg {
@@ -296,6 +363,8 @@ pub struct Ecg {
     pub fs_hz: f64,
     pub samples_mv: Array2<f32>,
     pub meta: EcgMeta,
+    /// Signals recorded with the leads that are not leads ([`OtherSignal`]); shown, not analysed.
+    pub other_signals: Vec<OtherSignal>,
 }
 
 impl Ecg {
@@ -335,6 +404,7 @@ impl Ecg {
             fs_hz,
             samples_mv,
             meta,
+            other_signals: Vec::new(),
         })
     }
 
@@ -394,6 +464,12 @@ impl Ecg {
             runs.push(s..n);
         }
         runs
+    }
+
+    /// The record with `signals` kept beside its leads ([`OtherSignal`]).
+    pub fn with_other_signals(mut self, signals: Vec<OtherSignal>) -> Self {
+        self.other_signals = signals;
+        self
     }
 
     pub fn n_leads(&self) -> usize {

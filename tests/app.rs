@@ -1766,3 +1766,81 @@ fn derived_and_uncalibrated_leads_and_reader_notes_are_said_above_the_ecg() {
     assert!(h.query_by_label_contains("Derived leads").is_none());
     assert!(h.query_by_label_contains("Uncalibrated leads").is_none());
 }
+
+/// The explained synthetic record with an arterial pressure signal recorded beside its leads
+/// (100 Hz, 100 + 20 sin(2 pi t) mmHg).
+fn app_with_pressure() -> TlcApp {
+    let mut app = TlcApp::without_data(None, Settings::default()).expect("worker starts");
+    let fs_hz = 100.0;
+    let pressure = |t: f64| 100.0 + 20.0 * (2.0 * std::f64::consts::PI * t).sin();
+    let ecg = synthetic_ecg("with-abp", &["NORM"]).with_other_signals(vec![
+        tlc_explorer::record::OtherSignal {
+            name: "ABP".into(),
+            units: "mmHg".into(),
+            fs_hz,
+            start_s: 0.0,
+            values: (0..(DURATION_S * fs_hz) as usize)
+                .map(|i| pressure(i as f64 / fs_hz) as f32)
+                .collect(),
+        },
+    ]);
+    let record = AnalysedRecord {
+        explanation: Some(Arc::new(synthetic_explanation("with-abp"))),
+        ..AnalysedRecord::plain(Arc::new(ecg), None)
+    };
+    app.show_record(record.with_delineation(synthetic_delineation()));
+    app
+}
+
+/// The first read-out naming the ABP when the pointer moves up from the canvas's bottom.
+fn pressure_readout(h: &mut Harness<'_, TlcApp>) -> Option<String> {
+    let canvas = h.get_by_label("ECG view").rect();
+    let mut y = canvas.bottom() - 3.0;
+    while y > canvas.bottom() - 260.0 {
+        h.hover_at(egui::pos2(canvas.center().x, y));
+        h.run_ok();
+        // between tracks and below the paper nothing is read out
+        if h.query_by_label_contains("t = ").is_some() {
+            let text = status_text(h);
+            if text.contains("ABP (mmHg)") {
+                return Some(text);
+            }
+        }
+        y -= 3.0;
+    }
+    None
+}
+
+#[test]
+fn a_pressure_signal_is_shown_under_the_leads_and_read_out_in_its_units() {
+    let mut h = harness(app_with_pressure(), [1280.0, 860.0]);
+    h.run_ok();
+    assert!(h.state().settings.layers.other_signals);
+    let text = pressure_readout(&mut h).expect("a track reading out the ABP");
+    let t = read_number(&text, "t = ", " s").expect("a time");
+    let key = "ABP (mmHg) ";
+    let value: Option<f64> = text.find(key).and_then(|at| {
+        text[at + key.len()..]
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    let expected = 100.0 + 20.0 * (2.0 * std::f64::consts::PI * t).sin();
+    let value = value.unwrap_or_else(|| panic!("no value in {text:?}"));
+    // nearest of the 100 Hz values: within half a sample (5 ms x 126 mmHg/s at most)
+    assert!(
+        (value - expected).abs() < 0.7,
+        "{value} vs {expected} at {t} s"
+    );
+    // the model and the delineator never see it: the leads are the record's twelve
+    assert_eq!(
+        h.state().current_record().map(|r| r.ecg.n_leads()),
+        Some(12)
+    );
+    // switched off, no track reads it out any more
+    h.get_by_label("other signals").click();
+    h.run_ok();
+    assert!(!h.state().settings.layers.other_signals);
+    assert_eq!(pressure_readout(&mut h), None);
+}

@@ -250,6 +250,33 @@ fn edge_gaps_are_trimmed_with_a_note_and_all_missing_leads_left_out() {
 }
 
 #[test]
+fn a_non_voltage_signal_keeps_its_time_when_the_leads_are_trimmed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = i16::MIN;
+    // lead I has no data in the first two frames; the ABP has data throughout, and a gap
+    let frames: [&[i16]; 5] = [&[m, 800], &[m, 810], &[1, m], &[2, 830], &[3, 840]];
+    let col = |k: usize| frames.iter().map(|f| f[k] as i32).collect::<Vec<_>>();
+    let header = format!(
+        "a 2 100 5\n{}{}",
+        sig("a.dat 16 1/mV 16", &col(0), "I"),
+        sig("a.dat 16 10/mmHg 16", &col(1), "ABP")
+    );
+    let hea = write_files(tmp.path(), "a", &header, &[("a.dat", format16(&frames))]);
+    let ecg = wfdb::read_record(&hea).unwrap();
+    assert_eq!(mv(&ecg, 0), vec![1.0, 2.0, 3.0]);
+    let abp = &ecg.other_signals[0];
+    assert_eq!(abp.label(), "ABP (mmHg)");
+    // its first value is two lead samples before the leads' first: -20 ms on their axis
+    assert!((abp.start_s + 0.02).abs() < 1e-12, "{}", abp.start_s);
+    assert_eq!(abp.values.len(), 5);
+    assert!(abp.values[2].is_nan());
+    assert_eq!((abp.values[0], abp.values[4]), (80.0, 84.0));
+    assert_eq!(abp.value_range(), Some((80.0, 84.0)));
+    // the model and the delineator see the lead only
+    assert_eq!(ecg.leads, vec![LeadName::I]);
+}
+
+#[test]
 fn skew_shifts_a_signal_as_wfdb_python_does() {
     let tmp = tempfile::tempdir().unwrap();
     // signal 1 has skew 2: its sample t is in frame t + 2; its last 2 samples have no data
@@ -332,13 +359,21 @@ fn multi_frequency_leads_at_one_rate_keep_every_sample() {
     assert_eq!((ecg.fs_hz, ecg.n_samples()), (500.0, 12));
     assert_eq!(mv(&ecg, 0), expected[0]);
     assert_eq!(mv(&ecg, 1), expected[1]);
-    // the PLETH is not a lead: left out, with a note
+    // the PLETH is not a lead: kept beside the leads at its own rate, with a note
     assert_eq!(ecg.leads, vec![LeadName::I, LeadName::II]);
     assert!(
-        ecg.meta.reader_notes[0].contains("signal 2 (PLETH, NU) left out: not a voltage"),
+        ecg.meta.reader_notes[0].contains("signal 2 (PLETH, NU) is not a voltage: shown"),
         "{:?}",
         ecg.meta.reader_notes
     );
+    assert_eq!(ecg.other_signals.len(), 1);
+    let pleth = &ecg.other_signals[0];
+    assert_eq!((pleth.name.as_str(), pleth.units.as_str()), ("PLETH", "NU"));
+    assert_eq!((pleth.fs_hz, pleth.start_s), (125.0, 0.0));
+    assert_eq!(pleth.values, vec![5.0, 5.1, 5.2]);
+    assert_eq!(pleth.label(), "PLETH (NU)");
+    assert_eq!(pleth.time_s(2), 0.016);
+    assert_eq!(pleth.value_range(), Some((5.0, 5.2)));
 }
 
 #[test]

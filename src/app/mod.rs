@@ -1445,6 +1445,18 @@ impl TlcApp {
                     "Reference annotations beside the record (choose them in Reference)",
                 );
             ui.checkbox(&mut layers.calipers, "calipers");
+            let other_signals: Vec<String> = self
+                .current
+                .as_ref()
+                .map(|c| c.ecg.other_signals.iter().map(|s| s.label()).collect())
+                .unwrap_or_default();
+            if !other_signals.is_empty() {
+                ui.checkbox(&mut self.settings.layers.other_signals, "other signals")
+                    .on_hover_text(format!(
+                        "Signals recorded with the leads, shown under them, not analysed: {}",
+                        other_signals.join(", ")
+                    ));
+            }
             ui.separator();
             self.calipers_toolbar_ui(ui);
             reference::reference_menu_ui(ui, &mut self.reference, &mut self.settings);

@@ -57,6 +57,8 @@ pub struct LeadPanel {
 pub enum TrackKind {
     Entropy,
     GradCam,
+    /// `Ecg::other_signals[i]` (ABP, PLETH, ...), in its own units.
+    Signal(usize),
 }
 
 /// A track under the leads on the same time axis.
@@ -138,6 +140,7 @@ impl PaperLayout {
                 kind: match t.kind {
                     crate::figure::TrackKind::Entropy => TrackKind::Entropy,
                     crate::figure::TrackKind::GradCam => TrackKind::GradCam,
+                    crate::figure::TrackKind::Signal(i) => TrackKind::Signal(i),
                 },
                 t0_s: t.start_s,
                 t1_s: t.end_s,
@@ -379,6 +382,8 @@ pub struct HoverInfo {
     pub entropy: Option<f32>,
     pub gradcam: Option<f32>,
     pub segment: Option<SegmentLabel>,
+    /// Over an other signal's track: its label and value there (`ABP (mmHg)`, 95.3).
+    pub signal: Option<(String, f32)>,
 }
 
 impl HoverInfo {
@@ -406,6 +411,12 @@ impl HoverInfo {
         }
         if let Some(s) = self.segment {
             parts.push(format!("segment {}", s.as_str()));
+        }
+        if let Some((label, v)) = &self.signal {
+            parts.push(format!(
+                "{label} {}",
+                crate::figure::scene::scale_value_text(*v)
+            ));
         }
         parts.join("   ")
     }
@@ -870,10 +881,18 @@ pub fn paper_ui(
         }
         let clip = painter.with_clip_rect(visible);
         draw_track(&clip, *tracks_xf, layout, track, data);
-        draw_track_scale(&painter, screen);
+        draw_track_scale(&painter, screen, track.kind, data.ecg);
         if let Some(p) = hover_pos.filter(|p| visible.contains(*p)) {
             let t = layout.t_s(track.rect_mm, track.t0_s, tracks_xf.mm(p).x);
-            hover = Some(hover_info(data, None, t, None));
+            let mut info = hover_info(data, None, t, None);
+            if let TrackKind::Signal(i) = track.kind {
+                info.signal = data
+                    .ecg
+                    .other_signals
+                    .get(i)
+                    .and_then(|s| s.value_at(t).map(|v| (s.label(), v)));
+            }
+            hover = Some(info);
         }
     }
 
@@ -1190,6 +1209,7 @@ fn hover_info(
         segment: (sample >= 0.0)
             .then(|| data.segment_at(sample as usize))
             .flatten(),
+        signal: None,
     }
 }
 
@@ -1698,10 +1718,16 @@ fn draw_track(
     data: ViewData<'_>,
 ) {
     let screen = xf.rect(track.rect_mm);
-    let Some(ex) = data.explanation else { return };
     let x_of_t = |t: f64| xf.pt(layout.x_mm(track.rect_mm, track.t0_s, t), 0.0).x;
     let y_of = |v: f32| screen.bottom() - v.clamp(0.0, 1.0) * screen.height();
     painter.rect_filled(screen, 0.0, Color32::WHITE);
+    if let TrackKind::Signal(i) = track.kind {
+        if let Some(signal) = data.ecg.other_signals.get(i) {
+            draw_signal_track(painter, xf, layout, track, signal);
+        }
+        return;
+    }
+    let Some(ex) = data.explanation else { return };
     painter.hline(
         screen.x_range(),
         screen.bottom(),
@@ -1763,6 +1789,8 @@ fn draw_track(
             painter.add(Shape::line(line, Stroke::new(1.0, colors::LABEL)));
             format!("Grad-CAM: {}", cam.output_name)
         }
+        // drawn above by draw_signal_track
+        TrackKind::Signal(_) => return,
     };
     // The name at the visible left edge, and the scale (0 and 1) in the gutter before the track.
     label_on_paper(
@@ -1777,17 +1805,89 @@ fn draw_track(
     );
 }
 
-/// The scale of a track (0 and 1) in the gutter before it.
-fn draw_track_scale(painter: &egui::Painter, screen: Rect) {
+/// An other signal's curve over the visible part of its track (gaps left open), and its name.
+fn draw_signal_track(
+    painter: &egui::Painter,
+    xf: Xf,
+    layout: &PaperLayout,
+    track: &TrackPanel,
+    signal: &crate::record::OtherSignal,
+) {
+    let screen = xf.rect(track.rect_mm);
+    let visible = painter.clip_rect().intersect(screen);
+    let t_of_x = |x: f32| layout.t_s(track.rect_mm, track.t0_s, xf.mm(pos2(x, 0.0)).x);
+    let x_of_t = |t: f64| xf.pt(layout.x_mm(track.rect_mm, track.t0_s, t), 0.0).x;
+    let y_of = |v: f64| screen.bottom() - (v as f32).clamp(0.0, 1.0) * screen.height();
+    let (t0, t1) = (
+        t_of_x(visible.left()).max(track.t0_s),
+        t_of_x(visible.right()).min(track.t1_s),
+    );
+    for run in crate::figure::scene::signal_runs(signal, t0, t1) {
+        // at most the lowest and highest point per screen column, in time order
+        let mut points: Vec<Pos2> = Vec::new();
+        let mut column: Vec<Pos2> = Vec::new();
+        let flush = |column: &mut Vec<Pos2>, points: &mut Vec<Pos2>| {
+            if column.len() <= 2 {
+                points.append(column);
+                return;
+            }
+            let by_y = |a: &&Pos2, b: &&Pos2| a.y.total_cmp(&b.y);
+            let (lo, hi) = (column.iter().min_by(by_y), column.iter().max_by(by_y));
+            if let (Some(&lo), Some(&hi)) = (lo, hi) {
+                let lo_first =
+                    column.iter().position(|p| *p == lo) <= column.iter().position(|p| *p == hi);
+                points.extend(if lo_first { [lo, hi] } else { [hi, lo] });
+            }
+            column.clear();
+        };
+        for (t, v) in run {
+            let p = pos2(x_of_t(t), y_of(v));
+            if column.first().is_some_and(|c| c.x.floor() != p.x.floor()) {
+                flush(&mut column, &mut points);
+            }
+            column.push(p);
+        }
+        flush(&mut column, &mut points);
+        if points.len() >= 2 {
+            painter.add(Shape::line(points, Stroke::new(1.0, colors::LABEL)));
+        }
+    }
+    let font = FontId::proportional((2.4 * xf.ppm).clamp(10.0, 14.0));
+    let name = match signal.value_range() {
+        Some(_) => signal.label(),
+        None => format!("{}: no data", signal.label()),
+    };
+    label_on_paper(
+        painter,
+        pos2(visible.left().max(screen.left()) + 4.0, screen.top() + 1.0),
+        Align2::LEFT_TOP,
+        name,
+        font,
+    );
+}
+
+/// The scale of a track in the gutter before it: 0 and 1, or the range an other signal is
+/// scaled to, in its units.
+fn draw_track_scale(painter: &egui::Painter, screen: Rect, kind: TrackKind, ecg: &Ecg) {
     let small = FontId::proportional(10.0);
-    for (v, y, align) in [
-        (1, screen.top(), Align2::RIGHT_TOP),
-        (0, screen.bottom(), Align2::RIGHT_BOTTOM),
+    let (top, bottom) = match kind {
+        TrackKind::Signal(i) => match ecg.other_signals.get(i).and_then(|s| s.value_range()) {
+            Some((lo, hi)) => (
+                crate::figure::scene::scale_value_text(hi),
+                crate::figure::scene::scale_value_text(lo),
+            ),
+            None => return,
+        },
+        TrackKind::Entropy | TrackKind::GradCam => ("1".to_string(), "0".to_string()),
+    };
+    for (text, y, align) in [
+        (top, screen.top(), Align2::RIGHT_TOP),
+        (bottom, screen.bottom(), Align2::RIGHT_BOTTOM),
     ] {
         painter.text(
             pos2(screen.left() - 3.0, y),
             align,
-            v.to_string(),
+            text,
             small.clone(),
             colors::LABEL,
         );

@@ -139,6 +139,10 @@ pub struct Args {
     pub no_landmarks: bool,
     #[arg(long)]
     pub no_grid: bool,
+    /// Leave out the tracks of signals recorded with the leads that are not leads (ABP, PLETH,
+    /// RESP); they are drawn under the leads by default.
+    #[arg(long)]
+    pub no_other_signals: bool,
     /// Also tint the traces with Grad-CAM.
     #[arg(long)]
     pub gradcam_overlay: bool,
@@ -243,6 +247,7 @@ pub fn spec_from_args(args: &Args) -> anyhow::Result<FigureSpec> {
             gradcam: !args.no_gradcam,
             gradcam_overlay: args.gradcam_overlay,
             grid: !args.no_grid,
+            other_signals: !args.no_other_signals,
             calibration: true,
             ..Layers::default()
         },

@@ -81,6 +81,29 @@ fn push_meta(out: &mut String, ecg: &Ecg) {
             leads.join(", ")
         );
     }
+    for signal in &ecg.other_signals {
+        let missing = signal.values.iter().filter(|v| v.is_nan()).count();
+        let range = match signal.value_range() {
+            Some((lo, hi)) => format!(
+                "{} to {}",
+                crate::figure::scene::scale_value_text(lo),
+                crate::figure::scene::scale_value_text(hi)
+            ),
+            None => "no data".into(),
+        };
+        let _ = writeln!(
+            out,
+            "other:     {} at {} Hz, {} values, {range}{} (shown, not analysed)",
+            signal.label(),
+            signal.fs_hz,
+            signal.values.len(),
+            if missing > 0 {
+                format!(", {missing} missing")
+            } else {
+                String::new()
+            }
+        );
+    }
     for note in &m.reader_notes {
         let _ = writeln!(out, "note:      {note}");
     }

@@ -82,6 +82,9 @@ pub struct Layers {
     pub calipers: bool,
     /// Reference annotation files beside the record (`figure::reference`).
     pub reference: bool,
+    /// Signals recorded with the leads that are not leads (ABP, PLETH, RESP: `Ecg::other_signals`),
+    /// one track each under the leads, in their own units.
+    pub other_signals: bool,
 }
 
 impl Default for Layers {
@@ -96,6 +99,7 @@ impl Default for Layers {
             calibration: true,
             calipers: true,
             reference: true,
+            other_signals: true,
         }
     }
 }
@@ -334,13 +338,18 @@ impl Panel {
 pub enum TrackKind {
     Entropy,
     GradCam,
+    /// `Ecg::other_signals[i]`, scaled to the track by its range over the record
+    /// (`OtherSignal::value_range`).
+    Signal(usize),
 }
 
 impl TrackKind {
+    /// The track's name (an other signal's is its own: `OtherSignal::label`).
     pub fn label(&self) -> &'static str {
         match self {
             TrackKind::Entropy => "entropy",
             TrackKind::GradCam => "Grad-CAM",
+            TrackKind::Signal(_) => "signal",
         }
     }
 }
@@ -423,7 +432,7 @@ pub fn compute_layout(ecg: &Ecg, spec: &FigureSpec) -> Result<LayoutDescription,
         paper_w,
         n_rows as f64 * geometry.row_h_mm,
     );
-    let (tracks, axis_y) = tracks_below(spec, &geometry, paper.bottom());
+    let (tracks, axis_y) = tracks_below(spec, ecg, &geometry, paper.bottom());
     let axis = RectMm::new(
         geometry.trace_x_mm,
         axis_y,
@@ -637,15 +646,24 @@ fn clinical_panels(
     Ok(panels)
 }
 
-/// The enabled tracks (entropy, then Grad-CAM) under the paper, whose bottom is `paper_bottom`;
-/// also returns where the time axis goes (under the last track).
-fn tracks_below(spec: &FigureSpec, geometry: &RowGeometry, paper_bottom: f64) -> (Vec<Track>, f64) {
+/// The enabled tracks (the record's other signals, then entropy, then Grad-CAM) under the
+/// paper, whose bottom is `paper_bottom`; also returns where the time axis goes (under the last
+/// track). Other signals come first: they are part of the recording, the others of its analysis.
+fn tracks_below(
+    spec: &FigureSpec,
+    ecg: &Ecg,
+    geometry: &RowGeometry,
+    paper_bottom: f64,
+) -> (Vec<Track>, f64) {
     let mut tracks = Vec::new();
     let mut y = paper_bottom;
-    for (enabled, kind) in [
+    let signals =
+        (0..ecg.other_signals.len()).map(|i| (spec.layers.other_signals, TrackKind::Signal(i)));
+    let analysis = [
         (spec.layers.entropy, TrackKind::Entropy),
         (spec.layers.gradcam, TrackKind::GradCam),
-    ] {
+    ];
+    for (enabled, kind) in signals.chain(analysis) {
         if enabled {
             y += TRACK_GAP_MM;
             tracks.push(Track {

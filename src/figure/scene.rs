@@ -10,7 +10,7 @@ use crate::delineate::{Beat, Delineation, Wave, WaveKind};
 use crate::figure::FigureError;
 use crate::figure::layout::{FigureSpec, LayoutDescription, Panel, RectMm, Track, TrackKind};
 use crate::figure::palette::{self, Rgba};
-use crate::record::Ecg;
+use crate::record::{Ecg, OtherSignal};
 use crate::tlc::Explanation;
 
 /// What a figure is drawn from.
@@ -369,7 +369,14 @@ fn traces(ecg: &Ecg, layout: &LayoutDescription, column_mm: f64) -> Vec<Primitiv
 fn tracks(input: &FigureInput, layout: &LayoutDescription, column_mm: f64) -> Vec<Primitive> {
     let mut tracks = Vec::new();
     for track in &layout.tracks {
-        draw_track(track, input.explanation, column_mm, &mut tracks);
+        match track.kind {
+            TrackKind::Signal(i) => {
+                if let Some(signal) = input.ecg.other_signals.get(i) {
+                    draw_signal_track(track, signal, column_mm, &mut tracks);
+                }
+            }
+            _ => draw_track(track, input.explanation, column_mm, &mut tracks),
+        }
     }
     time_axis(layout, &mut tracks);
     tracks
@@ -599,33 +606,7 @@ fn draw_track(
     column_mm: f64,
     out: &mut Vec<Primitive>,
 ) {
-    let frame = Stroke {
-        colour: palette::MUTED_INK,
-        width_mm: 0.15,
-    };
-    out.push(Primitive::Rect {
-        rect: track.rect,
-        fill: None,
-        stroke: Some(frame),
-    });
-    let label = |text: String, pos: (f64, f64), anchor| Primitive::Text {
-        pos,
-        text,
-        size_mm: 2.2,
-        colour: palette::MUTED_INK,
-        anchor,
-        bold: false,
-    };
-    out.push(label(
-        "1".into(),
-        (track.rect.x - 0.8, track.rect.y + 2.0),
-        TextAnchor::End,
-    ));
-    out.push(label(
-        "0".into(),
-        (track.rect.x - 0.8, track.rect.bottom()),
-        TextAnchor::End,
-    ));
+    track_frame(track, Some(("1".into(), "0".into())), out);
     let series = match (track.kind, explanation) {
         (TrackKind::Entropy, Some(ex)) => Some(entropy_series(ex)),
         (TrackKind::GradCam, Some(ex)) => gradcam_series(ex),
@@ -668,7 +649,7 @@ fn draw_track(
             if points.len() >= 2 {
                 let colour = match track.kind {
                     TrackKind::Entropy => palette::ENTROPY_LINE,
-                    TrackKind::GradCam => palette::GRADCAM_LINE,
+                    TrackKind::GradCam | TrackKind::Signal(_) => palette::GRADCAM_LINE,
                 };
                 out.push(Primitive::Polyline {
                     points,
@@ -683,14 +664,119 @@ fn draw_track(
             name = format!("{name}: not computed");
         }
     }
-    out.push(Primitive::Text {
+    out.push(track_name(track, name));
+}
+
+/// A track's frame and, when given, the values at its top and bottom in the gutter before it.
+fn track_frame(track: &Track, scale: Option<(String, String)>, out: &mut Vec<Primitive>) {
+    out.push(Primitive::Rect {
+        rect: track.rect,
+        fill: None,
+        stroke: Some(Stroke {
+            colour: palette::MUTED_INK,
+            width_mm: 0.15,
+        }),
+    });
+    let Some((top, bottom)) = scale else { return };
+    for (text, y) in [(top, track.rect.y + 2.0), (bottom, track.rect.bottom())] {
+        out.push(Primitive::Text {
+            pos: (track.rect.x - 0.8, y),
+            text,
+            size_mm: 2.2,
+            colour: palette::MUTED_INK,
+            anchor: TextAnchor::End,
+            bold: false,
+        });
+    }
+}
+
+/// A track's name at its top left.
+fn track_name(track: &Track, name: String) -> Primitive {
+    Primitive::Text {
         pos: (track.rect.x + 1.0, track.rect.y + 2.6),
         text: name,
         size_mm: 2.2,
         colour: palette::INK,
         anchor: TextAnchor::Start,
         bold: false,
-    });
+    }
+}
+
+/// A number on a signal track's scale: as many decimals as its size needs (3 significant
+/// digits), no trailing zeros.
+pub fn scale_value_text(v: f32) -> String {
+    let magnitude = v.abs().max(1e-6).log10().floor() as i32;
+    let decimals = (2 - magnitude).clamp(0, 6) as usize;
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" { "0".into() } else { text }
+}
+
+/// `(time s, value in [0, 1])` runs of an other signal inside [t0, t1], scaled by its range over
+/// the record; a missing value (NaN) ends a run, so a gap is drawn as a gap. Only the values in
+/// the window are visited, so a long record costs what its window holds.
+pub fn signal_runs(signal: &OtherSignal, t0: f64, t1: f64) -> Vec<Vec<(f64, f64)>> {
+    let Some((lo, hi)) = signal.value_range() else {
+        return Vec::new();
+    };
+    let n = signal.values.len();
+    let index = |t: f64| ((t - signal.start_s) * signal.fs_hz).max(0.0);
+    let first = (index(t0).floor() as usize).saturating_sub(1).min(n);
+    let end = ((index(t1).ceil() as usize).saturating_add(2)).min(n);
+    let mut runs = Vec::new();
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    for i in first..end {
+        let v = signal.values[i];
+        if v.is_finite() {
+            run.push((signal.time_s(i), f64::from((v - lo) / (hi - lo))));
+        } else if !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs.into_iter()
+        .map(|r| clip_series(&r, t0, t1))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// A track of a signal recorded with the leads (ABP, PLETH): its curve in its own units, the
+/// range it is scaled to written in the gutter, its name and units at the top left.
+fn draw_signal_track(
+    track: &Track,
+    signal: &OtherSignal,
+    column_mm: f64,
+    out: &mut Vec<Primitive>,
+) {
+    let range = signal.value_range();
+    track_frame(
+        track,
+        range.map(|(lo, hi)| (scale_value_text(hi), scale_value_text(lo))),
+        out,
+    );
+    let name = match range {
+        Some(_) => signal.label(),
+        None => format!("{}: no data", signal.label()),
+    };
+    for run in signal_runs(signal, track.start_s, track.end_s) {
+        let points = decimate_series(&run, track, column_mm);
+        if points.len() >= 2 {
+            out.push(Primitive::Polyline {
+                points,
+                stroke: Stroke {
+                    colour: palette::INK,
+                    width_mm: 0.2,
+                },
+            });
+        }
+    }
+    out.push(track_name(track, name));
 }
 
 /// A track's curve in mm, min/max-decimated per output pixel column.
@@ -1081,6 +1167,113 @@ mod tests {
             ..Default::default()
         };
         Ecg::new(vec![LeadName::I, LeadName::II], fs_hz, data, meta).unwrap()
+    }
+
+    /// A record with a 125 Hz pressure signal starting 0.5 s before the leads and missing
+    /// values from 4 s to 5 s on the leads' axis.
+    fn with_pressure() -> Ecg {
+        let e = ecg(500.0, 10.0);
+        let fs_hz = 125.0;
+        let values = (0..(10.5 * fs_hz) as usize)
+            .map(|i| {
+                let t = i as f64 / fs_hz - 0.5;
+                if (4.0..5.0).contains(&t) {
+                    f32::NAN
+                } else {
+                    (100.0 + 20.0 * (t * 6.0).sin()) as f32
+                }
+            })
+            .collect();
+        e.with_other_signals(vec![OtherSignal {
+            name: "ABP".into(),
+            units: "mmHg".into(),
+            fs_hz,
+            start_s: -0.5,
+            values,
+        }])
+    }
+
+    #[test]
+    fn an_other_signal_gets_a_track_on_the_leads_time_axis_with_its_gap() {
+        let e = with_pressure();
+        let spec = FigureSpec::default();
+        let layout = compute_layout(&e, &spec).unwrap();
+        let track = layout
+            .tracks
+            .iter()
+            .find(|t| t.kind == TrackKind::Signal(0))
+            .expect("a track for the ABP");
+        // first under the leads, before the analysis tracks
+        assert_eq!(layout.tracks[0].kind, TrackKind::Signal(0));
+        let input = FigureInput::record(&e);
+        let prims = tracks(&input, &layout, 0.1);
+        let texts: Vec<&str> = prims
+            .iter()
+            .filter_map(|p| match p {
+                Primitive::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(texts.contains(&"ABP (mmHg)"), "{texts:?}");
+        // the scale is the signal's range: 80 to 120 mmHg (to 3 significant digits)
+        assert!(texts.contains(&"120") && texts.contains(&"80"), "{texts:?}");
+        let lines: Vec<&Vec<(f64, f64)>> = prims
+            .iter()
+            .filter_map(|p| match p {
+                Primitive::Polyline { points, .. } => Some(points),
+                _ => None,
+            })
+            .filter(|pts| {
+                pts.iter()
+                    .all(|p| track.rect.contains_rect(&RectMm::new(p.0, p.1, 0.0, 0.0)))
+            })
+            .collect();
+        // two runs: before and after the 1 s gap, none across it
+        assert_eq!(lines.len(), 2, "{}", lines.len());
+        let gap = (track.x_from_seconds(4.0), track.x_from_seconds(5.0));
+        for line in &lines {
+            assert!(
+                line.iter()
+                    .all(|p| p.0 <= gap.0 + 0.2 || p.0 >= gap.1 - 0.2)
+            );
+        }
+        // the values before the leads' start are not drawn left of the track
+        assert!(lines[0][0].0 >= track.rect.x - 1e-9);
+        // switched off, no track
+        let off = FigureSpec {
+            layers: crate::figure::Layers {
+                other_signals: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let layout = compute_layout(&e, &off).unwrap();
+        assert!(layout.tracks.iter().all(|t| t.kind != TrackKind::Signal(0)));
+    }
+
+    #[test]
+    fn signal_runs_visit_only_the_window_and_scale_to_the_range() {
+        let e = with_pressure();
+        let s = &e.other_signals[0];
+        let runs = signal_runs(s, 1.0, 2.0);
+        assert_eq!(runs.len(), 1);
+        let run = &runs[0];
+        assert!((run[0].0 - 1.0).abs() < 1e-9 && (run[run.len() - 1].0 - 2.0).abs() < 1e-9);
+        // 125 Hz over 1 s: 126 values, plus the interpolated ends at most
+        assert!((125..=128).contains(&run.len()), "{}", run.len());
+        assert!(run.iter().all(|&(_, v)| (0.0..=1.0).contains(&v)));
+        assert_eq!(signal_runs(s, 4.2, 4.8).len(), 0);
+        assert_eq!(signal_runs(s, 3.0, 6.0).len(), 2);
+    }
+
+    #[test]
+    fn scale_values_read_like_a_monitor() {
+        assert_eq!(scale_value_text(120.0), "120");
+        assert_eq!(scale_value_text(80.26), "80.3");
+        assert_eq!(scale_value_text(0.5), "0.5");
+        assert_eq!(scale_value_text(-0.0001), "-0.0001");
+        assert_eq!(scale_value_text(0.0), "0");
+        assert_eq!(scale_value_text(12345.0), "12345");
     }
 
     #[test]

@@ -86,8 +86,23 @@ pub struct OpenOptions {
 /// The last component of a path as a data set's name shows it (the whole path when there is
 /// none, e.g. `/`).
 pub(crate) fn display_name(path: &Path) -> String {
+    // `""` (the folder of a record opened by its bare file name) and `.` have no file name:
+    // the folder's own name is what the user knows it by
+    let absolute = || {
+        let here = if path.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            path
+        };
+        std::fs::canonicalize(here).ok()
+    };
     path.file_name()
         .map(|s| s.to_string_lossy().into_owned())
+        .or_else(|| {
+            absolute()?
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| path.display().to_string())
 }
 

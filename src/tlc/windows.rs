@@ -62,6 +62,8 @@ fn cut(ecg: &Ecg, from_s: f64, to_s: f64) -> (Ecg, f64) {
         fs_hz: ecg.fs_hz,
         samples_mv: ecg.samples_mv.slice(ndarray::s![.., a..b]).to_owned(),
         meta: ecg.meta.clone(),
+        // the model's windows carry the leads only
+        other_signals: Vec::new(),
     };
     (part, a as f64 / ecg.fs_hz)
 }

@@ -8,7 +8,7 @@ use ndarray::Array2;
 
 use crate::io::IoError;
 use crate::io::files::file_inside;
-use crate::record::{Ecg, EcgMeta, LeadName, Sex};
+use crate::record::{Ecg, EcgMeta, LeadName, OtherSignal, Sex};
 
 use super::header::{DEFAULT_GAIN, SignalSpec, WfdbHeader, read_header};
 use super::signal::{is_missing, read_signals};
@@ -292,8 +292,9 @@ pub fn read_record(hea_path: &Path) -> Result<Ecg, IoError> {
 }
 
 /// The ECG of a record: its voltage signals in mV on one sampling grid.
-/// - Signals that are not a voltage (ABP, PLETH, RESP, numerics) are left out, each with a note
-///   in `meta.reader_notes`; so is a voltage signal with no sample at all.
+/// - Signals that are not a voltage (ABP, PLETH, RESP, numerics) are kept apart as
+///   [`Ecg::other_signals`] at their own rate, each with a note in `meta.reader_notes`; a voltage
+///   signal with no sample at all is left out, with a note.
 /// - Uncalibrated signals (gain 0, read with gain 200) are listed in `meta.uncalibrated_leads`.
 /// - Rates: when every kept signal has the same samples per frame `k`, the ECG is at `k` times
 ///   the frame rate with every sample (wfdb-python's expanded reading); otherwise each signal's
@@ -313,12 +314,14 @@ pub fn ecg_from_wfdb(record: WfdbRecord) -> Result<Ecg, IoError> {
     let hea = &header.path;
     let mut notes = Vec::new();
     let mut kept: Vec<WfdbSignal> = Vec::new();
+    let mut others: Vec<WfdbSignal> = Vec::new();
     for (i, s) in record.signals.into_iter().enumerate() {
         if !s.is_voltage {
             notes.push(format!(
-                "signal {i} ({}, {}) left out: not a voltage",
+                "signal {i} ({}, {}) is not a voltage: shown under the leads, not analysed",
                 s.name, s.units
             ));
+            others.push(s);
         } else if s.values.iter().all(|v| v.is_nan()) {
             notes.push(format!(
                 "signal {i} ({}) left out: every sample is missing",
@@ -421,10 +424,24 @@ pub fn ecg_from_wfdb(record: WfdbRecord) -> Result<Ecg, IoError> {
         .map(|(_, l)| l.clone())
         .collect();
     meta.reader_notes = notes;
-    Ecg::with_gaps(leads, fs_hz, samples, meta).map_err(|source| IoError::Record {
-        path: hea.clone(),
-        source,
-    })
+    // the other signals keep their own rate and every sample; their time 0 is the record's,
+    // so they start `start` ECG samples before the trimmed leads
+    let other_signals = others
+        .into_iter()
+        .map(|s| OtherSignal {
+            name: s.name,
+            units: s.units,
+            fs_hz: s.fs_hz,
+            start_s: -(start as f64) / fs_hz,
+            values: s.values,
+        })
+        .collect();
+    Ecg::with_gaps(leads, fs_hz, samples, meta)
+        .map(|ecg| ecg.with_other_signals(other_signals))
+        .map_err(|source| IoError::Record {
+            path: hea.clone(),
+            source,
+        })
 }
 
 /// Metadata from header comments written as `key: value` (case-insensitive keys, optional

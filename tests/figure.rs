@@ -704,6 +704,11 @@ fn cli_batch_over_100_records_reports_the_broken_one_and_writes_the_rest() {
     // The figures carry the landmarks the delineator found.
     let svg = std::fs::read_to_string(out.path().join("r000.svg")).unwrap();
     assert!(svg.contains("<g id=\"landmarks\">"));
+    // the record only: no empty entropy or Grad-CAM track under it
+    assert!(
+        !svg.contains("not computed") && !svg.contains(">entropy"),
+        "analysis tracks drawn with --no-explain"
+    );
 }
 
 /// `tlc figure --reference` draws the annotation files it names beside the record, refuses

@@ -158,6 +158,8 @@ fn a_flat_line_gives_absent_values_with_reasons() {
     assert_eq!(m.rhythm.kind, RhythmKind::NoBeats);
     let line = tlc_explorer::measure::text::measurement_line(&m);
     assert!(line.contains("HR — (no beats)"), "{line}");
+    // three axes absent for one reason: said once
+    assert!(line.contains("axes — (no beats) ·"), "{line}");
     let row = tlc_explorer::measure::export::record_row(&m).join(",");
     assert!(row.contains("pr_ms: no QRS complexes found"), "{row}");
 }

@@ -240,12 +240,13 @@ pub fn spec_from_args(args: &Args) -> anyhow::Result<FigureSpec> {
         window_s,
         paper_speed_mm_s: args.speed,
         gain_mm_mv: args.gain,
+        // `--no-explain` asks for the record only: no empty analysis tracks under it
         layers: Layers {
-            clusters: !args.no_clusters,
-            entropy: !args.no_entropy,
+            clusters: !args.no_clusters && !args.no_explain,
+            entropy: !args.no_entropy && !args.no_explain,
             landmarks: !args.no_landmarks,
-            gradcam: !args.no_gradcam,
-            gradcam_overlay: args.gradcam_overlay,
+            gradcam: !args.no_gradcam && !args.no_explain,
+            gradcam_overlay: args.gradcam_overlay && !args.no_explain,
             grid: !args.no_grid,
             other_signals: !args.no_other_signals,
             calibration: true,

@@ -1012,9 +1012,11 @@ pub fn prediction_text(ex: &Explanation) -> String {
     }
 }
 
-/// Rough text width for laying out the legend (DejaVu Sans averages ~0.55 em per glyph).
-fn text_width_mm(text: &str, size_mm: f64) -> f64 {
-    0.58 * size_mm * text.chars().count() as f64
+/// Rough text width for laying out the legend and fitting the measurement line (DejaVu Sans
+/// averages ~0.55 em per glyph, its bold ~0.62).
+pub(crate) fn text_width_mm(text: &str, size_mm: f64, bold: bool) -> f64 {
+    let em = if bold { 0.64 } else { 0.58 };
+    em * size_mm * text.chars().count() as f64
 }
 
 fn legend(
@@ -1074,7 +1076,7 @@ fn legend(
     let line_h = 3.4;
     let (mut x, mut y) = (rect.x, rect.y + 1.0);
     for (colour, name) in entries {
-        let w = 4.5 + text_width_mm(&name, TEXT_MM) + 3.0;
+        let w = 4.5 + text_width_mm(&name, TEXT_MM, false) + 3.0;
         if x > rect.x && x + w > rect.right() {
             x = rect.x;
             y += line_h;

@@ -10,17 +10,28 @@ fn value_text(m: Measured<f64>, unit: &str) -> String {
     }
 }
 
-/// The axes as "P 45° QRS 30° T 40°"; an absent axis is a dash with its reason.
+/// The axes as "P 45° QRS 30° T 40°"; an absent axis is a dash with its reason, and three
+/// absent for one reason (a Holter record has no limb leads) are one dash.
 fn axes_text(m: &Measurements) -> String {
-    [
+    let axes = [
         ("P", m.axes.p_deg),
         ("QRS", m.axes.qrs_deg),
         ("T", m.axes.t_deg),
-    ]
-    .iter()
-    .map(|(name, v)| format!("{name} {}", value_text(*v, "°")))
-    .collect::<Vec<_>>()
-    .join(" ")
+    ];
+    let reasons: Vec<String> = axes
+        .iter()
+        .filter_map(|(_, v)| match v {
+            Measured::Absent(a) => Some(a.short().to_string()),
+            Measured::Value(_) => None,
+        })
+        .collect();
+    if reasons.len() == axes.len() && reasons.iter().all(|r| *r == reasons[0]) {
+        return format!("— ({})", reasons[0]);
+    }
+    axes.iter()
+        .map(|(name, v)| format!("{name} {}", value_text(*v, "°")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One line as on a cart's printout:

@@ -296,6 +296,52 @@ fn edf_plus_reads_the_ecg_channel_by_label() {
     assert_eq!(*digital.iter().min().unwrap(), -568);
     assert_eq!(*digital.iter().max().unwrap(), 2014);
     assert_eq!(digital.iter().sum::<i64>(), 21000);
+    // the other ten signals (not the EDF Annotations) are kept beside the lead, in their own
+    // units (0xB0 in the file: Latin-1's degree sign), with one note; reference values
+    // computed from the file's bytes with an independent Python reading of the EDF layout
+    let names: Vec<&str> = ecg.other_signals.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert!(!names.contains(&"ECG") && !names.iter().any(|n| n.contains("Annotations")));
+    let by_name = |name: &str| {
+        ecg.other_signals
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} in {names:?}"))
+    };
+    let close = |a: f32, b: f64| (f64::from(a) - b).abs() < 1e-3;
+    for (name, units, first) in [
+        ("squarewave", "uV", [99.9924, 99.9924, 99.9924]),
+        ("sine 1 Hz", "uV", [3.1281, 6.2715, 9.4148]),
+        ("sine 15 Hz", "\u{b0}", [45.3956, 80.8881, 98.7716]),
+    ] {
+        let s = by_name(name);
+        assert_eq!((s.units.as_str(), s.fs_hz, s.start_s), (units, 200.0, 0.0));
+        assert_eq!(s.values.len(), 120000);
+        assert!(
+            s.values.iter().zip(first).all(|(&v, r)| close(v, r)),
+            "{name}: {:?}",
+            &s.values[..3]
+        );
+        let (lo, hi) = s.value_range().unwrap();
+        assert!(
+            close(lo, -99.9619) && close(hi, 99.9924),
+            "{name}: {lo} {hi}"
+        );
+        let sum: f64 = s.values.iter().map(|&v| f64::from(v)).sum();
+        assert!((sum - 1831.083).abs() < 0.05, "{name}: sum {sum}");
+    }
+    assert!(
+        ecg.meta
+            .reader_notes
+            .iter()
+            .any(|n| n.starts_with("10 signal(s) not ECG leads")),
+        "{:?}",
+        ecg.meta.reader_notes
+    );
+    // read whole from memory the same as by window from the file
+    let bytes = std::fs::read(ecg.meta.source.as_ref().unwrap()).unwrap();
+    let in_memory = formats::read_bytes(ecg.meta.source.as_ref().unwrap(), &bytes).unwrap();
+    assert_eq!(in_memory.other_signals, ecg.other_signals);
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! (int16, little-endian) in turn. Physical value = pmin + (d - dmin) x (pmax - pmin) /
 //! (dmax - dmin), in the signal's physical dimension (uV, mV, V). Channels are kept when their
 //! label names an ECG lead (`ECG I`, `EKG V2`, `II`, `ECG`) and they share the first such
-//! channel's rate; `EDF Annotations` and other signals are left out. Written here rather than
+//! channel's rate; the other signals with samples are kept beside them (`Ecg::other_signals`:
+//! shown, not analysed), `EDF Annotations` left out. Written here rather than
 //! through a crate: the crates on crates.io that read EDF are unmaintained or async-only, and
 //! the fixed-width header is a page of code.
 
@@ -12,7 +13,7 @@ use std::path::Path;
 
 use super::FileFormat;
 use super::number;
-use super::windowed::{Channel, Int16Header, Int16Layout, SignalShape};
+use super::windowed::{Channel, Int16Header, Int16Layout, OtherChannel, SignalShape};
 use crate::io::IoError;
 use crate::record::{Ecg, EcgMeta, LeadName};
 
@@ -29,8 +30,28 @@ pub(crate) fn looks_like_edf(head: &[u8]) -> bool {
         && std::str::from_utf8(&head[184..192]).is_ok_and(|s| s.trim().parse::<usize>().is_ok())
 }
 
+/// A header field: ASCII as EDF requires, else UTF-8, else Latin-1 (EDFbrowser and many
+/// devices write the micro sign of `µV` as the single byte 0xB5).
 fn field(b: &[u8], at: usize, len: usize) -> String {
-    String::from_utf8_lossy(&b[at..at + len]).trim().to_string()
+    let raw = &b[at..at + len];
+    match std::str::from_utf8(raw) {
+        Ok(text) => text.trim().to_string(),
+        Err(_) => raw
+            .iter()
+            .map(|&c| char::from(c))
+            .collect::<String>()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// Physical units per digital unit (1 when the digital range is empty, as EDFbrowser reads it).
+fn physical_gain(pmin: f64, pmax: f64, dmin: f64, dmax: f64) -> f64 {
+    if dmax != dmin {
+        (pmax - pmin) / (dmax - dmin)
+    } else {
+        1.0
+    }
 }
 
 /// The lead an EDF label names, if it is an ECG channel.
@@ -187,9 +208,55 @@ pub(crate) fn header(path: &Path, head: &[u8], file_len: u64) -> Result<Int16Hea
             Some(at)
         })
         .collect();
-    let channels = chosen
+    let leads: Vec<(usize, LeadName)> = chosen
         .into_iter()
         .filter(|(k, _)| per_record[*k] == spr)
+        .collect();
+    // every other signal with samples is kept beside the leads (a respiration or SpO2
+    // channel, an ECG channel at another rate), with a note; the annotation channel is text
+    let (mut not_leads, mut other_rate) = (Vec::new(), Vec::new());
+    let mut others = Vec::new();
+    for k in 0..ns {
+        if leads.iter().any(|(l, _)| *l == k)
+            || per_record[k] == 0
+            || labels[k].eq_ignore_ascii_case("EDF Annotations")
+        {
+            continue;
+        }
+        let (pmin, pmax, dmin, dmax, to_mv) = scale[k];
+        let units = sig(k, 16 + 80, 8);
+        let rate_hz = per_record[k] as f64 / record_s;
+        let described = format!("{} ({units}, {rate_hz} Hz)", labels[k]);
+        match (ecg_lead(&labels[k]), to_mv) {
+            (Some(_), Some(_)) => other_rate.push(described),
+            _ => not_leads.push(described),
+        }
+        others.push(OtherChannel {
+            name: labels[k].clone(),
+            units,
+            per_block: per_record[k],
+            offset_bytes: offsets[k],
+            digital_min: dmin,
+            gain: physical_gain(pmin, pmax, dmin, dmax),
+            physical_min: pmin,
+        });
+    }
+    let notes: Vec<String> = [
+        (not_leads, "not ECG leads"),
+        (other_rate, "ECG channels at another rate than the leads'"),
+    ]
+    .into_iter()
+    .filter(|(names, _)| !names.is_empty())
+    .map(|(names, what)| {
+        format!(
+            "{} signal(s) {what}, shown under the leads, not analysed: {}",
+            names.len(),
+            names.join(", ")
+        )
+    })
+    .collect();
+    let channels = leads
+        .into_iter()
         .map(|(k, lead)| {
             let (pmin, pmax, dmin, dmax, to_mv) = scale[k];
             Channel {
@@ -197,11 +264,7 @@ pub(crate) fn header(path: &Path, head: &[u8], file_len: u64) -> Result<Int16Hea
                 offset_bytes: offsets[k],
                 stride_bytes: 2,
                 digital_min: dmin,
-                gain: if dmax != dmin {
-                    (pmax - pmin) / (dmax - dmin)
-                } else {
-                    1.0
-                },
+                gain: physical_gain(pmin, pmax, dmin, dmax),
                 physical_min: pmin,
                 to_mv: to_mv.unwrap_or(1.0),
             }
@@ -218,15 +281,17 @@ pub(crate) fn header(path: &Path, head: &[u8], file_len: u64) -> Result<Int16Hea
         },
         fs_hz: spr as f64 / record_s,
         // the patient field (80 bytes) identifies the patient: never copied into the record
-        meta: EcgMeta::default(),
+        meta: EcgMeta {
+            reader_notes: notes,
+            ..EcgMeta::default()
+        },
+        others,
     })
 }
 
 /// Read an EDF/EDF+ file held in memory.
 pub fn read(path: &Path, bytes: &[u8]) -> Result<Ecg, IoError> {
-    let header = header(path, bytes, bytes.len() as u64)?;
-    let rows = header.layout.decode_all(bytes);
-    header.ecg(path, rows)
+    header(path, bytes, bytes.len() as u64)?.read_in_memory(path, bytes)
 }
 
 /// Write a record as EDF (plain EDF, data records of 1 s, 1 µV per unit: values beyond

@@ -177,6 +177,7 @@ pub(crate) fn header(path: &Path, head: &[u8], file_len: u64) -> Result<Int16Hea
         },
         fs_hz: fs as f64,
         meta,
+        others: Vec::new(),
     })
 }
 

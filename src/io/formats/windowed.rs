@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use super::{FileFormat, LeadRows, edf, ishne};
 use crate::dsp::overview::MinMaxOverview;
 use crate::io::IoError;
-use crate::record::{Ecg, EcgMeta, LeadName};
+use crate::record::{Ecg, EcgMeta, LeadName, OtherSignal};
 
 /// One stored lead: where its samples sit in a block, and value in mV =
 /// ((stored - `digital_min`) x `gain` + `physical_min`) x `to_mv`.
@@ -118,6 +118,36 @@ pub struct SignalShape<'a> {
     pub n_samples: usize,
 }
 
+/// A stored signal that is not one of the leads (EDF: a respiration, SpO2 or EEG channel, or
+/// an ECG channel at another rate than the leads'), read whole into an [`OtherSignal`].
+#[derive(Debug, Clone)]
+pub(crate) struct OtherChannel {
+    pub name: String,
+    /// Its physical dimension as the file states it.
+    pub units: String,
+    /// Its samples per block (its rate is this times the block rate).
+    pub per_block: usize,
+    /// Byte offset of its first sample in a block (consecutive int16 from there).
+    pub offset_bytes: usize,
+    pub digital_min: f64,
+    pub gain: f64,
+    pub physical_min: f64,
+}
+
+impl OtherChannel {
+    /// Its values in the blocks held by `bytes` (whole blocks of `block_bytes`), appended to
+    /// `out`, in its physical dimension.
+    fn decode_into(&self, bytes: &[u8], block_bytes: usize, out: &mut Vec<f32>) {
+        for block in bytes.chunks_exact(block_bytes.max(1)) {
+            let at = &block[self.offset_bytes..self.offset_bytes + 2 * self.per_block];
+            out.extend(at.chunks_exact(2).map(|b| {
+                let d = f64::from(i16::from_le_bytes([b[0], b[1]]));
+                ((d - self.digital_min) * self.gain + self.physical_min) as f32
+            }));
+        }
+    }
+}
+
 /// What a format's header says: the layout of the samples, the rate and the metadata.
 #[derive(Debug, Clone)]
 pub(crate) struct Int16Header {
@@ -125,6 +155,45 @@ pub(crate) struct Int16Header {
     pub layout: Int16Layout,
     pub fs_hz: f64,
     pub meta: EcgMeta,
+    /// Stored signals that are not leads, kept beside them ([`Ecg::other_signals`]).
+    pub others: Vec<OtherChannel>,
+}
+
+impl Int16Header {
+    /// The other signals' values in the data blocks `bytes` (from the first block on).
+    fn other_signals(&self, bytes: &[u8]) -> Vec<OtherSignal> {
+        self.others
+            .iter()
+            .map(|ch| {
+                let mut values = Vec::new();
+                ch.decode_into(bytes, self.layout.block_bytes, &mut values);
+                self.other_signal(ch, values)
+            })
+            .collect()
+    }
+
+    fn other_signal(&self, ch: &OtherChannel, values: Vec<f32>) -> OtherSignal {
+        OtherSignal {
+            name: ch.name.clone(),
+            units: ch.units.clone(),
+            fs_hz: ch.per_block as f64 * self.fs_hz / self.layout.block_samples.max(1) as f64,
+            start_s: 0.0,
+            values,
+        }
+    }
+
+    /// The whole record from a file held in memory: the leads and the other signals.
+    pub(crate) fn read_in_memory(&self, path: &Path, file: &[u8]) -> Result<Ecg, IoError> {
+        let rows = self.layout.decode_all(file);
+        let ecg = self.ecg(path, rows)?;
+        if self.others.is_empty() {
+            return Ok(ecg);
+        }
+        let (_, span) = self.layout.blocks(&(0..self.layout.n_samples));
+        let start = self.layout.data_start as usize;
+        let data = &file[start..start + span.end as usize];
+        Ok(ecg.with_other_signals(self.other_signals(data)))
+    }
 }
 
 impl Int16Header {
@@ -247,8 +316,15 @@ impl WindowedFile {
         if range.is_empty() {
             return Ok(vec![Vec::new(); self.header.layout.channels.len()]);
         }
+        let (blocks, bytes) = self.read_blocks(&range)?;
+        Ok(self.header.layout.decode(&bytes, blocks.start, range))
+    }
+
+    /// The whole blocks holding samples `range` (not empty, inside the record): their indices
+    /// and their bytes.
+    fn read_blocks(&self, range: &Range<usize>) -> Result<(Range<usize>, Vec<u8>), IoError> {
         let layout = &self.header.layout;
-        let (blocks, span) = layout.blocks(&range);
+        let (blocks, span) = layout.blocks(range);
         let mut file = self
             .file
             .lock()
@@ -259,7 +335,7 @@ impl WindowedFile {
             layout.data_start + span.start,
             (span.end - span.start) as usize,
         )?;
-        Ok(layout.decode(&bytes, blocks.start, range))
+        Ok((blocks, bytes))
     }
 
     /// The record's samples of `range` as a record of its own (sample 0 = `range.start`).
@@ -269,19 +345,39 @@ impl WindowedFile {
     }
 
     /// The whole record, read a few MB at a time straight into its rows (the file is never
-    /// held in memory beside them).
+    /// held in memory beside them), with the other signals the file stores.
     pub fn read_all(&self) -> Result<Ecg, IoError> {
         let n = self.n_samples();
-        let n_leads = self.header.layout.channels.len();
+        let layout = &self.header.layout;
+        let n_leads = layout.channels.len();
         // leads x samples in one buffer, written in place: the record is held once
         let mut flat = vec![0f32; n_leads * n];
+        let mut others = vec![Vec::new(); self.header.others.len()];
         for chunk in self.pass_ranges() {
             let start = chunk.start;
-            for (lead, part) in self.read_rows(chunk)?.into_iter().enumerate() {
+            let (blocks, bytes) = self.read_blocks(&chunk)?;
+            for (lead, part) in layout
+                .decode(&bytes, blocks.start, chunk)
+                .into_iter()
+                .enumerate()
+            {
                 flat[lead * n + start..][..part.len()].copy_from_slice(&part);
             }
+            for (ch, values) in self.header.others.iter().zip(&mut others) {
+                ch.decode_into(&bytes, layout.block_bytes, values);
+            }
         }
-        self.header.ecg_from_flat(&self.path, flat, n)
+        let other_signals = self
+            .header
+            .others
+            .iter()
+            .zip(others)
+            .map(|(ch, values)| self.header.other_signal(ch, values))
+            .collect();
+        Ok(self
+            .header
+            .ecg_from_flat(&self.path, flat, n)?
+            .with_other_signals(other_signals))
     }
 
     /// The min/max overview of the stored leads, in one pass over the file a few MB at a time.

@@ -304,10 +304,30 @@ pub struct OtherSignal {
     /// when the reader trimmed leading samples the leads had no data for).
     pub start_s: f64,
     /// Values in `units`; NaN where the sample is missing.
-    pub values: Vec<f32>,
+    values: Vec<f32>,
+    /// [`OtherSignal::value_range`], computed once: a track draws its scale every frame, and a
+    /// 24 h signal has millions of values.
+    range: Option<(f32, f32)>,
 }
 
 impl OtherSignal {
+    pub fn new(name: String, units: String, fs_hz: f64, start_s: f64, values: Vec<f32>) -> Self {
+        let range = finite_range(&values);
+        OtherSignal {
+            name,
+            units,
+            fs_hz,
+            start_s,
+            values,
+            range,
+        }
+    }
+
+    /// Values in `units`; NaN where the sample is missing.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
     /// The label a track shows: the name and, when known, its units (`ABP (mmHg)`).
     pub fn label(&self) -> String {
         if self.units.trim().is_empty() {
@@ -338,22 +358,26 @@ impl OtherSignal {
     /// The smallest and largest finite values, for a track's scale; `None` when every value is
     /// missing. A flat signal gets a range of 1 unit around its value so it can be drawn.
     pub fn value_range(&self) -> Option<(f32, f32)> {
-        let (lo, hi) = self
-            .values
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
-        if !(lo.is_finite() && hi.is_finite()) {
-            return None;
-        }
-        Some(if hi - lo > f32::EPSILON * hi.abs().max(1.0) {
-            (lo, hi)
-        } else {
-            (lo - 0.5, hi + 0.5)
-        })
+        self.range
     }
+}
+
+/// See [`OtherSignal::value_range`].
+fn finite_range(values: &[f32]) -> Option<(f32, f32)> {
+    let (lo, hi) = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !(lo.is_finite() && hi.is_finite()) {
+        return None;
+    }
+    Some(if hi - lo > f32::EPSILON * hi.abs().max(1.0) {
+        (lo, hi)
+    } else {
+        (lo - 0.5, hi + 0.5)
+    })
 }
 
 /// One ECG: `samples_mv` has one row per lead, in millivolts.

@@ -1774,15 +1774,15 @@ fn app_with_pressure() -> TlcApp {
     let fs_hz = 100.0;
     let pressure = |t: f64| 100.0 + 20.0 * (2.0 * std::f64::consts::PI * t).sin();
     let ecg = synthetic_ecg("with-abp", &["NORM"]).with_other_signals(vec![
-        tlc_explorer::record::OtherSignal {
-            name: "ABP".into(),
-            units: "mmHg".into(),
+        tlc_explorer::record::OtherSignal::new(
+            "ABP".into(),
+            "mmHg".into(),
             fs_hz,
-            start_s: 0.0,
-            values: (0..(DURATION_S * fs_hz) as usize)
+            0.0,
+            (0..(DURATION_S * fs_hz) as usize)
                 .map(|i| pressure(i as f64 / fs_hz) as f32)
                 .collect(),
-        },
+        ),
     ]);
     let record = AnalysedRecord {
         explanation: Some(Arc::new(synthetic_explanation("with-abp"))),

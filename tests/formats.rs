@@ -316,18 +316,18 @@ fn edf_plus_reads_the_ecg_channel_by_label() {
     ] {
         let s = by_name(name);
         assert_eq!((s.units.as_str(), s.fs_hz, s.start_s), (units, 200.0, 0.0));
-        assert_eq!(s.values.len(), 120000);
+        assert_eq!(s.values().len(), 120000);
         assert!(
-            s.values.iter().zip(first).all(|(&v, r)| close(v, r)),
+            s.values().iter().zip(first).all(|(&v, r)| close(v, r)),
             "{name}: {:?}",
-            &s.values[..3]
+            &s.values()[..3]
         );
         let (lo, hi) = s.value_range().unwrap();
         assert!(
             close(lo, -99.9619) && close(hi, 99.9924),
             "{name}: {lo} {hi}"
         );
-        let sum: f64 = s.values.iter().map(|&v| f64::from(v)).sum();
+        let sum: f64 = s.values().iter().map(|&v| f64::from(v)).sum();
         assert!((sum - 1831.083).abs() < 0.05, "{name}: sum {sum}");
     }
     assert!(

@@ -268,9 +268,9 @@ fn a_non_voltage_signal_keeps_its_time_when_the_leads_are_trimmed() {
     assert_eq!(abp.label(), "ABP (mmHg)");
     // its first value is two lead samples before the leads' first: -20 ms on their axis
     assert!((abp.start_s + 0.02).abs() < 1e-12, "{}", abp.start_s);
-    assert_eq!(abp.values.len(), 5);
-    assert!(abp.values[2].is_nan());
-    assert_eq!((abp.values[0], abp.values[4]), (80.0, 84.0));
+    assert_eq!(abp.values().len(), 5);
+    assert!(abp.values()[2].is_nan());
+    assert_eq!((abp.values()[0], abp.values()[4]), (80.0, 84.0));
     assert_eq!(abp.value_range(), Some((80.0, 84.0)));
     // the model and the delineator see the lead only
     assert_eq!(ecg.leads, vec![LeadName::I]);
@@ -370,7 +370,7 @@ fn multi_frequency_leads_at_one_rate_keep_every_sample() {
     let pleth = &ecg.other_signals[0];
     assert_eq!((pleth.name.as_str(), pleth.units.as_str()), ("PLETH", "NU"));
     assert_eq!((pleth.fs_hz, pleth.start_s), (125.0, 0.0));
-    assert_eq!(pleth.values, vec![5.0, 5.1, 5.2]);
+    assert_eq!(pleth.values(), [5.0, 5.1, 5.2]);
     assert_eq!(pleth.label(), "PLETH (NU)");
     assert_eq!(pleth.time_s(2), 0.016);
     assert_eq!(pleth.value_range(), Some((5.0, 5.2)));

@@ -82,7 +82,7 @@ fn push_meta(out: &mut String, ecg: &Ecg) {
         );
     }
     for signal in &ecg.other_signals {
-        let missing = signal.values.iter().filter(|v| v.is_nan()).count();
+        let missing = signal.values().iter().filter(|v| v.is_nan()).count();
         let range = match signal.value_range() {
             Some((lo, hi)) => format!(
                 "{} to {}",
@@ -96,7 +96,7 @@ fn push_meta(out: &mut String, ecg: &Ecg) {
             "other:     {} at {} Hz, {} values, {range}{} (shown, not analysed)",
             signal.label(),
             signal.fs_hz,
-            signal.values.len(),
+            signal.values().len(),
             if missing > 0 {
                 format!(", {missing} missing")
             } else {

@@ -723,14 +723,15 @@ pub fn signal_runs(signal: &OtherSignal, t0: f64, t1: f64) -> Vec<Vec<(f64, f64)
     let Some((lo, hi)) = signal.value_range() else {
         return Vec::new();
     };
-    let n = signal.values.len();
+    let values = signal.values();
+    let n = values.len();
     let index = |t: f64| ((t - signal.start_s) * signal.fs_hz).max(0.0);
     let first = (index(t0).floor() as usize).saturating_sub(1).min(n);
     let end = ((index(t1).ceil() as usize).saturating_add(2)).min(n);
     let mut runs = Vec::new();
     let mut run: Vec<(f64, f64)> = Vec::new();
     for i in first..end {
-        let v = signal.values[i];
+        let v = values[i];
         if v.is_finite() {
             run.push((signal.time_s(i), f64::from((v - lo) / (hi - lo))));
         } else if !run.is_empty() {
@@ -1186,13 +1187,13 @@ mod tests {
                 }
             })
             .collect();
-        e.with_other_signals(vec![OtherSignal {
-            name: "ABP".into(),
-            units: "mmHg".into(),
+        e.with_other_signals(vec![OtherSignal::new(
+            "ABP".into(),
+            "mmHg".into(),
             fs_hz,
-            start_s: -0.5,
+            -0.5,
             values,
-        }])
+        )])
     }
 
     #[test]

@@ -173,13 +173,13 @@ impl Int16Header {
     }
 
     fn other_signal(&self, ch: &OtherChannel, values: Vec<f32>) -> OtherSignal {
-        OtherSignal {
-            name: ch.name.clone(),
-            units: ch.units.clone(),
-            fs_hz: ch.per_block as f64 * self.fs_hz / self.layout.block_samples.max(1) as f64,
-            start_s: 0.0,
+        OtherSignal::new(
+            ch.name.clone(),
+            ch.units.clone(),
+            ch.per_block as f64 * self.fs_hz / self.layout.block_samples.max(1) as f64,
+            0.0,
             values,
-        }
+        )
     }
 
     /// The whole record from a file held in memory: the leads and the other signals.

@@ -428,13 +428,7 @@ pub fn ecg_from_wfdb(record: WfdbRecord) -> Result<Ecg, IoError> {
     // so they start `start` ECG samples before the trimmed leads
     let other_signals = others
         .into_iter()
-        .map(|s| OtherSignal {
-            name: s.name,
-            units: s.units,
-            fs_hz: s.fs_hz,
-            start_s: -(start as f64) / fs_hz,
-            values: s.values,
-        })
+        .map(|s| OtherSignal::new(s.name, s.units, s.fs_hz, -(start as f64) / fs_hz, s.values))
         .collect();
     Ecg::with_gaps(leads, fs_hz, samples, meta)
         .map(|ecg| ecg.with_other_signals(other_signals))

@@ -382,8 +382,8 @@ pub struct HoverInfo {
     pub entropy: Option<f32>,
     pub gradcam: Option<f32>,
     pub segment: Option<SegmentLabel>,
-    /// Over an other signal's track: its label and value there (`ABP (mmHg)`, 95.3).
-    pub signal: Option<(String, f32)>,
+    /// Over an other signal's track: its name, value there and units (`ABP`, 95.3, `mmHg`).
+    pub signal: Option<(String, f32, String)>,
 }
 
 impl HoverInfo {
@@ -412,11 +412,9 @@ impl HoverInfo {
         if let Some(s) = self.segment {
             parts.push(format!("segment {}", s.as_str()));
         }
-        if let Some((label, v)) = &self.signal {
-            parts.push(format!(
-                "{label} {}",
-                crate::figure::scene::scale_value_text(*v)
-            ));
+        if let Some((name, v, units)) = &self.signal {
+            let value = crate::figure::scene::scale_value_text(*v);
+            parts.push(format!("{name} {value} {units}").trim_end().to_string());
         }
         parts.join("   ")
     }
@@ -890,7 +888,7 @@ pub fn paper_ui(
                     .ecg
                     .other_signals
                     .get(i)
-                    .and_then(|s| s.value_at(t).map(|v| (s.label(), v)));
+                    .and_then(|s| s.value_at(t).map(|v| (s.name.clone(), v, s.units.clone())));
             }
             hover = Some(info);
         }
